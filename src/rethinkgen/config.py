@@ -1,0 +1,130 @@
+"""Config checks a JSON schema cannot express, and the runs each experiment asks for.
+
+The workflow validates the config against workflow/schemas/config.schema.yaml first
+(types, ranges, misspelled keys), then calls `check_config` so that every bad config
+fails before any job runs, with a message naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import asdict, dataclass
+
+from rethinkgen.corruptions import PIXEL_CORRUPTIONS
+
+IMAGE_LIST_DATASETS = ("imagenet",)
+IMAGENET_ARCHS = ("inception_v3",)
+GRID_KEYS = {"datasets": "datasets", "models": "models", "corruptions": "corruptions", "regularizers": "regularizers"}
+
+
+class ConfigError(ValueError):
+    """A config that passes the schema but is inconsistent; the message says how to fix it."""
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """The keys of one training run; also its wildcard values."""
+
+    dataset: str
+    model: str
+    corruption: str
+    regularizer: str
+    seed: int
+
+
+def _known(config: dict, section: str) -> str:
+    return ", ".join(sorted(config.get(section, {}))) or "(none)"
+
+
+def check_config(config: dict) -> None:
+    """Raise ConfigError listing every cross-reference problem in a schema-valid config."""
+    problems = []
+    for name, experiment in config["experiments"].items():
+        for index, grid in enumerate(experiment["grids"]):
+            where = f"experiments.{name}.grids[{index}]"
+            for field, section in GRID_KEYS.items():
+                for key in grid[field]:
+                    if key not in config[section]:
+                        problems.append(
+                            f"{where}.{field}: '{key}' is not defined under '{section}:' "
+                            f"(defined: {_known(config, section)})"
+                        )
+            problems += _grid_compatibility(config, grid, where)
+    for key, corruption in config["corruptions"].items():
+        if corruption["kind"] == "random_labels":
+            if "prob" not in corruption:
+                problems.append(f"corruptions.{key}: kind random_labels needs 'prob' (a number in [0, 1])")
+            if "test" in corruption.get("splits", ["train"]):
+                problems.append(
+                    f"corruptions.{key}.splits: label corruption applies to the training labels only; "
+                    "the paper keeps test labels true. Use splits: [train]"
+                )
+        elif "prob" in corruption:
+            problems.append(f"corruptions.{key}.prob: only kind random_labels takes 'prob'")
+    for key, model in config["models"].items():
+        if model["arch"] == "mlp" and "hidden" not in model:
+            problems.append(f"models.{key}: arch mlp needs 'hidden' (a list of layer widths, e.g. [512])")
+    if problems:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+
+
+def _grid_compatibility(config: dict, grid: dict, where: str) -> list[str]:
+    problems = []
+    for dataset_key, model_key in itertools.product(grid["datasets"], grid["models"]):
+        dataset, model = config["datasets"].get(dataset_key), config["models"].get(model_key)
+        if dataset is None or model is None:
+            continue
+        on_imagenet = dataset["name"] in IMAGE_LIST_DATASETS
+        if on_imagenet != (model["arch"] in IMAGENET_ARCHS):
+            problems.append(
+                f"{where}: model '{model_key}' (arch {model['arch']}) cannot train on dataset "
+                f"'{dataset_key}' ({dataset['name']}): ImageNet takes arch inception_v3, "
+                "the 28x28 datasets take small_inception, small_alexnet or mlp"
+            )
+    for dataset_key, corruption_key in itertools.product(grid["datasets"], grid["corruptions"]):
+        dataset, corruption = config["datasets"].get(dataset_key), config["corruptions"].get(corruption_key)
+        if dataset is None or corruption is None:
+            continue
+        if dataset["name"] in IMAGE_LIST_DATASETS and corruption["kind"] in PIXEL_CORRUPTIONS:
+            problems.append(
+                f"{where}: pixel corruption '{corruption_key}' ({corruption['kind']}) cannot apply to "
+                f"'{dataset_key}' ({dataset['name']}): the paper runs only label randomization on "
+                "ImageNet. Use a corruption of kind none or random_labels"
+            )
+    return problems
+
+
+def experiment_runs(config: dict, experiment: str) -> list[Run]:
+    """The runs of one experiment: the union of its grids, each crossed with its seeds."""
+    runs = set()
+    for grid in config["experiments"][experiment]["grids"]:
+        seeds = grid.get("seeds", config["seeds"])
+        for combo in itertools.product(
+            grid["datasets"], grid["models"], grid["corruptions"], grid["regularizers"], seeds
+        ):
+            runs.add(Run(*combo))
+    return sorted(runs)
+
+
+def all_runs(config: dict) -> list[Run]:
+    """Every run of every experiment, each once (a run shared by experiments trains once)."""
+    return sorted({run for name in config["experiments"] for run in experiment_runs(config, name)})
+
+
+def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:
+    """The (dataset, corruption) pairs that some run needs."""
+    return sorted({(run.dataset, run.corruption) for run in all_runs(config)})
+
+
+def run_config(config: dict, run: Run) -> dict:
+    """Resolve one run's keys into the plain dict the training engine takes."""
+    regularizer = copy.deepcopy(config["regularizers"][run.regularizer])
+    training = copy.deepcopy(config["training"]) | regularizer.pop("training", {})
+    return {
+        **asdict(run),
+        "dataset_spec": copy.deepcopy(config["datasets"][run.dataset]),
+        "model_spec": copy.deepcopy(config["models"][run.model]),
+        "regularizer_spec": regularizer,
+        "training": training,
+    }

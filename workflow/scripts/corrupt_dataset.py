@@ -1,0 +1,17 @@
+"""Adapter for rule corrupt_dataset: one randomization test, drawn once and saved."""
+
+import logging
+
+from rethinkgen.corruptions import apply_corruption
+from rethinkgen.data import load_split, save_split
+from rethinkgen.io import write_json
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
+
+spec = dict(snakemake.params.spec)
+result = apply_corruption(spec, load_split(snakemake.input.train), load_split(snakemake.input.test),
+                          seed=snakemake.params.seed)
+save_split(result.train, snakemake.output.train)
+save_split(result.test, snakemake.output.test)
+write_json(result.stats, snakemake.output.info)
+logging.info("%s", result.stats)
