@@ -1,0 +1,31 @@
+"""Shared fixtures: tiny synthetic datasets in memory and in the real on-disk formats."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import numpy as np
+import pytest
+
+from rethinkgen.data import Split
+
+matplotlib.use("Agg")  # no display on CI or cluster nodes
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def make_split(n: int = 200, h: int = 8, w: int = 8, c: int = 3, k: int = 10, seed: int = 0) -> Split:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, h, w, c), dtype=np.uint8)
+    labels = rng.integers(0, k, size=n).astype(np.int64)
+    return Split(images, labels, [f"class{i}" for i in range(k)])
+
+
+@pytest.fixture
+def tiny_split() -> Split:
+    return make_split()
+
+
+@pytest.fixture
+def tiny_test_split() -> Split:
+    return make_split(n=50, seed=1)

@@ -1,0 +1,119 @@
+"""Every class of bad config is rejected with a message naming the key."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from rethinkgen.config import ConfigError, Run, all_runs, check_config, experiment_runs, run_config
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
+CONFIGS = ["config/config.yaml", "config/quick.yaml"]
+
+
+def load(name="config/quick.yaml"):
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_shipped_configs_are_valid(name):
+    config = load(name)
+    validate(config, SCHEMA)
+    check_config(config)
+
+
+def schema_error(config) -> str:
+    with pytest.raises(WorkflowError) as err:
+        validate(config, SCHEMA)
+    return str(err.value)
+
+
+def test_misspelled_key_is_rejected():
+    config = load()
+    config["training"]["lr_decayy"] = 0.9
+    assert "'lr_decayy' was unexpected" in schema_error(config)
+    config = load()
+    config["seed"] = 3
+    assert "'seed' was unexpected" in schema_error(config)
+
+
+def test_probability_outside_unit_interval_is_rejected():
+    config = load()
+    config["corruptions"]["labels_p020"]["prob"] = 1.2
+    message = schema_error(config)
+    assert "1.2 is greater than the maximum of 1" in message and "labels_p020" in message
+
+
+def test_unknown_corruption_kind_and_bad_key_are_rejected():
+    config = load()
+    config["corruptions"]["labels_p020"]["kind"] = "random_label"
+    assert "'random_label' is not one of" in schema_error(config)
+    config = load()
+    config["models"]["MLP-1"] = config["models"]["mlp_1x512"]
+    assert "does not match" in schema_error(config)
+
+
+def test_experiment_naming_unknown_model():
+    config = load()
+    config["experiments"]["fig1a"]["grids"][0]["models"] = ["inceptoin"]
+    with pytest.raises(ConfigError, match=r"experiments\.fig1a\.grids\[0\]\.models: 'inceptoin' is not defined"):
+        check_config(config)
+
+
+def test_pixel_corruption_on_imagenet():
+    config = load()
+    config["datasets"]["imagenet"] = {"name": "imagenet", "root": "/data/ilsvrc2012"}
+    config["models"]["inception_v3"] = {"arch": "inception_v3", "lr": 0.1}
+    config["experiments"]["fig2a"] = {
+        "grids": [{"datasets": ["imagenet"], "models": ["inception_v3"],
+                   "corruptions": ["random_labels", "shuffled_pixels"], "regularizers": ["none"]}]
+    }
+    with pytest.raises(ConfigError, match="pixel corruption 'shuffled_pixels'.*only label randomization on ImageNet"):
+        check_config(config)
+
+
+def test_small_model_on_imagenet_and_test_label_corruption():
+    config = load()
+    config["datasets"]["imagenet"] = {"name": "imagenet", "root": "/data"}
+    config["experiments"]["fig1a"]["grids"][0]["datasets"] = ["imagenet"]
+    config["corruptions"]["random_labels"]["splits"] = ["train", "test"]
+    with pytest.raises(ConfigError) as err:
+        check_config(config)
+    assert "cannot train on dataset 'imagenet'" in str(err.value)
+    assert "keeps test labels true" in str(err.value)
+
+
+def test_runs_shared_by_experiments_are_counted_once():
+    config = load()
+    runs = all_runs(config)
+    assert len(runs) == len(set(runs))
+    shared = Run("fashion_mnist_1k", "inception", "true_labels", "none", 0)
+    assert all(shared in experiment_runs(config, e) for e in ("fig1a", "fig1bc", "table1", "fig2b"))
+
+
+def test_regularizer_overrides_training_settings():
+    config = load()
+    resolved = run_config(config, Run("fashion_mnist_1k", "inception", "random_labels", "aug_slow", 0))
+    assert resolved["training"]["lr_decay"] == 0.999
+    assert resolved["training"]["batch_size"] == 128
+    assert "training" not in resolved["regularizer_spec"]
+    assert config["regularizers"]["aug_slow"]["training"]["lr_decay"] == 0.999  # config untouched
+
+
+def test_bad_config_fails_before_any_job(tmp_path):
+    config = load()
+    config["experiments"]["fig1a"]["grids"][0]["models"] = ["inceptoin"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert "'inceptoin' is not defined under 'models:'" in result.stdout + result.stderr
