@@ -18,9 +18,23 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+localrules:
+    all,
+    prepare_dataset,
+    aggregate_experiment_runs,
+    aggregate_runs,
+    make_table,
+    plot_figure,
 
 
 rule all:
     default_target: True
     input:
         training_targets(),
+        report_targets(),

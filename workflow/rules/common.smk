@@ -14,9 +14,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 from rethinkgen.config import Run, all_runs, check_config, experiment_runs, run_config
 from rethinkgen.config import used_dataset_corruptions
+from rethinkgen.targets import output_available, short_targets, unavailable_reason
+from rethinkgen import targets
 
 
 validate(config, schema="../schemas/config.schema.yaml")
+validate(config, schema="../schemas/outputs.schema.yaml")
 check_config(config)
 
 RUN_DIR = "results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}"
@@ -72,3 +75,54 @@ def get_dataset_spec(wildcards):
 
 def get_corruption_spec(wildcards):
     return config["corruptions"][wildcards.corruption]
+
+
+# ---- aggregation, tables and figures (report.smk)
+FIGURE_SPECS = config.get("figures", {})
+TABLE_SPECS = config.get("tables", {})
+REPORT_DIR = os.path.join(workflow.basedir, "workflow", "report")
+
+
+def report_targets():
+    return targets.report_targets(config)
+
+
+def experiment_table(name):
+    """Input function: the per-experiment aggregated table a figure/table reads."""
+
+    def of(wildcards):
+        key = wildcards.get("figure") or wildcards.get("table")
+        spec = {**FIGURE_SPECS, **TABLE_SPECS}[key]
+        if not output_available(config, spec):
+            raise ValueError(unavailable_reason(key, spec))
+        return f"results/tables/experiments/{spec['experiment']}/{name}.parquet"
+
+    return of
+
+
+def table_input(wildcards):
+    if wildcards.table == "scorecard":  # every check: all runs of all experiments
+        return {
+            "runs": "results/tables/runs.parquet",
+            "curves": "results/tables/curves.parquet",
+        }
+    return {"runs": experiment_table("runs")(wildcards)}
+
+
+def caption_text(wildcards):
+    """Per-output caption (what it reproduces, protocol differences)."""
+    key = wildcards.get("figure") or wildcards.get("table")
+    with open(os.path.join(REPORT_DIR, f"{key}.rst")) as handle:
+        return handle.read()
+
+
+def experiment_metrics(wildcards):
+    return experiment_files(wildcards, "metrics.parquet")
+
+
+def experiment_infos(wildcards):
+    return experiment_files(wildcards, "run_info.json")
+
+
+def figure_spec(wildcards):
+    return FIGURE_SPECS[wildcards.figure]

@@ -1,0 +1,215 @@
+"""The paper's figures from our aggregated tables, with the paper's numbers drawn beside.
+
+Every function takes the tidy `curves` and `runs` tables of one experiment
+(rethinkgen.tables) and returns a matplotlib Figure; FIGURES maps a config `kind`
+to the function. Ours is drawn solid, the paper dashed, in the same colour. The
+paper's curves are only drawn when our runs use the paper's dataset; otherwise the
+title says which data ours is on, so nobody compares Fashion-MNIST to CIFAR-10 by eye.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from rethinkgen.paper import MODEL_LABELS, read_paper_table, read_reference_csv
+from rethinkgen.tables import DATASET_LABELS, cumulative_best, relative_time_to_fit
+
+OURS, PAPER = "ours", "paper (Zhang et al. 2017)"
+FIG1A_CONDITIONS = ["true_labels", "shuffled_pixels", "random_pixels", "gaussian", "random_labels"]
+CONDITION_LABELS = {c: c.replace("_", " ") for c in FIG1A_CONDITIONS}
+def _source_style(data: pd.DataFrame) -> dict:
+    """Solid for ours, dashed for the paper; only the sources actually drawn get a legend entry."""
+    present = [s for s in (OURS, PAPER) if s in set(data["source"])]
+    return dict(style="source", style_order=present, dashes={OURS: "", PAPER: (4, 2)})
+
+
+def _errorbar(data: pd.DataFrame) -> str | None:
+    """Seeds become a +-1 sd band; with a single seed there is no spread to draw."""
+    return "sd" if data.loc[data["source"] == OURS, "seed"].nunique() > 1 else None
+
+
+def _step_units(steps: pd.Series, paper_drawn: bool) -> tuple[float, str]:
+    """Thousands of steps as in the paper, unless runs are so short that plain steps read better
+    (never when the paper's curves, already in thousands, share the axes)."""
+    return (1000.0, "thousand steps") if paper_drawn or steps.max() >= 5000 else (1.0, "steps")
+
+
+def set_style() -> None:
+    sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
+
+
+def _with_labels(df: pd.DataFrame) -> pd.DataFrame:
+    labels = [MODEL_LABELS.get(p, m) for p, m in zip(df["paper_model"], df["model"])]
+    return df.assign(model_label=labels, source=OURS)
+
+
+def _paper_applies(df: pd.DataFrame, paper_dataset: str = "cifar10") -> bool:
+    return len(df) > 0 and set(df["dataset_name"]) == {paper_dataset}
+
+
+def _title(fig: Figure, what: str, df: pd.DataFrame, paper_dataset: str = "cifar10") -> None:
+    """Figure title; names our data and says so when the paper's curves are left out."""
+    names = sorted(set(df["dataset_name"]))
+    ours = ", ".join(DATASET_LABELS.get(n, n) for n in names) or "no runs"
+    line2 = (f"ours and paper on {DATASET_LABELS[paper_dataset]}" if _paper_applies(df, paper_dataset)
+             else f"ours on {ours} ({', '.join(sorted(set(df['dataset'])))}); paper's "
+                  f"{DATASET_LABELS[paper_dataset]} curves not drawn")
+    fig.suptitle(f"{what}\n{line2}", fontsize="medium")
+
+
+def _paper_models(paper: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
+    paper = paper.assign(model_label=paper["model"].map(MODEL_LABELS), source=PAPER)
+    return paper[paper["model_label"].isin(set(ours["model_label"]))]
+
+
+def _finish(fig: Figure, legend_ax) -> Figure:
+    sns.move_legend(legend_ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    legend = legend_ax.legend if hasattr(legend_ax, "_legend") else legend_ax.get_legend()
+    for text in (legend.texts if legend else []):  # readable legend headings
+        text.set_text({"model_label": "model", "split": "split"}.get(text.get_text(), text.get_text()))
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
+    """Fig. 1a: training loss (epoch's online mean) vs thousand steps, five conditions."""
+    ours = _with_labels(curves[(curves["split"] == "train_online")
+                               & curves["paper_condition"].isin(FIG1A_CONDITIONS)])
+    scale, xlabel = _step_units(ours["step"], _paper_applies(ours))
+    ours = ours.assign(thousand_steps=ours["step"] / scale, condition=ours["paper_condition"])
+    frames = [ours]
+    if _paper_applies(ours):
+        paper = read_reference_csv("fig1a_learning_curves.csv").rename(columns={"train_loss": "loss"})
+        frames.append(_paper_models(paper, ours))
+    data = pd.concat(frames, ignore_index=True)
+    data["condition"] = data["condition"].map(CONDITION_LABELS)
+    order = [CONDITION_LABELS[c] for c in FIG1A_CONDITIONS if CONDITION_LABELS[c] in set(data["condition"])]
+    g = sns.relplot(data=data, x="thousand_steps", y="loss", hue="condition", hue_order=order,
+                    col="model_label", kind="line", errorbar=_errorbar(data), height=3.6, aspect=1.3,
+                    **_source_style(data))
+    g.set_axis_labels(xlabel, "average training loss")
+    g.set_titles("{col_name}")
+    _title(g.figure, "Fig. 1a: learning curves under randomization tests", ours)
+    return _finish(g.figure, g)
+
+
+def _corruption_lines(data: pd.DataFrame, y: str, ylabel: str, what: str,
+                      ours: pd.DataFrame) -> tuple[Figure, plt.Axes]:
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    sns.lineplot(data=data, x="label_corruption", y=y, hue="model_label", marker="o",
+                 errorbar=_errorbar(data), ax=ax, **_source_style(data))
+    ax.set(xlabel="label corruption p", ylabel=ylabel, xlim=(-0.03, 1.03))
+    _title(fig, what, ours)
+    return fig, ax
+
+
+def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
+    """Fig. 1b: epochs to fit at corruption p divided by epochs to fit at p = 0."""
+    ours = _with_labels(relative_time_to_fit(runs)).rename(columns={"corruption_prob": "label_corruption"})
+    frames = [ours]
+    if _paper_applies(ours):
+        paper = read_reference_csv("fig1b_convergence_slowdown.csv").rename(
+            columns={"relative_time_to_overfit": "relative_time_to_fit"})
+        frames.append(_paper_models(paper, ours))
+    fig, ax = _corruption_lines(pd.concat(frames, ignore_index=True), "relative_time_to_fit",
+                                "relative time to overfit\n(epochs to fit / epochs at p = 0)",
+                                "Fig. 1b: convergence slowdown", ours)
+    unfitted = ours["relative_time_to_fit"].isna().sum()
+    if unfitted:  # say so rather than silently drop points
+        ax.text(0.01, 0.98, f"{unfitted} run(s) never fitted: not drawn", transform=ax.transAxes,
+                va="top", fontsize="small", color="firebrick")
+    return _finish(fig, ax)
+
+
+def plot_test_error_vs_corruption(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
+    """Fig. 1c: final test error vs label corruption, with the chance level 1 - 1/K."""
+    ours = _with_labels(runs[runs["corruption_prob"].notna()])
+    ours = ours.assign(label_corruption=ours["corruption_prob"],
+                       test_error=1.0 - ours["final_test_accuracy"])
+    frames = [ours]
+    if _paper_applies(ours):
+        frames.append(_paper_models(read_reference_csv("fig1c_test_error_vs_corruption.csv"), ours))
+    fig, ax = _corruption_lines(pd.concat(frames, ignore_index=True), "test_error", "test error",
+                                "Fig. 1c: test error vs label corruption", ours)
+    for classes in sorted(set(ours["num_classes"].dropna())):
+        ax.axhline(1 - 1 / classes, color="firebrick", ls=":", lw=1.2,
+                   label=f"chance (1 - 1/{int(classes)})")
+    ax.legend()
+    return _finish(fig, ax)
+
+
+def _train_test_panels(curves: pd.DataFrame, panel: str, what: str, paper: pd.DataFrame | None,
+                       paper_levels: dict | None = None, paper_dataset: str = "cifar10") -> Figure:
+    """Train and test accuracy vs thousand steps, one panel per value of `panel`; the
+    band between test accuracy and its running maximum is what early stopping could gain."""
+    ours = curves[curves["split"].isin(["train_online", "test"])].copy()
+    scale, xlabel = _step_units(ours["step"], paper is not None)
+    ours = ours.assign(thousand_steps=ours["step"] / scale, source=OURS,
+                       split=ours["split"].replace({"train_online": "train"}))
+    data = pd.concat([ours, paper] if paper is not None else [ours], ignore_index=True)
+    panels = list(dict.fromkeys(ours[panel]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.6, 3.8),
+                             sharey=True, squeeze=False)
+    best = cumulative_best(curves).groupby([panel, "step"])[["accuracy", "best_so_far"]].mean()
+    for ax, name in zip(axes[0], panels):
+        sns.lineplot(data=data[data[panel] == name], x="thousand_steps", y="accuracy", hue="split",
+                     hue_order=["train", "test"], errorbar=_errorbar(data), ax=ax, **_source_style(data))
+        env = best.loc[name].reset_index()
+        ax.fill_between(env["step"] / scale, env["accuracy"], env["best_so_far"], color="tab:orange",
+                        alpha=0.3, label="best test so far (early stopping)")
+        for label, level in (paper_levels or {}).get(name, {}).items():
+            ax.axhline(level, color="grey", ls="--", lw=1, label=label)
+        ax.set(title=name, xlabel=f"training {xlabel}".replace("training thousand", "thousand training"),
+               ylabel="accuracy")
+        ax.legend().set_visible(ax is axes[0][-1])
+    _title(fig, what, curves, paper_dataset)
+    return _finish(fig, axes[0][-1])
+
+
+def plot_batchnorm(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
+    """Fig. 2b: Inception with and without BatchNorm, train/test accuracy vs steps."""
+    ours = _with_labels(curves)
+    paper = None
+    if _paper_applies(ours):
+        paper = _paper_models(read_reference_csv("fig2b_batchnorm_curves.csv"), ours)
+    return _train_test_panels(ours, "model_label", "Fig. 2b: Inception with and without BatchNorm",
+                              paper)
+
+
+def regularizer_label(df: pd.DataFrame) -> pd.Series:
+    """'w/ aug, wd, dropout' style names used in Fig. 2a's legend."""
+    used = pd.DataFrame({"aug": df["augment"].astype(bool) | df["random_crop"].astype(bool),
+                         "wd": df["weight_decay"] > 0, "dropout": df["dropout"] > 0})
+    return used.apply(lambda r: "w/ " + ", ".join(c for c in used if r[c]) if r.any()
+                      else "no regularizer", axis=1)
+
+
+def plot_imagenet_regularizers(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
+    """Fig. 2a: Inception V3 on ImageNet with/without aug, wd, dropout (top-1)."""
+    ours = curves[curves["paper_condition"] == "true_labels"]
+    ours = ours.assign(setting=regularizer_label(ours))
+    levels = {}
+    if _paper_applies(ours, "imagenet"):  # no digitized curves: Table 2's final/best levels
+        table2 = read_paper_table("table2")
+        table2 = table2[(table2["paper_condition"] == "true_labels") & (table2["metric"] == "top1_test_pct")]
+        table2 = table2.assign(weight_decay=np.where(table2["weight_decay_on"], 1.0, 0.0),
+                               dropout=np.where(table2["dropout_on"], 1.0, 0.0))
+        for row, setting in zip(table2.itertuples(), regularizer_label(table2)):
+            levels[setting] = {f"{PAPER}: final test": row.value / 100}
+            if "best during training" in row.note:
+                levels[setting]["paper: best test"] = float(row.note.split()[-1]) / 100
+    return _train_test_panels(ours, "setting", "Fig. 2a: Inception V3 on ImageNet, regularizers",
+                              None, levels, paper_dataset="imagenet")
+
+
+FIGURES = {
+    "learning_curves": plot_learning_curves,
+    "convergence_slowdown": plot_convergence_slowdown,
+    "test_error_vs_corruption": plot_test_error_vs_corruption,
+    "batchnorm": plot_batchnorm,
+    "imagenet_regularizers": plot_imagenet_regularizers,
+}

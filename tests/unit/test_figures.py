@@ -1,0 +1,128 @@
+"""Each figure function on a tiny tidy frame (Agg backend, no pixel comparison)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from rethinkgen import figures, tables  # noqa: E402
+
+CONFIG = {
+    "datasets": {"cifar10": {"name": "cifar10"}, "fmnist": {"name": "fashion_mnist"},
+                 "imagenet": {"name": "imagenet"}},
+    "models": {"inception": {"arch": "small_inception", "batch_norm": True},
+               "inception_nobn": {"arch": "small_inception", "batch_norm": False},
+               "mlp_1x512": {"arch": "mlp", "hidden": [512]}, "v3": {"arch": "inception_v3"}},
+    "corruptions": {"true_labels": {"kind": "none"}, "labels_p050": {"kind": "random_labels", "prob": 0.5},
+                    "random_labels": {"kind": "random_labels", "prob": 1.0},
+                    "shuffled_pixels": {"kind": "shuffled_pixels"}},
+    "regularizers": {"none": {}, "all": {"augment": True, "weight_decay": 4e-5, "dropout": 0.2}},
+    "training": {"lr_decay": 0.95, "max_epochs": 5},
+}
+CORRUPTION_P = {"true_labels": 0.0, "labels_p050": 0.5, "random_labels": 1.0}
+
+
+def tidy(dataset="cifar10", models=("inception", "mlp_1x512"), corruptions=("true_labels", "random_labels"),
+         regularizers=("none",), seeds=(0,)):
+    """(curves, runs) for a tiny grid; accuracy falls with label corruption."""
+    curves, runs = [], []
+    for model in models:
+        for corruption in corruptions:
+            for regularizer in regularizers:
+                for seed in seeds:
+                    k = dict(dataset=dataset, model=model, corruption=corruption, regularizer=regularizer,
+                             seed=seed)
+                    design = tables.design_columns(CONFIG, dataset, model, corruption, regularizer)
+                    p = CORRUPTION_P.get(corruption, 0.3)
+                    for epoch in range(1, 5):
+                        for split, acc in (("train_online", 0.2 * epoch), ("test", 0.8 - 0.7 * p + 0.01 * seed)):
+                            curves.append(k | design | dict(epoch=epoch, step=500 * epoch, split=split,
+                                                             loss=2.3 / epoch, accuracy=acc))
+                    runs.append(k | design | dict(epochs_to_fit=int(4 + 6 * p) + seed,
+                                                  final_test_accuracy=0.8 - 0.7 * p + 0.01 * seed))
+    return pd.DataFrame(curves), pd.DataFrame(runs)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def legend_texts(fig: Figure) -> list[str]:
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + fig.legends
+    return [t.get_text() for legend in legends for t in legend.texts]
+
+
+def test_every_registered_figure_returns_a_figure():
+    curves, runs = tidy(corruptions=tuple(CORRUPTION_P) + ("shuffled_pixels",))
+    for name, plot in figures.FIGURES.items():
+        if name == "imagenet_regularizers":
+            curves, runs = tidy("imagenet", models=("v3",), corruptions=("true_labels",),
+                                regularizers=("none", "all"))
+        assert isinstance(plot(curves, runs), Figure), name
+
+
+def test_paper_reference_is_drawn_on_cifar10_and_named():
+    curves, runs = tidy(corruptions=tuple(CORRUPTION_P))
+    fig = figures.plot_test_error_vs_corruption(curves, runs)
+    assert figures.PAPER in legend_texts(fig)
+    assert "chance (1 - 1/10)" in legend_texts(fig)
+    ax = fig.axes[0]
+    assert any(list(line.get_ydata()) == [0.9, 0.9] for line in ax.get_lines())  # chance at 1 - 1/K
+
+
+def test_other_dataset_says_so_and_omits_paper_curves():
+    curves, runs = tidy("fmnist", corruptions=tuple(CORRUPTION_P))
+    fig = figures.plot_convergence_slowdown(curves, runs)
+    assert figures.PAPER not in legend_texts(fig)
+    assert "Fashion-MNIST" in fig._suptitle.get_text() and "not drawn" in fig._suptitle.get_text()
+
+
+def test_convergence_slowdown_plots_ratio_to_p0():
+    curves, runs = tidy("fmnist", models=("mlp_1x512",), corruptions=tuple(CORRUPTION_P))
+    ax = figures.plot_convergence_slowdown(curves, runs).axes[0]
+    ours = ax.get_lines()[0]
+    assert list(ours.get_xdata()) == [0.0, 0.5, 1.0]
+    assert list(ours.get_ydata()) == pytest.approx([1.0, 7 / 4, 10 / 4])
+
+
+def bands(fig: Figure) -> int:
+    return sum(isinstance(c, PolyCollection) for ax in fig.axes for c in ax.collections)
+
+
+def test_one_seed_draws_no_band_several_seeds_do():
+    one = figures.plot_test_error_vs_corruption(*tidy("fmnist", corruptions=tuple(CORRUPTION_P)))
+    two = figures.plot_test_error_vs_corruption(*tidy("fmnist", corruptions=tuple(CORRUPTION_P), seeds=(0, 1)))
+    assert bands(one) == 0 and bands(two) > 0
+
+
+def test_learning_curves_one_line_per_condition_and_paper_dashed():
+    curves, runs = tidy(models=("inception",), corruptions=("true_labels", "random_labels", "shuffled_pixels"))
+    fig = figures.plot_learning_curves(curves, runs)
+    texts = legend_texts(fig)
+    assert {"true labels", "random labels", "shuffled pixels", figures.PAPER} <= set(texts)
+
+
+def test_batchnorm_panels_per_model_with_early_stopping_band():
+    curves, runs = tidy(models=("inception", "inception_nobn"), corruptions=("true_labels",))
+    fig = figures.plot_batchnorm(curves, runs)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["Inception", "Inception w/o BatchNorm"]
+    assert "best test so far (early stopping)" in legend_texts(fig)
+
+
+def test_imagenet_regularizers_draws_table2_levels():
+    curves, runs = tidy("imagenet", models=("v3",), corruptions=("true_labels",), regularizers=("none", "all"))
+    fig = figures.plot_imagenet_regularizers(curves, runs)
+    assert [ax.get_title() for ax in fig.axes] == ["no regularizer", "w/ aug, wd, dropout"]
+    levels = {round(line.get_ydata()[0], 4) for ax in fig.axes for line in ax.get_lines()
+              if len(line.get_ydata()) == 2 and line.get_linestyle() == "--"}
+    assert {0.598, 0.6316, 0.7784} <= levels  # Table 2: final/best of "none", final of "all"

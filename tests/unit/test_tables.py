@@ -1,0 +1,206 @@
+"""Aggregation, paper-comparison tables and scorecard logic on hand-made frames."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rethinkgen import tables
+from rethinkgen.paper import read_paper_table, read_reference_csv
+from rethinkgen.scorecard import (
+    build_scorecard,
+    check_chance_test_accuracy,
+    check_fit_ordering,
+    check_fitting,
+    check_table1_cells,
+)
+
+CONFIG = {
+    "datasets": {"cifar10": {"name": "cifar10"}, "fmnist_1k": {"name": "fashion_mnist", "n_test": 1000}},
+    "models": {"inception": {"arch": "small_inception", "batch_norm": True},
+               "inception_nobn": {"arch": "small_inception", "batch_norm": False},
+               "mlp_1x512": {"arch": "mlp", "hidden": [512]}, "tiny_mlp": {"arch": "mlp", "hidden": [64]}},
+    "corruptions": {"true_labels": {"kind": "none"}, "labels_p050": {"kind": "random_labels", "prob": 0.5},
+                    "random_labels": {"kind": "random_labels", "prob": 1.0},
+                    "gaussian": {"kind": "gaussian"}},
+    "regularizers": {"none": {}, "crop_slow": {"random_crop": True, "training": {"lr_decay": 0.999}}},
+    "training": {"lr_decay": 0.95, "max_epochs": 10},
+}
+
+
+def write_run(root, keys: dict, test_acc=(0.5, 0.7, 0.6), status="fitted", epochs_to_fit=3):
+    """A run directory exactly as docs/design.md specifies, three epochs long."""
+    run_dir = root / "_".join(str(v) for v in keys.values())
+    run_dir.mkdir(parents=True)
+    rows = []
+    for epoch, acc in enumerate(test_acc, start=1):
+        for split, accuracy, loss in (("train_online", 0.3 * epoch, 2.0 / epoch), ("train", 0.33 * epoch, 1.0),
+                                      ("test", acc, 1.5)):
+            rows.append(keys | dict(epoch=epoch, step=10 * epoch, split=split, loss=loss, accuracy=accuracy,
+                                    top5_accuracy=math.nan, lr=0.1, wall_time_s=float(epoch),
+                                    images_per_s=100.0))
+    pd.DataFrame(rows).to_parquet(run_dir / "metrics.parquet", index=False)
+    info = {"keys": keys, "config": {}, "status": status, "epochs": 3, "steps": 30,
+            "steps_to_fit": None if epochs_to_fit is None else 10 * epochs_to_fit,
+            "epochs_to_fit": epochs_to_fit, "num_params": 1234, "device": "cpu", "gpu_name": None,
+            "wall_time_s": 3.0}
+    (run_dir / "run_info.json").write_text(json.dumps(info))
+    return run_dir
+
+
+def keys(model="inception", corruption="true_labels", regularizer="none", seed=0, dataset="cifar10"):
+    return dict(dataset=dataset, model=model, corruption=corruption, regularizer=regularizer, seed=seed)
+
+
+def runs_frame(rows: list[dict]) -> pd.DataFrame:
+    """Runs-table rows: run keys + overrides, design columns filled in from CONFIG."""
+    out = []
+    for row in rows:
+        k = keys(**{f: row.pop(f) for f in list(row) if f in tables.KEY_COLUMNS})
+        base = dict(status="fitted", num_params=1, final_train_online_accuracy=1.0, final_test_accuracy=0.5,
+                    best_test_accuracy=0.5, epochs_to_fit=10)
+        out.append(k | tables.design_columns(CONFIG, *list(k.values())[:4]) | base | row)
+    return pd.DataFrame(out)
+
+
+def test_design_columns_read_config_and_map_to_paper_names():
+    d = tables.design_columns(CONFIG, "fmnist_1k", "inception_nobn", "labels_p050", "crop_slow")
+    assert d["dataset_name"] == "fashion_mnist" and d["num_classes"] == 10 and d["n_test"] == 1000
+    assert d["corruption_kind"] == "random_labels" and d["corruption_prob"] == 0.5
+    assert d["paper_condition"] == "partially_corrupted_labels"
+    assert d["paper_model"] == "inception_nobn" and d["batch_norm"] is False
+    assert d["random_crop"] is True and d["weight_decay"] == 0.0
+    assert d["lr_decay"] == 0.999 and d["max_epochs"] == 10  # regularizer's training override applied
+    pixel = tables.design_columns(CONFIG, "cifar10", "tiny_mlp", "gaussian", "none")
+    assert math.isnan(pixel["corruption_prob"]) and pixel["paper_model"] is None
+    assert pixel["paper_condition"] == "gaussian" and pixel["n_test"] == 10_000
+
+
+def test_aggregate_runs_pins_schema_and_summarizes(tmp_path):
+    dirs = [write_run(tmp_path, keys()),
+            write_run(tmp_path, keys(corruption="random_labels"), test_acc=(0.1, 0.09, 0.11),
+                      status="max_epochs", epochs_to_fit=None)]
+    curves, runs = tables.aggregate_runs(dirs, CONFIG)
+    assert curves.schema.equals(tables.CURVES_SCHEMA) and runs.schema.equals(tables.RUNS_SCHEMA)
+    assert curves.num_rows == 18 and runs.num_rows == 2
+    runs = runs.to_pandas().set_index("corruption")
+    assert runs.loc["true_labels", "final_test_accuracy"] == pytest.approx(0.6)
+    assert runs.loc["true_labels", "best_test_accuracy"] == pytest.approx(0.7)
+    assert runs.loc["true_labels", "best_test_epoch"] == 2
+    assert runs.loc["true_labels", "final_train_online_accuracy"] == pytest.approx(0.9)
+    assert pd.isna(runs.loc["random_labels", "epochs_to_fit"])  # null, still an int64 column
+
+
+def test_aggregate_runs_schema_is_stable_when_no_run_fitted(tmp_path):
+    run = write_run(tmp_path, keys(), status="diverged", epochs_to_fit=None)
+    _, runs = tables.aggregate_runs([run], CONFIG)
+    assert runs.schema.equals(tables.RUNS_SCHEMA)  # all-null columns keep their types
+
+
+def test_relative_time_to_fit_divides_by_p0_per_seed_and_keeps_unfitted_nan():
+    runs = runs_frame([dict(corruption="true_labels", epochs_to_fit=10),
+                       dict(corruption="labels_p050", epochs_to_fit=25),
+                       dict(corruption="random_labels", epochs_to_fit=None),
+                       dict(corruption="gaussian", epochs_to_fit=12)])
+    rel = tables.relative_time_to_fit(runs).set_index("corruption")["relative_time_to_fit"]
+    assert rel["true_labels"] == 1.0 and rel["labels_p050"] == 2.5
+    assert math.isnan(rel["random_labels"]) and "gaussian" not in rel  # pixel kinds have no p
+
+
+def test_cumulative_best_is_running_maximum():
+    curves = pd.DataFrame([keys() | dict(split="test", step=s, accuracy=a)
+                           for s, a in ((1, 0.5), (2, 0.7), (3, 0.6))])
+    assert tables.cumulative_best(curves)["best_so_far"].tolist() == [0.5, 0.7, 0.7]
+
+
+def test_table1_comparison_has_paper_ours_difference_and_not_run_rows():
+    runs = runs_frame([dict(final_test_accuracy=0.86, seed=0), dict(final_test_accuracy=0.88, seed=1)])
+    long = tables.compare_with_paper(runs, "table1")
+    cell = long[(long["paper_model"] == "inception") & (long["paper_condition"] == "true_labels")
+                & ~long["random_crop"] & ~long["weight_decay_on"] & (long["metric"] == "test_accuracy_pct")]
+    assert len(cell) == 1
+    cell = cell.iloc[0]
+    assert cell["paper"] == 85.75 and cell["ours"] == pytest.approx(87.0)
+    assert cell["difference"] == pytest.approx(1.25) and cell["n_seeds"] == 2
+    assert cell["ours_sd"] == pytest.approx(np.std([86, 88], ddof=1))
+    assert cell["num_params_paper"] == 1_649_402
+    assert (long.loc[long["ours"].isna(), "note"] == "not run").all()
+    assert len(long) == len(read_paper_table("table1"))  # every paper row is present once
+
+
+def test_table4_marks_diverged_runs_failed_to_converge():
+    runs = runs_frame([dict(corruption="random_labels", regularizer="crop_slow", status="diverged",
+                            final_train_online_accuracy=0.1)])
+    long, display, notes = tables.build_table("table4", runs)
+    crop = long[long["random_crop"] & (long["paper_model"] == "inception")].iloc[0]
+    assert crop["note"].startswith(tables.FAILED_TEXT) and pd.isna(crop["ours"])
+    assert crop["paper"] == 99.93
+    alexnet = long[long["paper_model"] == "alexnet"].iloc[0]
+    assert pd.isna(alexnet["paper"]) and alexnet["paper_note"] == "failed to converge"
+    assert {"train accuracy % (paper)", "train accuracy % (ours)", "train accuracy % (difference)"} <= set(display)
+    markdown = tables.render_markdown(display, "Table 4", notes)
+    assert "100.00" in markdown and tables.FAILED_TEXT in markdown
+
+
+def test_dataset_note_flags_other_data():
+    runs = runs_frame([dict(dataset="fmnist_1k")])
+    note = tables.dataset_note(tables.compare_with_paper(runs, "table1"), "cifar10")
+    assert "Fashion-MNIST" in note and "not a like-for-like" in note
+
+
+def test_paper_reference_data_is_shipped():
+    fig1b = read_reference_csv("fig1b_convergence_slowdown.csv")
+    assert fig1b.query("model == 'inception' and label_corruption == 1.0")["relative_time_to_overfit"].item() == 3.6
+
+
+# ------------------------------------------------------------------- scorecard
+
+def test_fitting_check_passes_and_fails_on_threshold():
+    good = runs_frame([dict(corruption="random_labels", final_train_online_accuracy=0.995)])
+    bad = runs_frame([dict(corruption="random_labels", final_train_online_accuracy=0.95)])
+    assert check_fitting(good, "2", "x", "random_labels", "", 0.99)["result"] == "pass"
+    assert check_fitting(bad, "2", "x", "random_labels", "", 0.99)["result"] == "fail"
+    assert check_fitting(good, "2", "x", "true_labels", "", 0.99)["result"].startswith("not applicable")
+
+
+def test_chance_check_uses_binomial_tolerance_of_the_test_set():
+    near = runs_frame([dict(corruption="random_labels", final_test_accuracy=0.115, dataset="fmnist_1k")])
+    far = runs_frame([dict(corruption="random_labels", final_test_accuracy=0.2, dataset="fmnist_1k")])
+    assert check_chance_test_accuracy(near)["result"] == "pass"  # 3 sd on 1000 images = 2.8 pts
+    assert check_chance_test_accuracy(far)["result"] == "fail"
+
+
+def test_fit_ordering_check():
+    def runs_with(epochs):
+        return runs_frame([dict(corruption=c, epochs_to_fit=e) for c, e in epochs.items()])
+
+    assert check_fit_ordering(runs_with({"true_labels": 5, "gaussian": 8, "random_labels": 20}))["result"] == "pass"
+    assert check_fit_ordering(runs_with({"true_labels": 5, "gaussian": 30, "random_labels": 20}))["result"] == "fail"
+    unfitted = runs_with({"true_labels": 5, "gaussian": 8, "random_labels": None})
+    assert check_fit_ordering(unfitted)["result"] == "pass"  # never fitting random labels = slowest
+    assert check_fit_ordering(runs_with({"true_labels": 5}))["result"].startswith("not applicable")
+
+
+def test_quantitative_checks_not_applicable_off_cifar10():
+    runs = runs_frame([dict(dataset="fmnist_1k", final_test_accuracy=0.9)])
+    row = check_table1_cells(runs, "4", ["inception"], 2.0)
+    assert row["result"] == "not applicable (paper value is for CIFAR-10; ours is fashion_mnist)"
+    cifar = runs_frame([dict(final_test_accuracy=0.86)])
+    assert check_table1_cells(cifar, "4", ["inception"], 2.0)["result"] == "pass"
+    assert check_table1_cells(runs_frame([dict(final_test_accuracy=0.80)]), "4", ["inception"], 2.0)["result"] == "fail"
+
+
+def test_scorecard_rows_have_a_result_each():
+    runs = runs_frame([dict(corruption=c, epochs_to_fit=e, final_test_accuracy=a)
+                       for c, e, a in (("true_labels", 10, 0.86), ("labels_p050", 20, 0.3),
+                                       ("random_labels", 30, 0.1))])
+    curves = pd.DataFrame(columns=["dataset", "model", "corruption", "regularizer", "seed", "split",
+                                   "epoch", "step", "loss"])
+    card = build_scorecard(runs, curves)
+    assert list(card.columns) == ["check_id", "check", "paper", "ours", "tolerance", "result"]
+    assert card["result"].str.match(r"^(pass|fail|not applicable \(.+\))$").all()
+    assert card.set_index("check_id").loc["16a", "result"] == "pass"  # 0.14 < 0.7 < 0.9

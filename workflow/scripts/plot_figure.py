@@ -1,0 +1,18 @@
+"""Adapter: one experiment's curves/runs -> one paper figure as PNG and PDF."""
+import logging
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on cluster nodes
+import pandas as pd  # noqa: E402
+
+from rethinkgen.figures import FIGURES, set_style  # noqa: E402
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
+set_style()
+kind = snakemake.params.spec["kind"]
+curves, runs = pd.read_parquet(snakemake.input.curves), pd.read_parquet(snakemake.input.runs)
+fig = FIGURES[kind](curves, runs)
+fig.savefig(snakemake.output.png, dpi=150, bbox_inches="tight")
+fig.savefig(snakemake.output.pdf, bbox_inches="tight")
+logging.info("%s (%s) from %d runs", snakemake.wildcards.figure, kind, len(runs))
