@@ -19,6 +19,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/theory.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -31,6 +32,8 @@ localrules:
     aggregate_runs,
     make_table,
     plot_figure,
+    assemble_expressivity_table,
+    assemble_kernel_table,
 
 
 rule all:
@@ -38,3 +41,4 @@ rule all:
     input:
         training_targets(),
         report_targets(),
+        theory_targets(),

@@ -31,7 +31,11 @@ def test_dry_run_lists_each_run_and_corruption_once(configfile):
     pairs = used_dataset_corruptions(config)
     assert counts["train_model"] == len(all_runs(config))
     assert counts["corrupt_dataset"] == len(pairs)
-    assert counts["prepare_dataset"] == len({dataset for dataset, _ in pairs} | set(config.get("theory_datasets", [])))
+    theory = config.get("theory", {})
+    theory_datasets = set(theory.get("expressivity", {}).get("datasets", []))
+    theory_datasets |= {row["dataset"] for row in theory.get("kernel_solves", {}).values()}
+    assert counts["prepare_dataset"] == len({dataset for dataset, _ in pairs} | theory_datasets)
+    assert counts["solve_kernel"] == len(theory.get("kernel_solves", {}))
 
 
 def test_paper_grid_size():

@@ -8,8 +8,8 @@ from snakemake.utils import validate
 # jobs) whether or not it was pip-installed.
 SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (SRC, os.environ.get("PYTHONPATH")) if p
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 )
 
 from rethinkgen.config import Run, all_runs, check_config, experiment_runs, run_config
@@ -20,6 +20,8 @@ from rethinkgen import targets
 
 validate(config, schema="../schemas/config.schema.yaml")
 validate(config, schema="../schemas/outputs.schema.yaml")
+if "theory" in config:
+    validate(config["theory"], schema="../schemas/theory.schema.yaml")
 check_config(config)
 
 RUN_DIR = "results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}"
@@ -51,14 +53,13 @@ def get_run_config(wildcards):
 
 def get_checkpoint_path(wildcards):
     """Where a run checkpoints: not a declared output, so Snakemake keeps it for a resume."""
-    return RUN_DIR.replace("results/runs", "results/checkpoints").format(
-        **wildcards
-    ) + "/last.pt"
+    run_dir = RUN_DIR.replace("results/runs", "results/checkpoints")
+    return os.path.join(run_dir.format(**wildcards), "last.pt")
 
 
 def run_files(runs, name):
     """One file (metrics.parquet, run_info.json, ...) of each run."""
-    return [RUN_DIR.format(**vars(run)) + "/" + name for run in runs]
+    return [os.path.join(RUN_DIR.format(**vars(run)), name) for run in runs]
 
 
 def experiment_files(wildcards, name="metrics.parquet"):
@@ -126,3 +127,59 @@ def experiment_infos(wildcards):
 
 def figure_spec(wildcards):
     return FIGURE_SPECS[wildcards.figure]
+
+
+# ---- theory experiments (theory.smk)
+def theory_targets():
+    """Final theory outputs for `rule all` (none when the config has no theory section)."""
+    if "theory" not in config:
+        return []
+    return [
+        f"results/tables/{table}.{ext}"
+        for table in ("expressivity", "table3_kernels")
+        for ext in ("parquet", "md")
+    ]
+
+
+def get_expressivity_rows(wildcards):
+    return expand(
+        rules.fit_expressivity.output.rows,
+        dataset=config["theory"]["expressivity"]["datasets"],
+    )
+
+
+def get_kernel_solve_rows(wildcards):
+    return expand(
+        rules.solve_kernel.output.row, kernel_solve=config["theory"]["kernel_solves"]
+    )
+
+
+def get_kernel_solve_data(wildcards):
+    dataset = config["theory"]["kernel_solves"][wildcards.kernel_solve]["dataset"]
+    return {
+        split: f"resources/datasets/{dataset}/{split}.npz"
+        for split in ("train", "test")
+    }
+
+
+def get_kernel_solve_keys(wildcards):
+    """Row keys: the config key, the dataset key and source name, the paper row compared."""
+    entry = config["theory"]["kernel_solves"][wildcards.kernel_solve]
+    return {
+        "kernel_solve": wildcards.kernel_solve,
+        "dataset": entry["dataset"],
+        "dataset_name": config["datasets"][entry["dataset"]]["name"],
+        "paper_row": entry["paper_row"],
+    }
+
+
+def get_kernel_solve_spec(wildcards):
+    entry = config["theory"]["kernel_solves"][wildcards.kernel_solve]
+    return {k: v for k, v in entry.items() if k not in ("dataset", "paper_row")}
+
+
+def get_kernel_solve_mem_mb(wildcards):
+    """n x n float64 matrix plus the Cholesky work copy, test-by-train matrix, ~3 GB rest."""
+    entry = config["theory"]["kernel_solves"][wildcards.kernel_solve]
+    n, m = entry["n_train"] or 60000, entry.get("n_test") or 10000
+    return (16 * n * n + 4 * n * m) // 2**20 + 3000

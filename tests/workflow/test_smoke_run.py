@@ -1,0 +1,77 @@
+"""The whole DAG, end to end, on config/smoke.yaml: every rule runs, every output appears."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from rethinkgen.config import all_runs
+
+ROOT = Path(__file__).resolve().parents[2]
+FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist"),
+]
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(ROOT / "config/smoke.yaml"), *args],
+        capture_output=True, text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    result = snakemake(workdir, "--cores", "2", "all")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_every_figure_and_table_is_built(finished_run):
+    for name in ("fig1a_learning_curves", "fig1b_convergence_slowdown", "fig1c_test_error_vs_corruption",
+                 "fig2b_batchnorm"):
+        for ext in ("png", "pdf"):
+            assert (finished_run / f"results/figures/{name}.{ext}").stat().st_size > 1000
+    for name in ("table1", "table4", "scorecard"):
+        for ext in ("parquet", "md", "tex"):
+            assert (finished_run / f"results/tables/{name}.{ext}").is_file()
+
+
+def test_runs_table_has_one_row_per_run(finished_run):
+    runs = pd.read_parquet(finished_run / "results/tables/runs.parquet")
+    config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
+    assert len(runs) == len(all_runs(config)) == 11
+    assert set(runs["status"]) <= {"fitted", "max_epochs", "diverged"}
+    curves = pd.read_parquet(finished_run / "results/tables/curves.parquet")
+    assert {"dataset", "model", "corruption", "regularizer", "seed", "split", "accuracy"} <= set(curves.columns)
+
+
+def test_corruption_recorded_and_shared(finished_run):
+    info = json.loads((finished_run / "results/data/fashion_mnist_tiny/random_labels/corruption.json").read_text())
+    assert info["seed"] == 20170424 and 0.75 < info["train_fraction_labels_changed"] < 1.0
+    assert info["test_fraction_labels_changed"] == 0.0
+
+
+def test_nothing_left_to_do_and_report_builds(finished_run):
+    result = snakemake(finished_run, "-n", "all")
+    assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
+    report = snakemake(finished_run, "--report", "results/report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (finished_run / "results/report.html").stat().st_size > 10_000
+
+
+def test_rerun_after_deleting_a_figure_trains_nothing(finished_run):
+    (finished_run / "results/figures/fig1a_learning_curves.png").unlink()
+    result = snakemake(finished_run, "-n", "fig1a", "--quiet", "rules")
+    assert result.returncode == 0
+    assert "plot_figure" in result.stdout and "train_model" not in result.stdout

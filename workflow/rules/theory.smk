@@ -1,0 +1,89 @@
+# Paper sections 4-5: Theorem 1's construction at full scale and Table 3 (minimum-norm
+# kernel interpolation). Settings: config["theory"] (workflow/schemas/theory.schema.yaml).
+
+
+wildcard_constraints:
+    kernel_solve="|".join(config.get("theory", {}).get("kernel_solves", {})) or "^$",
+
+
+rule fit_expressivity:
+    input:
+        train="resources/datasets/{dataset}/train.npz",
+    output:
+        rows="results/theory/expressivity/{dataset}.parquet",
+    log:
+        "logs/fit_expressivity/{dataset}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 8
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        settings=config.get("theory", {}).get("expressivity"),
+        seed=config.get("theory", {}).get("seed"),
+    script:
+        "../scripts/fit_expressivity.py"
+
+
+rule solve_kernel:
+    input:
+        unpack(get_kernel_solve_data),
+    output:
+        row="results/theory/kernel_solves/{kernel_solve}.parquet",
+    log:
+        "logs/solve_kernel/{kernel_solve}.log",
+    conda:
+        "../../envs/torch.yaml"
+    threads: 8
+    resources:
+        mem_mb=get_kernel_solve_mem_mb,
+        runtime=120,
+    params:
+        row_keys=get_kernel_solve_keys,
+        spec=get_kernel_solve_spec,
+        seed=config.get("theory", {}).get("seed"),
+    script:
+        "../scripts/solve_kernel.py"
+
+
+rule assemble_expressivity_table:
+    input:
+        rows=get_expressivity_rows,
+    output:
+        parquet="results/tables/expressivity.parquet",
+        md="results/tables/expressivity.md",
+    log:
+        "logs/assemble_expressivity_table/expressivity.log",
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        kind="expressivity",
+    script:
+        "../scripts/make_theory_table.py"
+
+
+rule assemble_kernel_table:
+    input:
+        rows=get_kernel_solve_rows,
+    output:
+        parquet="results/tables/table3_kernels.parquet",
+        md="results/tables/table3_kernels.md",
+    log:
+        "logs/assemble_kernel_table/table3_kernels.log",
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        kind="table3_kernels",
+    script:
+        "../scripts/make_theory_table.py"
+
+
+rule expressivity:
+    input:
+        rules.assemble_expressivity_table.output.md,
+
+
+rule table3:
+    input:
+        rules.assemble_kernel_table.output.md,
