@@ -17,7 +17,6 @@ from rethinkgen.config import used_dataset_corruptions
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen import targets
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 validate(config, schema="../schemas/outputs.schema.yaml")
 if "theory" in config:
@@ -55,6 +54,16 @@ def get_checkpoint_path(wildcards):
     """Where a run checkpoints: not a declared output, so Snakemake keeps it for a resume."""
     run_dir = RUN_DIR.replace("results/runs", "results/checkpoints")
     return os.path.join(run_dir.format(**wildcards), "last.pt")
+
+
+def get_train_gpus(wildcards):
+    """GPUs a training job claims: 1 only when the config sets `training.device: cuda`.
+
+    Decided from config, never by probing the submit host. `device: auto` still trains on
+    a GPU when the job's host has one; `--set-resources train_model:gpu=1` (e.g. in a
+    profile) claims one without changing the config.
+    """
+    return 1 if str(config["training"].get("device", "auto")).startswith("cuda") else 0
 
 
 def run_files(runs, name):

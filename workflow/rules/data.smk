@@ -8,11 +8,11 @@ rule prepare_dataset:
         info="resources/datasets/{dataset}/dataset.json",
     log:
         "logs/prepare_dataset/{dataset}.log",
+    conda:
+        "../../envs/torch.yaml"
     params:
         spec=get_dataset_spec,
         seed=config["data_seed"],
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/prepare_dataset.py"
 
@@ -27,12 +27,12 @@ rule corrupt_dataset:
         info="results/data/{dataset}/{corruption}/corruption.json",
     log:
         "logs/corrupt_dataset/{dataset}/{corruption}.log",
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        mem_mb=4000,
     params:
         spec=get_corruption_spec,
         seed=config["data_seed"],
-    resources:
-        mem_mb=4000,
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/corrupt_dataset.py"
