@@ -28,6 +28,7 @@ report: "workflow/report/workflow.rst"
 localrules:
     all,
     prepare_dataset,
+    corrupt_dataset,
     aggregate_experiment_runs,
     aggregate_runs,
     make_table,
