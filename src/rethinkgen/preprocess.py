@@ -185,25 +185,38 @@ class BatchPipeline:
 
 
 class InMemoryBatches:
-    """A uint8 split resident on the device, served as (images, labels) batches."""
+    """A uint8 split resident on the device, served as (images, labels) batches.
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
-        self.images, self.labels = images, labels
+    With a ``shard`` (data-parallel training) every rank draws the same order from
+    (seed, epoch), takes its slice of each global batch and evaluates every
+    world_size-th sample.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, shard=None):
+        self.images, self.labels, self.shard = images, labels, shard
 
     def __len__(self) -> int:
         return self.labels.shape[0]
 
-    def shuffled(self, batch_size: int, generator: torch.Generator) -> Iterator:
-        order = torch.randperm(len(self), generator=generator, device=self.labels.device)
-        chunks = list(order.split(batch_size))
-        if len(chunks) > 1 and chunks[-1].numel() == 1:
-            chunks.pop()  # a 1-sample batch would break batch norm in train mode
+    def shuffled(self, batch_size: int, generator: torch.Generator, epoch: int = 0) -> Iterator:
+        if self.shard is not None:
+            order = self.shard.permutation(len(self), epoch).to(self.labels.device)
+            chunks = self.shard.split_batches(list(order.split(batch_size)))
+        else:
+            order = torch.randperm(len(self), generator=generator, device=self.labels.device)
+            chunks = list(order.split(batch_size))
+            if len(chunks) > 1 and chunks[-1].numel() == 1:
+                chunks.pop()  # a 1-sample batch would break batch norm in train mode
         for idx in chunks:
             yield self.images[idx], self.labels[idx]
 
     def ordered(self, batch_size: int) -> Iterator:
-        for start in range(0, len(self), batch_size):
-            yield self.images[start:start + batch_size], self.labels[start:start + batch_size]
+        images, labels = self.images, self.labels
+        if self.shard is not None:
+            images = images[self.shard.rank::self.shard.world_size]
+            labels = labels[self.shard.rank::self.shard.world_size]
+        for start in range(0, labels.shape[0], batch_size):
+            yield images[start:start + batch_size], labels[start:start + batch_size]
 
 
 class _ImageListDataset(torch.utils.data.Dataset):
@@ -224,9 +237,14 @@ class _ImageListDataset(torch.utils.data.Dataset):
 
 
 class ImageListBatches:
-    """DataLoader-backed batches for ImageNet-style splits (``ImageListSplit``)."""
+    """DataLoader-backed batches for ImageNet-style splits (``ImageListSplit``).
 
-    def __init__(self, split, cfg, train: bool, device: torch.device):
+    With a ``shard`` (data-parallel training) a seeded ``DistributedSampler`` gives each
+    rank its part of every epoch (``batch_size`` stays the global batch) and evaluation
+    reads every world_size-th image, so the ranks' sums add up to the whole split.
+    """
+
+    def __init__(self, split, cfg, train: bool, device: torch.device, shard=None):
         from torchvision import transforms as T
 
         size = cfg.image_size
@@ -236,7 +254,7 @@ class ImageListBatches:
             ops = [T.Resize(int(round(size * 8 / 7))), T.CenterCrop(size)]
         self.dataset = _ImageListDataset(split.root, split.paths, split.labels,
                                          T.Compose(ops + [T.PILToTensor()]))
-        self.cfg, self.device = cfg, device
+        self.cfg, self.device, self.shard = cfg, device, shard
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -251,16 +269,40 @@ class ImageListBatches:
             yield (images.to(self.device, non_blocking=True),
                    labels.to(self.device, non_blocking=True))
 
-    def shuffled(self, batch_size: int, generator: torch.Generator) -> Iterator:
-        # The loader draws its order and its workers' seeds from `generator`.
+    def _sharded_loader(self, batch_size, generator, epoch):
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(self.dataset, num_replicas=self.shard.world_size,
+                                     rank=self.shard.rank, shuffle=True, seed=self.shard.seed)
+        sampler.set_epoch(epoch)  # the order depends on (seed, epoch) only: resumable
+        per_rank = math.ceil(batch_size / self.shard.world_size)
+        # Every rank has sampler.num_samples images, so all agree on dropping a 1-image
+        # last batch (batch norm cannot train on it).
+        drop_last = sampler.num_samples > per_rank and sampler.num_samples % per_rank == 1
+        return torch.utils.data.DataLoader(
+            self.dataset, batch_size=per_rank, sampler=sampler, drop_last=drop_last,
+            generator=generator, num_workers=self.cfg.num_workers,
+            pin_memory=self.device.type == "cuda")
+
+    def shuffled(self, batch_size: int, generator: torch.Generator, epoch: int = 0) -> Iterator:
+        # The loader draws its order and its workers' seeds from `generator` (sharded:
+        # only the workers' seeds; the order comes from the sampler).
+        if self.shard is not None:
+            return self._to_device(self._sharded_loader(batch_size, generator, epoch))
         return self._to_device(self._loader(batch_size, True, generator))
 
     def ordered(self, batch_size: int) -> Iterator:
+        if self.shard is not None:
+            indices = range(self.shard.rank, len(self.dataset), self.shard.world_size)
+            return self._to_device(torch.utils.data.DataLoader(
+                torch.utils.data.Subset(self.dataset, indices), batch_size=batch_size,
+                num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda"))
         return self._to_device(self._loader(batch_size, False))
 
 
-def make_batches(split, cfg, train: bool, device: torch.device):
+def make_batches(split, cfg, train: bool, device: torch.device, shard=None):
+    """Batch source of a split; ``shard``: this rank's part under data-parallel training."""
     if hasattr(split, "paths"):
-        return ImageListBatches(split, cfg, train, device)
+        return ImageListBatches(split, cfg, train, device, shard)
     labels = torch.as_tensor(np.asarray(split.labels), dtype=torch.int64).to(device)
-    return InMemoryBatches(nhwc_to_device(split.images, device), labels)
+    return InMemoryBatches(nhwc_to_device(split.images, device), labels, shard)

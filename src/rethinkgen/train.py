@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rethinkgen import distributed
 from rethinkgen.checkpoint import (capture_rng_states, load_checkpoint, restore_rng_states,
                                    save_checkpoint)
 from rethinkgen.models import build_model, count_parameters
@@ -39,7 +40,8 @@ METRIC_COLUMNS = ["dataset", "model", "corruption", "regularizer", "seed", "epoc
                   "split", "loss", "accuracy", "top5_accuracy", "lr", "wall_time_s",
                   "images_per_s"]
 # Settings that may change between a run and its resumption without invalidating it.
-_RUNTIME_ONLY = ("num_threads", "num_workers", "eval_batch_size", "checkpoint_every", "run")
+_RUNTIME_ONLY = ("num_threads", "num_workers", "eval_batch_size", "checkpoint_every", "run",
+                 "nproc_per_node")
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,10 @@ class TrainConfig:
     compile: bool = False               # torch.compile the model
     checkpoint_every: int = 1           # epochs between checkpoints (and at the end)
     image_size: int = 299               # image-list (ImageNet) splits: decoded size
-    num_workers: int = 4                # image-list splits: JPEG-decoding workers
+    num_workers: int = 4                # image-list splits: JPEG-decoding workers (per rank)
+    # > 1: train data-parallel in this many processes (rethinkgen.distributed decides and
+    # launches; the engine itself follows torchrun's environment)
+    nproc_per_node: int = 1
     run: dict = field(default_factory=dict)  # the resolved run dict, echoed in run_info
 
     @classmethod
@@ -136,6 +141,19 @@ def _topk_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.T
     return (top == labels[:, None]).any(dim=1).sum()
 
 
+def _sum_over_ranks(loss_sum: torch.Tensor, correct: torch.Tensor, correct5: torch.Tensor,
+                    seen: int) -> tuple[float, int, int, int]:
+    """The sums as Python numbers; under data-parallel training summed over all ranks,
+    each of which saw only its shard."""
+    if not distributed.is_active():
+        return loss_sum.item(), correct.item(), correct5.item(), seen
+    totals = torch.stack([loss_sum, correct.double(), correct5.double(),
+                          torch.tensor(float(seen), dtype=torch.float64, device=loss_sum.device)])
+    loss_total, correct_total, correct5_total, seen_total = \
+        distributed.all_reduce_sums(totals).tolist()
+    return loss_total, int(correct_total), int(correct5_total), int(seen_total)
+
+
 def train_one_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
                     pipeline: BatchPipeline, generator: torch.Generator,
                     top5: bool = False) -> dict:
@@ -165,11 +183,12 @@ def train_one_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.
             correct5 += _topk_correct(logits.detach(), labels, 5)
         seen += n
         steps += 1
+    loss_total, correct, correct5, seen = _sum_over_ranks(loss_sum, correct, correct5, seen)
     seen = max(seen, 1)
-    loss_value, acc = loss_sum.item() / seen, correct.item() / seen  # one sync per epoch
+    loss_value, acc = loss_total / seen, correct / seen  # one sync per epoch
     seconds = time.perf_counter() - start
     return {"loss": loss_value, "accuracy": acc,
-            "top5_accuracy": correct5.item() / seen if top5 else math.nan,
+            "top5_accuracy": correct5 / seen if top5 else math.nan,
             "steps": steps, "images": seen, "seconds": seconds,
             "images_per_s": seen / seconds if seconds > 0 else math.nan}
 
@@ -193,9 +212,10 @@ def evaluate(model: nn.Module, batches: Iterable, pipeline: BatchPipeline,
         if top5:
             correct5 += _topk_correct(logits, labels, 5)
         seen += labels.shape[0]
+    loss_total, correct, correct5, seen = _sum_over_ranks(loss_sum, correct, correct5, seen)
     seen = max(seen, 1)
-    return {"loss": loss_sum.item() / seen, "accuracy": correct.item() / seen,
-            "top5_accuracy": correct5.item() / seen if top5 else math.nan}
+    return {"loss": loss_total / seen, "accuracy": correct / seen,
+            "top5_accuracy": correct5 / seen if top5 else math.nan}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -269,11 +289,19 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
     Stops after ``max_epochs`` or, with ``stop_when_fitted``, once whole-train-set
     accuracy >= ``fit_threshold`` for ``fit_patience`` consecutive evaluations. A
     non-finite or exploding epoch loss ends the run with status ``diverged``.
+
+    Started by torchrun, it trains data-parallel (:mod:`rethinkgen.distributed`): each rank
+    reads its shard, metrics are summed over all ranks, and only rank 0 logs progress and
+    writes the checkpoint; every rank returns the same metrics.
     """
     started_at = _now()
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
-    device = resolve_device(cfg.device)
+    dist_ctx = distributed.init_from_env(cfg.device)
+    is_main = dist_ctx is None or dist_ctx.is_main
+    log = distributed.rank_logger(log, dist_ctx)
+    shard = dist_ctx.shard(cfg.seed) if dist_ctx else None
+    device = dist_ctx.device if dist_ctx else resolve_device(cfg.device)
     image_list = hasattr(train_split, "paths")
     pipeline = BatchPipeline.from_config(cfg, device, image_list)
     num_classes = _num_classes(train_split)
@@ -291,12 +319,14 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
     data_generator = torch.Generator(device="cpu" if image_list else device)
     data_generator.manual_seed(cfg.seed)
     generators = {"data": data_generator}
-    step_model = torch.compile(model) if cfg.compile else model
+    step_model = distributed.wrap_model(model, dist_ctx)  # evaluation uses `model` itself
+    if cfg.compile:
+        step_model = torch.compile(step_model)
 
-    train_batches = make_batches(train_split, cfg, True, device)
-    train_eval_batches = make_batches(train_split, cfg, False, device) if image_list \
+    train_batches = make_batches(train_split, cfg, True, device, shard)
+    train_eval_batches = make_batches(train_split, cfg, False, device, shard) if image_list \
         else train_batches
-    test_batches = make_batches(test_split, cfg, False, device)
+    test_batches = make_batches(test_split, cfg, False, device, shard)
 
     state = {"epoch": 0, "step": 0, "rows": [], "fit_streak": 0, "epochs_to_fit": None,
              "steps_to_fit": None, "best_test_accuracy": None, "best_test_epoch": None,
@@ -332,18 +362,23 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
         final = state["status"] is not None
         if checkpoint_path and (final or state["epoch"] % cfg.checkpoint_every == 0):
             state["wall_time_s"] = wall()
-            save_checkpoint({"fingerprint": cfg.fingerprint(), "model": model.state_dict(),
-                             "optimizer": optimizer.state_dict(),
-                             "rng": capture_rng_states(generators), "state": state},
-                            checkpoint_path)
+            if is_main:  # the ranks' models are identical; one writer
+                save_checkpoint({"fingerprint": cfg.fingerprint(), "model": model.state_dict(),
+                                 "optimizer": optimizer.state_dict(),
+                                 "rng": capture_rng_states(generators), "state": state},
+                                checkpoint_path)
+            distributed.barrier()  # no rank runs ahead of the checkpoint on disk
+
+    def evaluate_split(batches):
+        distributed.broadcast_buffers(model)  # every shard sees rank 0's batch-norm stats
+        return evaluate(model, batches.ordered(cfg.eval_batch_size), pipeline, top5)
 
     if state["epoch"] == 0 and not state["rows"] and cfg.eval_initial:
         for split, batches in (("train", train_eval_batches), ("test", test_batches)):
-            add_rows(split, evaluate(model, batches.ordered(cfg.eval_batch_size), pipeline,
-                                     top5), cfg.lr, math.nan)
+            add_rows(split, evaluate_split(batches), cfg.lr, math.nan)
 
     progress = None
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and is_main:
         from tqdm import tqdm
         progress = tqdm(total=cfg.max_epochs, initial=state["epoch"], unit="epoch")
 
@@ -352,8 +387,15 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
         lr = cfg.lr * epoch_lr_decay(cfg, len(train_split)) ** (epoch - 1)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        online = train_one_epoch(step_model, train_batches.shuffled(cfg.batch_size,
-                                 data_generator), optimizer, pipeline, data_generator, top5)
+        augment_generator = data_generator
+        if shard is not None:  # own dropout masks and crops per rank, derived, not stored
+            dropout_seed, augment_seed = shard.rank_seeds(epoch)
+            torch.manual_seed(dropout_seed)
+            augment_generator = torch.Generator(device=data_generator.device)
+            augment_generator.manual_seed(augment_seed)
+        online = train_one_epoch(step_model, train_batches.shuffled(
+                                 cfg.batch_size, augment_generator, epoch),
+                                 optimizer, pipeline, augment_generator, top5)
         state["epoch"], state["step"] = epoch, state["step"] + online["steps"]
         add_rows("train_online", online, lr, online["images_per_s"])
         if not math.isfinite(online["loss"]) or online["loss"] > cfg.divergence_loss:
@@ -364,8 +406,7 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
             break
         train_eval = None
         if epoch % cfg.eval_train_every == 0 or epoch == cfg.max_epochs:
-            train_eval = evaluate(model, train_eval_batches.ordered(cfg.eval_batch_size),
-                                  pipeline, top5)
+            train_eval = evaluate_split(train_eval_batches)
             add_rows("train", train_eval, lr, online["images_per_s"])
             if train_eval["accuracy"] >= cfg.fit_threshold:
                 state["fit_streak"] += 1
@@ -373,7 +414,7 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
                     state["epochs_to_fit"], state["steps_to_fit"] = epoch, state["step"]
             else:
                 state["fit_streak"] = 0
-        test_eval = evaluate(model, test_batches.ordered(cfg.eval_batch_size), pipeline, top5)
+        test_eval = evaluate_split(test_batches)
         add_rows("test", test_eval, lr, online["images_per_s"])
         if state["best_test_accuracy"] is None or \
                 test_eval["accuracy"] > state["best_test_accuracy"]:
@@ -394,7 +435,7 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
 
     metrics = _metrics_frame(state["rows"], cfg)
     info = _run_info(cfg, state, metrics, model, device, started_at, wall(),
-                     resumed_from_epoch)
+                     resumed_from_epoch, dist_ctx.world_size if dist_ctx else 1)
     log.info("finished: status %s after %d epochs (%d steps)", state["status"],
              state["epoch"], state["step"])
     model_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -429,7 +470,7 @@ def _last(metrics: pd.DataFrame, split: str) -> dict | None:
 
 
 def _run_info(cfg, state, metrics, model, device, started_at, wall_time_s,
-              resumed_from_epoch) -> dict:
+              resumed_from_epoch, world_size=1) -> dict:
     import torchvision
 
     return {
@@ -446,6 +487,7 @@ def _run_info(cfg, state, metrics, model, device, started_at, wall_time_s,
         "final": {split: _last(metrics, split) for split in ("train_online", "train", "test")},
         "num_params": count_parameters(model),
         "device": str(device),
+        "world_size": world_size,  # training processes (GPUs) of a data-parallel run
         "gpu_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "torch_version": torch.__version__,
         "torchvision_version": torchvision.__version__,

@@ -1,11 +1,14 @@
-"""Adapter for rule train_model: train one run, resuming from its checkpoint if any."""
+"""Adapter for rule train_model: train one run, resuming from its checkpoint if any.
+
+A run that gets several processes (ImageNet on a node with several GPUs, or
+`training.nproc_per_node` > 1) trains data-parallel under torchrun instead of in-process.
+"""
 
 import logging
 
-from rethinkgen.checkpoint import remove_checkpoint, save_checkpoint
-from rethinkgen.data import load_split
-from rethinkgen.io import write_json, write_parquet
-from rethinkgen.train import TrainConfig, train
+from rethinkgen import distributed
+from rethinkgen.train import TrainConfig
+from rethinkgen.train_cli import train_and_write
 
 logging.basicConfig(
     filename=snakemake.log[0],
@@ -13,15 +16,13 @@ logging.basicConfig(
     format="%(asctime)s %(name)s %(levelname)s %(message)s",
 )
 
-cfg = TrainConfig.from_dict(snakemake.params.run, num_threads=snakemake.threads)
-result = train(
-    cfg,
-    load_split(snakemake.input.train),
-    load_split(snakemake.input.test),
-    checkpoint_path=snakemake.params.checkpoint,
-)
-write_parquet(result.metrics, snakemake.output.metrics)
-save_checkpoint(result.model_state, snakemake.output.model)
-write_json(result.info, snakemake.output.info)
-# Outputs are safe on disk; a stale checkpoint would only shadow a forced rerun.
-remove_checkpoint(snakemake.params.checkpoint)
+run, threads = snakemake.params.run, snakemake.threads
+files = dict(train=snakemake.input.train, test=snakemake.input.test,
+             checkpoint=snakemake.params.checkpoint, metrics=snakemake.output.metrics,
+             info=snakemake.output.info, model=snakemake.output.model)
+nproc = distributed.processes_for(run, distributed.split_is_image_list(snakemake.input.train),
+                                  distributed.visible_gpu_count())
+if nproc > 1:
+    distributed.launch(nproc, run, threads=threads, log_path=snakemake.log[0], **files)
+else:
+    train_and_write(TrainConfig.from_dict(run, num_threads=threads), **files)
