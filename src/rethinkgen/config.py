@@ -119,12 +119,14 @@ def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:
 
 def run_config(config: dict, run: Run) -> dict:
     """Resolve one run's keys into the plain dict the training engine takes."""
+    model = copy.deepcopy(config["models"][run.model])
     regularizer = copy.deepcopy(config["regularizers"][run.regularizer])
-    training = copy.deepcopy(config["training"]) | regularizer.pop("training", {})
+    # Overrides, most specific last: the model's, then the regularizer's.
+    training = copy.deepcopy(config["training"]) | model.pop("training", {}) | regularizer.pop("training", {})
     return {
         **asdict(run),
         "dataset_spec": copy.deepcopy(config["datasets"][run.dataset]),
-        "model_spec": copy.deepcopy(config["models"][run.model]),
+        "model_spec": model,
         "regularizer_spec": regularizer,
         "training": training,
     }
