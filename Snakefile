@@ -3,6 +3,8 @@
 #
 #   snakemake --cores 2 all                                  # offline default (config/quick.yaml)
 #   snakemake --cores 8 all --configfile config/config.yaml  # the paper, on CIFAR-10
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -12,7 +14,7 @@ min_version("9.0")
 # merged into it, so the paper's and the quick config never mix.
 if not workflow.overwrite_configfiles:
 
-    configfile: "config/quick.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "quick.yaml")
 
 
 include: "workflow/rules/common.smk"

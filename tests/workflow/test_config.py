@@ -93,13 +93,13 @@ def test_runs_shared_by_experiments_are_counted_once():
     config = load()
     runs = all_runs(config)
     assert len(runs) == len(set(runs))
-    shared = Run("fashion_mnist_1k", "inception", "true_labels", "none", 0)
+    shared = Run("fashion_mnist_500", "inception", "true_labels", "none", 0)
     assert all(shared in experiment_runs(config, e) for e in ("fig1a", "fig1bc", "table1", "fig2b"))
 
 
 def test_regularizer_overrides_training_settings():
     config = load()
-    resolved = run_config(config, Run("fashion_mnist_1k", "inception", "random_labels", "aug_slow", 0))
+    resolved = run_config(config, Run("fashion_mnist_500", "inception", "random_labels", "aug_slow", 0))
     assert resolved["training"]["lr_decay"] == 0.999
     assert resolved["training"]["batch_size"] == 128
     assert "training" not in resolved["regularizer_spec"]

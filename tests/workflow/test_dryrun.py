@@ -1,6 +1,5 @@
 """The DAG of both shipped configs: every run once, every corruption drawn once."""
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,25 +8,15 @@ import pytest
 import yaml
 
 from rethinkgen.config import all_runs, used_dataset_corruptions
+from tests.workflow.dag import dry_run_counts
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def dry_run(*args: str) -> dict[str, int]:
-    """Job counts per rule of a `snakemake -n` from a clean slate (--forceall)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--forceall", "--quiet", "rules", *args],
-        cwd=ROOT, capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    table = result.stdout[result.stdout.index("Job stats:"):]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
 
 
 @pytest.mark.parametrize("configfile", ["config/quick.yaml", "config/config.yaml"])
 def test_dry_run_lists_each_run_and_corruption_once(configfile):
     config = yaml.safe_load((ROOT / configfile).read_text())
-    counts = dry_run("--configfile", configfile, "all")
+    counts = dry_run_counts("all", "--configfile", configfile)
     pairs = used_dataset_corruptions(config)
     assert counts["train_model"] == len(all_runs(config))
     assert counts["corrupt_dataset"] == len(pairs)
@@ -46,8 +35,8 @@ def test_paper_grid_size():
 
 
 def test_default_config_is_the_offline_one():
-    counts_default = dry_run("all")
-    counts_quick = dry_run("--configfile", "config/quick.yaml", "all")
+    counts_default = dry_run_counts("all")
+    counts_quick = dry_run_counts("all", "--configfile", "config/quick.yaml")
     assert counts_default == counts_quick
 
 
