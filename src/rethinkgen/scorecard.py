@@ -54,12 +54,16 @@ def _on_paper_data(runs: pd.DataFrame) -> str | None:
 
 def check_fitting(runs: pd.DataFrame, check_id: str, what: str, condition: str, paper: str,
                   minimum: float, regularized: bool = False) -> dict:
-    """Final (online) training accuracy at least `minimum` for every selected run."""
+    """Final accuracy on the whole training set (eval mode) at least `minimum` for every run.
+
+    The whole-set accuracy measures fitting directly; the epoch's online accuracy (the
+    paper's column) lags it, as the weights change during the epoch.
+    """
     selected = runs[runs["paper_condition"] == condition]
     selected = selected.drop(_plain(selected).index) if regularized else _plain(selected)
     if selected.empty:
         return _row(check_id, what, paper, "", f">= {100 * minimum:g}%", na="no such runs configured")
-    acc = selected.groupby(["model", "regularizer"])["final_train_online_accuracy"].min()
+    acc = selected.groupby(["model", "regularizer"])["final_train_accuracy"].min()
     return _row(check_id, what, paper, _fmt_pct(acc), f">= {100 * minimum:g}% each",
                 passed=bool((acc >= minimum).all()))
 
@@ -258,14 +262,14 @@ def build_scorecard(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     """Every section-14 check as one row (see module docstring)."""
     rows = [
         check_param_counts(runs),
-        check_fitting(runs, "2", "Random labels fitted (final training accuracy)", "random_labels",
+        check_fitting(runs, "2", "Random labels fitted (final whole-training-set accuracy)", "random_labels",
                       "99.34-100%", 0.99),
         check_chance_test_accuracy(runs),
         check_table1_cells(runs, "4-5", ["inception"], 2.0, " (all crop/wd settings)"),
         check_table1_cells(runs, "6", ["inception_nobn"], 3.0),
         check_table1_cells(runs, "7", ["alexnet"], 3.0),
         check_table1_cells(runs, "8", ["mlp_3x512", "mlp_1x512"], 3.0),
-        check_fitting(runs, "9", "True labels fitted (final training accuracy)", "true_labels",
+        check_fitting(runs, "9", "True labels fitted (final whole-training-set accuracy)", "true_labels",
                       "99.80-100%", 0.995),
         check_fit_ordering(runs),
         check_random_label_plateau(curves, runs),

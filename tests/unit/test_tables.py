@@ -61,7 +61,8 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
     out = []
     for row in rows:
         k = keys(**{f: row.pop(f) for f in list(row) if f in tables.KEY_COLUMNS})
-        base = dict(status="fitted", num_params=1, final_train_online_accuracy=1.0, final_test_accuracy=0.5,
+        base = dict(status="fitted", num_params=1, final_train_online_accuracy=1.0,
+                    final_train_accuracy=1.0, final_test_accuracy=0.5,
                     best_test_accuracy=0.5, epochs_to_fit=10)
         out.append(k | tables.design_columns(CONFIG, *list(k.values())[:4]) | base | row)
     return pd.DataFrame(out)
@@ -160,8 +161,11 @@ def test_paper_reference_data_is_shipped():
 # ------------------------------------------------------------------- scorecard
 
 def test_fitting_check_passes_and_fails_on_threshold():
-    good = runs_frame([dict(corruption="random_labels", final_train_online_accuracy=0.995)])
-    bad = runs_frame([dict(corruption="random_labels", final_train_online_accuracy=0.95)])
+    # Fitting is judged on the whole training set, not the epoch's online accuracy.
+    good = runs_frame([dict(corruption="random_labels", final_train_accuracy=0.995,
+                            final_train_online_accuracy=0.95)])
+    bad = runs_frame([dict(corruption="random_labels", final_train_accuracy=0.95,
+                           final_train_online_accuracy=1.0)])
     assert check_fitting(good, "2", "x", "random_labels", "", 0.99)["result"] == "pass"
     assert check_fitting(bad, "2", "x", "random_labels", "", 0.99)["result"] == "fail"
     assert check_fitting(good, "2", "x", "true_labels", "", 0.99)["result"].startswith("not applicable")
