@@ -52,7 +52,12 @@ rule assemble_expressivity_table:
         rows=get_expressivity_rows,
     output:
         parquet="results/tables/expressivity.parquet",
-        md="results/tables/expressivity.md",
+        md=report(
+            "results/tables/expressivity.md",
+            caption="../report/expressivity.rst",
+            category="Tables",
+            labels={"table": "expressivity"},
+        ),
     log:
         "logs/assemble_expressivity_table/expressivity.log",
     conda:
@@ -68,7 +73,12 @@ rule assemble_kernel_table:
         rows=get_kernel_solve_rows,
     output:
         parquet="results/tables/table3_kernels.parquet",
-        md="results/tables/table3_kernels.md",
+        md=report(
+            "results/tables/table3_kernels.md",
+            caption="../report/table3_kernels.rst",
+            category="Tables",
+            labels={"table": "table3_kernels"},
+        ),
     log:
         "logs/assemble_kernel_table/table3_kernels.log",
     conda:
