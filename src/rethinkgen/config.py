@@ -65,8 +65,21 @@ def check_config(config: dict) -> None:
     for key, model in config["models"].items():
         if model["arch"] == "mlp" and "hidden" not in model:
             problems.append(f"models.{key}: arch mlp needs 'hidden' (a list of layer widths, e.g. [512])")
+    problems += _theory_references(config)
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+
+
+def _theory_references(config: dict) -> list[str]:
+    """Dataset keys named by the theory section must be defined under 'datasets:'."""
+    theory = config.get("theory", {})
+    named = [("theory.expressivity.datasets", d) for d in theory.get("expressivity", {}).get("datasets", [])]
+    named += [(f"theory.kernel_solves.{k}.dataset", row["dataset"]) for k, row in theory.get("kernel_solves", {}).items()]
+    return [
+        f"{where}: '{key}' is not defined under 'datasets:' (defined: {_known(config, 'datasets')})"
+        for where, key in named
+        if key not in config["datasets"]
+    ]
 
 
 def _grid_compatibility(config: dict, grid: dict, where: str) -> list[str]:

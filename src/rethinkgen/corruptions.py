@@ -116,6 +116,8 @@ def apply_gaussian(spec, train, test, rng) -> CorruptionResult:
     )
 
 
+# Append new kinds at the end: a kind's position seeds its random stream (apply_corruption),
+# so reordering would change every saved corruption after it.
 CORRUPTIONS: dict[str, Callable] = {
     "none": apply_none,
     "random_labels": apply_random_labels,

@@ -382,7 +382,6 @@ SOURCES: dict[str, Callable] = {
     "cifar10": prepare_cifar10,
     "imagenet": prepare_imagenet,
 }
-IN_MEMORY_SOURCES = ("fashion_mnist", "mnist", "cifar10")
 
 
 def stratified_subset_indices(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

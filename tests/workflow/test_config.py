@@ -117,3 +117,10 @@ def test_bad_config_fails_before_any_job(tmp_path):
     )
     assert result.returncode != 0
     assert "'inceptoin' is not defined under 'models:'" in result.stdout + result.stderr
+
+
+def test_theory_naming_unknown_dataset():
+    config = load()
+    config["theory"]["kernel_solves"]["fashion_mnist_gabor"]["dataset"] = "fashion_mnst"
+    with pytest.raises(ConfigError, match=r"theory\.kernel_solves\.fashion_mnist_gabor\.dataset: 'fashion_mnst'"):
+        check_config(config)

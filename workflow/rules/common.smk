@@ -13,7 +13,6 @@ os.environ.update(
 )
 
 from rethinkgen.config import Run, all_runs, check_config, experiment_runs, run_config
-from rethinkgen.config import used_dataset_corruptions
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen import targets
 
