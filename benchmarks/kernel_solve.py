@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from rethinkgen.kernels import accumulate_gram, cholesky_solve_in_place, gram_to_gaussian_, one_hot
+from rethinkgen.theory.kernels import accumulate_gram, cholesky_solve_in_place, gram_to_gaussian_, one_hot
 
 
 def run_case(n: int, method: str) -> dict:

@@ -3,7 +3,7 @@
 The reference is the textbook pipeline: a torchvision-style Dataset with per-sample
 transforms (ToTensor, CenterCrop, per-image standardization), a DataLoader, fp32, NCHW.
 Ours: uint8 data resident on the device, batched on-device crop/whitening, bf16 autocast
-and channels_last for conv nets (rethinkgen.train). Both run the same model, batch size
+and channels_last for conv nets (rethinkgen.training.engine). Both run the same model, batch size
 and optimizer on the same device in the same process, one after the other.
 
     python benchmarks/train_throughput.py                      # CPU, all paper models
@@ -20,10 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rethinkgen.models import PAPER_PARAM_COUNTS, build_model
-from rethinkgen.preprocess import (BatchPipeline, InMemoryBatches, nhwc_to_device,
+from rethinkgen.training.models import PAPER_PARAM_COUNTS, build_model
+from rethinkgen.training.preprocess import (BatchPipeline, InMemoryBatches, nhwc_to_device,
                                    per_image_standardization)
-from rethinkgen.train import TrainConfig
+from rethinkgen.training.engine import TrainConfig
 
 
 def _sync(device: torch.device) -> None:
@@ -77,7 +77,7 @@ def reference_images_per_s(spec, images, labels, crop, device, steps, batch_size
 
 
 def engine_images_per_s(spec, images, labels, crop, device, steps, batch_size, amp):
-    from rethinkgen.train import train_one_epoch
+    from rethinkgen.training.engine import train_one_epoch
 
     cfg = TrainConfig(model_spec=spec, lr=spec["lr"], crop_size=crop, amp=amp,
                       device=str(device))

@@ -8,7 +8,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from rethinkgen.data import Split
+from rethinkgen.data.sources import Split
 
 matplotlib.use("Agg")  # no display on CI or cluster nodes
 os.environ.setdefault("MPLBACKEND", "Agg")

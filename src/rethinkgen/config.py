@@ -11,7 +11,7 @@ import copy
 import itertools
 from dataclasses import asdict, dataclass
 
-from rethinkgen.corruptions import PIXEL_CORRUPTIONS
+from rethinkgen.data.corruptions import PIXEL_CORRUPTIONS
 
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)

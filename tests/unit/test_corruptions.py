@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rethinkgen.corruptions import (
+from rethinkgen.data.corruptions import (
     apply_corruption,
     corrupt_labels,
     permute_pixels,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rethinkgen import data
-from rethinkgen.data import (
+from rethinkgen.data import sources as data
+from rethinkgen.data.sources import (
     DatasetCorruptError,
     DatasetUnavailableError,
     IdxSource,

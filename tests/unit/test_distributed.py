@@ -13,13 +13,13 @@ import pytest
 import torch
 from PIL import Image
 
-from rethinkgen import distributed
-from rethinkgen.data import ImageListSplit, load_split, save_split
-from rethinkgen.distributed import Shard
+from rethinkgen.training import distributed
+from rethinkgen.data.sources import ImageListSplit, load_split, save_split
+from rethinkgen.training.distributed import Shard
 from rethinkgen.io import read_json
-from rethinkgen.models import build_model
-from rethinkgen.preprocess import BatchPipeline, InMemoryBatches, make_batches
-from rethinkgen.train import TrainConfig, evaluate, train
+from rethinkgen.training.models import build_model
+from rethinkgen.training.preprocess import BatchPipeline, InMemoryBatches, make_batches
+from rethinkgen.training.engine import TrainConfig, evaluate, train
 
 from tests.conftest import make_split
 
@@ -79,7 +79,7 @@ def test_torchrun_command_starts_the_cli_on_one_node():
         metrics="m.parquet", info="i.json", model="m.pt", threads=2, python="py")
     assert command[:5] == ["py", "-m", "torch.distributed.run", "--standalone",
                            "--nproc-per-node=4"]
-    assert command[5:7] == ["-m", "rethinkgen.train_cli"]
+    assert command[5:7] == ["-m", "rethinkgen.training.cli"]
     args = dict(zip(command[7::2], command[8::2]))
     assert args == {"--run-config": "r.json", "--train": "tr.npz", "--test": "te.npz",
                     "--metrics": "m.parquet", "--info": "i.json", "--model": "m.pt",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rethinkgen.expressivity import (
+from rethinkgen.theory.expressivity import (
     TwoLayerReLUInterpolant,
     choose_projection,
     count_parameters,
@@ -49,7 +49,7 @@ def test_system_is_lower_triangular_with_diagonal_gaps():
 
 
 def test_blocked_solve_crosses_block_boundaries(monkeypatch):
-    import rethinkgen.expressivity as expressivity
+    import rethinkgen.theory.expressivity as expressivity
 
     monkeypatch.setattr(expressivity, "_ROW_BLOCK", 7)
     monkeypatch.setattr(expressivity, "_COLUMN_CHUNK", 5)

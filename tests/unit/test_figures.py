@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from rethinkgen import figures, tables  # noqa: E402
+from rethinkgen.analysis import figures, tables  # noqa: E402
 
 CONFIG = {
     "datasets": {"cifar10": {"name": "cifar10"}, "fmnist": {"name": "fashion_mnist"},

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rethinkgen.kernels import (
+from rethinkgen.theory.kernels import (
     FEATURES,
     accumulate_gram,
     cholesky_factor,

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from rethinkgen.models import (MODELS, PAPER_PARAM_COUNTS, CrossChannelLRN, build_model,
+from rethinkgen.training.models import (MODELS, PAPER_PARAM_COUNTS, CrossChannelLRN, build_model,
                                count_parameters, parameter_table)
 
 SMALL_SPECS = {name: spec for name, (spec, _) in PAPER_PARAM_COUNTS.items()}

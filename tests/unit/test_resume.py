@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 import torch
 
-from rethinkgen.checkpoint import load_checkpoint
-from rethinkgen.data import load_split, save_split
-from rethinkgen.train import TrainConfig, train
+from rethinkgen.training.checkpoint import load_checkpoint
+from rethinkgen.data.sources import load_split, save_split
+from rethinkgen.training.engine import TrainConfig, train
 
 from tests.conftest import make_split
 
@@ -37,9 +37,9 @@ RUN = {
 
 TRAINER = textwrap.dedent("""
     import sys
-    from rethinkgen.data import load_split
+    from rethinkgen.data.sources import load_split
     from rethinkgen.io import write_json, write_parquet
-    from rethinkgen.train import TrainConfig, train
+    from rethinkgen.training.engine import TrainConfig, train
 
     run, data_dir, checkpoint, out_dir = eval(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     result = train(TrainConfig.from_dict(run), load_split(data_dir + "/train.npz"),
@@ -111,7 +111,7 @@ def test_sigkill_then_rerun_matches_uninterrupted_run(workdir: Path):
 
 
 def test_rng_state_round_trip_restores_generators():
-    from rethinkgen.checkpoint import capture_rng_states, restore_rng_states
+    from rethinkgen.training.checkpoint import capture_rng_states, restore_rng_states
 
     gen = torch.Generator().manual_seed(3)
     torch.manual_seed(4)

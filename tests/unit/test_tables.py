@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rethinkgen import tables
-from rethinkgen.paper import read_paper_table, read_reference_csv
-from rethinkgen.scorecard import (
+from rethinkgen.analysis import tables
+from rethinkgen.analysis.paper import read_paper_table, read_reference_csv
+from rethinkgen.analysis.scorecard import (
     build_scorecard,
     check_chance_test_accuracy,
     check_fit_ordering,

@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from rethinkgen.checkpoint import load_checkpoint
-from rethinkgen.data import ImageListSplit, Split
-from rethinkgen.preprocess import (center_crop, per_image_standardization, prepare_batch,
+from rethinkgen.training.checkpoint import load_checkpoint
+from rethinkgen.data.sources import ImageListSplit, Split
+from rethinkgen.training.preprocess import (center_crop, per_image_standardization, prepare_batch,
                                    random_crop, random_flip_rotate)
-from rethinkgen.train import METRIC_COLUMNS, TrainConfig, evaluate, train, train_one_epoch
+from rethinkgen.training.engine import METRIC_COLUMNS, TrainConfig, evaluate, train, train_one_epoch
 
 from tests.conftest import make_split
 
@@ -140,7 +140,7 @@ def test_one_run_produces_design_metrics_and_info(tiny_split, tiny_test_split):
 
 
 def _rebuild(result):
-    from rethinkgen.models import build_model
+    from rethinkgen.training.models import build_model
     return build_model(MLP, 10, (3, 6, 6))
 
 
@@ -203,8 +203,8 @@ def test_huge_learning_rate_diverges_without_crashing(tiny_split, tiny_test_spli
 
 
 def test_train_one_epoch_and_evaluate_return_dicts(tiny_split):
-    from rethinkgen.models import build_model
-    from rethinkgen.preprocess import BatchPipeline, InMemoryBatches, nhwc_to_device
+    from rethinkgen.training.models import build_model
+    from rethinkgen.training.preprocess import BatchPipeline, InMemoryBatches, nhwc_to_device
 
     cfg = config()
     device = torch.device("cpu")

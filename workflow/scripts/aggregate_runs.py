@@ -1,11 +1,11 @@
-"""Adapter: run directories -> curves.parquet and runs.parquet (rethinkgen.tables)."""
+"""Adapter: run directories -> curves.parquet and runs.parquet (rethinkgen.analysis.tables)."""
 import logging
 import os
 
 import pyarrow.parquet as pq
 
 from rethinkgen.io import atomic_path
-from rethinkgen.tables import aggregate_runs
+from rethinkgen.analysis.tables import aggregate_runs
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 run_dirs = [os.path.dirname(path) for path in snakemake.input.info]

@@ -2,8 +2,8 @@
 
 import logging
 
-from rethinkgen.corruptions import apply_corruption
-from rethinkgen.data import load_split, save_split
+from rethinkgen.data.corruptions import apply_corruption
+from rethinkgen.data.sources import load_split, save_split
 from rethinkgen.io import write_json
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")

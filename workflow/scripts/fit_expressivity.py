@@ -3,8 +3,8 @@
 import logging
 
 import torch
-from rethinkgen.data import load_split
-from rethinkgen.expressivity import expressivity_rows
+from rethinkgen.data.sources import load_split
+from rethinkgen.theory.expressivity import expressivity_rows
 from rethinkgen.io import write_parquet
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO,

@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 
 from rethinkgen.io import write_parquet
-from rethinkgen.scorecard import build_scorecard
-from rethinkgen.tables import TABLE_TITLES, build_table, render_html, render_latex, render_markdown
+from rethinkgen.analysis.scorecard import build_scorecard
+from rethinkgen.analysis.tables import TABLE_TITLES, build_table, render_html, render_latex, render_markdown
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 name, runs = snakemake.wildcards.table, pd.read_parquet(snakemake.input.runs)

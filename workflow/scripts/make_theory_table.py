@@ -3,9 +3,9 @@
 import logging
 
 import pandas as pd
-from rethinkgen.expressivity import expressivity_markdown
+from rethinkgen.theory.expressivity import expressivity_markdown
 from rethinkgen.io import atomic_path, write_parquet
-from rethinkgen.kernels import table3
+from rethinkgen.theory.kernels import table3
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 

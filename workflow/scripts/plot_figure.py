@@ -6,7 +6,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on cluster nodes
 import pandas as pd  # noqa: E402
 
-from rethinkgen.figures import FIGURES, set_style  # noqa: E402
+from rethinkgen.analysis.figures import FIGURES, set_style  # noqa: E402
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 set_style()

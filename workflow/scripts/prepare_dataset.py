@@ -2,7 +2,7 @@
 
 import logging
 
-from rethinkgen.data import prepare_dataset, save_split
+from rethinkgen.data.sources import prepare_dataset, save_split
 from rethinkgen.io import write_json
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")

@@ -4,9 +4,9 @@ import logging
 
 import pandas as pd
 import torch
-from rethinkgen.data import load_split
+from rethinkgen.data.sources import load_split
 from rethinkgen.io import write_parquet
-from rethinkgen.kernels import solve_kernel_interpolation
+from rethinkgen.theory.kernels import solve_kernel_interpolation
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO,
                     format="%(asctime)s %(name)s %(levelname)s %(message)s")

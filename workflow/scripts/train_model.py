@@ -6,9 +6,9 @@ A run that gets several processes (ImageNet on a node with several GPUs, or
 
 import logging
 
-from rethinkgen import distributed
-from rethinkgen.train import TrainConfig
-from rethinkgen.train_cli import train_and_write
+from rethinkgen.training import distributed
+from rethinkgen.training.engine import TrainConfig
+from rethinkgen.training.cli import train_and_write
 
 logging.basicConfig(
     filename=snakemake.log[0],

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from rethinkgen.data import ImageListSplit, Split
+from rethinkgen.data.sources import ImageListSplit, Split
 
 SPLITS = ("train", "test")
 

@@ -1,8 +1,8 @@
 """Train one run from the command line: what rule train_model's adapter does, as a module.
 
-Data-parallel runs start it once per GPU (``rethinkgen.distributed.torchrun_command``):
+Data-parallel runs start it once per GPU (``rethinkgen.training.distributed.torchrun_command``):
 
-    torchrun --standalone --nproc-per-node=4 -m rethinkgen.train_cli \\
+    torchrun --standalone --nproc-per-node=4 -m rethinkgen.training.cli \\
         --run-config run.json --train train.npz --test test.npz --checkpoint last.pt \\
         --metrics metrics.parquet --info run_info.json --model model.pt
 
@@ -18,12 +18,12 @@ import logging
 import os
 import sys
 
-from rethinkgen import distributed
-from rethinkgen.checkpoint import remove_checkpoint, save_checkpoint
-from rethinkgen.data import load_split
+from rethinkgen.training import distributed
+from rethinkgen.training.checkpoint import remove_checkpoint, save_checkpoint
+from rethinkgen.data.sources import load_split
 from rethinkgen.io import write_json, write_parquet
-from rethinkgen.train import TrainConfig
-from rethinkgen.train import train as train_run
+from rethinkgen.training.engine import TrainConfig
+from rethinkgen.training.engine import train as train_run
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

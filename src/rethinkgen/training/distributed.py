@@ -2,7 +2,7 @@
 
 Two halves:
 
-* Inside the engine (:func:`rethinkgen.train.train`): :func:`init_from_env` notices that
+* Inside the engine (:func:`rethinkgen.training.engine.train`): :func:`init_from_env` notices that
   the process was started by ``torchrun`` (``WORLD_SIZE``/``RANK``/``LOCAL_RANK`` in the
   environment), joins the process group (nccl on CUDA, gloo on CPU) and pins the rank to
   ``cuda:LOCAL_RANK``. A :class:`Shard` tells the batch sources which part of each split
@@ -11,7 +11,7 @@ Two halves:
   training is untouched.
 * In the job (``workflow/scripts/train_model.py``): :func:`processes_for` decides how many
   processes a run gets and :func:`torchrun_command` builds the command that starts them
-  with :mod:`rethinkgen.train_cli`.
+  with :mod:`rethinkgen.training.cli`.
 
 Determinism: every rank draws the same shuffling order from ``(seed, epoch)`` and its own
 dropout/augmentation streams from ``(seed, epoch, rank)``, so nothing a rank needs to
@@ -228,13 +228,13 @@ def processes_for(run: dict, image_list: bool, visible_gpus: int) -> int:
 def torchrun_command(nproc: int, *, run_json, train, test, checkpoint, metrics, info,
                      model, threads: int | None = None,
                      python: str = sys.executable) -> list[str]:
-    """``torchrun --standalone --nproc-per-node=N -m rethinkgen.train_cli ...``.
+    """``torchrun --standalone --nproc-per-node=N -m rethinkgen.training.cli ...``.
 
     Spelled ``python -m torch.distributed.run`` (what the ``torchrun`` script runs) so the
     ranks use this interpreter's environment even where ``torchrun`` is not on PATH.
     """
     command = [python, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc-per-node={nproc}", "-m", "rethinkgen.train_cli",
+               f"--nproc-per-node={nproc}", "-m", "rethinkgen.training.cli",
                "--run-config", str(run_json), "--train", str(train), "--test", str(test),
                "--metrics", str(metrics), "--info", str(info), "--model", str(model)]
     if checkpoint:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from rethinkgen.paper import MODEL_LABELS, PAPER_NUM_PARAMS, read_paper_table
+from rethinkgen.analysis.paper import MODEL_LABELS, PAPER_NUM_PARAMS, read_paper_table
 
 KEY_COLUMNS = ["dataset", "model", "corruption", "regularizer", "seed"]
 

@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from rethinkgen.paper import MODEL_LABELS, PAPER_NUM_PARAMS, read_reference_csv
-from rethinkgen.tables import compare_with_paper, relative_time_to_fit
+from rethinkgen.analysis.paper import MODEL_LABELS, PAPER_NUM_PARAMS, read_reference_csv
+from rethinkgen.analysis.tables import compare_with_paper, relative_time_to_fit
 
 FIG1A_ORDER = ["true_labels", "shuffled_pixels", "gaussian", "random_pixels", "random_labels"]
 MAX_SLOWDOWN = 5.0  # paper's largest ratio is 3.6 (Inception, p = 1); "a small constant factor"

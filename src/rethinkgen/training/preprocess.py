@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rethinkgen.models import CONV_ARCHS
+from rethinkgen.training.models import CONV_ARCHS
 
 logger = logging.getLogger(__name__)
 

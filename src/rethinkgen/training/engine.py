@@ -2,7 +2,7 @@
 exact resumption from per-epoch checkpoints (REFERENCE section 4).
 
 One code path serves CPU and CUDA. In-memory splits live on the device as uint8 and are
-preprocessed per batch by :mod:`rethinkgen.preprocess` (which also holds the batch
+preprocessed per batch by :mod:`rethinkgen.training.preprocess` (which also holds the batch
 sources); ImageNet-style image lists are decoded by DataLoader workers. All randomness is seeded from ``cfg.seed``: shuffling and
 augmentation draw from an explicit generator, dropout from the global torch RNG, and
 every state is checkpointed so a killed run resumes bit-identically on CPU.
@@ -28,11 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rethinkgen import distributed
-from rethinkgen.checkpoint import (capture_rng_states, load_checkpoint, restore_rng_states,
+from rethinkgen.training import distributed
+from rethinkgen.training.checkpoint import (capture_rng_states, load_checkpoint, restore_rng_states,
                                    save_checkpoint)
-from rethinkgen.models import build_model, count_parameters
-from rethinkgen.preprocess import BatchPipeline, make_batches
+from rethinkgen.training.models import build_model, count_parameters
+from rethinkgen.training.preprocess import BatchPipeline, make_batches
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class TrainConfig:
     checkpoint_every: int = 1           # epochs between checkpoints (and at the end)
     image_size: int = 299               # image-list (ImageNet) splits: decoded size
     num_workers: int = 4                # image-list splits: JPEG-decoding workers (per rank)
-    # > 1: train data-parallel in this many processes (rethinkgen.distributed decides and
+    # > 1: train data-parallel in this many processes (rethinkgen.training.distributed decides and
     # launches; the engine itself follows torchrun's environment)
     nproc_per_node: int = 1
     run: dict = field(default_factory=dict)  # the resolved run dict, echoed in run_info
@@ -290,7 +290,7 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
     accuracy >= ``fit_threshold`` for ``fit_patience`` consecutive evaluations. A
     non-finite or exploding epoch loss ends the run with status ``diverged``.
 
-    Started by torchrun, it trains data-parallel (:mod:`rethinkgen.distributed`): each rank
+    Started by torchrun, it trains data-parallel (:mod:`rethinkgen.training.distributed`): each rank
     reads its shard, metrics are summed over all ranks, and only rank 0 logs progress and
     writes the checkpoint; every rank returns the same metrics.
     """

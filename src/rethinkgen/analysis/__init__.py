@@ -1,0 +1,1 @@
+"""Analysis stage: aggregated tables, figures, the scorecard and the paper's own numbers."""

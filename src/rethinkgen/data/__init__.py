@@ -1,0 +1,1 @@
+"""Data stage: dataset sources (prepare_dataset) and the randomization tests (corrupt_dataset)."""
