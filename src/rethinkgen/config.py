@@ -130,12 +130,41 @@ def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:
     return sorted({(run.dataset, run.corruption) for run in all_runs(config)})
 
 
+BUDGET_KEYS = ("max_epochs", "stop_when_fitted")
+_BUDGET_CACHE: dict[int, tuple[dict, dict]] = {}
+
+
+def _experiment_budgets(config: dict) -> dict[Run, list[dict]]:
+    """For each run, the budget settings of every experiment that lists it (memoized)."""
+    cached = _BUDGET_CACHE.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    budgets: dict[Run, list[dict]] = {}
+    for name, experiment in config["experiments"].items():
+        for run in experiment_runs(config, name):
+            budgets.setdefault(run, []).append(experiment.get("training", {}))
+    _BUDGET_CACHE[id(config)] = (config, budgets)
+    return budgets
+
+
+def _combine_budgets(training: dict, budgets: list[dict]) -> dict:
+    """A run shared by experiments trains once: for the largest budget any of them asks,
+    stopping at fit only if all of them allow it (a full curve serves a fit time too)."""
+    if not budgets:
+        return {}
+    effective = [training | budget for budget in budgets]
+    return {"max_epochs": max(b["max_epochs"] for b in effective),
+            "stop_when_fitted": all(b.get("stop_when_fitted", False) for b in effective)}
+
+
 def run_config(config: dict, run: Run) -> dict:
     """Resolve one run's keys into the plain dict the training engine takes."""
     model = copy.deepcopy(config["models"][run.model])
     regularizer = copy.deepcopy(config["regularizers"][run.regularizer])
-    # Overrides, most specific last: the model's, then the regularizer's.
+    # Overrides, most specific last: the model's, the regularizer's, then the budgets of
+    # the experiments that use the run.
     training = copy.deepcopy(config["training"]) | model.pop("training", {}) | regularizer.pop("training", {})
+    training |= _combine_budgets(training, _experiment_budgets(config).get(run, []))
     return {
         **asdict(run),
         "dataset_spec": copy.deepcopy(config["datasets"][run.dataset]),

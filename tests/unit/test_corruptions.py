@@ -124,3 +124,32 @@ def test_gaussian_matches_dataset_mean_and_variance():
     np.testing.assert_allclose(fake.var(0), pixels.var(0), rtol=0.02)
     assert stats.normaltest(fake[:5000, 0]).pvalue > 0.001
     assert np.array_equal(result.train.labels, train.labels)
+
+
+def test_label_draws_are_independent_across_p_unless_nested():
+    train, test = make_split(n=4000, seed=1), make_split(n=10)
+    changed = {}
+    for nested in (False, True):
+        for prob in (0.2, 0.6):
+            spec = {"kind": "random_labels", "prob": prob, "nested": nested}
+            result = apply_corruption(spec, train, test, seed=5)
+            assert result.stats["draws"] == ("nested" if nested else "independent")
+            changed[nested, prob] = result.train.labels != train.labels
+    # nested: every label changed at p = 0.2 is also changed at 0.6 (same uniforms)
+    assert not (changed[True, 0.2] & ~changed[True, 0.6]).any()
+    # independent: about 0.2 * 0.9 * (1 - 0.6 * 0.9) of them are not
+    escaped = (changed[False, 0.2] & ~changed[False, 0.6]).mean()
+    assert 0.06 < escaped < 0.11
+
+
+def test_stream_key_is_a_stable_hash_of_the_spec():
+    from rethinkgen.data.corruptions import stream_key
+
+    key, draws = stream_key({"kind": "random_labels", "prob": 0.5})
+    # fixed forever: a saved corruption must not change when the code's registry does
+    assert (f"{key:016x}", draws) == ("29ba69576ccb7df6", "independent")
+    assert stream_key({"prob": 0.5, "kind": "random_labels"})[0] == key  # key order irrelevant
+    assert key != stream_key({"kind": "random_labels", "prob": 0.4})[0]
+    assert stream_key({"kind": "random_labels", "prob": 0.4, "nested": True})[0] == \
+        stream_key({"kind": "random_labels", "prob": 0.9, "nested": True})[0]
+    assert stream_key({"kind": "random_pixels"})[0] != stream_key({"kind": "gaussian"})[0]

@@ -50,7 +50,7 @@ def test_from_dict_defaults_fill_missing_training_keys():
     cfg = TrainConfig.from_dict({"model_spec": {"arch": "mlp", "hidden": [8], "lr": 0.1},
                                  "regularizer_spec": {}, "training": {}, "seed": 3})
     assert (cfg.batch_size, cfg.momentum, cfg.lr_decay, cfg.crop_size) == (128, 0.9, 0.95, 28)
-    assert cfg.whiten and cfg.amp == "auto" and cfg.device == "auto" and not cfg.compile
+    assert cfg.whiten and cfg.amp == "off" and cfg.device == "auto" and not cfg.compile
 
 
 # ----------------------------------------------------------------------------- preprocessing
@@ -160,7 +160,8 @@ def test_top5_reported_for_more_than_ten_classes():
 def test_tiny_random_label_set_is_fitted_and_stops():
     train_split, test_split = make_split(n=64, seed=2), make_split(n=32, seed=3)
     cfg = config(model_spec={"arch": "mlp", "hidden": [256], "lr": 0.05}, max_epochs=200,
-                 stop_when_fitted=True, fit_patience=2, lr_decay=1.0, batch_size=16)
+                 stop_when_fitted=True, fit_patience=2, lr_decay=1.0, batch_size=16,
+                 fit_metric="train_accuracy", fit_threshold=1.0)
     result = train(cfg, train_split, test_split)
     info = result.info
     assert info["status"] == "fitted"

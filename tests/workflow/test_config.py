@@ -124,3 +124,24 @@ def test_theory_naming_unknown_dataset():
     config["theory"]["kernel_solves"]["fashion_mnist_gabor"]["dataset"] = "fashion_mnst"
     with pytest.raises(ConfigError, match=r"theory\.kernel_solves\.fashion_mnist_gabor\.dataset: 'fashion_mnst'"):
         check_config(config)
+
+
+def test_experiment_budgets_combine_for_shared_runs():
+    config = load()
+    config["training"] |= {"max_epochs": 10, "stop_when_fitted": False}
+    config["experiments"]["fig1bc"]["training"] = {"max_epochs": 50, "stop_when_fitted": True}
+    config["experiments"]["fig1a"]["training"] = {"max_epochs": 30}
+    shared = Run("fashion_mnist_500", "inception", "true_labels", "none", 0)  # fig1a, fig1bc, ...
+    only_1bc = Run("fashion_mnist_500", "alexnet", "labels_p050", "none", 0)
+    assert {k: run_config(config, only_1bc)["training"][k] for k in ("max_epochs", "stop_when_fitted")} \
+        == {"max_epochs": 50, "stop_when_fitted": True}
+    # shared with experiments that train the full budget: largest budget, no stop at fit
+    assert {k: run_config(config, shared)["training"][k] for k in ("max_epochs", "stop_when_fitted")} \
+        == {"max_epochs": 50, "stop_when_fitted": False}
+
+
+def test_model_level_training_override_is_resolved():
+    config = load()
+    config["models"]["mlp_1x512"]["training"] = {"max_epochs": 7}
+    run = Run("fashion_mnist_10k", "mlp_1x512", "true_labels", "none", 0)
+    assert run_config(config, run)["training"]["max_epochs"] >= 7

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Callable
 
@@ -116,8 +117,6 @@ def apply_gaussian(spec, train, test, rng) -> CorruptionResult:
     )
 
 
-# Append new kinds at the end: a kind's position seeds its random stream (apply_corruption),
-# so reordering would change every saved corruption after it.
 CORRUPTIONS: dict[str, Callable] = {
     "none": apply_none,
     "random_labels": apply_random_labels,
@@ -138,18 +137,33 @@ def split_digest(split: Split | ImageListSplit) -> str:
     return digest.hexdigest()
 
 
-def apply_corruption(spec: dict, train: Split, test: Split, seed: int) -> CorruptionResult:
-    """Corrupt a dataset per `spec` with a generator seeded by `seed`; record what was done.
+def stream_key(spec: dict) -> tuple[int, str]:
+    """(key, draws): the random stream of a corruption, from a stable hash of its spec.
 
-    The seed is mixed with the corruption kind so that, e.g., random labels and random
-    pixels on the same dataset do not share their random stream.
+    Two specs share a stream only if they are equal, so random labels at p = 0.2 and
+    0.4 are independent draws, and adding or reordering corruption kinds in the code
+    changes no saved corruption. With ``nested: true`` the probability is left out of the
+    hash: every p then reuses the same uniforms, so the labels replaced at a smaller p
+    are a subset of those replaced at a larger one (a controlled sweep; config/README.md).
     """
+    nested = bool(spec.get("nested", False))
+    hashed = {k: v for k, v in spec.items() if not (nested and k == "prob")}
+    digest = hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).digest()
+    return int.from_bytes(digest[:8], "little"), "nested" if nested else "independent"
+
+
+def apply_corruption(spec: dict, train: Split, test: Split, seed: int) -> CorruptionResult:
+    """Corrupt a dataset per `spec` with a generator seeded by `seed` and the spec's
+    stable hash (:func:`stream_key`); record what was done."""
     kind = spec["kind"]
-    rng = np.random.default_rng([seed, list(CORRUPTIONS).index(kind)])
+    key, draws = stream_key(spec)
+    rng = np.random.default_rng([seed, key])
     result = CORRUPTIONS[kind](spec, train, test, rng)
     result.stats = {
         "spec": spec,
         "seed": seed,
+        "stream_key": f"{key:016x}",
+        "draws": draws,
         "num_classes": train.num_classes,
         "n_train": len(result.train),
         "n_test": len(result.test),

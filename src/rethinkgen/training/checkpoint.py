@@ -19,16 +19,22 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict | None:
-    """The checkpoint at ``path``, or None when there is none or it cannot be read."""
+def load_checkpoint(path: str | os.PathLike, fingerprint: str | None = None,
+                    log: logging.Logger = logger) -> dict | None:
+    """The checkpoint at ``path``, or None when there is none, it cannot be read, or its
+    fingerprint differs from ``fingerprint`` (another configuration's run)."""
     path = Path(path)
     if not path.exists():
         return None
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a foreign or damaged file: start over rather than crash
-        logger.warning("ignoring unreadable checkpoint %s: %s", path, err)
+        log.warning("ignoring unreadable checkpoint %s: %s", path, err)
         return None
+    if fingerprint is not None and payload.get("fingerprint") != fingerprint:
+        log.warning("checkpoint %s belongs to another configuration; starting over", path)
+        return None
+    return payload
 
 
 def remove_checkpoint(path: str | os.PathLike | None) -> None:

@@ -41,7 +41,7 @@ METRIC_COLUMNS = ["dataset", "model", "corruption", "regularizer", "seed", "epoc
                   "images_per_s"]
 # Settings that may change between a run and its resumption without invalidating it.
 _RUNTIME_ONLY = ("num_threads", "num_workers", "eval_batch_size", "checkpoint_every", "run",
-                 "nproc_per_node")
+                 "nproc_per_node", "tensorboard")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class TrainConfig:
     regularizer: str = ""
     # regularizer (explicit regularizers; unset = off)
     weight_decay: float = 0.0
+    weight_decay_scope: str = "weights"  # weights (conv/linear kernels, as TF-slim) | all
     dropout: float = 0.0
     random_crop: bool = False
     augment: bool = False
@@ -68,10 +69,14 @@ class TrainConfig:
     # steps, applied per epoch, so a small subset keeps the paper's decay per step
     # (its epoch was 391 steps: 50,000 images at batch 128).
     lr_decay_every_steps: int | None = None
-    max_epochs: int = 150
-    stop_when_fitted: bool = True
-    fit_threshold: float = 1.0
-    fit_patience: int = 2
+    max_epochs: int = 150               # the budget: epochs trained unless stopped at fit
+    lr_warmup_epochs: int = 0           # ours: lr ramps up linearly over these epochs
+    # Fit: the first epoch meeting the criterion (see fit_met) is recorded either way;
+    # stop_when_fitted ends the run once it held for fit_patience evaluations.
+    fit_metric: str = "online_loss"     # online_loss | online_accuracy | train_accuracy
+    fit_threshold: float = 0.1          # loss: below it; accuracy: at or above it
+    stop_when_fitted: bool = False
+    fit_patience: int = 1
     eval_train_every: int = 1
     # engine settings added by this module (defaults chosen from CPU measurements)
     crop_size: int | None = 28          # central (or random) crop; None = full image
@@ -82,7 +87,7 @@ class TrainConfig:
     eval_batch_size: int = 1024
     device: str = "auto"                # auto | cpu | cuda | cuda:N
     num_threads: int | None = None      # torch.set_num_threads; None = leave as is
-    amp: str = "auto"                   # auto = bf16 | bf16 autocast (CPU and CUDA) | off
+    amp: str = "off"                    # off (fp32, the paper) | bf16 autocast (CPU and CUDA)
     channels_last: str = "auto"         # auto = conv nets only | on | off
     compile: bool = False               # torch.compile the model
     checkpoint_every: int = 1           # epochs between checkpoints (and at the end)
@@ -91,6 +96,8 @@ class TrainConfig:
     # > 1: train data-parallel in this many processes (rethinkgen.training.distributed decides and
     # launches; the engine itself follows torchrun's environment)
     nproc_per_node: int = 1
+    data_digest: str = ""               # digest of the run's input data (set by the caller)
+    tensorboard: bool = False           # also write TensorBoard event files
     run: dict = field(default_factory=dict)  # the resolved run dict, echoed in run_info
 
     @classmethod
@@ -112,6 +119,7 @@ class TrainConfig:
             corruption=str(run.get("corruption", "")),
             regularizer=str(run.get("regularizer", "")),
             weight_decay=float(regularizer.get("weight_decay") or 0.0),
+            weight_decay_scope=str(regularizer.get("weight_decay_scope", "weights")),
             dropout=float(regularizer.get("dropout") or 0.0),
             random_crop=bool(regularizer.get("random_crop", False)),
             augment=bool(regularizer.get("augment", False)),
@@ -274,188 +282,305 @@ def _format_epoch(epoch, max_epochs, step, lr, online, train_eval, test_eval, ip
 # ----------------------------------------------------------------------------- train
 
 
-def epoch_lr_decay(cfg: TrainConfig, n_train: int) -> float:
-    """The factor the learning rate is multiplied by after each epoch."""
-    if cfg.lr_decay_every_steps is None:
-        return cfg.lr_decay
-    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
-    return cfg.lr_decay ** (steps_per_epoch / cfg.lr_decay_every_steps)
+class Interrupted(Exception):
+    """Raised after a checkpoint when ``should_stop`` asks the run to end early (SIGTERM)."""
 
 
-def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
-          log: logging.Logger = logger) -> TrainResult:
-    """Train one run; resume from ``checkpoint_path`` if it holds this run's checkpoint.
+FIT_METRICS = ("online_loss", "online_accuracy", "train_accuracy")
 
-    Stops after ``max_epochs`` or, with ``stop_when_fitted``, once whole-train-set
-    accuracy >= ``fit_threshold`` for ``fit_patience`` consecutive evaluations. A
-    non-finite or exploding epoch loss ends the run with status ``diverged``.
 
-    Started by torchrun, it trains data-parallel (:mod:`rethinkgen.training.distributed`): each rank
-    reads its shard, metrics are summed over all ranks, and only rank 0 logs progress and
-    writes the checkpoint; every rank returns the same metrics.
+def fit_met(cfg: TrainConfig, online: dict, train_eval: dict | None) -> bool | None:
+    """Whether this epoch meets the fit criterion; None when it was not measured.
+
+    online_loss: the epoch-average training loss (Figure 1a's y-axis) is below the
+    threshold. online_accuracy: the epoch's online mini-batch accuracy, on augmented
+    samples where augmentation is on (Table 4, footnote 1), is at least the threshold.
+    train_accuracy: whole-training-set accuracy in eval mode is at least the threshold.
     """
-    started_at = _now()
+    if cfg.fit_metric == "online_loss":
+        return online["loss"] < cfg.fit_threshold
+    if cfg.fit_metric == "online_accuracy":
+        return online["accuracy"] >= cfg.fit_threshold
+    if cfg.fit_metric == "train_accuracy":
+        return None if train_eval is None else train_eval["accuracy"] >= cfg.fit_threshold
+    raise ValueError(f"fit_metric must be one of {FIT_METRICS}, got {cfg.fit_metric!r}")
+
+
+@dataclass
+class RunState:
+    """Everything about a run's progress that a checkpoint must carry."""
+
+    epoch: int = 0
+    step: int = 0
+    rows: list = field(default_factory=list)     # metrics rows so far (METRIC_COLUMNS)
+    status: str | None = None                      # None while running; see RUN_STATUSES
+    epochs_to_fit: int | None = None               # first epoch meeting the criterion
+    steps_to_fit: int | None = None
+    fit_held_from_epoch: int | None = None         # start of the current unbroken fit streak
+    best_test_accuracy: float | None = None
+    best_test_epoch: int | None = None
+    wall_time_s: float = 0.0                       # active seconds, summed over resumptions
+
+    @property
+    def fit_streak(self) -> int:
+        return 0 if self.fit_held_from_epoch is None else self.epoch - self.fit_held_from_epoch + 1
+
+    def record_fit(self, met: bool | None) -> None:
+        if met is None:  # not measured this epoch: the streak neither grows nor breaks
+            return
+        if not met:
+            self.fit_held_from_epoch = None
+            return
+        if self.fit_held_from_epoch is None:
+            self.fit_held_from_epoch = self.epoch
+        if self.epochs_to_fit is None:
+            self.epochs_to_fit, self.steps_to_fit = self.epoch, self.step
+
+    def record_test(self, accuracy: float) -> None:
+        if self.best_test_accuracy is None or accuracy > self.best_test_accuracy:
+            self.best_test_accuracy, self.best_test_epoch = accuracy, self.epoch
+
+    def add_rows(self, split: str, result: dict, lr: float, wall_time_s: float,
+                 images_per_s: float) -> None:
+        self.rows.append({"epoch": self.epoch, "step": self.step, "split": split,
+                          "loss": result["loss"], "accuracy": result["accuracy"],
+                          "top5_accuracy": result["top5_accuracy"], "lr": lr,
+                          "wall_time_s": wall_time_s, "images_per_s": images_per_s})
+
+
+# fitted: stopped at fit (stop_when_fitted); max_epochs: trained the whole budget;
+# diverged: the loss exploded or became non-finite.
+RUN_STATUSES = ("fitted", "max_epochs", "diverged")
+
+
+def epoch_lr(cfg: TrainConfig, epoch: int, n_train: int) -> float:
+    """The paper's schedule (lr x decay per epoch), with the optional warmup (ours)."""
+    if cfg.lr_decay_every_steps is None:
+        decay = cfg.lr_decay
+    else:  # per paper-epoch of steps, so a small subset keeps the paper's decay per step
+        decay = cfg.lr_decay ** (math.ceil(n_train / cfg.batch_size) / cfg.lr_decay_every_steps)
+    lr = cfg.lr * decay ** (epoch - 1)
+    if cfg.lr_warmup_epochs:
+        lr *= min(1.0, epoch / cfg.lr_warmup_epochs)
+    return lr
+
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
+    """SGD with momentum; weight decay on the kernels of conv and linear layers only
+    (``weight_decay_scope: weights``, as TF-slim regularizes) or on every parameter
+    (``all``, PyTorch's default)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.weight_decay_scope == "all":
+        groups = [{"params": params, "weight_decay": cfg.weight_decay}]
+    elif cfg.weight_decay_scope == "weights":
+        kernels = {id(m.weight) for m in model.modules()
+                   if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight.requires_grad}
+        groups = [{"params": [p for p in params if id(p) in kernels],
+                   "weight_decay": cfg.weight_decay},
+                  {"params": [p for p in params if id(p) not in kernels], "weight_decay": 0.0}]
+    else:
+        raise ValueError(f"weight_decay_scope must be 'weights' or 'all', "
+                         f"got {cfg.weight_decay_scope!r}")
+    # fused: one kernel for all parameters (measured 1.6-2.2x faster steps on CPU).
+    return torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr,
+                           momentum=cfg.momentum, fused=True)
+
+
+@dataclass
+class _Run:
+    """What the epoch loop works with, built once by :func:`_setup`."""
+
+    model: nn.Module
+    step_model: nn.Module
+    optimizer: torch.optim.Optimizer
+    pipeline: BatchPipeline
+    generators: dict
+    train_batches: object
+    train_eval_batches: object
+    test_batches: object
+    dist_ctx: object
+    device: torch.device
+    top5: bool
+
+
+def _setup(cfg: TrainConfig, train_split, test_split) -> _Run:
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     dist_ctx = distributed.init_from_env(cfg.device)
-    is_main = dist_ctx is None or dist_ctx.is_main
-    log = distributed.rank_logger(log, dist_ctx)
     shard = dist_ctx.shard(cfg.seed) if dist_ctx else None
     device = dist_ctx.device if dist_ctx else resolve_device(cfg.device)
     image_list = hasattr(train_split, "paths")
     pipeline = BatchPipeline.from_config(cfg, device, image_list)
     num_classes = _num_classes(train_split)
-    top5 = num_classes > 10
-
-    torch.manual_seed(cfg.seed)  # model init, then dropout masks (checkpointed below)
+    torch.manual_seed(cfg.seed)  # model init, then dropout masks (checkpointed)
     model = build_model(cfg.model_spec, num_classes, _input_shape(train_split, cfg),
                         dropout=cfg.dropout).to(device)
     if pipeline.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    # fused: one kernel for all parameters (measured 1.6-2.2x faster steps on CPU).
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay, fused=True)
     # Shuffles and crops/flips/rotations; a CPU generator for DataLoader-driven splits.
     data_generator = torch.Generator(device="cpu" if image_list else device)
     data_generator.manual_seed(cfg.seed)
-    generators = {"data": data_generator}
     step_model = distributed.wrap_model(model, dist_ctx)  # evaluation uses `model` itself
     if cfg.compile:
         step_model = torch.compile(step_model)
-
     train_batches = make_batches(train_split, cfg, True, device, shard)
-    train_eval_batches = make_batches(train_split, cfg, False, device, shard) if image_list \
-        else train_batches
-    test_batches = make_batches(test_split, cfg, False, device, shard)
+    return _Run(model=model, step_model=step_model, optimizer=build_optimizer(model, cfg),
+                pipeline=pipeline, generators={"data": data_generator},
+                train_batches=train_batches,
+                train_eval_batches=make_batches(train_split, cfg, False, device, shard)
+                if image_list else train_batches,
+                test_batches=make_batches(test_split, cfg, False, device, shard),
+                dist_ctx=dist_ctx, device=device, top5=num_classes > 10)
 
-    state = {"epoch": 0, "step": 0, "rows": [], "fit_streak": 0, "epochs_to_fit": None,
-             "steps_to_fit": None, "best_test_accuracy": None, "best_test_epoch": None,
-             "status": None, "wall_time_s": 0.0}
-    resumed_from_epoch = None
-    checkpoint = load_checkpoint(checkpoint_path) if checkpoint_path else None
-    if checkpoint is not None and checkpoint.get("fingerprint") != cfg.fingerprint():
-        log.warning("checkpoint %s belongs to another configuration; starting over",
-                    checkpoint_path)
-        checkpoint = None
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        restore_rng_states(checkpoint["rng"], generators)
-        state = checkpoint["state"]
-        resumed_from_epoch = state["epoch"]
-        log.info("resumed from %s at epoch %d", checkpoint_path, resumed_from_epoch)
 
-    segment_start = time.perf_counter()
-    prior_wall = state["wall_time_s"]
+def _resume(run: _Run, cfg: TrainConfig, checkpoint_path, log) -> RunState | None:
+    """The checkpointed state, with model, optimizer and RNGs restored; None to start."""
+    if not checkpoint_path:
+        return None
+    checkpoint = load_checkpoint(checkpoint_path, fingerprint=cfg.fingerprint(), log=log)
+    if checkpoint is None:
+        return None
+    run.model.load_state_dict(checkpoint["model"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    restore_rng_states(checkpoint["rng"], run.generators)
+    log.info("resumed from %s at epoch %d", checkpoint_path, checkpoint["state"]["epoch"])
+    return RunState(**checkpoint["state"])
 
-    def wall() -> float:  # active training seconds, summed over resumed segments
+
+def _save(run: _Run, cfg: TrainConfig, state: RunState, checkpoint_path) -> None:
+    if checkpoint_path and (state.status is not None
+                            or state.epoch % cfg.checkpoint_every == 0):
+        if run.dist_ctx is None or run.dist_ctx.is_main:  # identical models: one writer
+            save_checkpoint({"fingerprint": cfg.fingerprint(),
+                             "model": run.model.state_dict(),
+                             "optimizer": run.optimizer.state_dict(),
+                             "rng": capture_rng_states(run.generators),
+                             "state": dataclasses.asdict(state)}, checkpoint_path)
+        distributed.barrier()  # no rank runs ahead of the checkpoint on disk
+
+
+def _evaluate(run: _Run, cfg: TrainConfig, batches) -> dict:
+    distributed.broadcast_buffers(run.model)  # every shard sees rank 0's batch-norm stats
+    return evaluate(run.model, batches.ordered(cfg.eval_batch_size), run.pipeline, run.top5)
+
+
+def _train_epoch(run: _Run, cfg: TrainConfig, epoch: int) -> dict:
+    generator = run.generators["data"]
+    if run.dist_ctx is not None:  # own dropout masks and crops per rank, derived, not stored
+        dropout_seed, augment_seed = run.dist_ctx.shard(cfg.seed).rank_seeds(epoch)
+        torch.manual_seed(dropout_seed)
+        generator = torch.Generator(device=generator.device)
+        generator.manual_seed(augment_seed)
+    batches = run.train_batches.shuffled(cfg.batch_size, generator, epoch)
+    return train_one_epoch(run.step_model, batches, run.optimizer, run.pipeline, generator,
+                           run.top5)
+
+
+def _progress(cfg: TrainConfig, state: RunState) -> dict:
+    return {"epoch": state.epoch, "max_epochs": cfg.max_epochs, "step": state.step,
+            "status": state.status, "epochs_to_fit": state.epochs_to_fit,
+            "wall_time_s": state.wall_time_s}
+
+
+def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
+          log: logging.Logger = logger, on_epoch=None, should_stop=None) -> TrainResult:
+    """Train one run for its budget of ``max_epochs``, resuming from ``checkpoint_path``.
+
+    Every epoch: set the learning rate, train, evaluate, record the fit, checkpoint. The
+    fit criterion (``fit_metric``, ``fit_threshold``) is recorded, not obeyed, unless
+    ``stop_when_fitted``: then the run stops once it held for ``fit_patience`` epochs.
+    ``on_epoch(metrics, progress)`` sees every epoch's rows; ``should_stop()`` is polled
+    after each checkpoint and ends the run with :class:`Interrupted`. Under torchrun it
+    trains data-parallel (:mod:`rethinkgen.training.distributed`).
+    """
+    started_at = _now()
+    run = _setup(cfg, train_split, test_split)
+    is_main = run.dist_ctx is None or run.dist_ctx.is_main
+    log = distributed.rank_logger(log, run.dist_ctx)
+    state = _resume(run, cfg, checkpoint_path, log)
+    resumed_from_epoch = None if state is None else state.epoch
+    state = state or RunState()
+    segment_start, prior_wall = time.perf_counter(), state.wall_time_s
+
+    def wall() -> float:
         return prior_wall + time.perf_counter() - segment_start
 
-    def add_rows(split, result, lr, ips):
-        state["rows"].append({
-            "epoch": state["epoch"], "step": state["step"], "split": split,
-            "loss": result["loss"], "accuracy": result["accuracy"],
-            "top5_accuracy": result["top5_accuracy"], "lr": lr,
-            "wall_time_s": wall(), "images_per_s": ips})
+    def report() -> None:
+        if on_epoch is not None and is_main:
+            on_epoch(_metrics_frame(state.rows, cfg), _progress(cfg, state))
 
-    def checkpoint_now():
-        final = state["status"] is not None
-        if checkpoint_path and (final or state["epoch"] % cfg.checkpoint_every == 0):
-            state["wall_time_s"] = wall()
-            if is_main:  # the ranks' models are identical; one writer
-                save_checkpoint({"fingerprint": cfg.fingerprint(), "model": model.state_dict(),
-                                 "optimizer": optimizer.state_dict(),
-                                 "rng": capture_rng_states(generators), "state": state},
-                                checkpoint_path)
-            distributed.barrier()  # no rank runs ahead of the checkpoint on disk
-
-    def evaluate_split(batches):
-        distributed.broadcast_buffers(model)  # every shard sees rank 0's batch-norm stats
-        return evaluate(model, batches.ordered(cfg.eval_batch_size), pipeline, top5)
-
-    if state["epoch"] == 0 and not state["rows"] and cfg.eval_initial:
-        for split, batches in (("train", train_eval_batches), ("test", test_batches)):
-            add_rows(split, evaluate_split(batches), cfg.lr, math.nan)
-
-    progress = None
-    if sys.stderr.isatty() and is_main:
-        from tqdm import tqdm
-        progress = tqdm(total=cfg.max_epochs, initial=state["epoch"], unit="epoch")
-
-    while state["status"] is None and state["epoch"] < cfg.max_epochs:
-        epoch = state["epoch"] + 1
-        lr = cfg.lr * epoch_lr_decay(cfg, len(train_split)) ** (epoch - 1)
-        for group in optimizer.param_groups:
+    if state.epoch == 0 and not state.rows and cfg.eval_initial:
+        for split, batches in (("train", run.train_eval_batches), ("test", run.test_batches)):
+            state.add_rows(split, _evaluate(run, cfg, batches), cfg.lr, wall(), math.nan)
+        report()
+    progress_bar = _progress_bar(cfg, state) if is_main else None
+    while state.status is None and state.epoch < cfg.max_epochs:
+        epoch = state.epoch + 1
+        lr = epoch_lr(cfg, epoch, len(train_split))
+        for group in run.optimizer.param_groups:
             group["lr"] = lr
-        augment_generator = data_generator
-        if shard is not None:  # own dropout masks and crops per rank, derived, not stored
-            dropout_seed, augment_seed = shard.rank_seeds(epoch)
-            torch.manual_seed(dropout_seed)
-            augment_generator = torch.Generator(device=data_generator.device)
-            augment_generator.manual_seed(augment_seed)
-        online = train_one_epoch(step_model, train_batches.shuffled(
-                                 cfg.batch_size, augment_generator, epoch),
-                                 optimizer, pipeline, augment_generator, top5)
-        state["epoch"], state["step"] = epoch, state["step"] + online["steps"]
-        add_rows("train_online", online, lr, online["images_per_s"])
+        online = _train_epoch(run, cfg, epoch)
+        state.epoch, state.step = epoch, state.step + online["steps"]
+        ips = online["images_per_s"]
+        state.add_rows("train_online", online, lr, wall(), ips)
         if not math.isfinite(online["loss"]) or online["loss"] > cfg.divergence_loss:
-            state["status"] = "diverged"
-            log.warning("epoch %d: training loss %s -> diverged; stopping", epoch,
-                        online["loss"])
-            checkpoint_now()
-            break
-        train_eval = None
-        if epoch % cfg.eval_train_every == 0 or epoch == cfg.max_epochs:
-            train_eval = evaluate_split(train_eval_batches)
-            add_rows("train", train_eval, lr, online["images_per_s"])
-            if train_eval["accuracy"] >= cfg.fit_threshold:
-                state["fit_streak"] += 1
-                if state["epochs_to_fit"] is None:
-                    state["epochs_to_fit"], state["steps_to_fit"] = epoch, state["step"]
-            else:
-                state["fit_streak"] = 0
-        test_eval = evaluate_split(test_batches)
-        add_rows("test", test_eval, lr, online["images_per_s"])
-        if state["best_test_accuracy"] is None or \
-                test_eval["accuracy"] > state["best_test_accuracy"]:
-            state["best_test_accuracy"], state["best_test_epoch"] = test_eval["accuracy"], epoch
-        log.info(_format_epoch(epoch, cfg.max_epochs, state["step"], lr, online, train_eval,
-                               test_eval, online["images_per_s"]))
-        if cfg.stop_when_fitted and state["fit_streak"] >= cfg.fit_patience:
-            state["status"] = "fitted"
-        elif epoch == cfg.max_epochs:
-            state["status"] = "max_epochs"
-        checkpoint_now()
-        if progress is not None:
-            progress.update(1)
-    if progress is not None:
-        progress.close()
-    if state["status"] is None:  # max_epochs == 0, or resumed from a finished checkpoint
-        state["status"] = "max_epochs"
-
-    metrics = _metrics_frame(state["rows"], cfg)
-    info = _run_info(cfg, state, metrics, model, device, started_at, wall(),
-                     resumed_from_epoch, dist_ctx.world_size if dist_ctx else 1)
-    log.info("finished: status %s after %d epochs (%d steps)", state["status"],
-             state["epoch"], state["step"])
-    model_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            state.status = "diverged"
+            log.warning("epoch %d: training loss %s -> diverged", epoch, online["loss"])
+        else:
+            train_eval = None
+            if epoch % cfg.eval_train_every == 0 or epoch == cfg.max_epochs:
+                train_eval = _evaluate(run, cfg, run.train_eval_batches)
+                state.add_rows("train", train_eval, lr, wall(), ips)
+            test_eval = _evaluate(run, cfg, run.test_batches)
+            state.add_rows("test", test_eval, lr, wall(), ips)
+            state.record_test(test_eval["accuracy"])
+            state.record_fit(fit_met(cfg, online, train_eval))
+            log.info(_format_epoch(epoch, cfg.max_epochs, state.step, lr, online, train_eval,
+                                   test_eval, ips))
+            if cfg.stop_when_fitted and state.fit_streak >= cfg.fit_patience:
+                state.status = "fitted"
+            elif epoch == cfg.max_epochs:
+                state.status = "max_epochs"
+        state.wall_time_s = wall()
+        _save(run, cfg, state, checkpoint_path)
+        report()
+        if progress_bar is not None:
+            progress_bar.update(1)
+        if state.status is None and should_stop is not None and should_stop():
+            log.warning("stop requested after epoch %d; checkpoint saved", epoch)
+            raise Interrupted(f"stopped after epoch {epoch}; rerun to resume")
+    if progress_bar is not None:
+        progress_bar.close()
+    state.status = state.status or "max_epochs"  # max_epochs 0, or resumed when finished
+    metrics = _metrics_frame(state.rows, cfg)
+    info = _run_info(cfg, state, metrics, run, started_at, wall(), resumed_from_epoch)
+    log.info("finished: status %s after %d epochs (%d steps)", state.status, state.epoch,
+             state.step)
+    model_state = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
     return TrainResult(metrics=metrics, info=info, model_state=model_state)
 
 
+def _progress_bar(cfg: TrainConfig, state: RunState):
+    """A tqdm bar when a person is watching (interactive stderr)."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=cfg.max_epochs, initial=state.epoch, unit="epoch")
+
+
+RUN_KEYS = ("dataset", "model", "corruption", "regularizer", "seed")
+_METRIC_DTYPES = {**{c: "string" for c in RUN_KEYS[:4] + ("split",)},
+                  **{c: "int64" for c in ("seed", "epoch", "step")},
+                  **{c: "float64" for c in ("loss", "accuracy", "top5_accuracy", "lr",
+                                            "wall_time_s", "images_per_s")}}
+
+
 def _metrics_frame(rows: list[dict], cfg: TrainConfig) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=[c for c in METRIC_COLUMNS if c not in
-                                     ("dataset", "model", "corruption", "regularizer",
-                                      "seed")])
-    df.insert(0, "dataset", cfg.dataset)
-    df.insert(1, "model", cfg.model)
-    df.insert(2, "corruption", cfg.corruption)
-    df.insert(3, "regularizer", cfg.regularizer)
-    df.insert(4, "seed", cfg.seed)
-    types = {c: "string" for c in ("dataset", "model", "corruption", "regularizer", "split")}
-    types.update({c: "int64" for c in ("seed", "epoch", "step")})
-    types.update({c: "float64" for c in ("loss", "accuracy", "top5_accuracy", "lr",
-                                         "wall_time_s", "images_per_s")})
-    return df[METRIC_COLUMNS].astype(types)
+    df = pd.DataFrame(rows, columns=[c for c in METRIC_COLUMNS if c not in RUN_KEYS])
+    for position, key in enumerate(RUN_KEYS):
+        df.insert(position, key, getattr(cfg, key))
+    return df[METRIC_COLUMNS].astype(_METRIC_DTYPES)
 
 
 def _last(metrics: pd.DataFrame, split: str) -> dict | None:
@@ -469,26 +594,32 @@ def _last(metrics: pd.DataFrame, split: str) -> dict | None:
             else float(last["top5_accuracy"])}
 
 
-def _run_info(cfg, state, metrics, model, device, started_at, wall_time_s,
-              resumed_from_epoch, world_size=1) -> dict:
+def _run_info(cfg: TrainConfig, state: RunState, metrics: pd.DataFrame, run: _Run,
+              started_at: str, wall_time_s: float, resumed_from_epoch) -> dict:
     import torchvision
 
+    device = run.device
     return {
-        "keys": {"dataset": cfg.dataset, "model": cfg.model, "corruption": cfg.corruption,
-                 "regularizer": cfg.regularizer, "seed": cfg.seed},
+        "keys": {key: getattr(cfg, key) for key in RUN_KEYS},
         "config": cfg.run,
-        "status": state["status"],
-        "epochs": state["epoch"],
-        "steps": state["step"],
-        "steps_to_fit": state["steps_to_fit"],
-        "epochs_to_fit": state["epochs_to_fit"],
-        "best_test_accuracy": state["best_test_accuracy"],
-        "best_test_epoch": state["best_test_epoch"],
+        "status": state.status,
+        "max_epochs": cfg.max_epochs,
+        "epochs": state.epoch,
+        "steps": state.step,
+        "fit_criterion": {"metric": cfg.fit_metric, "threshold": cfg.fit_threshold,
+                          "stop_when_fitted": cfg.stop_when_fitted},
+        "fitted": state.epochs_to_fit is not None,
+        "steps_to_fit": state.steps_to_fit,
+        "epochs_to_fit": state.epochs_to_fit,
+        "fit_held_from_epoch": state.fit_held_from_epoch,
+        "best_test_accuracy": state.best_test_accuracy,
+        "best_test_epoch": state.best_test_epoch,
         "final": {split: _last(metrics, split) for split in ("train_online", "train", "test")},
-        "num_params": count_parameters(model),
+        "num_params": count_parameters(run.model),
         "device": str(device),
-        "world_size": world_size,  # training processes (GPUs) of a data-parallel run
+        "world_size": run.dist_ctx.world_size if run.dist_ctx else 1,
         "gpu_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "precision": "bf16" if run.pipeline.autocast_dtype is not None else "fp32",
         "torch_version": torch.__version__,
         "torchvision_version": torchvision.__version__,
         "cuda_version": torch.version.cuda,

@@ -239,17 +239,54 @@ PAPER_PARAM_COUNTS = {
 }
 
 
+def glorot_uniform_(model: nn.Module) -> nn.Module:
+    """TensorFlow's defaults (the paper's framework): Glorot-uniform kernels, zero biases.
+
+    BatchNorm and LRN layers keep their own initialisation (scale 1, shift 0).
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return model
+
+
+def he_normal_(model: nn.Module) -> nn.Module:
+    """He et al. (2015): N(0, 2 / fan_in) kernels, zero biases; keeps the scale of ReLU
+    activations through depth, which matters without BatchNorm."""
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return model
+
+
+# spec["init"]: how weights start. "default" keeps PyTorch's (Kaiming-uniform) init.
+INITS: dict[str, Callable[[nn.Module], nn.Module]] = {
+    "default": lambda model: model,
+    "glorot_uniform": glorot_uniform_,
+    "he_normal": he_normal_,
+}
+
+
 def build_model(spec: dict, num_classes: int, input_shape: tuple[int, int, int],
                 dropout: float = 0.0) -> nn.Module:
     """Build the architecture named by ``spec["arch"]`` for ``input_shape = (C, H, W)``.
 
     ``dropout`` (the dropout regularizer) is added before the classifier only when > 0,
-    so it never changes the parameter count.
+    so it never changes the parameter count. ``spec["init"]`` picks the weight
+    initialisation (``INITS``); it draws from the global torch RNG, seeded by the caller.
     """
     arch = spec["arch"]
     if arch not in MODELS:
         raise KeyError(f"unknown arch {arch!r}; known: {sorted(MODELS)}")
-    return MODELS[arch](spec, num_classes, tuple(input_shape), float(dropout or 0.0))
+    init = spec.get("init", "default")
+    if init not in INITS:
+        raise KeyError(f"unknown init {init!r}; known: {sorted(INITS)}")
+    model = MODELS[arch](spec, num_classes, tuple(input_shape), float(dropout or 0.0))
+    return INITS[init](model)
 
 
 def count_parameters(model: nn.Module) -> int:
