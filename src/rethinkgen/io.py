@@ -1,9 +1,11 @@
-"""Atomic file output: no reader ever sees a half-written file."""
+"""File I/O shared by every stage: atomic output, content digests, a rule job's logging."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -44,3 +46,49 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike, schema=None) -> Non
     """Write a DataFrame as Parquet (pyarrow), atomically; `schema` pins column types."""
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, engine="pyarrow", index=False, schema=schema)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks (prepared splits can be gigabytes)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+@contextlib.contextmanager
+def rule_logging(log_path: str | os.PathLike, history: str | os.PathLike | None = None,
+                 level: int = logging.INFO) -> Iterator[None]:
+    """Log to a rule's log file; an exception that ends the block is logged there too.
+
+    Snakemake deletes a rule's log before each attempt and tells the user to read it when
+    the job fails, so the traceback must be in it (not only on the console or in the Slurm
+    log). ``history`` is an append-only file that survives between attempts (a training
+    run's, beside its checkpoint): its earlier attempts are copied into the fresh log first,
+    and this attempt's lines are appended to it as well.
+    """
+    paths = [Path(log_path)] + ([Path(history)] if history is not None else [])
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if history is not None and Path(history).is_file():
+        with open(log_path, "a") as log:
+            log.write(f"--- earlier attempts (from {history}) ---\n{Path(history).read_text()}"
+                      "--- this attempt ---\n")
+    root = logging.getLogger()
+    handlers = [logging.FileHandler(path, mode="a") for path in paths]
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(handler)
+    previous_level = root.level
+    root.setLevel(level)
+    try:
+        yield
+    except Exception:
+        logging.getLogger("rethinkgen").exception("the job failed:")
+        raise
+    finally:
+        root.setLevel(previous_level)
+        for handler in handlers:
+            root.removeHandler(handler)
+            handler.close()

@@ -1,4 +1,5 @@
 import gzip
+import hashlib
 import io
 import pickle
 import tarfile
@@ -47,7 +48,7 @@ def write_idx_folder(folder: Path, n_train=30, n_test=10, seed=0) -> dict[str, b
 
 def source_for(folder: Path, raw: dict[str, bytes], trust="gz") -> IdxSource:
     gz = {n: md5_of((folder / n).read_bytes()) for n in raw} if trust == "gz" else {n: "0" * 32 for n in raw}
-    content = {n: md5_of(b) for n, b in raw.items()} if trust == "content" else {}
+    content = {n: hashlib.sha256(b).hexdigest() for n, b in raw.items()} if trust == "content" else {}
     return IdxSource("tiny", [str(i) for i in range(10)], [], gz, content, "HOW-TO-GET")
 
 
@@ -80,6 +81,36 @@ def test_content_checksum_mismatch_is_reported(tmp_path):
     (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(tampered)))
     with pytest.raises(DatasetCorruptError, match="not the genuine tiny.*HOW-TO-GET"):
         prepare_idx(source, str(tmp_path), False, COUNTS)
+
+
+def test_mnist_without_a_published_checksum_is_refused(tmp_path):
+    # Formerly accepted "by structure only": any 60000-record IDX file passed as MNIST.
+    write_idx_folder(tmp_path)
+    with pytest.raises(DatasetCorruptError, match="matches none of mnist's published checksums"):
+        prepare_idx(data.MNIST, str(tmp_path), False, None)
+
+
+def test_mnist_name_on_another_idx_datasets_files_names_the_right_one(tmp_path, monkeypatch):
+    raw = write_idx_folder(tmp_path)
+    recompressed = {n: hashlib.sha256(b).hexdigest() for n, b in raw.items()}
+    monkeypatch.setattr(data, "FASHION_MNIST", data.FASHION_MNIST.__class__(
+        **(vars(data.FASHION_MNIST) | {"content_sha256": recompressed})))
+    with pytest.raises(DatasetCorruptError, match="is fashion_mnist's .*`name: mnist`.*"
+                                                  "Set `name: fashion_mnist`"):
+        prepare_idx(data.MNIST, str(tmp_path), False, None)
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="dataset-fashion-mnist not installed")
+def test_mnist_name_on_debians_fashion_mnist_is_refused():
+    with pytest.raises(DatasetCorruptError, match="Set `name: fashion_mnist`"):
+        prepare_idx(data.MNIST, "/usr/share/datasets/fashion-mnist", False)
+
+
+def test_every_download_mirror_is_https():
+    for source in (data.FASHION_MNIST, data.MNIST):
+        assert source.urls and all(url.startswith("https://") for url in source.urls)
+    assert data.CIFAR10_URL.startswith("https://")
 
 
 def test_truncated_gzip_is_reported(tmp_path):
@@ -195,6 +226,21 @@ def test_imagenet_file_list(tmp_path):
     save_split(val, tmp_path / "val.npz")
     back = load_split(tmp_path / "val.npz")
     assert isinstance(back, ImageListSplit) and list(back.paths) == list(val.paths) and back.root == val.root
+
+
+def test_imagenet_corrupt_jpeg_fails_preparation_naming_it(tmp_path):
+    write_image_folder(tmp_path)
+    good = tmp_path / "train" / "n02" / "img1.JPEG"
+    truncated = tmp_path / "val" / "n03" / "img0.JPEG"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    (tmp_path / "train" / "n01" / "img0.JPEG").write_bytes(b"not an image at all")
+    with pytest.raises(DatasetCorruptError) as error:
+        prepare_imagenet(str(tmp_path))
+    message = str(error.value)
+    assert "2 of 12 images" in message
+    assert str(truncated) in message and "truncated" in message.lower()
+    assert str(tmp_path / "train" / "n01" / "img0.JPEG") in message
+    assert str(good) not in message
 
 
 def test_imagenet_missing_or_inconsistent(tmp_path):

@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 import torch
 
-from rethinkgen.training.checkpoint import load_checkpoint
 from rethinkgen.data.sources import load_split, save_split
 from rethinkgen.training.engine import TrainConfig, train
 
@@ -64,7 +63,9 @@ def _env() -> dict:
 
 
 def _checkpoint_epoch(path: Path) -> int:
-    ckpt = load_checkpoint(path) if path.exists() else None
+    # Read-only peek while the trainer writes: load_checkpoint could race the writer's
+    # checksum update and move the live checkpoint aside.
+    ckpt = torch.load(path, weights_only=True) if path.exists() else None
     return ckpt["state"]["epoch"] if ckpt else 0
 
 

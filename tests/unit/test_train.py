@@ -235,7 +235,8 @@ def test_checkpoint_is_written_each_epoch_atomically(tmp_path, tiny_split, tiny_
     ckpt = load_checkpoint(path)
     assert ckpt["state"]["epoch"] == 2 and ckpt["state"]["status"] == "max_epochs"
     assert {"model", "optimizer", "rng", "fingerprint"} <= set(ckpt)
-    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temp files left
+    # no temp files left; the checksum sits beside the checkpoint
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt", "last.pt.sha256"]
 
 
 def test_foreign_checkpoint_is_ignored(tmp_path, tiny_split, tiny_test_split, caplog):

@@ -4,13 +4,13 @@ import os
 
 import pyarrow.parquet as pq
 
-from rethinkgen.io import atomic_path
+from rethinkgen.io import atomic_path, rule_logging
 from rethinkgen.analysis.tables import aggregate_runs
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-run_dirs = [os.path.dirname(path) for path in snakemake.input.info]
-curves, runs = aggregate_runs(run_dirs, snakemake.config)
-for table, path in ((curves, snakemake.output.curves), (runs, snakemake.output.runs)):
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-logging.info("aggregated %d runs, %d curve rows", runs.num_rows, curves.num_rows)
+with rule_logging(snakemake.log[0]):
+    run_dirs = [os.path.dirname(path) for path in snakemake.input.info]
+    curves, runs = aggregate_runs(run_dirs, snakemake.config)
+    for table, path in ((curves, snakemake.output.curves), (runs, snakemake.output.runs)):
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+    logging.info("aggregated %d runs, %d curve rows", runs.num_rows, curves.num_rows)

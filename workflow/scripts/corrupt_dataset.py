@@ -4,14 +4,13 @@ import logging
 
 from rethinkgen.data.corruptions import apply_corruption
 from rethinkgen.data.sources import load_split, save_split
-from rethinkgen.io import write_json
+from rethinkgen.io import rule_logging, write_json
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-spec = dict(snakemake.params.spec)
-result = apply_corruption(spec, load_split(snakemake.input.train), load_split(snakemake.input.test),
-                          seed=snakemake.params.seed)
-save_split(result.train, snakemake.output.train)
-save_split(result.test, snakemake.output.test)
-write_json(result.stats, snakemake.output.info)
-logging.info("%s", result.stats)
+with rule_logging(snakemake.log[0]):
+    spec = dict(snakemake.params.spec)
+    result = apply_corruption(spec, load_split(snakemake.input.train),
+                              load_split(snakemake.input.test), seed=snakemake.params.seed)
+    save_split(result.train, snakemake.output.train)
+    save_split(result.test, snakemake.output.test)
+    write_json(result.stats, snakemake.output.info)
+    logging.info("%s", result.stats)

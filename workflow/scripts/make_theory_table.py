@@ -1,19 +1,16 @@
 """Adapter: concatenate per-job theory rows into one table (Parquet + Markdown)."""
 
-import logging
-
 import pandas as pd
 from rethinkgen.theory.expressivity import expressivity_markdown
-from rethinkgen.io import atomic_path, write_parquet
+from rethinkgen.io import atomic_path, rule_logging, write_parquet
 from rethinkgen.theory.kernels import table3
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-
-rows = pd.concat([pd.read_parquet(path) for path in snakemake.input.rows], ignore_index=True)
-if snakemake.params.kind == "table3_kernels":
-    table, markdown = table3(rows)
-else:
-    table, markdown = rows, expressivity_markdown(rows)
-write_parquet(table, snakemake.output.parquet)
-with atomic_path(snakemake.output.md) as tmp:
-    tmp.write_text(markdown)
+with rule_logging(snakemake.log[0]):
+    rows = pd.concat([pd.read_parquet(path) for path in snakemake.input.rows], ignore_index=True)
+    if snakemake.params.kind == "table3_kernels":
+        table, markdown = table3(rows)
+    else:
+        table, markdown = rows, expressivity_markdown(rows)
+    write_parquet(table, snakemake.output.parquet)
+    with atomic_path(snakemake.output.md) as tmp:
+        tmp.write_text(markdown)

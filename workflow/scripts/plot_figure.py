@@ -7,12 +7,13 @@ matplotlib.use("Agg")  # no display on cluster nodes
 import pandas as pd  # noqa: E402
 
 from rethinkgen.analysis.figures import FIGURES, set_style  # noqa: E402
+from rethinkgen.io import rule_logging  # noqa: E402
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-set_style()
-kind = snakemake.params.spec["kind"]
-curves, runs = pd.read_parquet(snakemake.input.curves), pd.read_parquet(snakemake.input.runs)
-fig = FIGURES[kind](curves, runs)
-fig.savefig(snakemake.output.png, dpi=150, bbox_inches="tight")
-fig.savefig(snakemake.output.pdf, bbox_inches="tight")
-logging.info("%s (%s) from %d runs", snakemake.wildcards.figure, kind, len(runs))
+with rule_logging(snakemake.log[0]):
+    set_style()
+    kind = snakemake.params.spec["kind"]
+    curves, runs = pd.read_parquet(snakemake.input.curves), pd.read_parquet(snakemake.input.runs)
+    fig = FIGURES[kind](curves, runs)
+    fig.savefig(snakemake.output.png, dpi=150, bbox_inches="tight")
+    fig.savefig(snakemake.output.pdf, bbox_inches="tight")
+    logging.info("%s (%s) from %d runs", snakemake.wildcards.figure, kind, len(runs))

@@ -1,18 +1,15 @@
 """Adapter for rule prepare_dataset: raw files -> resources/datasets/{dataset}/*.npz."""
 
-import logging
-
 from rethinkgen.data.sources import prepare_dataset, save_split
-from rethinkgen.io import write_json
+from rethinkgen.io import rule_logging, write_json
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-
-spec = dict(snakemake.params.spec)
-train, test = prepare_dataset(spec, seed=snakemake.params.seed)
-save_split(train, snakemake.output.train)
-save_split(test, snakemake.output.test)
-write_json(
-    {"spec": spec, "seed": snakemake.params.seed, "n_train": len(train), "n_test": len(test),
-     "num_classes": train.num_classes, "classes": train.classes},
-    snakemake.output.info,
-)
+with rule_logging(snakemake.log[0]):
+    spec = dict(snakemake.params.spec)
+    train, test = prepare_dataset(spec, seed=snakemake.params.seed)
+    save_split(train, snakemake.output.train)
+    save_split(test, snakemake.output.test)
+    write_json(
+        {"spec": spec, "seed": snakemake.params.seed, "n_train": len(train), "n_test": len(test),
+         "num_classes": train.num_classes, "classes": train.classes},
+        snakemake.output.info,
+    )

@@ -1,20 +1,16 @@
 """Adapter: one Table 3 row (minimum-norm kernel interpolation) -> one-row Parquet."""
 
-import logging
-
 import pandas as pd
 import torch
 from rethinkgen.data.sources import load_split
-from rethinkgen.io import write_parquet
+from rethinkgen.io import rule_logging, write_parquet
 from rethinkgen.theory.kernels import solve_kernel_interpolation
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO,
-                    format="%(asctime)s %(name)s %(levelname)s %(message)s")
-torch.set_num_threads(snakemake.threads)
-
-train, test = load_split(snakemake.input.train), load_split(snakemake.input.test)
-row = solve_kernel_interpolation(
-    train.images, train.labels, test.images, test.labels,
-    spec=snakemake.params.spec, seed=snakemake.params.seed,
-)
-write_parquet(pd.DataFrame([snakemake.params.row_keys | row]), snakemake.output.row)
+with rule_logging(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
+    train, test = load_split(snakemake.input.train), load_split(snakemake.input.test)
+    row = solve_kernel_interpolation(
+        train.images, train.labels, test.images, test.labels,
+        spec=snakemake.params.spec, seed=snakemake.params.seed,
+    )
+    write_parquet(pd.DataFrame([snakemake.params.row_keys | row]), snakemake.output.row)

@@ -2,27 +2,16 @@
 
 A run that gets several processes (ImageNet on a node with several GPUs, or
 `training.nproc_per_node` > 1) trains data-parallel under torchrun instead of in-process.
+Snakemake deletes the rule's log before each attempt; earlier attempts' lines are kept in
+train.log beside the checkpoint and copied back in (rethinkgen.io.rule_logging).
 """
 
-import logging
+from rethinkgen.io import rule_logging
+from rethinkgen.training.cli import history_path, run_training
 
-from rethinkgen.training import distributed
-from rethinkgen.training.engine import TrainConfig
-from rethinkgen.training.cli import train_and_write
-
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(name)s %(levelname)s %(message)s",
-)
-
-run, threads = snakemake.params.run, snakemake.threads
-files = dict(train=snakemake.input.train, test=snakemake.input.test,
-             checkpoint=snakemake.params.checkpoint, metrics=snakemake.output.metrics,
-             info=snakemake.output.info, model=snakemake.output.model)
-nproc = distributed.processes_for(run, distributed.split_is_image_list(snakemake.input.train),
-                                  distributed.visible_gpu_count())
-if nproc > 1:
-    distributed.launch(nproc, run, threads=threads, log_path=snakemake.log[0], **files)
-else:
-    train_and_write(TrainConfig.from_dict(run, num_threads=threads), **files)
+checkpoint = snakemake.params.checkpoint
+with rule_logging(snakemake.log[0], history=history_path(checkpoint)):
+    run_training(snakemake.params.run, threads=snakemake.threads, log_path=snakemake.log[0],
+                 train=snakemake.input.train, test=snakemake.input.test, checkpoint=checkpoint,
+                 metrics=snakemake.output.metrics, info=snakemake.output.info,
+                 model=snakemake.output.model)

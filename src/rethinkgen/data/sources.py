@@ -121,18 +121,19 @@ class IdxSource:
 
     name: str
     classes: list[str]
-    urls: list[str]  # mirrors, tried in order
+    urls: list[str]  # https mirrors, tried in order
     gz_md5: dict[str, str]  # the published .gz files (torchvision's checksums)
-    # MD5 of the *decompressed* files. Re-compressed copies (Debian's) have other .gz
+    # SHA-256 of the *decompressed* files. Re-compressed copies (Debian's) have other .gz
     # checksums but the same content, and must still be recognised as genuine.
-    content_md5: dict[str, str]
+    content_sha256: dict[str, str]
     how_to_get: str
 
 
 FASHION_MNIST = IdxSource(
     name="fashion_mnist",
     classes=FASHION_MNIST_CLASSES,
-    urls=["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+    # The dataset's own repository (https); its S3 website mirror serves plain http only.
+    urls=["https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"],
     gz_md5={
         "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
         "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
@@ -141,11 +142,11 @@ FASHION_MNIST = IdxSource(
     },
     # Measured on Debian's dataset-fashion-mnist (0.0~git20200523), whose decompressed
     # bytes are the originals.
-    content_md5={
-        "train-images-idx3-ubyte.gz": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-        "train-labels-idx1-ubyte.gz": "9018921c3c673c538a1fc5bad174d6f9",
-        "t10k-images-idx3-ubyte.gz": "8181f5470baa50b63fa0f6fddb340f0a",
-        "t10k-labels-idx1-ubyte.gz": "15d484375f8d13e6eb1aabb0c3f46965",
+    content_sha256={
+        "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     },
     how_to_get=(
         "On Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist` (installs the four "
@@ -158,14 +159,21 @@ FASHION_MNIST = IdxSource(
 MNIST = IdxSource(
     name="mnist",
     classes=MNIST_CLASSES,
-    urls=["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"],
+    urls=["https://ossci-datasets.s3.amazonaws.com/mnist/",
+          "https://storage.googleapis.com/cvdf-datasets/mnist/"],
     gz_md5={
         "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
         "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
         "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
         "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
     },
-    content_md5={},  # unknown: re-compressed copies are checked by structure alone
+    # The decompressed originals' SHA-256, as widely published with MNIST copies.
+    content_sha256={
+        "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
     how_to_get=(
         "Download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
         "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz from "
@@ -202,6 +210,15 @@ def parse_idx(raw: bytes, *, images: bool, filename: str) -> np.ndarray:
     return body.astype(np.int64)
 
 
+def identify_idx_file(name: str, compressed: bytes, raw: bytes) -> IdxSource | None:
+    """The known IDX dataset whose genuine file ``name`` these bytes are, if any."""
+    gz_md5, content_sha256 = md5_of(compressed), hashlib.sha256(raw).hexdigest()
+    for source in (FASHION_MNIST, MNIST):
+        if source.gz_md5.get(name) == gz_md5 or source.content_sha256.get(name) == content_sha256:
+            return source
+    return None
+
+
 def read_idx_gz(path: Path, source: IdxSource, *, images: bool, expected_count: int | None) -> np.ndarray:
     """Read one IDX .gz file, verifying that it really holds the dataset."""
     compressed = path.read_bytes()
@@ -209,20 +226,23 @@ def read_idx_gz(path: Path, source: IdxSource, *, images: bool, expected_count: 
         raw = gzip.decompress(compressed)
     except (OSError, EOFError) as err:
         raise DatasetCorruptError(f"{path}: not a complete gzip file ({err}). {source.how_to_get}") from err
+    array = parse_idx(raw, images=images, filename=str(path))
     name = path.name
     if source.gz_md5.get(name) == md5_of(compressed):
         verified = "gz checksum"
-    elif name in source.content_md5:
-        if md5_of(raw) != source.content_md5[name]:
-            raise DatasetCorruptError(
-                f"{path}: decompressed content has MD5 {md5_of(raw)}, expected "
-                f"{source.content_md5[name]}. The file is not the genuine {source.name}. "
-                f"{source.how_to_get}"
-            )
+    elif source.content_sha256.get(name) == hashlib.sha256(raw).hexdigest():
         verified = "content checksum (re-compressed copy)"
     else:
-        verified = "structure only (no known checksum matched)"
-    array = parse_idx(raw, images=images, filename=str(path))
+        other = identify_idx_file(name, compressed, raw)
+        if other is not None and other.name != source.name:
+            raise DatasetCorruptError(
+                f"{path} is {other.name}'s {name}, but the config says `name: {source.name}`. "
+                f"Set `name: {other.name}` for this dataset, or point `root` at {source.name}'s "
+                f"files. {source.how_to_get}")
+        raise DatasetCorruptError(
+            f"{path}: matches none of {source.name}'s published checksums (neither the .gz "
+            f"nor its decompressed content, SHA-256 {hashlib.sha256(raw).hexdigest()}). The file "
+            f"is not the genuine {source.name}. {source.how_to_get}")
     if expected_count is not None and len(array) != expected_count:
         raise DatasetCorruptError(f"{path}: {len(array)} records, expected {expected_count}")
     log.info("read %s: %s records, verified by %s", path, len(array), verified)
@@ -361,6 +381,9 @@ def prepare_imagenet(root: str, download: bool = False):
         paths = np.array([os.path.relpath(p, base) for p, _ in samples], dtype=str)
         labels = np.array([c for _, c in samples], dtype=np.int64)
         splits.append(ImageListSplit(str(base.resolve()), paths, labels, classes))
+    from rethinkgen.data.images import check_images_decode  # imports this module
+
+    check_images_decode(base, [p for s in splits for p in s.paths])
     return tuple(splits)
 
 

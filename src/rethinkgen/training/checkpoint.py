@@ -1,50 +1,144 @@
-"""Atomic training checkpoints and RNG-state capture for exact resumption."""
+"""Training checkpoints: atomic, checksummed, loaded without executing code.
+
+A checkpoint ``last.pt`` has a sidecar ``last.pt.sha256`` holding the SHA-256 of the bytes
+that ``save_checkpoint`` wrote. ``load_checkpoint`` checks it before unpickling, unpickles
+with ``weights_only=True`` (tensors and plain containers only: a planted pickle cannot run
+code), and checks the run's fingerprint. A checkpoint that fails any check is moved aside
+(``last.pt.refused-<UTC time>``) for inspection, never deleted, and the run starts over.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
-from rethinkgen.io import atomic_path
+from rethinkgen.io import atomic_path, file_sha256
 
 logger = logging.getLogger(__name__)
 
+CHECKSUM_SUFFIX = ".sha256"
+
+
+def checksum_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + CHECKSUM_SUFFIX)
+
+
+def _accepted_digests(path: Path) -> list[str]:
+    sidecar = checksum_path(path)
+    return sidecar.read_text().split() if sidecar.is_file() else []
+
+
+def _write_digests(path: Path, digests: list[str]) -> None:
+    with atomic_path(checksum_path(path)) as tmp:
+        tmp.write_text("\n".join(digests) + "\n")
+
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
-    """torch.save ``state`` to ``path`` via a temp file + os.replace (SIGKILL-safe)."""
+    """torch.save ``state`` to ``path`` atomically, with its checksum beside it.
+
+    The sidecar lists the new digest together with the old one until the new file is in
+    place, so a kill at any moment leaves a checkpoint whose digest is listed.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+        digest = file_sha256(tmp)
+        _write_digests(path, [digest, *_accepted_digests(path)])
+    _write_digests(path, [digest])
+
+
+def save_model(state: dict, path: str | os.PathLike) -> None:
+    """torch.save a finished run's weights (a declared output: no sidecar), atomically."""
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike, fingerprint: str | None = None,
-                    log: logging.Logger = logger) -> dict | None:
-    """The checkpoint at ``path``, or None when there is none, it cannot be read, or its
-    fingerprint differs from ``fingerprint`` (another configuration's run)."""
-    path = Path(path)
-    if not path.exists():
-        return None
+def _refusal_reason(path: Path, fingerprint: str | None) -> tuple[str | None, dict | None]:
+    """(why ``path`` cannot be resumed, None) or (None, its payload)."""
+    accepted = _accepted_digests(path)
+    if not accepted:
+        return f"it has no checksum file {checksum_path(path).name}", None
+    if file_sha256(path) not in accepted:
+        return "its SHA-256 does not match its checksum file (damaged or replaced)", None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a foreign or damaged file: start over rather than crash
-        log.warning("ignoring unreadable checkpoint %s: %s", path, err)
-        return None
+    except Exception as err:  # whatever the unpickler or zip reader raises: refuse the file
+        return f"it is not a plain tensor checkpoint ({_load_error_summary(err)})", None
+    if not isinstance(payload, dict):
+        return f"it holds a {type(payload).__name__}, not a checkpoint dict", None
     if fingerprint is not None and payload.get("fingerprint") != fingerprint:
-        log.warning("checkpoint %s belongs to another configuration; starting over", path)
+        return ("it belongs to another configuration or other input data "
+                "(its fingerprint differs from this run's)"), None
+    return None, payload
+
+
+def _load_error_summary(err: Exception) -> str:
+    """The useful part of torch.load's error (its own advice is to load unsafely)."""
+    found = re.search(r"Unsupported (global: GLOBAL \S+|operand \d+)", str(err))
+    if found:
+        return f"weights_only=True refused it: unsupported {found.group(1).rstrip('.')}"
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
+def move_aside(path: Path) -> Path | None:
+    """Rename ``path`` (and its checksum file) to ``<name>.refused-<UTC time>``; never delete.
+
+    Returns the new path, or None when another process (a rank) moved it first.
+    """
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    target = path.with_name(f"{path.name}.refused-{stamp}")
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:
         return None
-    return payload
+    sidecar = checksum_path(path)
+    if sidecar.exists():
+        os.replace(sidecar, checksum_path(target))
+    return target
+
+
+def load_checkpoint(path: str | os.PathLike, fingerprint: str | None = None,
+                    log: logging.Logger = logger) -> dict | None:
+    """The checkpoint at ``path`` if it is intact, plain data and (given) this run's.
+
+    Returns None when there is none, or when it is refused; a refused checkpoint is moved
+    aside and the log says why and where it went.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        reason, payload = _refusal_reason(path, fingerprint)
+    except FileNotFoundError:  # another rank moved it aside while this one read it
+        return None
+    if reason is None:
+        return payload
+    moved = move_aside(path)
+    where = f"moved it to {moved}" if moved else "another process moved it aside"
+    log.warning("not resuming from checkpoint %s: %s; %s, starting the run over",
+                path, reason, where)
+    return None
 
 
 def remove_checkpoint(path: str | os.PathLike | None) -> None:
-    """Delete a run's checkpoint once its outputs are safely written."""
+    """Delete a run's checkpoint and its checksum once its outputs are safely written."""
     if path is not None:
         Path(path).unlink(missing_ok=True)
+        checksum_path(path).unlink(missing_ok=True)
 
 
 def capture_rng_states(generators: dict[str, torch.Generator]) -> dict:
-    """The global torch CPU/CUDA RNG states (dropout uses them) plus named generators."""
+    """The global torch CPU/CUDA RNG states (dropout uses them) plus named generators.
+
+    Only ByteTensors in dicts and lists, so the states load under ``weights_only=True``.
+    """
     return {
         "torch_cpu": torch.get_rng_state(),
         "torch_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],

@@ -8,22 +8,62 @@ Data-parallel runs start it once per GPU (``rethinkgen.training.distributed.torc
 
 ``--run-config`` is the run dict of ``get_run_config`` (docs/design.md) as JSON. Every rank
 trains; rank 0 alone writes the outputs and removes the checkpoint, the others wait for it.
+On SIGTERM the run stops after its next checkpoint and exits with status 143
+(``signals.REQUEUE_EXIT_CODE``); a retried job resumes from that checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
 import sys
+from pathlib import Path
 
-from rethinkgen.training import distributed
-from rethinkgen.training.checkpoint import remove_checkpoint, save_checkpoint
 from rethinkgen.data.sources import load_split
-from rethinkgen.io import write_json, write_parquet
+from rethinkgen.io import LOG_FORMAT, file_sha256, write_json, write_parquet
+from rethinkgen.training import distributed, engine
+from rethinkgen.training.checkpoint import remove_checkpoint, save_model
 from rethinkgen.training.engine import TrainConfig
 from rethinkgen.training.engine import train as train_run
+from rethinkgen.training.signals import REQUEUE_EXIT_CODE, stop_on_sigterm
+
+logger = logging.getLogger(__name__)
+
+# Data settings of the run dict that the input files' bytes may not reveal (the dataset's
+# root, for an image-list split whose images are read at training time).
+DATA_SPEC_KEYS = ("dataset_spec", "corruption_spec")
+
+
+def input_digest(train_path, test_path) -> str:
+    """SHA-256 of a run's two input files' bytes (train, then test), streamed."""
+    both = f"train {file_sha256(train_path)}\ntest {file_sha256(test_path)}\n"
+    return hashlib.sha256(both.encode()).hexdigest()
+
+
+def data_digest(run: dict, train_path, test_path) -> str:
+    """What the run's data is: its input files' digest plus the data specs of the run dict.
+
+    Part of the checkpoint fingerprint (``TrainConfig.data_digest``): a checkpoint of a run
+    whose data changed since (``n_train``, a corruption's ``prob``, a seed, the dataset
+    root) is refused instead of resumed.
+    """
+    identity = {"inputs": input_digest(train_path, test_path),
+                **{key: run.get(key) for key in DATA_SPEC_KEYS}}
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def train_config(run: dict, train, test, **overrides) -> TrainConfig:
+    """The run's TrainConfig, with a fingerprint that covers its input data."""
+    return TrainConfig.from_dict(run, data_digest=data_digest(run, train, test), **overrides)
+
+
+def history_path(checkpoint) -> Path | None:
+    """The run's append-only log beside its checkpoint; it outlives Snakemake's log deletion."""
+    return None if checkpoint is None else Path(checkpoint).with_name("train.log")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,36 +81,68 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def train_and_write(cfg: TrainConfig, *, train, test, checkpoint, metrics, info,
-                    model) -> None:
+                    model, should_stop=None) -> None:
     """Train (resuming from ``checkpoint``) and write the run's three outputs.
 
     Under torchrun every rank trains; rank 0 alone writes, the others wait for it.
     """
-    result = train_run(cfg, load_split(train), load_split(test), checkpoint_path=checkpoint)
+    result = train_run(cfg, load_split(train), load_split(test), checkpoint_path=checkpoint,
+                       should_stop=should_stop)
     if distributed.is_main_process():
         write_parquet(result.metrics, metrics)
-        save_checkpoint(result.model_state, model)
+        save_model(result.model_state, model)
         write_json(result.info, info)
         # Outputs are safe on disk; a stale checkpoint would only shadow a forced rerun.
         remove_checkpoint(checkpoint)
+        if checkpoint is not None:  # the rule's log now holds every attempt's lines
+            history_path(checkpoint).unlink(missing_ok=True)
     distributed.barrier()  # the job ends only once rank 0's outputs exist
+
+
+def train_until_stopped(cfg: TrainConfig, **files) -> None:
+    """:func:`train_and_write`; on SIGTERM, checkpoint and exit with REQUEUE_EXIT_CODE."""
+    with stop_on_sigterm() as stop:
+        try:
+            train_and_write(cfg, should_stop=stop.requested, **files)
+        except engine.Interrupted:
+            logger.warning("stopped after saving checkpoint %s; exiting with status %d so "
+                           "that a retry resumes from it", files.get("checkpoint"),
+                           REQUEUE_EXIT_CODE)
+            raise SystemExit(REQUEUE_EXIT_CODE) from None
+
+
+def run_training(run: dict, *, threads: int | None, log_path, **files) -> None:
+    """What rule train_model does: train in this process, or data-parallel under torchrun."""
+    nproc = distributed.processes_for(run, distributed.split_is_image_list(files["train"]),
+                                      distributed.visible_gpu_count())
+    if nproc > 1:
+        with stop_on_sigterm():  # the ranks get SIGTERM too: wait for their checkpoint
+            distributed.launch(nproc, run, threads=threads, log_path=log_path, **files)
+    else:
+        train_until_stopped(train_config(run, files["train"], files["test"],
+                                         num_threads=threads), **files)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    rank = os.environ.get("RANK", "0")
     # stderr: the launching job appends it to the rule's log.
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO,
-        format=f"%(asctime)s rank{os.environ.get('RANK', '0')} %(name)s %(levelname)s "
-               "%(message)s")
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format=LOG_FORMAT.replace("%(name)s", f"rank{rank} %(name)s"))
+    if args.checkpoint and rank == "0":  # rank 0 alone logs epochs; keep them across attempts
+        history_path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        history = logging.FileHandler(history_path(args.checkpoint), mode="a")
+        history.setFormatter(logging.Formatter(LOG_FORMAT))
+        logging.getLogger().addHandler(history)
     with open(args.run_config) as handle:
         run = json.load(handle)
     try:
-        train_and_write(TrainConfig.from_dict(run, num_threads=args.threads),
-                        train=args.train, test=args.test, checkpoint=args.checkpoint,
-                        metrics=args.metrics, info=args.info, model=args.model)
+        train_until_stopped(train_config(run, args.train, args.test, num_threads=args.threads),
+                            train=args.train, test=args.test, checkpoint=args.checkpoint,
+                            metrics=args.metrics, info=args.info, model=args.model)
     finally:
         distributed.shutdown()
+
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,71 @@
+"""Rule scripts write their traceback into the rule's log; training logs survive retries."""
+
+from __future__ import annotations
+
+import logging
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from rethinkgen.io import rule_logging
+from rethinkgen.training import cli
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "workflow" / "scripts"
+
+
+def run_adapter(name: str, **snakemake) -> None:
+    """Execute a rule script as Snakemake's `script:` does, with a stand-in `snakemake`."""
+    runpy.run_path(str(SCRIPTS / name), init_globals={"snakemake": SimpleNamespace(**snakemake)})
+
+
+def test_exception_is_logged_with_its_traceback_and_reraised(tmp_path):
+    log = tmp_path / "logs" / "rule.log"
+    with pytest.raises(ValueError), rule_logging(log):
+        logging.getLogger("rethinkgen.test").info("working")
+        raise ValueError("the useful message")
+    text = log.read_text()
+    assert "working" in text and "the job failed" in text
+    assert "Traceback" in text and "ValueError: the useful message" in text
+    logging.getLogger("rethinkgen.test").info("after the block")
+    assert "after the block" not in log.read_text()  # handlers removed
+
+
+def test_prepare_dataset_failure_lands_in_the_rule_log(tmp_path):
+    log = tmp_path / "prepare.log"
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        run_adapter("prepare_dataset.py", log=[str(log)],
+                    params=SimpleNamespace(spec={"name": "mnist", "root": str(tmp_path / "none")},
+                                           seed=0),
+                    output=SimpleNamespace(train=out / "train.npz", test=out / "test.npz",
+                                           info=out / "info.json"))
+    text = log.read_text()
+    assert "DatasetUnavailableError" in text and "not found in" in text
+
+
+def test_training_log_keeps_earlier_attempts(tmp_path, monkeypatch):
+    log, checkpoint = tmp_path / "logs" / "run.log", tmp_path / "ckpt" / "last.pt"
+    attempts = iter([RuntimeError("killed by the node's OOM killer"), None])
+
+    def fake_training(run, **kwargs):
+        error = next(attempts)
+        logging.getLogger("rethinkgen.training.engine").info("epoch line of %s",
+                                                              "attempt 1" if error else "attempt 2")
+        if error:
+            raise error
+
+    monkeypatch.setattr(cli, "run_training", fake_training)
+    job = dict(params=SimpleNamespace(run={}, checkpoint=str(checkpoint)), threads=1,
+               log=[str(log)], input=SimpleNamespace(train="t.npz", test="v.npz"),
+               output=SimpleNamespace(metrics="m", info="i", model="p"))
+    with pytest.raises(RuntimeError):
+        run_adapter("train_model.py", **job)
+    assert "killed by the node's OOM killer" in log.read_text()
+    log.unlink()  # Snakemake deletes the rule's log before the next attempt
+    run_adapter("train_model.py", **job)
+    text = log.read_text()
+    assert text.index("epoch line of attempt 1") < text.index("OOM killer") \
+        < text.index("epoch line of attempt 2")
+    assert "earlier attempts" in text
