@@ -4,6 +4,12 @@ A run that gets several processes (ImageNet on a node with several GPUs, or
 `training.nproc_per_node` > 1) trains data-parallel under torchrun instead of in-process.
 """
 
+import os
+import sys
+
+# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
+sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+
 import logging
 
 from rethinkgen.training import distributed
