@@ -6,7 +6,14 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 # The Snakefile put src/ on sys.path (WORKFLOW_DIR).
-from rethinkgen.config import ConfigError, Run, all_runs, check_config, experiment_runs, run_config
+from rethinkgen.config import (
+    ConfigError,
+    Run,
+    all_runs,
+    check_config,
+    experiment_runs,
+    run_config,
+)
 from rethinkgen.config_files import schema_error_summary
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen import targets
@@ -19,7 +26,8 @@ def validate_config(data, schema, root="config"):
     try:
         validate(data, schema=schema)
     except WorkflowError as error:
-        cause = error.__context__  # validate raises it while handling the ValidationError
+        # validate raises it while handling the ValidationError
+        cause = error.__context__
         if not isinstance(cause, jsonschema.ValidationError):
             raise
         raise ConfigError(
@@ -31,7 +39,9 @@ def validate_config(data, schema, root="config"):
 validate_config(config, "../schemas/config.schema.yaml")
 validate_config(config, "../schemas/outputs.schema.yaml")
 if "theory" in config:
-    validate_config(config["theory"], "../schemas/theory.schema.yaml", root="config.theory")
+    validate_config(
+        config["theory"], "../schemas/theory.schema.yaml", root="config.theory"
+    )
 check_config(config, report_dir=REPORT_DIR)
 
 RUN_DIR = "results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}"
@@ -91,7 +101,9 @@ def training_targets():
     return [
         path
         for run in all_runs(config)
-        for path in expand(rules.train_model.output, **{k: [v] for k, v in vars(run).items()})
+        for path in expand(
+            rules.train_model.output, **{k: [v] for k, v in vars(run).items()}
+        )
     ]
 
 
