@@ -149,3 +149,15 @@ def test_workflow_as_a_module(tmp_path):
             cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert env_free.returncode == 0, env_free.stderr[-3000:]
         assert (tmp_path / target).is_file()
+
+
+def test_license_and_catalog_metadata():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == {"text": "MIT"}
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n\nCopyright (c) 2026 rethinkgen contributors")
+    usage = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert set(usage) == {"mandatory-flags", "software-stack-deployment", "report"}
+    assert usage["software-stack-deployment"]["conda"] is True and usage["report"] is True
+    # conda: true holds only if every rule that runs a script names its environment.
+    scripted = sum(smk.read_text().count("    script:") for smk in (ROOT / "workflow/rules").glob("*.smk"))
+    assert len(rules_with_conda_env()) == scripted
