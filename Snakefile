@@ -4,17 +4,32 @@
 #   snakemake --cores 2 all                                  # offline default (config/quick.yaml)
 #   snakemake --cores 8 all --configfile config/config.yaml  # the paper, on CIFAR-10
 import os
+import sys
 
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# This file's folder, also when the workflow is used as a Snakemake `module` (there
+# workflow.basedir is the importing workflow's). Its src/ is importable here whether or not
+# the package was pip-installed; the rule scripts add it themselves (see their first lines).
+WORKFLOW_DIR = workflow.current_basedir.get_path_or_uri(secret_free=True)
+sys.path.insert(0, os.path.join(WORKFLOW_DIR, "src"))
+
+from rethinkgen.config_files import check_config_files
+
+DEFAULT_CONFIG = os.path.join(WORKFLOW_DIR, "config", "quick.yaml")
+# Duplicate keys (Snakemake's loader keeps the last silently) and YAML tags are refused with
+# the file and line: the default before Snakemake reads it, --configfile files as given
+# (Snakemake loads those first and refuses a !!python tag itself, in its own words).
+check_config_files(workflow.configfiles or [DEFAULT_CONFIG])
 
 
 # A --configfile given on the command line replaces the default rather than being
 # merged into it, so the paper's and the quick config never mix.
 if not workflow.overwrite_configfiles:
 
-    configfile: os.path.join(workflow.basedir, "config", "quick.yaml")
+    configfile: DEFAULT_CONFIG
 
 
 include: "workflow/rules/common.smk"

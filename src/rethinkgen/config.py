@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import os
 from dataclasses import asdict, dataclass
 
 from rethinkgen.data.corruptions import PIXEL_CORRUPTIONS
@@ -37,8 +38,11 @@ def _known(config: dict, section: str) -> str:
     return ", ".join(sorted(config.get(section, {}))) or "(none)"
 
 
-def check_config(config: dict) -> None:
-    """Raise ConfigError listing every cross-reference problem in a schema-valid config."""
+def check_config(config: dict, report_dir: str | None = None) -> None:
+    """Raise ConfigError listing every cross-reference problem in a schema-valid config.
+
+    With `report_dir` (workflow/report), also every figure/table without its caption file.
+    """
     problems = []
     for name, experiment in config["experiments"].items():
         for index, grid in enumerate(experiment["grids"]):
@@ -66,6 +70,9 @@ def check_config(config: dict) -> None:
         if model["arch"] == "mlp" and "hidden" not in model:
             problems.append(f"models.{key}: arch mlp needs 'hidden' (a list of layer widths, e.g. [512])")
     problems += _theory_references(config)
+    problems += _output_references(config)
+    if report_dir is not None:
+        problems += _missing_captions(config, report_dir)
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
 
@@ -79,6 +86,30 @@ def _theory_references(config: dict) -> list[str]:
         f"{where}: '{key}' is not defined under 'datasets:' (defined: {_known(config, 'datasets')})"
         for where, key in named
         if key not in config["datasets"]
+    ]
+
+
+def _output_references(config: dict) -> list[str]:
+    """Each figure/table must read a defined experiment. Only an entry with
+    `requires_dataset` (fig2a, table2: ImageNet only) may name one the config leaves out;
+    it is then skipped (rethinkgen.targets.output_available)."""
+    return [
+        f"{section}.{key}.experiment: '{spec['experiment']}' is not defined under 'experiments:' "
+        f"(defined: {_known(config, 'experiments')}). Add that experiment or remove '{key}'"
+        for section in ("figures", "tables")
+        for key, spec in config.get(section, {}).items()
+        if spec["experiment"] not in config["experiments"] and "requires_dataset" not in spec
+    ]
+
+
+def _missing_captions(config: dict, report_dir: str) -> list[str]:
+    """The report shows each figure/table with its caption, report_dir/<key>.rst."""
+    keys = [(section, key) for section in ("figures", "tables") for key in config.get(section, {})]
+    return [
+        f"{section}.{key}: its report caption {os.path.join(report_dir, key + '.rst')} is missing. "
+        "Write it (what the output reproduces, in reStructuredText; see the other .rst files there)"
+        for section, key in keys
+        if not os.path.isfile(os.path.join(report_dir, f"{key}.rst"))
     ]
 
 

@@ -1,6 +1,7 @@
 """The whole DAG, end to end, on config/smoke.yaml: every rule runs, every output appears."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -75,3 +76,15 @@ def test_rerun_after_deleting_a_figure_trains_nothing(finished_run):
     result = snakemake(finished_run, "-n", "fig1a", "--quiet", "rules")
     assert result.returncode == 0
     assert "plot_figure" in result.stdout and "train_model" not in result.stdout
+
+
+def test_all_restores_deleted_outputs_of_a_run(finished_run):
+    """`all` asks for every declared output of every run, not only run_info.json."""
+    config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
+    first, second = (finished_run / "results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}".format(
+        **vars(run)) for run in all_runs(config)[:2])
+    (first / "model.pt").unlink()
+    (second / "metrics.parquet").unlink()
+    result = snakemake(finished_run, "-n", "all", "--quiet", "rules")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"^train_model\s+2$", result.stdout, re.M), result.stdout

@@ -1,26 +1,48 @@
 # Config validation and the input/params functions of every rule.
 import os
-import sys
 
+import jsonschema
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-# The package in src/ is importable here and in every job (scripts, conda envs, Slurm
-# jobs) whether or not it was pip-installed.
-SRC = os.path.join(workflow.basedir, "src")
-sys.path.insert(0, SRC)
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+# The Snakefile put src/ on sys.path (WORKFLOW_DIR).
+from rethinkgen.config import (
+    ConfigError,
+    Run,
+    all_runs,
+    check_config,
+    experiment_runs,
+    run_config,
 )
-
-from rethinkgen.config import Run, all_runs, check_config, experiment_runs, run_config
+from rethinkgen.config_files import schema_error_summary
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen import targets
 
-validate(config, schema="../schemas/config.schema.yaml")
-validate(config, schema="../schemas/outputs.schema.yaml")
+REPORT_DIR = os.path.join(WORKFLOW_DIR, "workflow", "report")
+
+
+def validate_config(data, schema, root="config"):
+    """Snakemake's validate (fills schema defaults), its error cut to a few lines."""
+    try:
+        validate(data, schema=schema)
+    except WorkflowError as error:
+        # validate raises it while handling the ValidationError
+        cause = error.__context__
+        if not isinstance(cause, jsonschema.ValidationError):
+            raise
+        raise ConfigError(
+            f"invalid config (schema {os.path.basename(schema)}):\n"
+            + schema_error_summary(cause, root)
+        ) from None
+
+
+validate_config(config, "../schemas/config.schema.yaml")
+validate_config(config, "../schemas/outputs.schema.yaml")
 if "theory" in config:
-    validate(config["theory"], schema="../schemas/theory.schema.yaml")
-check_config(config)
+    validate_config(
+        config["theory"], "../schemas/theory.schema.yaml", root="config.theory"
+    )
+check_config(config, report_dir=REPORT_DIR)
 
 RUN_DIR = "results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}"
 
@@ -75,7 +97,14 @@ def experiment_files(wildcards, name="metrics.parquet"):
 
 
 def training_targets():
-    return run_files(all_runs(config), "run_info.json")
+    """Every declared output of every run, so `all` restores any one that was deleted."""
+    return [
+        path
+        for run in all_runs(config)
+        for path in expand(
+            rules.train_model.output, **{k: [v] for k, v in vars(run).items()}
+        )
+    ]
 
 
 def get_dataset_spec(wildcards):
@@ -89,7 +118,6 @@ def get_corruption_spec(wildcards):
 # ---- aggregation, tables and figures (report.smk)
 FIGURE_SPECS = config.get("figures", {})
 TABLE_SPECS = config.get("tables", {})
-REPORT_DIR = os.path.join(workflow.basedir, "workflow", "report")
 
 
 def report_targets():

@@ -1,6 +1,12 @@
 """Adapter: run directories -> curves.parquet and runs.parquet (rethinkgen.analysis.tables)."""
-import logging
+
 import os
+import sys
+
+# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
+sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+
+import logging
 
 import pyarrow.parquet as pq
 

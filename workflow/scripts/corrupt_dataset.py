@@ -1,5 +1,11 @@
 """Adapter for rule corrupt_dataset: one randomization test, drawn once and saved."""
 
+import os
+import sys
+
+# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
+sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+
 import logging
 
 from rethinkgen.data.corruptions import apply_corruption

@@ -1,5 +1,11 @@
 """Adapter: Theorem 1 construction on one prepared dataset -> per-dataset rows."""
 
+import os
+import sys
+
+# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
+sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+
 import torch
 from rethinkgen.data.sources import load_split
 from rethinkgen.theory.expressivity import expressivity_rows

@@ -1,4 +1,11 @@
 """Adapter: runs table(s) -> one paper table or the scorecard as .parquet/.md/.tex/.html."""
+
+import os
+import sys
+
+# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
+sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+
 import logging
 from pathlib import Path
 

@@ -1,5 +1,11 @@
 """Adapter: concatenate per-job theory rows into one table (Parquet + Markdown)."""
 
+import os
+import sys
+
+# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
+sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+
 import pandas as pd
 from rethinkgen.theory.expressivity import expressivity_markdown
 from rethinkgen.io import atomic_path, rule_logging, write_parquet

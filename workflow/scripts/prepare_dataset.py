@@ -1,5 +1,11 @@
 """Adapter for rule prepare_dataset: raw files -> resources/datasets/{dataset}/*.npz."""
 
+import os
+import sys
+
+# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
+sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+
 from rethinkgen.data.sources import prepare_dataset, save_split
 from rethinkgen.io import rule_logging, write_json
 

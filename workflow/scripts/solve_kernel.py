@@ -1,5 +1,11 @@
 """Adapter: one Table 3 row (minimum-norm kernel interpolation) -> one-row Parquet."""
 
+import os
+import sys
+
+# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
+sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+
 import pandas as pd
 import torch
 from rethinkgen.data.sources import load_split

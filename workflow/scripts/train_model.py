@@ -6,6 +6,12 @@ Snakemake deletes the rule's log before each attempt; earlier attempts' lines ar
 train.log beside the checkpoint and copied back in (rethinkgen.io.rule_logging).
 """
 
+import os
+import sys
+
+# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
+sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+
 from rethinkgen.io import rule_logging
 from rethinkgen.training.cli import history_path, run_training
 

@@ -225,6 +225,9 @@ def processes_for(run: dict, image_list: bool, visible_gpus: int) -> int:
     return 1
 
 
+_SRC_DIR = str(Path(__file__).resolve().parents[2])  # the folder holding rethinkgen/
+
+
 def torchrun_command(nproc: int, *, run_json, train, test, checkpoint, metrics, info,
                      model, threads: int | None = None,
                      python: str = sys.executable) -> list[str]:
@@ -252,7 +255,9 @@ def launch(nproc: int, run: dict, *, train, test, checkpoint, metrics, info, mod
     split between the ranks (torchrun would otherwise set 1 thread each).
     """
     per_rank_threads = max(1, (threads or 1) // nproc)
-    env = dict(os.environ, OMP_NUM_THREADS=str(per_rank_threads))
+    # The ranks import this package: pass on where it is (conda jobs get no PYTHONPATH).
+    package_path = os.pathsep.join(p for p in (_SRC_DIR, os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, OMP_NUM_THREADS=str(per_rank_threads), PYTHONPATH=package_path)
     with tempfile.TemporaryDirectory(prefix="rethinkgen-run-") as tmp:
         run_json = Path(tmp) / "run.json"
         run_json.write_text(json.dumps(run, default=str))
