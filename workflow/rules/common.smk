@@ -2,6 +2,8 @@
 import os
 import sys
 
+import yaml
+
 from snakemake.utils import validate
 
 # The package in src/ is importable here and in every job (scripts, conda envs, Slurm
@@ -12,11 +14,24 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 )
 
-from rethinkgen.config import Run, all_runs, check_config, experiment_runs, run_config
+from rethinkgen.config import (
+    Run,
+    all_runs,
+    check_config,
+    experiment_runs,
+    retype_cli_strings,
+    run_config,
+)
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen import targets
 
-validate(config, schema="../schemas/config.schema.yaml")
+CONFIG_SCHEMA = os.path.join(
+    workflow.basedir, "workflow", "schemas", "config.schema.yaml"
+)
+# Snakemake reads nested --config values (training='{max_epochs: 3}') as strings.
+with open(CONFIG_SCHEMA) as schema_file:
+    retype_cli_strings(config, yaml.safe_load(schema_file))
+validate(config, schema=CONFIG_SCHEMA)
 validate(config, schema="../schemas/outputs.schema.yaml")
 if "theory" in config:
     validate(config["theory"], schema="../schemas/theory.schema.yaml")
