@@ -143,6 +143,17 @@ def progress_record(progress: dict) -> dict:
             "pid": os.getpid(), "host": socket.gethostname()}
 
 
+def read_live_metrics(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a live metrics file while its run may replace it.
+
+    Through one open handle: given a path, pyarrow may open the file again between
+    reading its footer and its pages and, if the run replaced it meanwhile, fail on
+    pages of the newer file. A handle keeps the version it opened.
+    """
+    with open(path, "rb") as handle:
+        return pd.read_parquet(handle)
+
+
 def epoch_hook(checkpoint_path: str | os.PathLike | None, cfg) -> Callable | None:
     """The ``on_epoch`` hook of the run ``cfg`` that checkpoints to ``checkpoint_path``;
     None without a checkpoint path (nowhere to write beside it)."""
