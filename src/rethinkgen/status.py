@@ -139,11 +139,14 @@ def _live_status(run: Run, progress: dict, metrics: pd.DataFrame | None, log: Pa
         return RunStatus(run, "failed", f"failed after epoch {epoch} of {max_epochs}",
                          elapsed_s=wall, **values)
     since_update = _age_s(progress, now)
-    left = _seconds_per_epoch(progress) * (max_epochs - epoch) if progress["status"] is None \
-        else 0.0
+    if progress["status"] is not None:  # training ended; the outputs are being written
+        remaining = 0.0
+    elif epoch == 0:  # only the initial evaluation has been timed: no estimate yet
+        remaining = None
+    else:
+        remaining = max(_seconds_per_epoch(progress) * (max_epochs - epoch) - since_update, 0.0)
     return RunStatus(run, "running", f"running at epoch {epoch} of {max_epochs}",
-                     elapsed_s=wall + since_update, remaining_s=max(left - since_update, 0.0),
-                     **values)
+                     elapsed_s=wall + since_update, remaining_s=remaining, **values)
 
 
 def run_status(run: Run, results: Path, now: datetime, stale_after_s: float) -> RunStatus:

@@ -107,6 +107,8 @@ def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int)
     assert running.test_accuracy == expected[expected["split"] == "test"]["accuracy"].iloc[-1]
     assert running.train_accuracy == expected[expected["split"] == "train"]["accuracy"].iloc[-1]
     assert statuses["writing_outputs"].remaining_s == 0.0
+    plant_progress(runs["untouched"], results, 0)  # only the epoch-0 evaluation is timed
+    assert grid_status([runs["untouched"]], results, now=NOW)[0].remaining_s is None
     fitted = statuses["fitted"]
     assert (fitted.train_accuracy, fitted.test_accuracy, fitted.elapsed_s) == (0.95, 0.8, 125.0)
     assert statuses["crashed_here"].log == (
