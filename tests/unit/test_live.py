@@ -78,6 +78,12 @@ def test_a_frame_without_the_metric_columns_is_refused(tmp_path: Path):
         LiveRun(tmp_path)(metrics_frame(1).drop(columns=["split"]), progress(1))
 
 
+def test_a_failed_write_warns_and_training_goes_on(tmp_path: Path, caplog):
+    (tmp_path / "run").write_text("a file where the run's directory should be")
+    LiveRun(tmp_path / "run")(metrics_frame(1), progress(1))
+    assert "could not write the live files" in caplog.text
+
+
 def test_tensorboard_dir_mirrors_the_checkpoint_layout(tmp_path: Path):
     cfg = SimpleNamespace(**KEYS, tensorboard=True)
     run = Path("tiny/mlp/random_labels/none/seed3")

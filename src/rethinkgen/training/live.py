@@ -16,6 +16,7 @@ the run ends: the status table reads them.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from datetime import datetime, timezone
@@ -25,6 +26,8 @@ from typing import Callable
 import pandas as pd
 
 from rethinkgen.io import write_json, write_parquet
+
+logger = logging.getLogger(__name__)
 
 LIVE_METRICS = "live_metrics.parquet"
 PROGRESS = "progress.json"
@@ -123,13 +126,18 @@ class LiveRun:
             raise ValueError(f"on_epoch: metrics frame lacks columns {missing}; "
                              "pass the engine's metrics frame (METRIC_COLUMNS)")
         frame = metrics[list(METRIC_TYPES)].astype(METRIC_TYPES).reset_index(drop=True)
-        write_parquet(frame, self.metrics_path)
-        if self.tensorboard is not None:
-            self.tensorboard.write(frame)
-            if progress.get("status") is not None:
-                self.tensorboard.close()
-        # Last, so that progress never names an epoch whose rows are not on disk yet.
-        write_json(progress_record(progress), self.progress_path)
+        record = progress_record(progress)
+        try:
+            write_parquet(frame, self.metrics_path)
+            if self.tensorboard is not None:
+                self.tensorboard.write(frame)
+                if progress["status"] is not None:
+                    self.tensorboard.close()
+            # Last, so that progress never names an epoch whose rows are not on disk yet.
+            write_json(record, self.progress_path)
+        except OSError as error:  # a full or flaky disk must not end a long run
+            logger.warning("epoch %s: could not write the live files in %s: %s",
+                           progress["epoch"], self.run_dir, error)
 
 
 def progress_record(progress: dict) -> dict:
