@@ -12,6 +12,8 @@ import itertools
 import os
 from dataclasses import asdict, dataclass
 
+import yaml
+
 from rethinkgen.data.corruptions import PIXEL_CORRUPTIONS
 
 IMAGE_LIST_DATASETS = ("imagenet",)
@@ -196,6 +198,7 @@ def run_config(config: dict, run: Run) -> dict:
     # the experiments that use the run.
     training = copy.deepcopy(config["training"]) | model.pop("training", {}) | regularizer.pop("training", {})
     training |= _combine_budgets(training, _experiment_budgets(config).get(run, []))
+    training.pop("tensorboard", None)  # runtime only: the adapter passes it (no retraining)
     return {
         **asdict(run),
         "dataset_spec": copy.deepcopy(config["datasets"][run.dataset]),
@@ -203,3 +206,51 @@ def run_config(config: dict, run: Run) -> dict:
         "regularizer_spec": regularizer,
         "training": training,
     }
+
+
+def retype_cli_strings(config: dict, schema: dict) -> None:
+    """Give `--config` overrides the types the schema asks for, in place.
+
+    Snakemake 9 reads nested `--config` values as strings (`training='{max_epochs: 3}'`
+    gives `'3'`), which the schema would then reject. A string where the schema allows no
+    string is parsed as YAML and kept if that yields an allowed number, boolean or null;
+    values read from config files already have their types and are left alone.
+    """
+    config.update(_retyped(config, schema, schema))
+
+
+def _resolved(schema: dict, root: dict) -> dict:
+    """`schema` with local `$ref`s and `allOf` parts merged in (enough for our schemas)."""
+    schema = dict(schema)
+    if "$ref" in schema:
+        schema = {**_resolved(root["$defs"][schema.pop("$ref").rsplit("/", 1)[-1]], root), **schema}
+    for part in schema.pop("allOf", []):
+        part = _resolved(part, root)
+        schema = {**part, **schema,
+                  "properties": {**part.get("properties", {}), **schema.get("properties", {})}}
+    return schema
+
+
+def _child_schema(schema: dict, key: str) -> dict:
+    child = schema.get("properties", {}).get(key, schema.get("additionalProperties"))
+    return child if isinstance(child, dict) else {}
+
+
+def _retyped(value, schema: dict, root: dict):
+    schema = _resolved(schema, root)
+    if isinstance(value, dict):
+        return {key: _retyped(item, _child_schema(schema, key), root) for key, item in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_retyped(item, schema["items"], root) for item in value]
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(value, str) and types and "string" not in types:
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value  # the schema check then reports it
+        allowed = {"integer": int, "number": (int, float), "boolean": bool, "null": type(None)}
+        if any(isinstance(parsed, allowed[t]) and (t == "boolean") == isinstance(parsed, bool)
+               for t in types if t in allowed):
+            return parsed
+    return value

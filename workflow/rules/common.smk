@@ -2,6 +2,7 @@
 import os
 
 import jsonschema
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -12,6 +13,7 @@ from rethinkgen.config import (
     all_runs,
     check_config,
     experiment_runs,
+    retype_cli_strings,
     run_config,
 )
 from rethinkgen.config_files import schema_error_summary
@@ -36,6 +38,9 @@ def validate_config(data, schema, root="config"):
         ) from None
 
 
+# Snakemake reads nested --config values (training='{max_epochs: 3}') as strings.
+with open(os.path.join(WORKFLOW_DIR, "workflow", "schemas", "config.schema.yaml")) as f:
+    retype_cli_strings(config, yaml.safe_load(f))
 validate_config(config, "../schemas/config.schema.yaml")
 validate_config(config, "../schemas/outputs.schema.yaml")
 if "theory" in config:

@@ -18,6 +18,7 @@ from rethinkgen.training.cli import history_path, run_training
 checkpoint = snakemake.params.checkpoint
 with rule_logging(snakemake.log[0], history=history_path(checkpoint)):
     run_training(snakemake.params.run, threads=snakemake.threads, log_path=snakemake.log[0],
+                 tensorboard=snakemake.config["training"].get("tensorboard", False),
                  train=snakemake.input.train, test=snakemake.input.test, checkpoint=checkpoint,
                  metrics=snakemake.output.metrics, info=snakemake.output.info,
                  model=snakemake.output.model)

@@ -28,6 +28,7 @@ from rethinkgen.training import distributed, engine
 from rethinkgen.training.checkpoint import remove_checkpoint, save_model
 from rethinkgen.training.engine import TrainConfig
 from rethinkgen.training.engine import train as train_run
+from rethinkgen.training.live import epoch_hook
 from rethinkgen.training.signals import REQUEUE_EXIT_CODE, stop_on_sigterm
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,9 @@ def train_and_write(cfg: TrainConfig, *, train, test, checkpoint, metrics, info,
 
     Under torchrun every rank trains; rank 0 alone writes, the others wait for it.
     """
+    on_epoch = epoch_hook(checkpoint, cfg) if checkpoint else None  # live files, TensorBoard
     result = train_run(cfg, load_split(train), load_split(test), checkpoint_path=checkpoint,
-                       should_stop=should_stop)
+                       on_epoch=on_epoch, should_stop=should_stop)
     if distributed.is_main_process():
         write_parquet(result.metrics, metrics)
         save_model(result.model_state, model)
@@ -111,8 +113,13 @@ def train_until_stopped(cfg: TrainConfig, **files) -> None:
             raise SystemExit(REQUEUE_EXIT_CODE) from None
 
 
-def run_training(run: dict, *, threads: int | None, log_path, **files) -> None:
-    """What rule train_model does: train in this process, or data-parallel under torchrun."""
+def run_training(run: dict, *, threads: int | None, log_path, tensorboard: bool = False,
+                 **files) -> None:
+    """What rule train_model does: train in this process, or data-parallel under torchrun.
+
+    ``tensorboard`` travels outside the run dict: switching it on must not retrain runs.
+    """
+    run = {**run, "training": {**run.get("training", {}), "tensorboard": bool(tensorboard)}}
     nproc = distributed.processes_for(run, distributed.split_is_image_list(files["train"]),
                                       distributed.visible_gpu_count())
     if nproc > 1:

@@ -1,0 +1,259 @@
+"""Where every run of the configured grid stands, while a local or Slurm run goes on.
+
+    python -m rethinkgen.status [--configfile config/quick.yaml] [--results results]
+
+Built from files alone: each run's ``progress.json`` and ``live_metrics.parquet`` (beside
+its checkpoint, written after every epoch by :mod:`rethinkgen.training.live`) and its
+``run_info.json`` (written when it ends). A run is
+
+* finished (``fitted at epoch e``, ``finished at epoch n``, ``diverged at epoch e``) when
+  ``run_info.json`` exists and no later progress shows it training again;
+* ``running at epoch k of n`` when ``progress.json`` exists and its process is alive: on
+  this host, its pid exists; on another host (a Slurm node), it wrote progress within
+  ``--stale-after`` minutes or three of its epoch times, whichever is longer;
+* ``failed`` when progress exists but its process is gone without a ``run_info.json``
+  (its log under logs/train_model/ says why);
+* ``not started`` otherwise.
+
+The remaining time is the mean time per epoch so far times the epochs left to
+``max_epochs``: an upper bound for a run that stops once it fits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from tabulate import tabulate
+
+from rethinkgen.config import Run, all_runs, check_config, experiment_runs
+from rethinkgen.io import read_json
+from rethinkgen.training.live import LIVE_METRICS, PROGRESS, read_live_metrics, run_subpath
+
+DEFAULT_CONFIG = "config/quick.yaml"
+STATES = ("not started", "running", "fitted", "finished", "diverged", "failed")
+HEADERS = ["dataset", "model", "corruption", "regularizer", "seed", "status", "train acc",
+           "test acc", "train loss", "elapsed", "remaining"]
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    run: Run
+    state: str                     # one of STATES
+    detail: str                    # e.g. "running at epoch 3 of 200"
+    train_accuracy: float | None = None
+    test_accuracy: float | None = None
+    train_loss: float | None = None  # of the last epoch's mini-batches (train_online)
+    elapsed_s: float | None = None
+    remaining_s: float | None = None
+    log: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where one run's files are, relative to the results directory."""
+
+    progress: Path
+    live_metrics: Path
+    run_info: Path
+    log: Path
+
+    @classmethod
+    def of(cls, run: Run, results: Path) -> "RunFiles":
+        sub = run_subpath(run.dataset, run.model, run.corruption, run.regularizer, run.seed)
+        live = results / "checkpoints" / sub
+        log = results.parent / "logs" / "train_model" / sub.parent / f"{sub.name}.log"
+        return cls(live / PROGRESS, live / LIVE_METRICS, results / "runs" / sub / "run_info.json",
+                   log)
+
+
+def _age_s(progress: dict, now: datetime) -> float:
+    return max((now - datetime.fromisoformat(progress["updated_at"])).total_seconds(), 0.0)
+
+
+def _seconds_per_epoch(progress: dict) -> float:
+    return float(progress["wall_time_s"] or 0.0) / max(int(progress["epoch"]), 1)
+
+
+def process_alive(progress: dict, now: datetime, stale_after_s: float) -> bool:
+    """Whether the process that wrote ``progress`` still trains (the rule in the docstring)."""
+    if progress.get("host") == socket.gethostname():
+        try:
+            os.kill(int(progress["pid"]), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # exists, owned by another user
+            return True
+        return True
+    return _age_s(progress, now) <= max(stale_after_s, 3 * _seconds_per_epoch(progress))
+
+
+def _last(metrics: pd.DataFrame | None, split: str, column: str) -> float | None:
+    if metrics is None:
+        return None
+    rows = metrics[metrics["split"] == split]
+    return None if rows.empty else float(rows[column].iloc[-1])
+
+
+def _final(info: dict, split: str, column: str) -> float | None:
+    last = (info.get("final") or {}).get(split)
+    return None if last is None else last.get(column)
+
+
+def _finished_status(run: Run, info: dict, log: Path) -> RunStatus:
+    status, epochs, fitted_at = info["status"], info["epochs"], info.get("epochs_to_fit")
+    if status == "fitted":
+        state, detail = "fitted", f"fitted at epoch {fitted_at if fitted_at else epochs}"
+    elif status == "diverged":
+        state, detail = "diverged", f"diverged at epoch {epochs}"
+    else:
+        fit = f", fitted at epoch {fitted_at}" if fitted_at else ", not fitted"
+        state, detail = "finished", f"finished at epoch {epochs}{fit}"
+    train = _final(info, "train", "accuracy")
+    return RunStatus(run, state, detail,
+                     train_accuracy=_final(info, "train_online", "accuracy") if train is None
+                     else train,
+                     test_accuracy=_final(info, "test", "accuracy"),
+                     train_loss=_final(info, "train_online", "loss"),
+                     elapsed_s=info.get("wall_time_s"), remaining_s=0.0, log=log)
+
+
+def _live_status(run: Run, progress: dict, metrics: pd.DataFrame | None, log: Path,
+                 now: datetime, stale_after_s: float) -> RunStatus:
+    epoch, max_epochs = int(progress["epoch"]), int(progress["max_epochs"])
+    train = _last(metrics, "train", "accuracy")
+    values = dict(train_accuracy=_last(metrics, "train_online", "accuracy") if train is None
+                  else train,
+                  test_accuracy=_last(metrics, "test", "accuracy"),
+                  train_loss=_last(metrics, "train_online", "loss"), log=log)
+    wall = float(progress["wall_time_s"] or 0.0)
+    if not process_alive(progress, now, stale_after_s):
+        return RunStatus(run, "failed", f"failed after epoch {epoch} of {max_epochs}",
+                         elapsed_s=wall, **values)
+    since_update = _age_s(progress, now)
+    if progress["status"] is not None:  # training ended; the outputs are being written
+        remaining = 0.0
+    elif epoch == 0:  # only the initial evaluation has been timed: no estimate yet
+        remaining = None
+    else:
+        remaining = max(_seconds_per_epoch(progress) * (max_epochs - epoch) - since_update, 0.0)
+    return RunStatus(run, "running", f"running at epoch {epoch} of {max_epochs}",
+                     elapsed_s=wall + since_update, remaining_s=remaining, **values)
+
+
+def run_status(run: Run, results: Path, now: datetime, stale_after_s: float) -> RunStatus:
+    """The status of one run from its files (see the module docstring for the rule)."""
+    files = RunFiles.of(run, results)
+    progress = read_json(files.progress) if files.progress.exists() else None
+    if files.run_info.exists():
+        # A newer progress.json that is still training means a rerun has replaced it.
+        rerun = progress is not None and progress["status"] is None and \
+            files.progress.stat().st_mtime > files.run_info.stat().st_mtime
+        if not rerun:
+            return _finished_status(run, read_json(files.run_info), files.log)
+    if progress is None:
+        return RunStatus(run, "not started", "not started", log=files.log)
+    metrics = read_live_metrics(files.live_metrics) if files.live_metrics.exists() else None
+    return _live_status(run, progress, metrics, files.log, now, stale_after_s)
+
+
+def grid_status(runs: list[Run], results: Path, stale_after_s: float = 1800.0,
+                now: datetime | None = None) -> list[RunStatus]:
+    now = now or datetime.now(timezone.utc)
+    return [run_status(run, results, now, stale_after_s) for run in runs]
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes \
+        else f"{secs}s"
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{100 * value:.1f}%"
+
+
+def render_table(statuses: list[RunStatus], tty: bool = False) -> str:
+    """The table: box-drawn on a terminal, plain columns when piped or logged."""
+    rows = [[s.run.dataset, s.run.model, s.run.corruption, s.run.regularizer, s.run.seed,
+             s.detail, _percent(s.train_accuracy), _percent(s.test_accuracy),
+             "" if s.train_loss is None else f"{s.train_loss:.3f}",
+             format_duration(s.elapsed_s),
+             format_duration(s.remaining_s) if s.state == "running" else ""]
+            for s in statuses]
+    return tabulate(rows, headers=HEADERS, tablefmt="rounded_outline" if tty else "simple",
+                    disable_numparse=True)
+
+
+def summary_line(statuses: list[RunStatus]) -> str:
+    counts = {state: sum(s.state == state for s in statuses) for state in STATES}
+    finished = counts["fitted"] + counts["finished"] + counts["diverged"]
+    line = (f"{finished} of {len(statuses)} runs finished ({counts['fitted']} fitted, "
+            f"{counts['finished']} at max_epochs, {counts['diverged']} diverged), "
+            f"{counts['running']} running, {counts['failed']} failed, "
+            f"{counts['not started']} not started")
+    remaining = [s.remaining_s for s in statuses if s.state == "running" and s.remaining_s]
+    if remaining:
+        line += f"; longest running run: at most {format_duration(max(remaining))} left"
+    return line
+
+
+def failure_notes(statuses: list[RunStatus]) -> list[str]:
+    return [f"failed: {s.run.dataset}/{s.run.model}/{s.run.corruption}/{s.run.regularizer}/"
+            f"seed{s.run.seed}: see {s.log}" for s in statuses if s.state == "failed"]
+
+
+def load_config(paths: list[str]) -> dict:
+    """The configs merged in order, as Snakemake merges several --configfile."""
+    from snakemake.utils import update_config
+
+    config: dict = {}
+    for path in paths:
+        if not Path(path).is_file():
+            raise SystemExit(f"config file {path} not found: give --configfile as to snakemake")
+        update_config(config, yaml.safe_load(Path(path).read_text()))
+    check_config(config)
+    return config
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m rethinkgen.status",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--configfile", nargs="+", default=[DEFAULT_CONFIG],
+                        help=f"as given to snakemake; replaces the default {DEFAULT_CONFIG}")
+    parser.add_argument("--results", default="results", help="the results directory")
+    parser.add_argument("--experiment", help="only this experiment's runs")
+    parser.add_argument("--stale-after", type=float, default=30.0, metavar="MINUTES",
+                        help="a run on another host that wrote no progress for this long "
+                             "(or three epoch times) is failed (default 30)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    config = load_config(args.configfile)
+    if args.experiment and args.experiment not in config["experiments"]:
+        raise SystemExit(f"no experiment '{args.experiment}' in the config; configured: "
+                         f"{', '.join(config['experiments'])}")
+    runs = experiment_runs(config, args.experiment) if args.experiment else all_runs(config)
+    statuses = grid_status(runs, Path(args.results), stale_after_s=60 * args.stale_after)
+    print(render_table(statuses, tty=sys.stdout.isatty()))
+    print(summary_line(statuses))
+    for note in failure_notes(statuses):
+        print(note)
+
+
+if __name__ == "__main__":
+    main()

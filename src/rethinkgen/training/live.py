@@ -1,0 +1,171 @@
+"""Watch a run while it trains: the engine's ``on_epoch`` hook.
+
+After every epoch (and once after the epoch-0 evaluation) the hook rewrites, beside the
+run's checkpoint (``results/checkpoints/{dataset}/{model}/{corruption}/{regularizer}/
+seed{seed}/``, not a Snakemake output, so it survives a resume):
+
+* ``live_metrics.parquet``: every metrics row so far, with metrics.parquet's schema;
+* ``progress.json``: epoch, max_epochs, step, status, epochs_to_fit, wall_time_s,
+  updated_at, pid, host (``rethinkgen.status`` reads it);
+
+and, with ``training.tensorboard: true``, TensorBoard scalars under
+``results/tensorboard/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}``. Every file
+is replaced atomically, so a reader never sees a half-written one. The files stay after
+the run ends: the status table reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from rethinkgen.io import write_json, write_parquet
+
+logger = logging.getLogger(__name__)
+
+LIVE_METRICS = "live_metrics.parquet"
+PROGRESS = "progress.json"
+# metrics.parquet's columns and types (docs/design.md); the engine's frame already has them.
+METRIC_TYPES = {
+    **dict.fromkeys(("dataset", "model", "corruption", "regularizer"), "string"),
+    **dict.fromkeys(("seed", "epoch", "step"), "int64"),
+    "split": "string",
+    **dict.fromkeys(("loss", "accuracy", "top5_accuracy", "lr", "wall_time_s",
+                     "images_per_s"), "float64"),
+}
+SPLITS = ("train_online", "train", "test")
+TENSORBOARD_INSTALL = "pip install -e '.[tensorboard]'"
+
+
+def run_subpath(dataset: str, model: str, corruption: str, regularizer: str, seed: int) -> Path:
+    """A run's directory below results/{runs,checkpoints,tensorboard}/."""
+    return Path(dataset, model, corruption, regularizer, f"seed{seed}")
+
+
+def tensorboard_dir(checkpoint_path: str | os.PathLike, cfg) -> Path:
+    """``results/tensorboard/<run>`` when the checkpoint sits at the workflow's
+    ``results/checkpoints/<run>/last.pt``; otherwise ``tensorboard/`` beside the checkpoint."""
+    run = run_subpath(cfg.dataset, cfg.model, cfg.corruption, cfg.regularizer, cfg.seed)
+    run_dir = Path(checkpoint_path).parent
+    tail = ("checkpoints", *run.parts)
+    if run_dir.parts[-len(tail):] == tail:
+        return Path(*run_dir.parts[:-len(tail)], "tensorboard", *run.parts)
+    return run_dir / "tensorboard"
+
+
+def _summary_writer_class():
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as error:  # torch raises ImportError when tensorboard is absent
+        raise ImportError(
+            "training.tensorboard is true but the 'tensorboard' package is not installed: "
+            f"{TENSORBOARD_INSTALL} (or set training.tensorboard: false)") from error
+    return SummaryWriter
+
+
+class TensorBoardScalars:
+    """Per-epoch loss, accuracy and learning rate of one run as TensorBoard scalars.
+
+    The first call of a process rewrites the whole history (the engine passes every row,
+    resumed ones included) after deleting the run's older event files, and tells the
+    writer to purge steps from there on, so a resumed or rerun run never shows an epoch
+    twice; later calls add only epochs not yet written.
+    """
+
+    def __init__(self, log_dir: str | os.PathLike):
+        self.log_dir = Path(log_dir)
+        self._writer_class = _summary_writer_class()  # fail at start, not after epoch 1
+        self._writer = None
+        self.last_epoch: int | None = None
+
+    def write(self, metrics: pd.DataFrame) -> None:
+        new = metrics if self.last_epoch is None else metrics[metrics["epoch"] > self.last_epoch]
+        if new.empty:
+            return
+        if self._writer is None:
+            self._start(int(new["epoch"].min()))
+        for epoch, rows in new.groupby("epoch", sort=True):
+            step = int(epoch)
+            for row in rows.itertuples(index=False):
+                self._writer.add_scalar(f"loss/{row.split}", row.loss, step)
+                self._writer.add_scalar(f"accuracy/{row.split}", row.accuracy, step)
+            self._writer.add_scalar("lr", rows["lr"].iloc[0], step)
+        self._writer.flush()
+        self.last_epoch = int(new["epoch"].max())
+
+    def _start(self, first_epoch: int) -> None:
+        if self.last_epoch is None and self.log_dir.is_dir():  # this process's first write
+            for old in self.log_dir.glob("events.out.tfevents.*"):
+                old.unlink()
+        self._writer = self._writer_class(log_dir=str(self.log_dir), purge_step=first_epoch)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class LiveRun:
+    """The ``on_epoch(metrics, progress)`` hook: live metrics, progress and TensorBoard."""
+
+    def __init__(self, run_dir: str | os.PathLike, tensorboard: str | os.PathLike | None = None):
+        self.run_dir = Path(run_dir)
+        self.metrics_path = self.run_dir / LIVE_METRICS
+        self.progress_path = self.run_dir / PROGRESS
+        self.tensorboard = TensorBoardScalars(tensorboard) if tensorboard is not None else None
+
+    def __call__(self, metrics: pd.DataFrame, progress: dict) -> None:
+        missing = [c for c in METRIC_TYPES if c not in metrics.columns]
+        if missing:
+            raise ValueError(f"on_epoch: metrics frame lacks columns {missing}; "
+                             "pass the engine's metrics frame (METRIC_COLUMNS)")
+        frame = metrics[list(METRIC_TYPES)].astype(METRIC_TYPES).reset_index(drop=True)
+        record = progress_record(progress)
+        try:
+            write_parquet(frame, self.metrics_path)
+            if self.tensorboard is not None:
+                self.tensorboard.write(frame)
+                if progress["status"] is not None:
+                    self.tensorboard.close()
+            # Last, so that progress never names an epoch whose rows are not on disk yet.
+            write_json(record, self.progress_path)
+        except OSError as error:  # a full or flaky disk must not end a long run
+            logger.warning("epoch %s: could not write the live files in %s: %s",
+                           progress["epoch"], self.run_dir, error)
+
+
+def progress_record(progress: dict) -> dict:
+    """The engine's progress dict plus when, by which process and on which host."""
+    keys = ("epoch", "max_epochs", "step", "status", "epochs_to_fit", "wall_time_s")
+    missing = [k for k in keys if k not in progress]
+    if missing:
+        raise ValueError(f"on_epoch: progress dict lacks {missing}")
+    return {**{k: progress[k] for k in keys},
+            "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "pid": os.getpid(), "host": socket.gethostname()}
+
+
+def read_live_metrics(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a live metrics file while its run may replace it.
+
+    Through one open handle: given a path, pyarrow may open the file again between
+    reading its footer and its pages and, if the run replaced it meanwhile, fail on
+    pages of the newer file. A handle keeps the version it opened.
+    """
+    with open(path, "rb") as handle:
+        return pd.read_parquet(handle)
+
+
+def epoch_hook(checkpoint_path: str | os.PathLike | None, cfg) -> Callable | None:
+    """The ``on_epoch`` hook of the run ``cfg`` that checkpoints to ``checkpoint_path``;
+    None without a checkpoint path (nowhere to write beside it)."""
+    if checkpoint_path is None:
+        return None
+    tensorboard = tensorboard_dir(checkpoint_path, cfg) if cfg.tensorboard else None
+    return LiveRun(Path(checkpoint_path).parent, tensorboard)
