@@ -86,7 +86,7 @@ def test_sigterm_checkpoints_and_exits_with_the_retry_status(inputs, tmp_path, m
     monkeypatch.setattr(engine, "Interrupted", interrupted, raising=False)
     checkpoint = tmp_path / "ckpt" / "last.pt"
 
-    def train_until_signal(cfg, train_split, test_split, checkpoint_path, should_stop):
+    def train_until_signal(cfg, train_split, test_split, checkpoint_path, should_stop, **hooks):
         save_checkpoint({"fingerprint": "x", "state": {"epoch": 1}}, checkpoint_path)
         os.kill(os.getpid(), signal.SIGTERM)  # Slurm's time limit, mid-epoch
         assert should_stop()  # what the engine polls after the epoch's checkpoint

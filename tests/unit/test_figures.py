@@ -40,6 +40,7 @@ def tidy(dataset="cifar10", models=("inception", "mlp_1x512"), corruptions=("tru
                     k = dict(dataset=dataset, model=model, corruption=corruption, regularizer=regularizer,
                              seed=seed)
                     design = tables.design_columns(CONFIG, dataset, model, corruption, regularizer)
+                    design |= dict(num_classes=10, n_test=10_000, max_epochs=20)
                     p = CORRUPTION_P.get(corruption, 0.3)
                     for epoch in range(1, 5):
                         for split, acc in (("train_online", 0.2 * epoch), ("test", 0.8 - 0.7 * p + 0.01 * seed)):

@@ -44,9 +44,18 @@ def write_run(root, keys: dict, test_acc=(0.5, 0.7, 0.6), status="fitted", epoch
                                     top5_accuracy=math.nan, lr=0.1, wall_time_s=float(epoch),
                                     images_per_s=100.0))
     pd.DataFrame(rows).to_parquet(run_dir / "metrics.parquet", index=False)
-    info = {"keys": keys, "config": {}, "status": status, "epochs": 3, "steps": 30,
+    last = {split: {"epoch": 3, "accuracy": accuracy, "loss": loss, "top5_accuracy": None}
+            for split, accuracy, loss in (("train_online", 0.9, 2.0 / 3), ("train", 0.99, 1.0),
+                                          ("test", test_acc[-1], 1.5))}
+    best = max(range(3), key=lambda i: test_acc[i])
+    info = {"keys": keys, "config": {"training": {"max_epochs": 3, "lr_decay": 0.95}},
+            "data": {"n_train": 100, "n_test": 1000, "num_classes": 10},
+            "status": status, "max_epochs": 3, "epochs": 3, "steps": 30,
+            "fit_criterion": {"metric": "online_loss", "threshold": 0.1, "stop_when_fitted": False},
             "steps_to_fit": None if epochs_to_fit is None else 10 * epochs_to_fit,
-            "epochs_to_fit": epochs_to_fit, "num_params": 1234, "device": "cpu", "gpu_name": None,
+            "epochs_to_fit": epochs_to_fit, "fit_held_from_epoch": epochs_to_fit,
+            "best_test_accuracy": test_acc[best], "best_test_epoch": best + 1, "final": last,
+            "num_params": 1234, "device": "cpu", "gpu_name": None, "precision": "fp32",
             "wall_time_s": 3.0}
     (run_dir / "run_info.json").write_text(json.dumps(info))
     return run_dir
@@ -63,23 +72,38 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
         k = keys(**{f: row.pop(f) for f in list(row) if f in tables.KEY_COLUMNS})
         base = dict(status="fitted", num_params=1, final_train_online_accuracy=1.0,
                     final_train_accuracy=1.0, final_test_accuracy=0.5,
-                    best_test_accuracy=0.5, epochs_to_fit=10)
+                    best_test_accuracy=0.5, epochs_to_fit=10, fitted=True, max_epochs=20,
+                    num_classes=10, n_test=1000 if k["dataset"] == "fmnist_1k" else 10_000)
         out.append(k | tables.design_columns(CONFIG, *list(k.values())[:4]) | base | row)
     return pd.DataFrame(out)
 
 
 def test_design_columns_read_config_and_map_to_paper_names():
     d = tables.design_columns(CONFIG, "fmnist_1k", "inception_nobn", "labels_p050", "crop_slow")
-    assert d["dataset_name"] == "fashion_mnist" and d["num_classes"] == 10 and d["n_test"] == 1000
+    assert d["dataset_name"] == "fashion_mnist"
     assert d["corruption_kind"] == "random_labels" and d["corruption_prob"] == 0.5
     assert d["paper_condition"] == "partially_corrupted_labels"
     assert d["paper_model"] == "inception_nobn" and d["batch_norm"] is False
     assert d["random_crop"] is True and d["weight_decay"] == 0.0
-    assert d["lr_decay"] == 0.999 and d["max_epochs"] == 10  # regularizer's training override applied
     pixel = tables.design_columns(CONFIG, "cifar10", "tiny_mlp", "gaussian", "none")
     assert math.isnan(pixel["corruption_prob"]) and pixel["paper_model"] is None
-    assert pixel["paper_condition"] == "gaussian" and pixel["n_test"] == 10_000
+    assert pixel["paper_condition"] == "gaussian"
 
+
+def test_runs_table_reports_the_resolved_settings_of_run_info(tmp_path):
+    """A model-level training override (max_epochs 30 under a global 200) reaches runs.parquet."""
+    run_dir = write_run(tmp_path, keys(model="inception_nobn"))
+    info = json.loads((run_dir / "run_info.json").read_text())
+    info["config"]["training"] = {"max_epochs": 30, "lr_decay": 0.999}
+    info["max_epochs"] = 30
+    (run_dir / "run_info.json").write_text(json.dumps(info))
+    config = CONFIG | {"training": {"lr_decay": 0.95, "max_epochs": 200}}
+    config["models"] = CONFIG["models"] | {
+        "inception_nobn": CONFIG["models"]["inception_nobn"] | {"training": {"max_epochs": 30}}}
+    curves, runs = tables.aggregate_runs([run_dir], config)
+    row = runs.to_pandas().iloc[0]
+    assert (row["max_epochs"], row["lr_decay"], row["n_test"], row["num_classes"]) == (30, 0.999, 1000, 10)
+    assert set(curves.to_pandas()["max_epochs"]) == {30}
 
 def test_aggregate_runs_pins_schema_and_summarizes(tmp_path):
     dirs = [write_run(tmp_path, keys()),
@@ -93,6 +117,7 @@ def test_aggregate_runs_pins_schema_and_summarizes(tmp_path):
     assert runs.loc["true_labels", "best_test_accuracy"] == pytest.approx(0.7)
     assert runs.loc["true_labels", "best_test_epoch"] == 2
     assert runs.loc["true_labels", "final_train_online_accuracy"] == pytest.approx(0.9)
+    assert runs.loc["true_labels", "fitted"] and not runs.loc["random_labels", "fitted"]
     assert pd.isna(runs.loc["random_labels", "epochs_to_fit"])  # null, still an int64 column
 
 

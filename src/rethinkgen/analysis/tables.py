@@ -22,8 +22,6 @@ KEY_COLUMNS = ["dataset", "model", "corruption", "regularizer", "seed"]
 _KEY_FIELDS = [(c, pa.string()) for c in KEY_COLUMNS[:4]] + [("seed", pa.int64())]
 _DESIGN_FIELDS = [
     ("dataset_name", pa.string()),  # config["datasets"][key]["name"], e.g. fashion_mnist
-    ("num_classes", pa.int64()),
-    ("n_test", pa.int64()),  # test-set size, for binomial tolerances
     ("corruption_kind", pa.string()),
     ("corruption_prob", pa.float64()),  # label-corruption p; 0 for none, null for pixel kinds
     ("paper_condition", pa.string()),  # the paper's name for the condition (Fig. 1a legend)
@@ -31,8 +29,6 @@ _DESIGN_FIELDS = [
     ("random_crop", pa.bool_()),
     ("augment", pa.bool_()),
     ("dropout", pa.float64()),
-    ("lr_decay", pa.float64()),
-    ("max_epochs", pa.int64()),
     ("model_arch", pa.string()),
     ("batch_norm", pa.bool_()),
     ("paper_model", pa.string()),  # which paper architecture this is, or null
@@ -49,12 +45,24 @@ _METRIC_FIELDS = [
     ("wall_time_s", pa.float64()),
     ("images_per_s", pa.float64()),
 ]
+# Resolved per run by the engine (run_info.json), never re-derived from the config.
+_RUN_FACT_FIELDS = [
+    ("num_classes", pa.int64()),
+    ("n_test", pa.int64()),  # test-set size, for binomial tolerances
+    ("max_epochs", pa.int64()),  # the budget
+    ("lr_decay", pa.float64()),
+]
 _RUN_FIELDS = [
-    ("status", pa.string()),  # fitted | max_epochs | diverged
+    ("status", pa.string()),  # fitted (stopped at fit) | max_epochs (whole budget) | diverged
     ("epochs", pa.int64()),
     ("steps", pa.int64()),
+    ("n_train", pa.int64()),
+    ("fit_metric", pa.string()),  # the fit criterion: online_loss | online_accuracy | ...
+    ("fit_threshold", pa.float64()),
+    ("fitted", pa.bool_()),  # met the criterion at some epoch within the budget
     ("steps_to_fit", pa.int64()),
-    ("epochs_to_fit", pa.int64()),
+    ("epochs_to_fit", pa.int64()),  # first epoch meeting the criterion
+    ("fit_held_from_epoch", pa.int64()),  # it held from this epoch to the end (null: not at the end)
     ("final_train_online_accuracy", pa.float64()),  # what the paper calls training accuracy
     ("final_train_accuracy", pa.float64()),  # whole training set, eval mode
     ("final_test_accuracy", pa.float64()),
@@ -67,18 +75,12 @@ _RUN_FIELDS = [
     ("num_params", pa.int64()),
     ("device", pa.string()),
     ("gpu_name", pa.string()),
+    ("precision", pa.string()),  # fp32 | bf16
     ("wall_time_s", pa.float64()),
 ]
-CURVES_SCHEMA = pa.schema(_KEY_FIELDS + _METRIC_FIELDS + _DESIGN_FIELDS)
-RUNS_SCHEMA = pa.schema(_KEY_FIELDS + _DESIGN_FIELDS + _RUN_FIELDS)
+CURVES_SCHEMA = pa.schema(_KEY_FIELDS + _METRIC_FIELDS + _RUN_FACT_FIELDS + _DESIGN_FIELDS)
+RUNS_SCHEMA = pa.schema(_KEY_FIELDS + _DESIGN_FIELDS + _RUN_FACT_FIELDS + _RUN_FIELDS)
 
-# Facts about each dataset *source* that the config does not state.
-DATASET_FACTS = {  # name -> (classes, full test-set size)
-    "cifar10": (10, 10_000),
-    "mnist": (10, 10_000),
-    "fashion_mnist": (10, 10_000),
-    "imagenet": (1000, 50_000),
-}
 DATASET_LABELS = {
     "cifar10": "CIFAR-10",
     "mnist": "MNIST",
@@ -123,17 +125,14 @@ def paper_condition_of(spec: dict) -> str | None:
 
 def design_columns(config: dict, dataset: str, model: str, corruption: str,
                    regularizer: str) -> dict:
-    """The experimental-design values of one run, read from the workflow config."""
-    data, model_spec = config["datasets"][dataset], config["models"][model]
+    """The experimental-design values of one run that the config names (specs and the
+    paper's names for them); resolved settings come from run_info.json (summarize_run)."""
+    model_spec = config["models"][model]
     corruption_spec, reg = config["corruptions"][corruption], config["regularizers"][regularizer]
-    training = {**config["training"], **reg.get("training", {})}
-    classes, full_test = DATASET_FACTS.get(data["name"], (data.get("num_classes"), None))
     kind = corruption_spec["kind"]
     prob = {"none": 0.0, "random_labels": corruption_spec.get("prob", 1.0)}.get(kind, math.nan)
     return {
-        "dataset_name": data["name"],
-        "num_classes": classes,
-        "n_test": data.get("n_test", full_test),
+        "dataset_name": config["datasets"][dataset]["name"],
         "corruption_kind": kind,
         "corruption_prob": prob,
         "paper_condition": paper_condition_of(corruption_spec),
@@ -141,51 +140,59 @@ def design_columns(config: dict, dataset: str, model: str, corruption: str,
         "random_crop": bool(reg.get("random_crop", False)),
         "augment": bool(reg.get("augment", False)),
         "dropout": float(reg.get("dropout", 0.0)),
-        "lr_decay": training.get("lr_decay"),
-        "max_epochs": training.get("max_epochs"),
         "model_arch": model_spec["arch"],
         "batch_norm": bool(model_spec.get("batch_norm", False)),
         "paper_model": paper_model_of(model_spec),
     }
 
 
-def _last(metrics: pd.DataFrame, split: str, column: str) -> float:
-    rows = metrics[metrics["split"] == split].sort_values("step")
-    return float(rows[column].iloc[-1]) if len(rows) else math.nan
+def _final(info: dict, split: str, key: str):
+    final = (info.get("final") or {}).get(split)
+    value = None if final is None else final.get(key)
+    return math.nan if value is None else value
 
 
-def summarize_run(metrics: pd.DataFrame, info: dict) -> dict:
-    """One runs.parquet row (without design columns) from a run's two files.
-
-    Accuracies come from metrics.parquet (the record of truth); status, fit times and
-    provenance from run_info.json.
-    """
-    test = metrics[metrics["split"] == "test"]
-    best = test.loc[test["accuracy"].idxmax()] if len(test) else None
+def summarize_run(info: dict) -> dict:
+    """One runs.parquet row (without the config's design columns): the run's resolved
+    settings and outcome exactly as the engine recorded them in run_info.json."""
+    training = info["config"].get("training", {})
+    criterion = info.get("fit_criterion", {})
     return {
         **info["keys"],
-        **{k: info.get(k) for k in ("status", "epochs", "steps", "steps_to_fit",
-                                    "epochs_to_fit", "num_params", "device", "gpu_name",
-                                    "wall_time_s")},
-        "final_train_online_accuracy": _last(metrics, "train_online", "accuracy"),
-        "final_train_accuracy": _last(metrics, "train", "accuracy"),
-        "final_test_accuracy": _last(metrics, "test", "accuracy"),
-        "final_test_top5_accuracy": _last(metrics, "test", "top5_accuracy"),
-        "final_train_online_top5_accuracy": _last(metrics, "train_online", "top5_accuracy"),
-        "final_train_online_loss": _last(metrics, "train_online", "loss"),
-        "final_test_loss": _last(metrics, "test", "loss"),
-        "best_test_accuracy": math.nan if best is None else float(best["accuracy"]),
-        "best_test_epoch": None if best is None else int(best["epoch"]),
+        **{k: info.get(k) for k in ("status", "epochs", "steps", "steps_to_fit", "epochs_to_fit",
+                                    "fit_held_from_epoch", "best_test_accuracy",
+                                    "best_test_epoch", "num_params", "device", "gpu_name",
+                                    "precision", "wall_time_s")},
+        "fitted": info.get("epochs_to_fit") is not None,
+        "fit_metric": criterion.get("metric"),
+        "fit_threshold": criterion.get("threshold"),
+        "max_epochs": info.get("max_epochs", training.get("max_epochs")),
+        "lr_decay": training.get("lr_decay"),
+        **{k: info.get("data", {}).get(k) for k in ("n_train", "n_test", "num_classes")},
+        "final_train_online_accuracy": _final(info, "train_online", "accuracy"),
+        "final_train_accuracy": _final(info, "train", "accuracy"),
+        "final_test_accuracy": _final(info, "test", "accuracy"),
+        "final_test_top5_accuracy": _final(info, "test", "top5_accuracy"),
+        "final_train_online_top5_accuracy": _final(info, "train_online", "top5_accuracy"),
+        "final_train_online_loss": _final(info, "train_online", "loss"),
+        "final_test_loss": _final(info, "test", "loss"),
     }
+
+
+_DESIGN_KEYS = ["dataset", "model", "corruption", "regularizer"]
 
 
 def _with_design(df: pd.DataFrame, config: dict) -> pd.DataFrame:
     designs = {
         keys: design_columns(config, *keys)
-        for keys in df[KEY_COLUMNS[:4]].drop_duplicates().itertuples(index=False)
+        for keys in df[_DESIGN_KEYS].drop_duplicates().itertuples(index=False)
     }
-    design = pd.DataFrame([dict(zip(KEY_COLUMNS[:4], k)) | d for k, d in designs.items()])
-    return df.merge(design, on=KEY_COLUMNS[:4], how="left", validate="many_to_one")
+    design = pd.DataFrame([dict(zip(_DESIGN_KEYS, k)) | d for k, d in designs.items()],
+                          columns=_DESIGN_KEYS + list(DESIGN_COLUMNS))
+    return df.merge(design, on=_DESIGN_KEYS, how="left", validate="many_to_one")
+
+
+_RUN_FACTS = ["num_classes", "n_test", "max_epochs", "lr_decay"]  # per run, also in curves
 
 
 def aggregate_runs(run_dirs: list[str | Path], config: dict) -> tuple[pa.Table, pa.Table]:
@@ -194,14 +201,14 @@ def aggregate_runs(run_dirs: list[str | Path], config: dict) -> tuple[pa.Table, 
 
     frames, rows = [], []
     for run_dir in map(Path, run_dirs):
-        metrics = pd.read_parquet(run_dir / "metrics.parquet")
-        frames.append(metrics)
-        rows.append(summarize_run(metrics, read_json(run_dir / "run_info.json")))
-    empty = pd.DataFrame(columns=KEY_COLUMNS)
-    curves = pd.concat(frames, ignore_index=True) if frames else empty
-    runs = pd.DataFrame(rows) if rows else empty
-    return (to_arrow(_with_design(curves, config), CURVES_SCHEMA),
-            to_arrow(_with_design(runs, config), RUNS_SCHEMA))
+        frames.append(pd.read_parquet(run_dir / "metrics.parquet"))
+        rows.append(summarize_run(read_json(run_dir / "run_info.json")))
+    empty = pd.DataFrame(columns=KEY_COLUMNS + _RUN_FACTS)
+    runs = _with_design(pd.DataFrame(rows) if rows else empty, config)
+    curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KEY_COLUMNS)
+    curves = curves.merge(runs[KEY_COLUMNS + _RUN_FACTS + list(DESIGN_COLUMNS)],
+                          on=KEY_COLUMNS, how="left", validate="many_to_one")
+    return to_arrow(curves, CURVES_SCHEMA), to_arrow(runs, RUNS_SCHEMA)
 
 
 # ---------------------------------------------------------------- derived metrics

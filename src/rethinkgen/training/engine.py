@@ -401,6 +401,7 @@ class _Run:
     dist_ctx: object
     device: torch.device
     top5: bool
+    data: dict  # n_train, n_test, num_classes: the facts run_info reports about the data
 
 
 def _setup(cfg: TrainConfig, train_split, test_split) -> _Run:
@@ -430,7 +431,9 @@ def _setup(cfg: TrainConfig, train_split, test_split) -> _Run:
                 train_eval_batches=make_batches(train_split, cfg, False, device, shard)
                 if image_list else train_batches,
                 test_batches=make_batches(test_split, cfg, False, device, shard),
-                dist_ctx=dist_ctx, device=device, top5=num_classes > 10)
+                dist_ctx=dist_ctx, device=device, top5=num_classes > 10,
+                data={"n_train": len(train_split), "n_test": len(test_split),
+                      "num_classes": num_classes})
 
 
 def _resume(run: _Run, cfg: TrainConfig, checkpoint_path, log) -> RunState | None:
@@ -602,6 +605,7 @@ def _run_info(cfg: TrainConfig, state: RunState, metrics: pd.DataFrame, run: _Ru
     return {
         "keys": {key: getattr(cfg, key) for key in RUN_KEYS},
         "config": cfg.run,
+        "data": run.data,
         "status": state.status,
         "max_epochs": cfg.max_epochs,
         "epochs": state.epoch,
