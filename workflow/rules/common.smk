@@ -1,7 +1,9 @@
 # Config validation and the input/params functions of every rule.
+import functools
 import os
 import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 # The package in src/ is importable here and in every job (scripts, conda envs, Slurm
@@ -15,6 +17,7 @@ os.environ.update(
 from rethinkgen.config import Run, all_runs, check_config, experiment_runs, run_config
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen import targets
+from rethinkgen.training import gpu_share
 
 validate(config, schema="../schemas/config.schema.yaml")
 validate(config, schema="../schemas/outputs.schema.yaml")
@@ -44,9 +47,17 @@ def run_from_wildcards(wildcards):
     )
 
 
+@functools.lru_cache(maxsize=None)
+def _run_config(run):
+    resolved = run_config(config, run)
+    # A scheduling setting, not part of the run: changing it must not retrain anything.
+    resolved["training"].pop("runs_per_gpu", None)
+    return resolved
+
+
 def get_run_config(wildcards):
     """The resolved settings of the run named by the wildcards (see docs/design.md)."""
-    return run_config(config, run_from_wildcards(wildcards))
+    return _run_config(run_from_wildcards(wildcards))
 
 
 def get_checkpoint_path(wildcards):
@@ -55,14 +66,55 @@ def get_checkpoint_path(wildcards):
     return os.path.join(run_dir.format(**wildcards), "last.pt")
 
 
+TRAIN_RESOURCES = gpu_share.train_job_resources(config["training"])
+
+
 def get_train_gpus(wildcards):
-    """GPUs a training job claims: 1 only when the config sets `training.device: cuda`.
+    """Whole GPUs a training job claims: 1 only with `training.device: cuda` and
+    `runs_per_gpu: 1`; shared GPUs are counted in `gpu_slots` (rethinkgen.training.gpu_share).
 
     Decided from config, never by probing the submit host. `device: auto` still trains on
     a GPU when the job's host has one; `--set-resources train_model:gpu=1` (e.g. in a
     profile) claims one without changing the config.
     """
-    return 1 if str(config["training"].get("device", "auto")).startswith("cuda") else 0
+    return TRAIN_RESOURCES["gpu"]
+
+
+def get_train_gpu_slots(wildcards):
+    """This job's share of a GPU: 1 of the `runs_per_gpu` slots of each GPU (CUDA only)."""
+    return TRAIN_RESOURCES["gpu_slots"]
+
+
+# `--resources gpu=G` with k runs per GPU: at most G * k training jobs at once, and each
+# job takes one of those slots' GPUs (CUDA_VISIBLE_DEVICES; see gpu_share.pin_to_gpu_slot).
+def _resource_value(name):
+    resource = workflow.global_resources.get(name)
+    return getattr(resource, "value", resource)
+
+
+RUNS_PER_GPU = gpu_share.runs_per_gpu(config["training"])
+GPU_SLOT_LIMIT = gpu_share.slot_limit(
+    _resource_value("gpu"), _resource_value("gpu_slots"), RUNS_PER_GPU
+)
+if GPU_SLOT_LIMIT is not None:
+    workflow.register_resource("gpu_slots", GPU_SLOT_LIMIT)
+    print(
+        f"gpu_slots={GPU_SLOT_LIMIT}: {_resource_value('gpu')} GPU(s) x "
+        f"{RUNS_PER_GPU} training run(s) per GPU",
+        file=sys.stderr,
+    )
+gpu_share.export_slots(_resource_value("gpu"), RUNS_PER_GPU)
+
+
+# `device: cuda` without a GPU stops before any job, but only where jobs run on this
+# machine: a Slurm submit host has no GPU. At parse time Snakemake does not yet know the
+# executor (workflow.executor_plugin is None) nor whether this is a dry run; onstart runs
+# after both are set, before the first job, and not in dry runs or inside cluster jobs.
+onstart:
+    if workflow.local_exec and not workflow.touch:
+        problem = gpu_share.missing_gpu_message(config["training"])
+        if problem:
+            raise WorkflowError(problem)
 
 
 def run_files(runs, name):

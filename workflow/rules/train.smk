@@ -17,8 +17,10 @@ rule train_model:
         "../../envs/torch.yaml"
     # Measured on 2 cores: two 1-thread jobs beat one 2-thread job.
     threads: 1
+    # gpu_slots: this job's share of a GPU (training.runs_per_gpu; docs/cluster.md).
     resources:
         gpu=get_train_gpus,
+        gpu_slots=get_train_gpu_slots,
         mem_mb=4000,
     params:
         run=get_run_config,

@@ -6,7 +6,7 @@ A run that gets several processes (ImageNet on a node with several GPUs, or
 
 import logging
 
-from rethinkgen.training import distributed
+from rethinkgen.training import distributed, gpu_share
 from rethinkgen.training.engine import TrainConfig
 from rethinkgen.training.cli import train_and_write
 
@@ -20,8 +20,10 @@ run, threads = snakemake.params.run, snakemake.threads
 files = dict(train=snakemake.input.train, test=snakemake.input.test,
              checkpoint=snakemake.params.checkpoint, metrics=snakemake.output.metrics,
              info=snakemake.output.info, model=snakemake.output.model)
-nproc = distributed.processes_for(run, distributed.split_is_image_list(snakemake.input.train),
-                                  distributed.visible_gpu_count())
+image_list = distributed.split_is_image_list(snakemake.input.train)
+if not image_list:  # before CUDA starts; ImageNet runs keep every GPU they were given
+    gpu_share.pin_to_gpu_slot(str(run["training"].get("device", "auto")))
+nproc = distributed.processes_for(run, image_list, distributed.visible_gpu_count())
 if nproc > 1:
     distributed.launch(nproc, run, threads=threads, log_path=snakemake.log[0], **files)
 else:
