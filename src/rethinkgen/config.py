@@ -8,13 +8,15 @@ fails before any job runs, with a message naming the key and what is allowed.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 from dataclasses import asdict, dataclass
 
-from rethinkgen.data.corruptions import PIXEL_CORRUPTIONS
-
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
+# Corruption kinds that change pixels (data/corruptions.py implements them). Kept here so
+# that reading the config, which the workflow does while parsing, imports nothing heavy.
+PIXEL_CORRUPTIONS = ("shuffled_pixels", "random_pixels", "gaussian")
 GRID_KEYS = {"datasets": "datasets", "models": "models", "corruptions": "corruptions", "regularizers": "regularizers"}
 
 
@@ -108,6 +110,29 @@ def _grid_compatibility(config: dict, grid: dict, where: str) -> list[str]:
     return problems
 
 
+def _memoized(function):
+    """Cache a function of (config, *keys) for the config object last seen.
+
+    The workflow asks for the same run lists hundreds of times while building the DAG; a
+    config is not hashable, so the cache is keyed by its id and keeps a reference to it (the
+    id of a live object cannot be reused). Callers must not mutate the returned lists.
+    """
+    cache: dict = {}
+
+    @functools.wraps(function)
+    def wrapper(config, *keys):
+        if cache.get("config") is not config:
+            cache.clear()
+            cache["config"] = config
+        if keys not in cache:
+            cache[keys] = function(config, *keys)
+        return cache[keys]
+
+    wrapper.cache_clear = cache.clear
+    return wrapper
+
+
+@_memoized
 def experiment_runs(config: dict, experiment: str) -> list[Run]:
     """The runs of one experiment: the union of its grids, each crossed with its seeds."""
     runs = set()
@@ -120,6 +145,7 @@ def experiment_runs(config: dict, experiment: str) -> list[Run]:
     return sorted(runs)
 
 
+@_memoized
 def all_runs(config: dict) -> list[Run]:
     """Every run of every experiment, each once (a run shared by experiments trains once)."""
     return sorted({run for name in config["experiments"] for run in experiment_runs(config, name)})

@@ -60,29 +60,19 @@ def get_run_config(wildcards):
     return _run_config(run_from_wildcards(wildcards))
 
 
-def get_checkpoint_path(wildcards):
-    """Where a run checkpoints: not a declared output, so Snakemake keeps it for a resume."""
-    run_dir = RUN_DIR.replace("results/runs", "results/checkpoints")
-    return os.path.join(run_dir.format(**wildcards), "last.pt")
+# Where a run checkpoints: not a declared output, so Snakemake keeps it for a resume. A
+# string, not a function: Snakemake fills in the wildcards, and 10,000 jobs skip a call.
+CHECKPOINT_PATH = os.path.join(
+    RUN_DIR.replace("results/runs", "results/checkpoints"), "last.pt"
+)
 
-
+# GPUs a training job claims (rethinkgen.training.gpu_share.train_job_resources): a whole
+# `gpu` only with `training.device: cuda` and `runs_per_gpu: 1`; its share in `gpu_slots`.
+# Decided from config, never by probing the submit host: `device: auto` claims nothing and
+# still trains on a GPU where the job's host has one; `--set-resources train_model:gpu=1`
+# (e.g. in a profile) claims one without changing the config. Constants, not functions, for
+# the same reason as CHECKPOINT_PATH.
 TRAIN_RESOURCES = gpu_share.train_job_resources(config["training"])
-
-
-def get_train_gpus(wildcards):
-    """Whole GPUs a training job claims: 1 only with `training.device: cuda` and
-    `runs_per_gpu: 1`; shared GPUs are counted in `gpu_slots` (rethinkgen.training.gpu_share).
-
-    Decided from config, never by probing the submit host. `device: auto` still trains on
-    a GPU when the job's host has one; `--set-resources train_model:gpu=1` (e.g. in a
-    profile) claims one without changing the config.
-    """
-    return TRAIN_RESOURCES["gpu"]
-
-
-def get_train_gpu_slots(wildcards):
-    """This job's share of a GPU: 1 of the `runs_per_gpu` slots of each GPU (CUDA only)."""
-    return TRAIN_RESOURCES["gpu_slots"]
 
 
 # `--resources gpu=G` with k runs per GPU: at most G * k training jobs at once, and each
