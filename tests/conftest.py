@@ -7,11 +7,27 @@ import os
 import matplotlib
 import numpy as np
 import pytest
+import torch
 
 from rethinkgen.data.sources import Split
 
 matplotlib.use("Agg")  # no display on CI or cluster nodes
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+# The engine's and the kernel solve's unit tests run on this device:
+# RETHINKGEN_TEST_DEVICE=cuda pytest tests/unit   (benchmarks/gpu_check.sh does).
+TEST_DEVICE = os.environ.get("RETHINKGEN_TEST_DEVICE", "cpu")
+
+
+def pytest_configure(config):
+    if TEST_DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        raise pytest.UsageError(f"RETHINKGEN_TEST_DEVICE={TEST_DEVICE} but torch sees no CUDA GPU")
+
+
+@pytest.fixture
+def test_device() -> torch.device:
+    return torch.device(TEST_DEVICE)
 
 
 def make_split(n: int = 200, h: int = 8, w: int = 8, c: int = 3, k: int = 10, seed: int = 0) -> Split:

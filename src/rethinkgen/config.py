@@ -8,16 +8,18 @@ fails before any job runs, with a message naming the key and what is allowed.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import os
 from dataclasses import asdict, dataclass
 
 import yaml
 
-from rethinkgen.data.corruptions import PIXEL_CORRUPTIONS
-
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
+# Corruption kinds that change pixels (data/corruptions.py implements them). Kept here so
+# that reading the config, which the workflow does while parsing, imports nothing heavy.
+PIXEL_CORRUPTIONS = ("shuffled_pixels", "random_pixels", "gaussian")
 GRID_KEYS = {"datasets": "datasets", "models": "models", "corruptions": "corruptions", "regularizers": "regularizers"}
 
 
@@ -141,6 +143,29 @@ def _grid_compatibility(config: dict, grid: dict, where: str) -> list[str]:
     return problems
 
 
+def _memoized(function):
+    """Cache a function of (config, *keys) for the config object last seen.
+
+    The workflow asks for the same run lists hundreds of times while building the DAG; a
+    config is not hashable, so the cache is keyed by its id and keeps a reference to it (the
+    id of a live object cannot be reused). Callers must not mutate the returned lists.
+    """
+    cache: dict = {}
+
+    @functools.wraps(function)
+    def wrapper(config, *keys):
+        if cache.get("config") is not config:
+            cache.clear()
+            cache["config"] = config
+        if keys not in cache:
+            cache[keys] = function(config, *keys)
+        return cache[keys]
+
+    wrapper.cache_clear = cache.clear
+    return wrapper
+
+
+@_memoized
 def experiment_runs(config: dict, experiment: str) -> list[Run]:
     """The runs of one experiment: the union of its grids, each crossed with its seeds."""
     runs = set()
@@ -153,6 +178,7 @@ def experiment_runs(config: dict, experiment: str) -> list[Run]:
     return sorted(runs)
 
 
+@_memoized
 def all_runs(config: dict) -> list[Run]:
     """Every run of every experiment, each once (a run shared by experiments trains once)."""
     return sorted({run for name in config["experiments"] for run in experiment_runs(config, name)})
@@ -164,6 +190,8 @@ def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:
 
 
 BUDGET_KEYS = ("max_epochs", "stop_when_fitted")
+# Training keys that say how to run, not what: the adapter and the rules read them.
+SCHEDULING_KEYS = ("tensorboard", "runs_per_gpu")
 _BUDGET_CACHE: dict[int, tuple[dict, dict]] = {}
 
 
@@ -198,7 +226,8 @@ def run_config(config: dict, run: Run) -> dict:
     # the experiments that use the run.
     training = copy.deepcopy(config["training"]) | model.pop("training", {}) | regularizer.pop("training", {})
     training |= _combine_budgets(training, _experiment_budgets(config).get(run, []))
-    training.pop("tensorboard", None)  # runtime only: the adapter passes it (no retraining)
+    for key in SCHEDULING_KEYS:  # not part of the run: changing one must not retrain it
+        training.pop(key, None)
     return {
         **asdict(run),
         "dataset_spec": copy.deepcopy(config["datasets"][run.dataset]),

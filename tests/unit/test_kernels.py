@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import TEST_DEVICE
 from rethinkgen.theory.kernels import (
     FEATURES,
     accumulate_gram,
@@ -17,7 +18,7 @@ from rethinkgen.theory.kernels import (
     table3,
 )
 
-CPU = torch.device("cpu")
+DEVICE = torch.device(TEST_DEVICE)  # RETHINKGEN_TEST_DEVICE (tests/conftest.py)
 
 
 def test_sgd_from_zero_converges_to_minimum_norm_solution():
@@ -54,7 +55,7 @@ def test_gram_accumulates_over_feature_chunks_and_gaussian_matches_definition():
     rng = np.random.default_rng(3)
     train, test = torch.from_numpy(rng.standard_normal((30, 8), dtype=np.float32)), torch.randn(7, 8)
     chunks = iter([(train[:, :5], test[:, :5]), (train[:, 5:], test[:, 5:])])
-    gram, cross, sq_train, sq_test = accumulate_gram(chunks, 30, 7, torch.float64, CPU)
+    gram, cross, sq_train, sq_test = accumulate_gram(chunks, 30, 7, torch.float64, DEVICE)
     torch.testing.assert_close(gram, (train @ train.T).double(), rtol=1e-5, atol=1e-5)
     gram_to_gaussian_(gram, sq_train, sq_train, bandwidth=2.0)
     gram_to_gaussian_(cross, sq_test, sq_train, bandwidth=2.0)
@@ -102,7 +103,7 @@ def test_feature_streams_have_declared_width(features):
     rng = np.random.default_rng(5)
     train, test = rng.integers(0, 256, (12, 10, 10, 3), dtype=np.uint8), rng.integers(0, 256, (5, 10, 10, 3), dtype=np.uint8)
     spec = dict(features)
-    stream = FEATURES[spec.pop("kind")](train, test, device=CPU, seed=0, **spec)
+    stream = FEATURES[spec.pop("kind")](train, test, device=DEVICE, seed=0, **spec)
     blocks = list(stream.chunks)
     assert sum(b[0].shape[1] for b in blocks) == stream.feature_dim
     assert all(b[0].shape[0] == 12 and b[1].shape[0] == 5 and b[0].dtype == torch.float32 for b in blocks)
@@ -121,7 +122,7 @@ def test_kernel_interpolation_fits_train_and_generalizes_on_easy_data(ridge):
     (xtr, ytr), (xte, yte) = _blobs(rng, 300), _blobs(rng, 100)
     spec = {"n_train": 200, "n_test": None, "features": {"kind": "pixels"}, "kernel": "gaussian",
             "bandwidth_scale": 1.0, "ridge": ridge}
-    row = solve_kernel_interpolation(xtr, ytr, xte, yte, spec, seed=0, device="cpu")
+    row = solve_kernel_interpolation(xtr, ytr, xte, yte, spec, seed=0, device=TEST_DEVICE)
     assert row["n_train"] == 200 and row["n_test"] == 100
     if ridge == 0.0:
         assert row["train_error"] == 0.0 and row["max_train_residual"] < 1e-6

@@ -17,14 +17,14 @@ from rethinkgen.training.preprocess import (center_crop, per_image_standardizati
                                    random_crop, random_flip_rotate)
 from rethinkgen.training.engine import METRIC_COLUMNS, TrainConfig, evaluate, train, train_one_epoch
 
-from tests.conftest import make_split
+from tests.conftest import TEST_DEVICE, make_split
 
 MLP = {"arch": "mlp", "hidden": [64], "lr": 0.05}
 
 
 def run_dict(model_spec=MLP, regularizer_spec=None, seed=0, **training) -> dict:
     base = {"max_epochs": 3, "batch_size": 32, "crop_size": 6, "stop_when_fitted": False,
-            "num_threads": 1}
+            "num_threads": 1, "device": TEST_DEVICE}
     return {"dataset": "tiny", "model": "m", "corruption": "random_labels",
             "regularizer": "r", "seed": seed, "model_spec": dict(model_spec),
             "regularizer_spec": regularizer_spec or {}, "training": base | training}
@@ -203,18 +203,18 @@ def test_huge_learning_rate_diverges_without_crashing(tiny_split, tiny_test_spli
     assert not np.isfinite(online["loss"].iloc[-1]) or online["loss"].iloc[-1] > 1e3
 
 
-def test_train_one_epoch_and_evaluate_return_dicts(tiny_split):
+def test_train_one_epoch_and_evaluate_return_dicts(tiny_split, test_device):
     from rethinkgen.training.models import build_model
     from rethinkgen.training.preprocess import BatchPipeline, InMemoryBatches, nhwc_to_device
 
     cfg = config()
-    device = torch.device("cpu")
-    model = build_model(MLP, 10, (3, 6, 6))
+    device = test_device
+    model = build_model(MLP, 10, (3, 6, 6)).to(device)
     batches = InMemoryBatches(nhwc_to_device(tiny_split.images, device),
-                              torch.as_tensor(tiny_split.labels))
+                              torch.as_tensor(tiny_split.labels).to(device))
     pipeline = BatchPipeline.from_config(cfg, device, image_list=False)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator(device=device).manual_seed(0)
     stats = train_one_epoch(model, batches.shuffled(32, gen), opt, pipeline, gen)
     assert stats["steps"] == 7 and stats["images"] == 200 and 0 <= stats["accuracy"] <= 1
     ev = evaluate(model, batches.ordered(64), pipeline)

@@ -1,4 +1,5 @@
 # Config validation and the input/params functions of every rule.
+import functools
 import os
 
 import jsonschema
@@ -19,6 +20,7 @@ from rethinkgen.config import (
 from rethinkgen.config_files import schema_error_summary
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen import targets
+from rethinkgen.training import gpu_share
 
 REPORT_DIR = os.path.join(WORKFLOW_DIR, "workflow", "report")
 
@@ -71,25 +73,61 @@ def run_from_wildcards(wildcards):
     )
 
 
+@functools.lru_cache(maxsize=None)
+def _run_config(run):
+    return run_config(config, run)
+
+
 def get_run_config(wildcards):
     """The resolved settings of the run named by the wildcards (see docs/design.md)."""
-    return run_config(config, run_from_wildcards(wildcards))
+    return _run_config(run_from_wildcards(wildcards))
 
 
-def get_checkpoint_path(wildcards):
-    """Where a run checkpoints: not a declared output, so Snakemake keeps it for a resume."""
-    run_dir = RUN_DIR.replace("results/runs", "results/checkpoints")
-    return os.path.join(run_dir.format(**wildcards), "last.pt")
+# Where a run checkpoints: not a declared output, so Snakemake keeps it for a resume. A
+# string, not a function: Snakemake fills in the wildcards, and 10,000 jobs skip a call.
+CHECKPOINT_PATH = os.path.join(
+    RUN_DIR.replace("results/runs", "results/checkpoints"), "last.pt"
+)
+
+# GPUs a training job claims (rethinkgen.training.gpu_share.train_job_resources): a whole
+# `gpu` only with `training.device: cuda` and `runs_per_gpu: 1`; its share in `gpu_slots`.
+# Decided from config, never by probing the submit host: `device: auto` claims nothing and
+# still trains on a GPU where the job's host has one; `--set-resources train_model:gpu=1`
+# (e.g. in a profile) claims one without changing the config. Constants, not functions, for
+# the same reason as CHECKPOINT_PATH.
+TRAIN_RESOURCES = gpu_share.train_job_resources(config["training"])
 
 
-def get_train_gpus(wildcards):
-    """GPUs a training job claims: 1 only when the config sets `training.device: cuda`.
+# `--resources gpu=G` with k runs per GPU: at most G * k training jobs at once, and each
+# job takes one of those slots' GPUs (CUDA_VISIBLE_DEVICES; see gpu_share.pin_to_gpu_slot).
+def _resource_value(name):
+    resource = workflow.global_resources.get(name)
+    return getattr(resource, "value", resource)
 
-    Decided from config, never by probing the submit host. `device: auto` still trains on
-    a GPU when the job's host has one; `--set-resources train_model:gpu=1` (e.g. in a
-    profile) claims one without changing the config.
-    """
-    return 1 if str(config["training"].get("device", "auto")).startswith("cuda") else 0
+
+RUNS_PER_GPU = gpu_share.runs_per_gpu(config["training"])
+GPU_SLOT_LIMIT = gpu_share.slot_limit(
+    _resource_value("gpu"), _resource_value("gpu_slots"), RUNS_PER_GPU
+)
+if GPU_SLOT_LIMIT is not None:
+    workflow.register_resource("gpu_slots", GPU_SLOT_LIMIT)
+    print(
+        f"gpu_slots={GPU_SLOT_LIMIT}: {_resource_value('gpu')} GPU(s) x "
+        f"{RUNS_PER_GPU} training run(s) per GPU",
+        file=sys.stderr,
+    )
+gpu_share.export_slots(_resource_value("gpu"), RUNS_PER_GPU)
+
+
+# `device: cuda` without a GPU stops before any job, but only where jobs run on this
+# machine: a Slurm submit host has no GPU. At parse time Snakemake does not yet know the
+# executor (workflow.executor_plugin is None) nor whether this is a dry run; onstart runs
+# after both are set, before the first job, and not in dry runs or inside cluster jobs.
+onstart:
+    if workflow.local_exec and not workflow.touch:
+        problem = gpu_share.missing_gpu_message(config["training"])
+        if problem:
+            raise WorkflowError(problem)
 
 
 def run_files(runs, name):

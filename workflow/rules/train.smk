@@ -17,12 +17,14 @@ rule train_model:
         "../../envs/torch.yaml"
     # Measured on 2 cores: two 1-thread jobs beat one 2-thread job.
     threads: 1
+    # gpu_slots: this job's share of a GPU (training.runs_per_gpu; docs/cluster.md).
     resources:
-        gpu=get_train_gpus,
+        gpu=TRAIN_RESOURCES["gpu"],
+        gpu_slots=TRAIN_RESOURCES["gpu_slots"],
         mem_mb=4000,
     params:
         run=get_run_config,
         # Not an output: Snakemake would delete it when a killed job is rerun.
-        checkpoint=get_checkpoint_path,
+        checkpoint=CHECKPOINT_PATH,
     script:
         "../scripts/train_model.py"

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from rethinkgen.config import PIXEL_CORRUPTIONS  # noqa: F401  (re-exported; defined there)
 from rethinkgen.data.sources import ImageListSplit, Split
 
 SPLITS = ("train", "test")
@@ -124,7 +125,6 @@ CORRUPTIONS: dict[str, Callable] = {
     "random_pixels": apply_random_pixels,
     "gaussian": apply_gaussian,
 }
-PIXEL_CORRUPTIONS = ("shuffled_pixels", "random_pixels", "gaussian")
 
 
 def split_digest(split: Split | ImageListSplit) -> str:
