@@ -209,13 +209,16 @@ def _experiment_budgets(config: dict) -> dict[Run, list[dict]]:
 
 
 def _combine_budgets(training: dict, budgets: list[dict]) -> dict:
-    """A run shared by experiments trains once: for the largest budget any of them asks,
-    stopping at fit only if all of them allow it (a full curve serves a fit time too)."""
+    """A run shared by experiments trains once. It stops at fit only if all of them allow
+    it; otherwise it trains the largest budget among those that want the whole curve (a
+    stop-at-fit experiment's max_epochs is only a cap, and the full curve holds its fit
+    time too, or shows it was not reached within the budget)."""
     if not budgets:
         return {}
     effective = [training | budget for budget in budgets]
-    return {"max_epochs": max(b["max_epochs"] for b in effective),
-            "stop_when_fitted": all(b.get("stop_when_fitted", False) for b in effective)}
+    stop = all(b.get("stop_when_fitted", False) for b in effective)
+    wanted = [b for b in effective if stop or not b.get("stop_when_fitted", False)]
+    return {"max_epochs": max(b["max_epochs"] for b in wanted), "stop_when_fitted": stop}
 
 
 def run_config(config: dict, run: Run) -> dict:

@@ -118,10 +118,16 @@ def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figur
     fig, ax = _corruption_lines(pd.concat(frames, ignore_index=True), "relative_time_to_fit",
                                 "relative time to overfit\n(epochs to fit / epochs at p = 0)",
                                 "Fig. 1b: convergence slowdown", ours)
-    unfitted = ours["relative_time_to_fit"].isna().sum()
-    if unfitted:  # say so rather than silently drop points
-        ax.text(0.01, 0.98, f"{unfitted} run(s) never fitted: not drawn", transform=ax.transAxes,
-                va="top", fontsize="small", color="firebrick")
+    unfitted = ours[ours["relative_time_to_fit"].isna() & ours["base_epochs_to_fit"].notna()]
+    if len(unfitted):  # not fitted within the budget: at least budget / base, drawn hollow
+        ax.scatter(unfitted["label_corruption"], unfitted["max_epochs"] / unfitted["base_epochs_to_fit"],
+                   marker="^", facecolors="none", edgecolors="firebrick", s=60, zorder=5,
+                   label="not fitted within budget (lower bound)")
+        ax.legend()
+    unplaced = ours["base_epochs_to_fit"].isna().sum()
+    if unplaced:  # no p = 0 fit time to divide by: say so rather than drop points silently
+        ax.text(0.01, 0.98, f"{unplaced} run(s) without a p = 0 fit time: not drawn",
+                transform=ax.transAxes, va="top", fontsize="small", color="firebrick")
     return _finish(fig, ax)
 
 
