@@ -135,10 +135,11 @@ def test_experiment_budgets_combine_for_shared_runs():
     only_1bc = Run("fashion_mnist_500", "alexnet", "labels_p050", "none", 0)
     assert {k: run_config(config, only_1bc)["training"][k] for k in ("max_epochs", "stop_when_fitted")} \
         == {"max_epochs": 50, "stop_when_fitted": True}
-    # shared with experiments that train the whole curve: their largest budget, no stop
-    # at fit (fig1bc's 50 is only a cap on its stop-at-fit runs)
+    # shared with experiments that train the whole curve: their largest budget (fig1a's
+    # 30, table1's and fig2b's model-level 40), no stop at fit (fig1bc's 50 is only a cap)
+    config["models"]["inception"]["training"] = {"max_epochs": 40}
     assert {k: run_config(config, shared)["training"][k] for k in ("max_epochs", "stop_when_fitted")} \
-        == {"max_epochs": 30, "stop_when_fitted": False}
+        == {"max_epochs": 40, "stop_when_fitted": False}
 
 
 def test_model_level_training_override_is_resolved():
