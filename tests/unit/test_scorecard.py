@@ -15,6 +15,7 @@ from rethinkgen.analysis.checks_curves import (
     check_fit_ordering,
     check_loss_crossing,
     check_model_order,
+    check_slowdown,
 )
 from rethinkgen.analysis.checks_runs import (
     check_batchnorm_gain,
@@ -62,7 +63,8 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
         base = dict(status="max_epochs", fitted=True, epochs_to_fit=10, epochs=20, steps=20 * math.ceil(n_train / 128),
                     n_train=n_train, n_test=10_000 if keys["dataset"] == "cifar10" else 1000, num_classes=10,
                     final_train_online_accuracy=1.0, final_train_accuracy=1.0, final_train_online_loss=0.001,
-                    final_test_accuracy=0.5, best_test_accuracy=0.5, num_params=1)
+                    final_test_accuracy=0.5, best_test_accuracy=0.5, num_params=1,
+                    fit_metric="online_loss", fit_threshold=0.1)
         design = tables.design_columns(CONFIG, keys["dataset"], keys["model"], keys["corruption"], keys["regularizer"])
         out.append(keys | design | base | given)
     return pd.DataFrame(out)
@@ -97,10 +99,10 @@ def test_fitting_is_judged_on_the_whole_training_set():
     bad = runs_frame([dict(corruption="random_labels", final_train_accuracy=0.95, final_train_online_accuracy=1.0,
                            fitted=False, epochs_to_fit=None)])
     row = check_fitting(good, "2", "x", "random_labels", "", 0.99)
-    assert result(row) == "pass" and "fit by epoch 10" in row["ours"]
+    assert result(row) == "pass" and row["ours"] == "inception: 99.50 (online_loss < 0.1 by epoch 10)"
     assert row["runs"] == "1 run: cifar10/inception/random_labels/none/seed0"
     row = check_fitting(bad, "2", "x", "random_labels", "", 0.99)
-    assert result(row) == "fail" and "fit criterion not met" in row["ours"]
+    assert result(row) == "fail" and row["ours"] == "inception: 95.00 (online_loss < 0.1 not met)"
     assert result(check_fitting(good, "2", "x", "true_labels", "", 0.99)).startswith("not applicable")
 
 
@@ -194,7 +196,9 @@ def test_fit_ordering_check():
     assert result(check_fit_ordering(runs_with({"true_labels": 5, "gaussian": 8, "random_labels": 20}))) == "pass"
     assert result(check_fit_ordering(runs_with({"true_labels": 5, "gaussian": 30, "random_labels": 20}))) == "fail"
     unfitted = runs_with({"true_labels": 5, "gaussian": 8, "random_labels": None})
-    assert result(check_fit_ordering(unfitted)) == "pass"  # never fitting random labels = slowest
+    row = check_fit_ordering(unfitted)
+    assert result(row) == "pass"  # never fitting random labels = slowest
+    assert row["ours"] == "Inception (cifar10): true_labels 5 < gaussian 8 < random_labels not fitted"
     assert result(check_fit_ordering(runs_with({"true_labels": 5}))).startswith("not applicable")
 
 
@@ -256,6 +260,8 @@ def test_early_stopping_gap_on_cifar10_needs_whole_budget_runs():
     assert result(gap_row(best_test_accuracy=0.87)) == "fail"
     assert "stopped at its fit" in result(gap_row(best_test_accuracy=0.87, status="fitted"))
     assert result(gap_row(dataset="fmnist")) == "not applicable (paper value is for cifar10; ours is fashion_mnist)"
+    imagenet = check_early_stopping(runs_frame([dict()]))[1]
+    assert (result(imagenet), imagenet["runs"]) == ("not applicable (no ImageNet runs configured)", "")
 
 
 # ------------------------------------------------------------------ theory (22-27)
@@ -336,3 +342,17 @@ def test_scorecard_has_one_row_per_check_in_id_order():
     assert card.loc["3", "runs"] == "1 run: fmnist/inception/random_labels/none/seed0"
     notes = scorecard_notes(card.reset_index())
     assert notes[0].startswith(f"{len(card)} checks: ")
+
+
+def test_slowdown_rises_and_stays_a_small_factor():
+    def sweep(epochs_at_one):
+        return runs_frame([dict(dataset="fmnist_10k", model="mlp_1x512", corruption=c, epochs_to_fit=e,
+                                fitted=e is not None)
+                           for c, e in (("true_labels", 10), ("labels_p050", 15), ("random_labels", epochs_at_one))])
+
+    rise = check_slowdown(sweep(25))
+    assert result(rise[0]) == "pass" and rise[0]["ours"] == "mlp_1x512: 2.50"
+    assert result(rise[1]).startswith("not applicable (paper value is for cifar10")
+    assert result(check_slowdown(sweep(60))[0]) == "fail"  # 6x: beyond a small factor
+    never = check_slowdown(sweep(None))[0]
+    assert result(never) == "fail" and never["ours"] == "mlp_1x512: not fitted"

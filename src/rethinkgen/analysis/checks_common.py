@@ -107,7 +107,8 @@ def _with_seed_prefix(patterns: list[str]) -> list[str]:
 
 
 def chain(values: pd.Series, fmt: str = ".3f") -> str:
-    """"a 0.100 < b 0.200 >= c 0.150": values in index order, each neighbour's relation shown."""
-    text = [f"{k} {v:{fmt}}" for k, v in values.items()]
+    """"a 0.100 < b 0.200 > c 0.150": values in index order, each neighbour's relation shown
+    (an infinite value, a run that never fitted, reads "not fitted")."""
+    text = [f"{k} {'not fitted' if math.isinf(v) else format(v, fmt)}" for k, v in values.items()]
     signs = ["<" if a < b else ("=" if a == b else ">") for a, b in zip(values.iloc[:-1], values.iloc[1:])]
     return "".join(t + f" {sign} " for t, sign in zip(text, signs)) + text[-1]

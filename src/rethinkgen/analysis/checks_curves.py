@@ -127,7 +127,8 @@ def check_slowdown(runs: pd.DataFrame) -> list[dict]:
     ends = rel[rel["corruption_prob"] == 1.0].set_index("model")["relative_time_to_fit"]
     ok = all(_roughly_increasing(g.sort_values("corruption_prob")["relative_time_to_fit"], 0.25)
              for _, g in rel.groupby(["dataset", "model"])) and bool((ends <= MAX_SLOWDOWN).all())
-    rows = [row("14a", what, paper, ", ".join(f"{m}: {v:.2f}" for m, v in ends.items()),
+    ratio = lambda v: "not fitted" if pd.isna(v) else f"{v:.2f}"  # noqa: E731
+    rows = [row("14a", what, paper, ", ".join(f"{m}: {ratio(v)}" for m, v in ends.items()),
                 f"dips <= 0.25, ratio at p = 1 <= {MAX_SLOWDOWN:g}", describe_runs(used), passed=ok)]
     ref = read_reference_csv("fig1b_convergence_slowdown.csv").query("label_corruption == 1.0")
     ref = ref.set_index("model")["relative_time_to_overfit"]
@@ -139,7 +140,7 @@ def check_slowdown(runs: pd.DataFrame) -> list[dict]:
     err = [abs(r.relative_time_to_fit - ref[r.paper_model]) <= 0.5 * (ref[r.paper_model] - 1)
            for r in at_one.itertuples()]
     return rows + [row("14b", what_b, paper,
-                       ", ".join(f"{r.model}: {r.relative_time_to_fit:.2f}" for r in at_one.itertuples()),
+                       ", ".join(f"{r.model}: {ratio(r.relative_time_to_fit)}" for r in at_one.itertuples()),
                        "+-50% of (ratio - 1)", describe_runs(used_b), passed=all(err))]
 
 

@@ -28,6 +28,14 @@ def _by_model(runs: pd.DataFrame) -> list[str]:
     return ["model"] if runs["dataset"].nunique() <= 1 else ["dataset", "model"]
 
 
+def _fit_criterion(runs: pd.DataFrame) -> pd.Series:
+    """Each run's fit criterion as text, e.g. "online_loss < 0.1" (runs.parquet's fit columns)."""
+    metric = runs["fit_metric"].fillna("fit criterion").astype(str)
+    below = np.where(metric.str.endswith("loss"), " < ", " >= ")
+    threshold = runs["fit_threshold"].map(lambda t: "" if pd.isna(t) else f"{t:g}")
+    return (metric + np.where(threshold == "", "", below) + threshold).str.strip()
+
+
 def check_param_counts(runs: pd.DataFrame) -> dict:
     """docs/paper.md, check 1: the paper's models have Table 1's parameter counts (CIFAR-10 input)."""
     what = "Parameter counts of the paper's CIFAR-10 models"
@@ -51,11 +59,12 @@ def check_fitting(runs: pd.DataFrame, check_id: str, what: str, condition: str, 
     tolerance = f">= {100 * minimum:g}% each (whole training set)"
     if selected.empty:
         return row(check_id, what, paper, "", tolerance, na=NO_RUNS)
-    summary = selected.groupby(_by_model(selected)).agg(
-        accuracy=("final_train_accuracy", "min"), epochs=("epochs_to_fit", "max"), fitted=("fitted", "all"))
+    summary = selected.assign(criterion=_fit_criterion(selected)).groupby(_by_model(selected)).agg(
+        accuracy=("final_train_accuracy", "min"), epochs=("epochs_to_fit", "max"), fitted=("fitted", "all"),
+        criterion=("criterion", "first"))
     ours = ", ".join(
-        f"{key_name(key)}: {100 * r.accuracy:.2f} "
-        + (f"(fit by epoch {int(r.epochs)})" if r.fitted else "(fit criterion not met)")
+        f"{key_name(key)}: {100 * r.accuracy:.2f} ({r.criterion} "
+        + (f"by epoch {int(r.epochs)})" if r.fitted else "not met)")
         for key, r in zip(summary.index, summary.itertuples()))
     return row(check_id, what, paper, ours, tolerance, describe_runs(selected),
                passed=bool((selected["final_train_accuracy"] >= minimum).all()))
@@ -190,8 +199,10 @@ def _early_stopping_gap(runs: pd.DataFrame, check_id: str, what: str, paper: str
                       & (runs["dropout"] == 0)]
     selected = candidates[candidates["dataset_name"] == dataset]
     if selected.empty:
-        reason = f"no {dataset} runs configured" if dataset == "imagenet" else paper_data_reason(candidates, dataset)
-        return row(check_id, what, paper, "", tolerance, describe_runs(candidates), na=reason)
+        if dataset == "imagenet":
+            return row(check_id, what, paper, "", tolerance, na="no ImageNet runs configured")
+        return row(check_id, what, paper, "", tolerance, describe_runs(candidates),
+                   na=paper_data_reason(candidates, dataset))
     whole = selected[selected["status"] != "fitted"]
     if whole.empty:
         return row(check_id, what, paper, "", tolerance, describe_runs(selected),

@@ -69,7 +69,8 @@ def check_kernel_test_errors(kernels: pd.DataFrame, check_id: str) -> dict:
     wanted = {p: tol for p, (i, tol) in KERNEL_TOLERANCES.items() if i == check_id}
     selected = kernels[kernels["paper_row"].isin(list(wanted))
                        & ((kernels["ridge"] == 0) | kernels["paper_row"].str.endswith("_l2"))]
-    paper = ", ".join(f"{p}: {100 * e:.1f}%" for p, e in selected.groupby("paper_row")["paper_test_error"].first().items())
+    paper_errors = selected.groupby("paper_row")["paper_test_error"].first()  # table3's paper columns
+    paper = ", ".join(f"{p}: {100 * e:.1f}%" for p, e in paper_errors.items())
     tolerance = ", ".join(f"{p} +-{100 * t:g} pts" for p, t in wanted.items())
     if selected.empty:
         return row(check_id, CHECKS[check_id], paper, "", tolerance, na="no kernel solve for these rows")
