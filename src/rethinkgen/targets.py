@@ -1,4 +1,5 @@
-"""Which figure and table files a config can build (used by the workflow's `rule all`)."""
+"""Which files a config can build: every target list of the workflow (`rule all`, the
+short targets such as `snakemake fig1a`, the scorecard's inputs and the theory tables)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from rethinkgen.config import experiment_runs
 
 FIGURE_FORMATS = ("png", "pdf")
 TABLE_FORMATS = ("parquet", "md", "tex", "html")
+AGGREGATED = {"runs": "results/tables/runs.parquet", "curves": "results/tables/curves.parquet"}
+# The theory rules' tables (theory.smk), by the scorecard's name for each.
+THEORY_TABLES = {"expressivity": "expressivity", "kernels": "table3_kernels"}
+THEORY_FORMATS = ("parquet", "md")
 
 
 def output_available(config: dict, spec: dict) -> bool:
@@ -36,16 +41,34 @@ def table_files(key: str) -> list[str]:
     return [f"results/tables/{key}.{ext}" for ext in TABLE_FORMATS]
 
 
+def scorecard_files() -> list[str]:
+    """The scorecard (rule make_scorecard), in the paper tables' formats."""
+    return table_files("scorecard")
+
+
+def theory_targets(config: dict) -> list[str]:
+    """The theory rules' final tables (none when the config has no theory section)."""
+    if "theory" not in config:
+        return []
+    return [f"results/tables/{table}.{ext}" for table in THEORY_TABLES.values() for ext in THEORY_FORMATS]
+
+
+def scorecard_inputs(config: dict) -> dict[str, str]:
+    """What the scorecard reads: every run's summary and curves, and the theory tables
+    (Parquet) when the config has a theory section."""
+    theory = {name: f"results/tables/{table}.parquet" for name, table in THEORY_TABLES.items()}
+    return AGGREGATED | (theory if "theory" in config else {})
+
+
 def report_targets(config: dict) -> list[str]:
-    """Every final output the configured experiments allow."""
+    """Every final output the configured experiments allow (theory: theory_targets)."""
     figures = [f for k, s in config.get("figures", {}).items() if output_available(config, s) for f in figure_files(k)]
     tables = [f for k, s in config.get("tables", {}).items() if output_available(config, s) for f in table_files(k)]
-    aggregated = ["results/tables/curves.parquet", "results/tables/runs.parquet"]
-    return aggregated + figures + tables + table_files("scorecard")
+    return [AGGREGATED["curves"], AGGREGATED["runs"]] + figures + tables + scorecard_files()
 
 
 def short_targets(config: dict) -> dict[str, list[str]]:
-    """Short rule name -> the files it builds, for every figure and table key."""
+    """Short rule name -> the files it builds, for every figure and table key and the scorecard."""
     targets = {short_name(k): figure_files(k) for k in config.get("figures", {})}
-    targets |= {short_name(k): table_files(k) for k in [*config.get("tables", {}), "scorecard"]}
-    return targets
+    targets |= {short_name(k): table_files(k) for k in config.get("tables", {})}
+    return targets | {"scorecard": scorecard_files()}

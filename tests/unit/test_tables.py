@@ -1,4 +1,4 @@
-"""Aggregation, paper-comparison tables and scorecard logic on hand-made frames."""
+"""Aggregation and paper-comparison tables on hand-made frames (the scorecard: test_scorecard.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ import pytest
 
 from rethinkgen.analysis import tables
 from rethinkgen.analysis.paper import read_paper_table, read_reference_csv
-from rethinkgen.analysis.scorecard import (
-    build_scorecard,
-    check_chance_test_accuracy,
-    check_fit_ordering,
-    check_fitting,
-    check_table1_cells,
-)
 
 CONFIG = {
     "datasets": {"cifar10": {"name": "cifar10"}, "fmnist_1k": {"name": "fashion_mnist", "n_test": 1000}},
@@ -182,54 +175,3 @@ def test_paper_reference_data_is_shipped():
     fig1b = read_reference_csv("fig1b_convergence_slowdown.csv")
     assert fig1b.query("model == 'inception' and label_corruption == 1.0")["relative_time_to_overfit"].item() == 3.6
 
-
-# ------------------------------------------------------------------- scorecard
-
-def test_fitting_check_passes_and_fails_on_threshold():
-    # Fitting is judged on the whole training set, not the epoch's online accuracy.
-    good = runs_frame([dict(corruption="random_labels", final_train_accuracy=0.995,
-                            final_train_online_accuracy=0.95)])
-    bad = runs_frame([dict(corruption="random_labels", final_train_accuracy=0.95,
-                           final_train_online_accuracy=1.0)])
-    assert check_fitting(good, "2", "x", "random_labels", "", 0.99)["result"] == "pass"
-    assert check_fitting(bad, "2", "x", "random_labels", "", 0.99)["result"] == "fail"
-    assert check_fitting(good, "2", "x", "true_labels", "", 0.99)["result"].startswith("not applicable")
-
-
-def test_chance_check_uses_binomial_tolerance_of_the_test_set():
-    near = runs_frame([dict(corruption="random_labels", final_test_accuracy=0.115, dataset="fmnist_1k")])
-    far = runs_frame([dict(corruption="random_labels", final_test_accuracy=0.2, dataset="fmnist_1k")])
-    assert check_chance_test_accuracy(near)["result"] == "pass"  # 3 sd on 1000 images = 2.8 pts
-    assert check_chance_test_accuracy(far)["result"] == "fail"
-
-
-def test_fit_ordering_check():
-    def runs_with(epochs):
-        return runs_frame([dict(corruption=c, epochs_to_fit=e) for c, e in epochs.items()])
-
-    assert check_fit_ordering(runs_with({"true_labels": 5, "gaussian": 8, "random_labels": 20}))["result"] == "pass"
-    assert check_fit_ordering(runs_with({"true_labels": 5, "gaussian": 30, "random_labels": 20}))["result"] == "fail"
-    unfitted = runs_with({"true_labels": 5, "gaussian": 8, "random_labels": None})
-    assert check_fit_ordering(unfitted)["result"] == "pass"  # never fitting random labels = slowest
-    assert check_fit_ordering(runs_with({"true_labels": 5}))["result"].startswith("not applicable")
-
-
-def test_quantitative_checks_not_applicable_off_cifar10():
-    runs = runs_frame([dict(dataset="fmnist_1k", final_test_accuracy=0.9)])
-    row = check_table1_cells(runs, "4", ["inception"], 2.0)
-    assert row["result"] == "not applicable (paper value is for CIFAR-10; ours is fashion_mnist)"
-    cifar = runs_frame([dict(final_test_accuracy=0.86)])
-    assert check_table1_cells(cifar, "4", ["inception"], 2.0)["result"] == "pass"
-    assert check_table1_cells(runs_frame([dict(final_test_accuracy=0.80)]), "4", ["inception"], 2.0)["result"] == "fail"
-
-
-def test_scorecard_rows_have_a_result_each():
-    runs = runs_frame([dict(corruption=c, epochs_to_fit=e, final_test_accuracy=a)
-                       for c, e, a in (("true_labels", 10, 0.86), ("labels_p050", 20, 0.3),
-                                       ("random_labels", 30, 0.1))])
-    curves = pd.DataFrame(columns=["dataset", "model", "corruption", "regularizer", "seed", "split",
-                                   "epoch", "step", "loss"])
-    card = build_scorecard(runs, curves)
-    assert list(card.columns) == ["check_id", "check", "paper", "ours", "tolerance", "result"]
-    assert card["result"].str.match(r"^(pass|fail|not applicable \(.+\))$").all()
-    assert card.set_index("check_id").loc["16a", "result"] == "pass"  # 0.14 < 0.7 < 0.9

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rethinkgen import targets
 from rethinkgen.config import all_runs, experiment_runs
 from tests.workflow.dag import dry_run_counts
 
@@ -50,4 +51,33 @@ def test_all_builds_every_run_once_and_no_imagenet_outputs():
     counts = dry_run_counts("all", "--configfile", "config/config.yaml")
     assert counts["train_model"] == len(all_runs(config))
     assert counts["plot_figure"] == 4  # fig1a, fig1b, fig1c, fig2b; fig2a needs ImageNet
-    assert counts["make_table"] == 3  # table1, table4, scorecard; table2 needs ImageNet
+    assert counts["make_table"] == 2  # table1, table4; table2 needs ImageNet
+    assert counts["make_scorecard"] == 1
+
+
+def test_scorecard_has_its_own_rule():
+    config = load("config/smoke.yaml")
+    counts = dry_run_counts("scorecard", "--configfile", "config/smoke.yaml")
+    assert counts["make_scorecard"] == 1 and "make_table" not in counts
+    assert counts["train_model"] == len(all_runs(config)) and counts["aggregate_runs"] == 1
+    assert "assemble_kernel_table" not in counts  # config/smoke.yaml has no theory section
+
+
+def test_scorecard_reads_the_theory_tables_when_the_config_has_them():
+    counts = dry_run_counts("results/tables/scorecard.md", "--configfile", "config/quick.yaml")
+    assert counts["make_scorecard"] == 1
+    assert counts["assemble_expressivity_table"] == counts["assemble_kernel_table"] == 1
+
+
+def test_scorecard_and_theory_target_lists():
+    config = load("config/quick.yaml")
+    assert targets.scorecard_inputs(config) == {
+        "runs": "results/tables/runs.parquet", "curves": "results/tables/curves.parquet",
+        "expressivity": "results/tables/expressivity.parquet",
+        "kernels": "results/tables/table3_kernels.parquet"}
+    no_theory = {k: v for k, v in config.items() if k != "theory"}
+    assert set(targets.scorecard_inputs(no_theory)) == {"runs", "curves"}
+    assert targets.theory_targets(no_theory) == []
+    assert "results/tables/table3_kernels.md" in targets.theory_targets(config)
+    assert targets.short_targets(config)["scorecard"] == targets.scorecard_files()
+    assert set(targets.scorecard_files()) <= set(targets.report_targets(config))

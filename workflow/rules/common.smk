@@ -180,15 +180,6 @@ def experiment_table(name):
     return of
 
 
-def table_input(wildcards):
-    if wildcards.table == "scorecard":  # every check: all runs of all experiments
-        return {
-            "runs": "results/tables/runs.parquet",
-            "curves": "results/tables/curves.parquet",
-        }
-    return {"runs": experiment_table("runs")(wildcards)}
-
-
 def caption_text(wildcards):
     """Per-output caption (what it reproduces, protocol differences)."""
     key = wildcards.get("figure") or wildcards.get("table")
@@ -211,13 +202,7 @@ def figure_spec(wildcards):
 # ---- theory experiments (theory.smk)
 def theory_targets():
     """Final theory outputs for `rule all` (none when the config has no theory section)."""
-    if "theory" not in config:
-        return []
-    return [
-        f"results/tables/{table}.{ext}"
-        for table in ("expressivity", "table3_kernels")
-        for ext in ("parquet", "md")
-    ]
+    return targets.theory_targets(config)
 
 
 def get_expressivity_rows(wildcards):

@@ -1,0 +1,37 @@
+"""Adapter: runs, curves (and the theory tables) -> the scorecard as .parquet/.md/.tex/.html."""
+
+import os
+import sys
+
+# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
+sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from rethinkgen.io import rule_logging, write_parquet
+from rethinkgen.analysis.scorecard import TITLE, build_scorecard, scorecard_notes
+from rethinkgen.analysis.tables import render_html, render_latex, render_markdown
+
+
+def optional_table(name):
+    """A theory table named in the rule's input, or None (no `theory:` config section)."""
+    path = getattr(snakemake.input, name, None)
+    return None if path is None else pd.read_parquet(path)
+
+
+with rule_logging(snakemake.log[0]):
+    card = build_scorecard(
+        pd.read_parquet(snakemake.input.runs),
+        pd.read_parquet(snakemake.input.curves),
+        expressivity=optional_table("expressivity"),
+        kernels=optional_table("kernels"),
+    )
+    write_parquet(card, snakemake.output.parquet)
+    notes = scorecard_notes(card)
+    for render, path in ((render_markdown, snakemake.output.md), (render_latex, snakemake.output.tex),
+                         (render_html, snakemake.output.html)):
+        Path(path).write_text(render(card, TITLE, notes))
+    logging.info("scorecard: %s", notes[0])
