@@ -479,6 +479,42 @@ def _train_epoch(run: _Run, cfg: TrainConfig, epoch: int) -> dict:
                            run.top5)
 
 
+def _stop_requested(should_stop, run: _Run) -> bool:
+    """``should_stop()`` on any rank stops all of them (ranks may see SIGTERM at different
+    moments; one rank leaving alone would hang the others in a collective)."""
+    flag = torch.tensor([1.0 if should_stop() else 0.0], dtype=torch.float64, device=run.device)
+    if distributed.is_active():
+        flag = distributed.all_reduce_sums(flag)
+    return bool(flag.item() > 0)
+
+
+def _train_and_evaluate(run: _Run, cfg: TrainConfig, state: RunState, epoch: int, lr: float,
+                        wall, log) -> None:
+    """One epoch of SGD, then its evaluations, fit and status, recorded in ``state``."""
+    online = _train_epoch(run, cfg, epoch)
+    state.epoch, state.step = epoch, state.step + online["steps"]
+    ips = online["images_per_s"]
+    state.add_rows("train_online", online, lr, wall(), ips)
+    if not math.isfinite(online["loss"]) or online["loss"] > cfg.divergence_loss:
+        state.status = "diverged"
+        log.warning("epoch %d: training loss %s -> diverged", epoch, online["loss"])
+        return
+    train_eval = None
+    if epoch % cfg.eval_train_every == 0 or epoch == cfg.max_epochs:
+        train_eval = _evaluate(run, cfg, run.train_eval_batches)
+        state.add_rows("train", train_eval, lr, wall(), ips)
+    test_eval = _evaluate(run, cfg, run.test_batches)
+    state.add_rows("test", test_eval, lr, wall(), ips)
+    state.record_test(test_eval["accuracy"])
+    state.record_fit(fit_met(cfg, online, train_eval))
+    log.info(_format_epoch(epoch, cfg.max_epochs, state.step, lr, online, train_eval,
+                           test_eval, ips))
+    if cfg.stop_when_fitted and state.fit_streak >= cfg.fit_patience:
+        state.status = "fitted"
+    elif epoch == cfg.max_epochs:
+        state.status = "max_epochs"
+
+
 def _progress(cfg: TrainConfig, state: RunState) -> dict:
     return {"epoch": state.epoch, "max_epochs": cfg.max_epochs, "step": state.step,
             "status": state.status, "epochs_to_fit": state.epochs_to_fit,
@@ -522,34 +558,13 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
         lr = epoch_lr(cfg, epoch, len(train_split))
         for group in run.optimizer.param_groups:
             group["lr"] = lr
-        online = _train_epoch(run, cfg, epoch)
-        state.epoch, state.step = epoch, state.step + online["steps"]
-        ips = online["images_per_s"]
-        state.add_rows("train_online", online, lr, wall(), ips)
-        if not math.isfinite(online["loss"]) or online["loss"] > cfg.divergence_loss:
-            state.status = "diverged"
-            log.warning("epoch %d: training loss %s -> diverged", epoch, online["loss"])
-        else:
-            train_eval = None
-            if epoch % cfg.eval_train_every == 0 or epoch == cfg.max_epochs:
-                train_eval = _evaluate(run, cfg, run.train_eval_batches)
-                state.add_rows("train", train_eval, lr, wall(), ips)
-            test_eval = _evaluate(run, cfg, run.test_batches)
-            state.add_rows("test", test_eval, lr, wall(), ips)
-            state.record_test(test_eval["accuracy"])
-            state.record_fit(fit_met(cfg, online, train_eval))
-            log.info(_format_epoch(epoch, cfg.max_epochs, state.step, lr, online, train_eval,
-                                   test_eval, ips))
-            if cfg.stop_when_fitted and state.fit_streak >= cfg.fit_patience:
-                state.status = "fitted"
-            elif epoch == cfg.max_epochs:
-                state.status = "max_epochs"
+        _train_and_evaluate(run, cfg, state, epoch, lr, wall, log)
         state.wall_time_s = wall()
         _save(run, cfg, state, checkpoint_path)
         report()
         if progress_bar is not None:
             progress_bar.update(1)
-        if state.status is None and should_stop is not None and should_stop():
+        if state.status is None and should_stop is not None and _stop_requested(should_stop, run):
             log.warning("stop requested after epoch %d; checkpoint saved", epoch)
             raise Interrupted(f"stopped after epoch {epoch}; rerun to resume")
     if progress_bar is not None:
