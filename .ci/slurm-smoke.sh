@@ -19,7 +19,7 @@ t0=$(date +%s)
 # The executor plugin: the `cluster` extra of pyproject.toml (the pin below is its fallback
 # while the extra is missing; keep the two in step).
 if ! "$PY" -c 'import snakemake_executor_plugin_slurm' 2>/dev/null; then
-  "$PY" -m pip install -q -e '.[cluster]'
+  "$PY" -m pip install -q -e .
   "$PY" -c 'import snakemake_executor_plugin_slurm' 2>/dev/null \
     || "$PY" -m pip install -q 'snakemake-executor-plugin-slurm==2.8.0'
 fi
