@@ -17,7 +17,8 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "workflow" / "scripts"
 
 def run_adapter(name: str, **snakemake) -> None:
     """Execute a rule script as Snakemake's `script:` does, with a stand-in `snakemake`."""
-    runpy.run_path(str(SCRIPTS / name), init_globals={"snakemake": SimpleNamespace(**snakemake)})
+    job = SimpleNamespace(scriptdir=str(SCRIPTS), **snakemake)
+    runpy.run_path(str(SCRIPTS / name), init_globals={"snakemake": job})
 
 
 def test_exception_is_logged_with_its_traceback_and_reraised(tmp_path):
@@ -58,6 +59,7 @@ def test_training_log_keeps_earlier_attempts(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cli, "run_training", fake_training)
     job = dict(params=SimpleNamespace(run={}, checkpoint=str(checkpoint)), threads=1,
+               config={"training": {}},
                log=[str(log)], input=SimpleNamespace(train="t.npz", test="v.npz"),
                output=SimpleNamespace(metrics="m", info="i", model="p"))
     with pytest.raises(RuntimeError):

@@ -37,7 +37,8 @@ def test_nested_overrides_reach_the_run_typed_and_merged():
         "seeds=[0, 1]")
     training = run_config(config, Run("fashion_mnist_tiny", "mlp_1x512", "true_labels", "none",
                                       0))["training"]
-    assert training["max_epochs"] == 3 and training["tensorboard"] is True
+    assert training["max_epochs"] == 3 and config["training"]["tensorboard"] is True
+    assert "tensorboard" not in training  # how to run, not what: no retraining when it changes
     assert training["lr_decay_every_steps"] is None
     assert training["batch_size"] == 128  # the other keys stay: the override is merged
     assert config["seeds"] == [0, 1]
@@ -47,7 +48,8 @@ def test_strings_the_schema_allows_stay_strings():
     config = _with_cli_overrides("training={amp: 'off', device: cpu}",
                                  "models={mlp_1x512: {lr: 0.05}}")
     assert config["training"]["amp"] == "off" and config["training"]["device"] == "cpu"
-    assert config["models"]["mlp_1x512"] == {"arch": "mlp", "hidden": [512], "lr": 0.05}
+    assert config["models"]["mlp_1x512"] == {"arch": "mlp", "hidden": [512], "lr": 0.05,
+                                             "init": "default"}  # the schema's default
 
 
 def test_an_override_of_the_wrong_type_is_still_refused():

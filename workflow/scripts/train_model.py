@@ -13,14 +13,10 @@ import sys
 sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
 
 from rethinkgen.io import rule_logging
-from rethinkgen.training import distributed, gpu_share
 from rethinkgen.training.cli import history_path, run_training
 
 checkpoint = snakemake.params.checkpoint
 with rule_logging(snakemake.log[0], history=history_path(checkpoint)):
-    if not distributed.split_is_image_list(snakemake.input.train):  # before CUDA starts;
-        # ImageNet runs keep every GPU they were given
-        gpu_share.pin_to_gpu_slot(str(snakemake.params.run["training"].get("device", "auto")))
     run_training(snakemake.params.run, threads=snakemake.threads, log_path=snakemake.log[0],
                  tensorboard=snakemake.config["training"].get("tensorboard", False),
                  train=snakemake.input.train, test=snakemake.input.test, checkpoint=checkpoint,

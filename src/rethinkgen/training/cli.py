@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rethinkgen.data.sources import load_split
 from rethinkgen.io import LOG_FORMAT, file_sha256, write_json, write_parquet
-from rethinkgen.training import distributed, engine
+from rethinkgen.training import distributed, gpu_share, engine
 from rethinkgen.training.checkpoint import remove_checkpoint, save_model
 from rethinkgen.training.engine import TrainConfig
 from rethinkgen.training.engine import train as train_run
@@ -120,8 +120,10 @@ def run_training(run: dict, *, threads: int | None, log_path, tensorboard: bool 
     ``tensorboard`` travels outside the run dict: switching it on must not retrain runs.
     """
     run = {**run, "training": {**run.get("training", {}), "tensorboard": bool(tensorboard)}}
-    nproc = distributed.processes_for(run, distributed.split_is_image_list(files["train"]),
-                                      distributed.visible_gpu_count())
+    image_list = distributed.split_is_image_list(files["train"])
+    if not image_list:  # before CUDA starts; ImageNet runs keep every GPU they were given
+        gpu_share.pin_to_gpu_slot(str(run["training"].get("device", "auto")))
+    nproc = distributed.processes_for(run, image_list, distributed.visible_gpu_count())
     if nproc > 1:
         with stop_on_sigterm():  # the ranks get SIGTERM too: wait for their checkpoint
             distributed.launch(nproc, run, threads=threads, log_path=log_path, **files)
