@@ -3,6 +3,7 @@
 #
 #   snakemake --cores 2 all                                  # offline default (config/quick.yaml)
 #   snakemake --cores 8 all --configfile config/config.yaml  # the paper, on CIFAR-10
+#   snakemake --cores 2 beyond                               # beyond the paper (docs/beyond.md)
 import os
 import sys
 
@@ -37,6 +38,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/theory.smk"
+include: "workflow/rules/beyond.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -52,6 +54,8 @@ localrules:
     plot_figure,
     assemble_expressivity_table,
     assemble_kernel_table,
+    beyond_table,
+    beyond_figure,
 
 
 rule all:

@@ -108,7 +108,7 @@ def _output_references(config: dict) -> list[str]:
 
 def _missing_captions(config: dict, report_dir: str) -> list[str]:
     """The report shows each figure/table with its caption, report_dir/<key>.rst."""
-    keys = [(section, key) for section in ("figures", "tables") for key in config.get(section, {})]
+    keys = [(section, key) for section in ("figures", "tables", "beyond") for key in config.get(section, {})]
     return [
         f"{section}.{key}: its report caption {os.path.join(report_dir, key + '.rst')} is missing. "
         "Write it (what the output reproduces, in reStructuredText; see the other .rst files there)"
@@ -178,10 +178,22 @@ def experiment_runs(config: dict, experiment: str) -> list[Run]:
     return sorted(runs)
 
 
+def experiment_target(config: dict, experiment: str) -> str:
+    """Which target trains an experiment: `all` (the default) or `beyond`."""
+    return config["experiments"][experiment].get("target", "all")
+
+
 @_memoized
+def target_runs(config: dict, target: str) -> list[Run]:
+    """Every run of the experiments of one target (all | beyond), each once."""
+    return sorted({run for name in config["experiments"] if experiment_target(config, name) == target
+                   for run in experiment_runs(config, name)})
+
+
 def all_runs(config: dict) -> list[Run]:
-    """Every run of every experiment, each once (a run shared by experiments trains once)."""
-    return sorted({run for name in config["experiments"] for run in experiment_runs(config, name)})
+    """Every run of `snakemake all`, each once (a run shared by experiments trains once).
+    Experiments with ``target: beyond`` are left to `snakemake beyond`."""
+    return target_runs(config, "all")
 
 
 def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:

@@ -147,3 +147,30 @@ def test_model_level_training_override_is_resolved():
     config["models"]["mlp_1x512"]["training"] = {"max_epochs": 7}
     run = Run("fashion_mnist_10k", "mlp_1x512", "true_labels", "none", 0)
     assert run_config(config, run)["training"]["max_epochs"] >= 7
+
+
+BEYOND_SCHEMA = str(ROOT / "workflow/schemas/beyond.schema.yaml")
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_shipped_beyond_sections_are_valid_and_kept_out_of_all(name):
+    from rethinkgen.analysis.beyond import check_beyond
+    from rethinkgen.config import target_runs
+
+    config = load(name)
+    validate(config, BEYOND_SCHEMA)
+    assert check_beyond(config) == []
+    assert len(config["beyond"]) == 4
+    beyond_runs = set(target_runs(config, "beyond"))
+    assert beyond_runs and not beyond_runs & set(all_runs(config))
+
+
+def test_beyond_output_needs_a_beyond_experiment():
+    from rethinkgen.analysis.beyond import check_beyond
+
+    config = load()
+    config["experiments"]["beyond_capacity"].pop("target")
+    assert any("beyond_capacity' must set `target: beyond`" in p for p in check_beyond(config))
+    config["beyond"]["memorization_dynamics"]["kind"] = "memorisation"
+    with pytest.raises(WorkflowError):
+        validate(config, BEYOND_SCHEMA)

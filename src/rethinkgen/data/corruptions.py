@@ -87,8 +87,9 @@ def apply_none(spec, train, test, rng) -> CorruptionResult:
 
 def apply_random_labels(spec, train, test, rng) -> CorruptionResult:
     # Only training labels: the paper keeps test labels true (enforced by the config checks).
+    # The true labels travel with the split: training scores clean and changed examples apart.
     labels = corrupt_labels(train.labels, spec["prob"], train.num_classes, rng)
-    return CorruptionResult(dataclasses.replace(train, labels=labels), test, {})
+    return CorruptionResult(dataclasses.replace(train, labels=labels, true_labels=train.labels), test, {})
 
 
 def apply_shuffled_pixels(spec, train, test, rng) -> CorruptionResult:

@@ -38,11 +38,16 @@ class DatasetCorruptError(RuntimeError):
 
 @dataclass
 class Split:
-    """One in-memory split: images (N, H, W, C) uint8 (float32 for Gaussian inputs), labels int64."""
+    """One in-memory split: images (N, H, W, C) uint8 (float32 for Gaussian inputs), labels int64.
+
+    ``true_labels``: after label corruption, the labels before it (None otherwise), so
+    that training can score the clean and the corrupted examples apart.
+    """
 
     images: np.ndarray
     labels: np.ndarray
     classes: list[str]
+    true_labels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4:
@@ -58,7 +63,8 @@ class Split:
         return len(self.labels)
 
     def subset(self, indices: np.ndarray) -> "Split":
-        return Split(self.images[indices], self.labels[indices], list(self.classes))
+        true = None if self.true_labels is None else self.true_labels[indices]
+        return Split(self.images[indices], self.labels[indices], list(self.classes), true)
 
 
 @dataclass
@@ -88,6 +94,8 @@ def save_split(split: Split | ImageListSplit, path: str | os.PathLike) -> None:
         arrays |= {"paths": np.asarray(split.paths, dtype=str), "root": np.array(split.root)}
     else:
         arrays["images"] = split.images
+        if split.true_labels is not None:
+            arrays["true_labels"] = split.true_labels.astype(np.int64)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **arrays)
 
@@ -98,7 +106,8 @@ def load_split(path: str | os.PathLike) -> Split | ImageListSplit:
         classes = [str(c) for c in data["classes"]]
         if "paths" in data:
             return ImageListSplit(str(data["root"]), data["paths"], data["labels"], classes)
-        return Split(data["images"], data["labels"], classes)
+        true = data["true_labels"] if "true_labels" in data else None
+        return Split(data["images"], data["labels"], classes, true)
 
 
 # ---------------------------------------------------------------------------------------

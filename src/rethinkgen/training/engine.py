@@ -402,6 +402,25 @@ class _Run:
     device: torch.device
     top5: bool
     data: dict  # n_train, n_test, num_classes: the facts run_info reports about the data
+    # train_clean / train_corrupted: scored with every whole-training-set evaluation
+    subset_batches: dict = field(default_factory=dict)
+
+
+# Label-corrupted training splits carry their true labels; these rows score, against the
+# assigned labels, the examples whose label is unchanged and those whose label changed.
+TRAIN_SUBSETS = ("train_clean", "train_corrupted")
+
+
+def label_subsets(train_split) -> dict:
+    """{"train_clean": split, "train_corrupted": split}, empty subsets and splits without
+    true labels left out. A random label that equals the true one counts as clean."""
+    true_labels = getattr(train_split, "true_labels", None)
+    if true_labels is None:
+        return {}
+    changed = np.asarray(train_split.labels) != np.asarray(true_labels)
+    masks = dict(zip(TRAIN_SUBSETS, (~changed, changed)))
+    return {name: train_split.subset(np.flatnonzero(mask))
+            for name, mask in masks.items() if mask.any()}
 
 
 def _setup(cfg: TrainConfig, train_split, test_split) -> _Run:
@@ -433,7 +452,9 @@ def _setup(cfg: TrainConfig, train_split, test_split) -> _Run:
                 test_batches=make_batches(test_split, cfg, False, device, shard),
                 dist_ctx=dist_ctx, device=device, top5=num_classes > 10,
                 data={"n_train": len(train_split), "n_test": len(test_split),
-                      "num_classes": num_classes})
+                      "num_classes": num_classes},
+                subset_batches={name: make_batches(split, cfg, False, device, shard)
+                                for name, split in label_subsets(train_split).items()})
 
 
 def _resume(run: _Run, cfg: TrainConfig, checkpoint_path, log) -> RunState | None:
@@ -465,6 +486,16 @@ def _save(run: _Run, cfg: TrainConfig, state: RunState, checkpoint_path) -> None
 def _evaluate(run: _Run, cfg: TrainConfig, batches) -> dict:
     distributed.broadcast_buffers(run.model)  # every shard sees rank 0's batch-norm stats
     return evaluate(run.model, batches.ordered(cfg.eval_batch_size), run.pipeline, run.top5)
+
+
+def _evaluate_train(run: _Run, cfg: TrainConfig, state: RunState, lr: float,
+                    wall_time_s: float, images_per_s: float) -> dict:
+    """Whole-training-set evaluation, then its clean and corrupted subsets (if any)."""
+    train_eval = _evaluate(run, cfg, run.train_eval_batches)
+    state.add_rows("train", train_eval, lr, wall_time_s, images_per_s)
+    for name, batches in run.subset_batches.items():
+        state.add_rows(name, _evaluate(run, cfg, batches), lr, wall_time_s, images_per_s)
+    return train_eval
 
 
 def _train_epoch(run: _Run, cfg: TrainConfig, epoch: int) -> dict:
@@ -501,8 +532,7 @@ def _train_and_evaluate(run: _Run, cfg: TrainConfig, state: RunState, epoch: int
         return
     train_eval = None
     if epoch % cfg.eval_train_every == 0 or epoch == cfg.max_epochs:
-        train_eval = _evaluate(run, cfg, run.train_eval_batches)
-        state.add_rows("train", train_eval, lr, wall(), ips)
+        train_eval = _evaluate_train(run, cfg, state, lr, wall(), ips)
     test_eval = _evaluate(run, cfg, run.test_batches)
     state.add_rows("test", test_eval, lr, wall(), ips)
     state.record_test(test_eval["accuracy"])
@@ -549,8 +579,8 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
             on_epoch(_metrics_frame(state.rows, cfg), _progress(cfg, state))
 
     if state.epoch == 0 and not state.rows and cfg.eval_initial:
-        for split, batches in (("train", run.train_eval_batches), ("test", run.test_batches)):
-            state.add_rows(split, _evaluate(run, cfg, batches), cfg.lr, wall(), math.nan)
+        _evaluate_train(run, cfg, state, cfg.lr, wall(), math.nan)
+        state.add_rows("test", _evaluate(run, cfg, run.test_batches), cfg.lr, wall(), math.nan)
         report()
     progress_bar = _progress_bar(cfg, state) if is_main else None
     while state.status is None and state.epoch < cfg.max_epochs:

@@ -176,16 +176,29 @@ class SmallAlexNet(nn.Module):
         return self.classifier(self.dropout(self.hidden(self.features(x))))
 
 
+# The MLP's hidden nonlinearity (spec["activation"]; the paper's is relu).
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": lambda: nn.ReLU(inplace=True),
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "leaky_relu": lambda: nn.LeakyReLU(0.01, inplace=True),
+    "elu": lambda: nn.ELU(inplace=True),
+}
+
+
 class MLP(nn.Module):
-    """Fully connected ReLU network on the flattened image (REFERENCE 3.3)."""
+    """Fully connected network on the flattened image (REFERENCE 3.3); ReLU unless
+    ``activation`` names another of ``ACTIVATIONS``."""
 
     def __init__(self, num_classes: int, input_shape: tuple[int, int, int],
-                 hidden: list[int], dropout: float = 0.0):
+                 hidden: list[int], dropout: float = 0.0, activation: str = "relu"):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise KeyError(f"unknown activation {activation!r}; known: {sorted(ACTIVATIONS)}")
         width = math.prod(input_shape)
         layers: list[nn.Module] = [nn.Flatten()]
         for units in hidden:
-            layers += [nn.Linear(width, units), nn.ReLU(inplace=True)]
+            layers += [nn.Linear(width, units), ACTIVATIONS[activation]()]
             width = units
         self.hidden = nn.Sequential(*layers)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -204,7 +217,8 @@ def _build_small_alexnet(spec, num_classes, input_shape, dropout):
 
 
 def _build_mlp(spec, num_classes, input_shape, dropout):
-    return MLP(num_classes, input_shape, [int(h) for h in spec["hidden"]], dropout)
+    return MLP(num_classes, input_shape, [int(h) for h in spec["hidden"]], dropout,
+               spec.get("activation", "relu"))
 
 
 def _build_inception_v3(spec, num_classes, input_shape, dropout):

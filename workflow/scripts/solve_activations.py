@@ -1,0 +1,18 @@
+"""Adapter: Theorem 1's first layer, output layer solved per activation -> rows."""
+
+import os
+import sys
+
+# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
+sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+
+from rethinkgen.data.sources import load_split
+from rethinkgen.io import rule_logging, write_parquet
+from rethinkgen.theory.activations import activation_rows
+
+with rule_logging(snakemake.log[0]):
+    settings = snakemake.params.settings
+    rows = activation_rows(load_split(snakemake.input.train).images, settings["sample_sizes"],
+                           settings["activations"], settings["projection_scales"],
+                           settings["bias_gap_fraction"], settings["seed"])
+    write_parquet(rows, snakemake.output.rows)
