@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from rethinkgen.training import distributed
-from rethinkgen.data.sources import ImageListSplit, load_split, save_split
+from rethinkgen.data.splits import ImageListSplit, load_split, save_split
 from rethinkgen.training.distributed import Shard
 from rethinkgen.io import read_json
 from rethinkgen.training.models import build_model

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from rethinkgen.analysis import figures, tables  # noqa: E402
+from rethinkgen.analysis import aggregate, figures  # noqa: E402
 
 CONFIG = {
     "datasets": {"cifar10": {"name": "cifar10"}, "fmnist": {"name": "fashion_mnist"},
@@ -39,7 +39,7 @@ def tidy(dataset="cifar10", models=("inception", "mlp_1x512"), corruptions=("tru
                 for seed in seeds:
                     k = dict(dataset=dataset, model=model, corruption=corruption, regularizer=regularizer,
                              seed=seed)
-                    design = tables.design_columns(CONFIG, dataset, model, corruption, regularizer)
+                    design = aggregate.design_columns(CONFIG, dataset, model, corruption, regularizer)
                     design |= dict(num_classes=10, n_test=10_000, max_epochs=20)
                     p = CORRUPTION_P.get(corruption, 0.3)
                     for epoch in range(1, 5):

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from rethinkgen.training.checkpoint import load_checkpoint
-from rethinkgen.data.sources import ImageListSplit, Split
+from rethinkgen.data.splits import ImageListSplit, Split
 from rethinkgen.training.preprocess import (center_crop, per_image_standardization, prepare_batch,
                                    random_crop, random_flip_rotate)
 from rethinkgen.training.engine import METRIC_COLUMNS, TrainConfig, evaluate, train, train_one_epoch
