@@ -17,8 +17,22 @@ import numpy as np
 from rethinkgen.io import atomic_path
 
 
+class _Labelled:
+    """What every split has: `labels` (N,) int64 and the `classes` they index."""
+
+    labels: np.ndarray
+    classes: list[str]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
 @dataclass
-class Split:
+class Split(_Labelled):
     """One in-memory split: images (N, H, W, C) uint8 (float32 for Gaussian inputs), labels int64."""
 
     images: np.ndarray
@@ -31,32 +45,18 @@ class Split:
         if len(self.images) != len(self.labels):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
     def subset(self, indices: np.ndarray) -> "Split":
         return Split(self.images[indices], self.labels[indices], list(self.classes))
 
 
 @dataclass
-class ImageListSplit:
+class ImageListSplit(_Labelled):
     """A split of image files decoded at training time (ImageNet): paths relative to `root`."""
 
     root: str
     paths: np.ndarray
     labels: np.ndarray
     classes: list[str]
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
     def subset(self, indices: np.ndarray) -> "ImageListSplit":
         return ImageListSplit(self.root, self.paths[indices], self.labels[indices], list(self.classes))
