@@ -17,7 +17,7 @@ import logging
 import time
 from pathlib import Path
 
-from rethinkgen.data.sources import load_split
+from rethinkgen.data.splits import load_split
 from rethinkgen.training.engine import TrainConfig, train
 
 QUICK_TRAINING = {"batch_size": 128, "momentum": 0.9, "lr_decay": 0.95,

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from train_throughput import engine_images_per_s
-from rethinkgen.training.models import PAPER_PARAM_COUNTS
+from rethinkgen.analysis.paper import PAPER_MODEL_SPECS
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--model", required=True)
@@ -18,6 +18,6 @@ args = parser.parse_args()
 rng = np.random.default_rng(0)
 images = rng.integers(0, 256, (args.n, 32, 32, 3), np.uint8)
 labels = rng.integers(0, 10, args.n).astype(np.int64)
-spec = dict(PAPER_PARAM_COUNTS[args.model][0], lr=0.01)
+spec = dict(PAPER_MODEL_SPECS[args.model], lr=0.01)
 print(engine_images_per_s(spec, images, labels, 28, torch.device(args.device), args.steps, 128,
                           "auto"))

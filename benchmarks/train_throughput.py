@@ -20,7 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rethinkgen.training.models import PAPER_PARAM_COUNTS, build_model
+from rethinkgen.analysis.paper import PAPER_MODEL_SPECS
+from rethinkgen.training.models import build_model
 from rethinkgen.training.preprocess import (BatchPipeline, InMemoryBatches, nhwc_to_device,
                                    per_image_standardization)
 from rethinkgen.training.engine import TrainConfig
@@ -108,7 +109,7 @@ def engine_images_per_s(spec, images, labels, crop, device, steps, batch_size, a
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--models", nargs="+", default=list(PAPER_PARAM_COUNTS))
+    parser.add_argument("--models", nargs="+", default=list(PAPER_MODEL_SPECS))
     parser.add_argument("--n", type=int, default=4096, help="synthetic training images")
     parser.add_argument("--size", type=int, default=28, help="image side (crop = 28)")
     parser.add_argument("--channels", type=int, default=1, help="1 = Fashion-MNIST-like")
@@ -136,7 +137,7 @@ def main() -> None:
     print(f"{'model':<16}{'reference img/s':>16}{'ours img/s':>12}{'speed-up':>10}"
           f"{'ours s/epoch(10k)':>19}")
     for name in args.models:
-        spec = dict(PAPER_PARAM_COUNTS[name][0], lr=0.01)
+        spec = dict(PAPER_MODEL_SPECS[name], lr=0.01)
         conv = spec["arch"] != "mlp"
         steps = args.steps or (6 if conv and device.type == "cpu" else 200)
         # Best of several timed windows: robust to other jobs sharing the machine.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rethinkgen.data.sources import Split
+from rethinkgen.data.splits import Split
 
 matplotlib.use("Agg")  # no display on CI or cluster nodes
 os.environ.setdefault("MPLBACKEND", "Agg")

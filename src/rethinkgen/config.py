@@ -20,7 +20,7 @@ IMAGENET_ARCHS = ("inception_v3",)
 # Corruption kinds that change pixels (data/corruptions.py implements them). Kept here so
 # that reading the config, which the workflow does while parsing, imports nothing heavy.
 PIXEL_CORRUPTIONS = ("shuffled_pixels", "random_pixels", "gaussian")
-GRID_KEYS = {"datasets": "datasets", "models": "models", "corruptions": "corruptions", "regularizers": "regularizers"}
+GRID_SECTIONS = ("datasets", "models", "corruptions", "regularizers")  # a grid names keys of each
 
 
 class ConfigError(ValueError):
@@ -51,11 +51,11 @@ def check_config(config: dict, report_dir: str | None = None) -> None:
     for name, experiment in config["experiments"].items():
         for index, grid in enumerate(experiment["grids"]):
             where = f"experiments.{name}.grids[{index}]"
-            for field, section in GRID_KEYS.items():
-                for key in grid[field]:
+            for section in GRID_SECTIONS:
+                for key in grid[section]:
                     if key not in config[section]:
                         problems.append(
-                            f"{where}.{field}: '{key}' is not defined under '{section}:' "
+                            f"{where}.{section}: '{key}' is not defined under '{section}:' "
                             f"(defined: {_known(config, section)})"
                         )
             problems += _grid_compatibility(config, grid, where)

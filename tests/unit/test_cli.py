@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rethinkgen.data.sources import load_split, save_split
+from rethinkgen.data.splits import load_split, save_split
 from rethinkgen.training import cli, engine
 from rethinkgen.training.checkpoint import checksum_path, save_checkpoint
 from rethinkgen.training.engine import TrainConfig, TrainResult, train

@@ -9,26 +9,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from rethinkgen.data import idx
 from rethinkgen.data import sources as data
+from rethinkgen.data.download import DatasetCorruptError, DatasetUnavailableError, md5_of
+from rethinkgen.data.idx import IdxSource, prepare_idx
 from rethinkgen.data.sources import (
-    DatasetCorruptError,
-    DatasetUnavailableError,
-    IdxSource,
-    ImageListSplit,
-    load_split,
-    md5_of,
     prepare_cifar10,
     prepare_dataset,
-    prepare_idx,
     prepare_imagenet,
-    save_split,
     stratified_subset_indices,
 )
+from rethinkgen.data.splits import ImageListSplit, load_split, save_split
 from tests.conftest import make_split
 
 
 def idx_bytes(array: np.ndarray, images: bool) -> bytes:
-    magic = (data.IDX_IMAGE_MAGIC if images else data.IDX_LABEL_MAGIC).to_bytes(4, "big")
+    magic = (idx.IDX_IMAGE_MAGIC if images else idx.IDX_LABEL_MAGIC).to_bytes(4, "big")
     header = b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     return magic + header + array.astype(np.uint8).tobytes()
 
@@ -38,8 +34,8 @@ def write_idx_folder(folder: Path, n_train=30, n_test=10, seed=0) -> dict[str, b
     rng = np.random.default_rng(seed)
     raw = {}
     for split, n in (("train", n_train), ("test", n_test)):
-        raw[data.IDX_FILES[f"{split}_images"]] = idx_bytes(rng.integers(0, 256, (n, 28, 28)), True)
-        raw[data.IDX_FILES[f"{split}_labels"]] = idx_bytes(rng.integers(0, 10, n), False)
+        raw[idx.IDX_FILES[f"{split}_images"]] = idx_bytes(rng.integers(0, 256, (n, 28, 28)), True)
+        raw[idx.IDX_FILES[f"{split}_labels"]] = idx_bytes(rng.integers(0, 10, n), False)
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in raw.items():
         (folder / name).write_bytes(gzip.compress(content, mtime=0))
@@ -87,28 +83,28 @@ def test_mnist_without_a_published_checksum_is_refused(tmp_path):
     # Formerly accepted "by structure only": any 60000-record IDX file passed as MNIST.
     write_idx_folder(tmp_path)
     with pytest.raises(DatasetCorruptError, match="matches none of mnist's published checksums"):
-        prepare_idx(data.MNIST, str(tmp_path), False, None)
+        prepare_idx(idx.MNIST, str(tmp_path), False, None)
 
 
 def test_mnist_name_on_another_idx_datasets_files_names_the_right_one(tmp_path, monkeypatch):
     raw = write_idx_folder(tmp_path)
     recompressed = {n: hashlib.sha256(b).hexdigest() for n, b in raw.items()}
-    monkeypatch.setattr(data, "FASHION_MNIST", data.FASHION_MNIST.__class__(
-        **(vars(data.FASHION_MNIST) | {"content_sha256": recompressed})))
+    monkeypatch.setattr(idx, "FASHION_MNIST", idx.FASHION_MNIST.__class__(
+        **(vars(idx.FASHION_MNIST) | {"content_sha256": recompressed})))
     with pytest.raises(DatasetCorruptError, match="is fashion_mnist's .*`name: mnist`.*"
                                                   "Set `name: fashion_mnist`"):
-        prepare_idx(data.MNIST, str(tmp_path), False, None)
+        prepare_idx(idx.MNIST, str(tmp_path), False, None)
 
 
 @pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
                     reason="dataset-fashion-mnist not installed")
 def test_mnist_name_on_debians_fashion_mnist_is_refused():
     with pytest.raises(DatasetCorruptError, match="Set `name: fashion_mnist`"):
-        prepare_idx(data.MNIST, "/usr/share/datasets/fashion-mnist", False)
+        prepare_idx(idx.MNIST, "/usr/share/datasets/fashion-mnist", False)
 
 
 def test_every_download_mirror_is_https():
-    for source in (data.FASHION_MNIST, data.MNIST):
+    for source in (idx.FASHION_MNIST, idx.MNIST):
         assert source.urls and all(url.startswith("https://") for url in source.urls)
     assert data.CIFAR10_URL.startswith("https://")
 
@@ -134,12 +130,12 @@ def test_truncated_idx_body_is_reported(tmp_path):
 def test_wrong_record_count_is_reported(tmp_path):
     raw = write_idx_folder(tmp_path)
     with pytest.raises(DatasetCorruptError, match="30 records, expected 60000"):
-        prepare_idx(source_for(tmp_path, raw), str(tmp_path), False, data.IDX_EXPECTED_COUNTS)
+        prepare_idx(source_for(tmp_path, raw), str(tmp_path), False, idx.IDX_EXPECTED_COUNTS)
 
 
 def test_missing_files_say_how_to_get_them(tmp_path):
     with pytest.raises(DatasetUnavailableError, match="apt-get install dataset-fashion-mnist"):
-        prepare_idx(data.FASHION_MNIST, str(tmp_path / "nothing"), False)
+        prepare_idx(idx.FASHION_MNIST, str(tmp_path / "nothing"), False)
     assert not (tmp_path / "nothing").exists()  # nothing half-written left behind
 
 
@@ -150,7 +146,7 @@ def test_failed_download_leaves_nothing_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr("torchvision.datasets.utils.download_url", refuse)
     with pytest.raises(DatasetUnavailableError, match="could not download.*ossci-datasets"):
-        prepare_idx(data.MNIST, str(tmp_path), True)
+        prepare_idx(idx.MNIST, str(tmp_path), True)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -283,6 +279,6 @@ def test_prepare_dataset_subsets_a_real_format_folder(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist not installed")
 def test_debian_fashion_mnist_is_recognised_as_genuine():
-    train, test = prepare_idx(data.FASHION_MNIST, "/usr/share/datasets/fashion-mnist", False)
+    train, test = prepare_idx(idx.FASHION_MNIST, "/usr/share/datasets/fashion-mnist", False)
     assert train.images.shape == (60000, 28, 28, 1) and len(test) == 10000
     assert np.array_equal(np.bincount(train.labels), np.full(10, 6000))

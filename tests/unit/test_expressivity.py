@@ -1,4 +1,4 @@
-"""Theorem 1 construction: exact fit with 2n + d weights (REFERENCE item 26)."""
+"""Theorem 1 construction: exact fit with 2n + d weights (docs/paper.md, check 26)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import torch
 from rethinkgen.theory.expressivity import (
     TwoLayerReLUInterpolant,
     choose_projection,
-    count_parameters,
+    num_weights,
     deduplicate_images,
     expressivity_markdown,
     expressivity_rows,
@@ -25,7 +25,7 @@ def test_fits_random_targets_exactly(n, d):
     outputs = fit.model(torch.from_numpy(points)).numpy()
     assert outputs.shape == (n,)
     np.testing.assert_allclose(outputs, targets, rtol=0, atol=1e-6 * max(1.0, np.abs(targets).max()))
-    assert count_parameters(fit.model) == 2 * n + d
+    assert num_weights(fit.model) == 2 * n + d
 
 
 def test_multiple_target_columns_share_projection_and_biases():
@@ -33,7 +33,7 @@ def test_multiple_target_columns_share_projection_and_biases():
     points, targets = rng.standard_normal((200, 5)), rng.standard_normal((200, 3))
     fit = fit_two_layer_interpolant(points, targets, choose_projection(points, rng))
     np.testing.assert_allclose(fit.model(torch.from_numpy(points)).numpy(), targets, atol=1e-8)
-    assert count_parameters(fit.model) == 5 + 200 + 3 * 200
+    assert num_weights(fit.model) == 5 + 200 + 3 * 200
 
 
 def test_system_is_lower_triangular_with_diagonal_gaps():

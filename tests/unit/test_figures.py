@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from rethinkgen.analysis import figures, tables  # noqa: E402
+from rethinkgen.analysis import aggregate, figures  # noqa: E402
 
 CONFIG = {
     "datasets": {"cifar10": {"name": "cifar10"}, "fmnist": {"name": "fashion_mnist"},
@@ -39,7 +39,7 @@ def tidy(dataset="cifar10", models=("inception", "mlp_1x512"), corruptions=("tru
                 for seed in seeds:
                     k = dict(dataset=dataset, model=model, corruption=corruption, regularizer=regularizer,
                              seed=seed)
-                    design = tables.design_columns(CONFIG, dataset, model, corruption, regularizer)
+                    design = aggregate.design_columns(CONFIG, dataset, model, corruption, regularizer)
                     design |= dict(num_classes=10, n_test=10_000, max_epochs=20)
                     p = CORRUPTION_P.get(corruption, 0.3)
                     for epoch in range(1, 5):
@@ -110,6 +110,32 @@ def test_learning_curves_one_line_per_condition_and_paper_dashed():
     fig = figures.plot_learning_curves(curves, runs)
     texts = legend_texts(fig)
     assert {"true labels", "random labels", "shuffled pixels", figures.PAPER} <= set(texts)
+    # conditions listed in the paper's order of fitting (analysis.paper.FIG1A_CONDITIONS)
+    assert [t for t in texts if t in {"true labels", "shuffled pixels", "random labels"}] == [
+        "true labels", "shuffled pixels", "random labels"]
+
+
+def test_learning_curves_plot_our_losses_against_steps():
+    curves, runs = tidy("fmnist", models=("inception",), corruptions=("true_labels", "random_labels"))
+    curves.loc[curves["corruption"] == "random_labels", "loss"] *= 2  # tell the two lines apart
+    ax = figures.plot_learning_curves(curves, runs).axes[0]
+    drawn = sorted((tuple(line.get_xdata()), tuple(line.get_ydata())) for line in ax.get_lines()
+                   if len(line.get_xdata()) == 4)
+    online = curves[curves["split"] == "train_online"].sort_values("step")
+    expected = sorted((tuple(g["step"]), tuple(g["loss"])) for _, g in online.groupby("corruption"))
+    assert len(drawn) == 2
+    for (x, y), (steps, losses) in zip(drawn, expected):
+        assert y == pytest.approx(losses)
+        assert x == pytest.approx(steps) or x == pytest.approx([v / 1000 for v in steps])  # steps or k steps
+
+
+def test_test_error_plot_draws_one_minus_final_test_accuracy():
+    curves, runs = tidy("fmnist", models=("mlp_1x512",), corruptions=tuple(CORRUPTION_P))
+    ax = figures.plot_test_error_vs_corruption(curves, runs).axes[0]
+    ours = ax.get_lines()[0]
+    by_p = runs.assign(p=runs["corruption"].map(CORRUPTION_P)).sort_values("p")
+    assert list(ours.get_xdata()) == list(by_p["p"])
+    assert list(ours.get_ydata()) == pytest.approx(list(1 - by_p["final_test_accuracy"]))
 
 
 def test_batchnorm_panels_per_model_with_early_stopping_band():

@@ -1,4 +1,4 @@
-"""Minimum-norm kernel interpolation (REFERENCE section 11, items 22-27)."""
+"""Minimum-norm kernel interpolation (Section 5, Appendix D; docs/paper.md checks 22-27)."""
 
 import numpy as np
 import pandas as pd
@@ -6,12 +6,11 @@ import pytest
 import torch
 
 from tests.conftest import TEST_DEVICE
+from rethinkgen.theory.features import FEATURES, gabor_filter_bank
 from rethinkgen.theory.kernels import (
-    FEATURES,
     accumulate_gram,
     cholesky_factor,
     cholesky_solve_in_place,
-    gabor_filter_bank,
     gram_to_gaussian_,
     sgd_least_squares,
     solve_kernel_interpolation,
@@ -33,22 +32,27 @@ def test_sgd_from_zero_converges_to_minimum_norm_solution():
     assert np.linalg.norm(w_min_norm + null_direction) > np.linalg.norm(w_min_norm)
 
 
-def test_least_squares_hessian_is_the_same_at_every_interpolant():
-    """Curvature cannot tell global minima apart: finite-difference Hessians agree."""
+def test_sgd_interpolants_from_different_starts_share_one_hessian():
+    """Check 27: SGD from 0 and from another start reach different interpolants, and
+    the loss's curvature cannot tell them apart (Hessian X^T X / n at both)."""
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal((5, 12)), rng.standard_normal(5)
-    w0 = x.T @ np.linalg.solve(x @ x.T, y)
-    w1 = w0 + 3.0 * np.linalg.svd(x)[2][-1]  # also interpolates
-    np.testing.assert_allclose(x @ w1, y, atol=1e-10)
+    start = 3.0 * np.linalg.svd(x)[2][-1]  # a direction outside the row space of x
+    w_zero = sgd_least_squares(x, y, epochs=300, rng=np.random.default_rng(1))
+    w_other = sgd_least_squares(x, y, epochs=300, rng=np.random.default_rng(1), w0=start)
+    for w in (w_zero, w_other):
+        np.testing.assert_allclose(x @ w, y, atol=1e-8)
+    assert np.linalg.norm(w_other - w_zero) > 2.9  # SGD kept the start's null-space part
+    assert np.linalg.norm(w_other) > np.linalg.norm(w_zero)
 
-    def gradient(w):
-        return x.T @ (x @ w - y) / len(y)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
-    def hessian(w, h=1e-4):
-        return np.stack([(gradient(w + h * e) - gradient(w - h * e)) / (2 * h) for e in np.eye(len(w))])
+    def hessian(w):
+        loss = lambda v: 0.5 * ((xt @ v - yt) ** 2).mean()  # noqa: E731
+        return torch.autograd.functional.hessian(loss, torch.from_numpy(w)).numpy()
 
-    np.testing.assert_allclose(hessian(w0), hessian(w1), atol=1e-9)
-    np.testing.assert_allclose(hessian(w0), x.T @ x / len(y), atol=1e-9)
+    np.testing.assert_allclose(hessian(w_zero), hessian(w_other), atol=1e-12)
+    np.testing.assert_allclose(hessian(w_zero), x.T @ x / len(y), atol=1e-12)
 
 
 def test_gram_accumulates_over_feature_chunks_and_gaussian_matches_definition():

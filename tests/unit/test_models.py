@@ -6,21 +6,31 @@ import pytest
 import torch
 from torch import nn
 
-from rethinkgen.training.models import (MODELS, PAPER_PARAM_COUNTS, CrossChannelLRN, build_model,
-                               count_parameters, parameter_table)
+from rethinkgen.analysis.paper import PAPER_MODEL_SPECS, PAPER_NUM_PARAMS, paper_model_of
+from rethinkgen.training.layers import CrossChannelLRN
+from rethinkgen.training.models import MODELS, build_model, count_parameters, parameter_table
 
-SMALL_SPECS = {name: spec for name, (spec, _) in PAPER_PARAM_COUNTS.items()}
-
-
-@pytest.mark.parametrize("name", sorted(PAPER_PARAM_COUNTS))
+@pytest.mark.parametrize("name", sorted(PAPER_NUM_PARAMS))
 def test_parameter_count_equals_paper_table1(name):
-    spec, paper_count = PAPER_PARAM_COUNTS[name]
-    assert count_parameters(build_model(spec, 10, (3, 28, 28))) == paper_count
+    model = build_model(PAPER_MODEL_SPECS[name], 10, (3, 28, 28))
+    assert count_parameters(model) == PAPER_NUM_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_MODEL_SPECS))
+def test_paper_model_of_inverts_the_paper_specs(name):
+    config_spec = dict(PAPER_MODEL_SPECS[name], lr=0.1, init="glorot_uniform")
+    assert paper_model_of(config_spec) == name
+
+
+def test_paper_model_of_reads_specs_as_the_builder_does():
+    # No batch_norm key builds the BN variant, so it is the paper's "inception".
+    assert paper_model_of({"arch": "small_inception"}) == "inception"
+    assert paper_model_of({"arch": "mlp", "hidden": [256]}) is None
 
 
 def test_paper_counts_are_the_published_numbers():
     # Guard against someone "fixing" the expected values instead of the models.
-    assert {k: v for k, (_, v) in PAPER_PARAM_COUNTS.items()} == {
+    assert PAPER_NUM_PARAMS == {
         "inception": 1_649_402, "inception_nobn": 1_649_402, "alexnet": 1_387_786,
         "mlp_3x512": 1_735_178, "mlp_1x512": 1_209_866}
 
@@ -35,19 +45,19 @@ def test_batchnorm_variant_has_shift_but_no_scale_and_no_conv_bias():
     assert not any(isinstance(m, nn.BatchNorm2d) for m in without.modules())
 
 
-@pytest.mark.parametrize("name", sorted(SMALL_SPECS))
+@pytest.mark.parametrize("name", sorted(PAPER_MODEL_SPECS))
 @pytest.mark.parametrize("input_shape", [(1, 28, 28), (3, 28, 28), (3, 32, 32), (1, 12, 12)])
 def test_forward_shape_adapts_to_input(name, input_shape):
-    model = build_model(SMALL_SPECS[name], 7, input_shape).eval()
+    model = build_model(PAPER_MODEL_SPECS[name], 7, input_shape).eval()
     with torch.no_grad():
         out = model(torch.randn(2, *input_shape))
     assert out.shape == (2, 7)
 
 
-@pytest.mark.parametrize("name", sorted(SMALL_SPECS))
+@pytest.mark.parametrize("name", sorted(PAPER_MODEL_SPECS))
 def test_dropout_does_not_change_parameter_count(name):
-    plain = build_model(SMALL_SPECS[name], 10, (3, 28, 28))
-    dropped = build_model(SMALL_SPECS[name], 10, (3, 28, 28), dropout=0.5)
+    plain = build_model(PAPER_MODEL_SPECS[name], 10, (3, 28, 28))
+    dropped = build_model(PAPER_MODEL_SPECS[name], 10, (3, 28, 28), dropout=0.5)
     assert count_parameters(plain) == count_parameters(dropped)
     assert not any(isinstance(m, nn.Dropout) for m in plain.modules())
     assert any(isinstance(m, nn.Dropout) and m.p == 0.5 for m in dropped.modules())
@@ -89,5 +99,5 @@ def test_lrn_band_is_not_saved_in_state_dict():
 
 def test_parameter_table_lists_every_paper_model():
     rows = parameter_table()
-    assert [name for name, _, _ in rows] == list(PAPER_PARAM_COUNTS)
+    assert [name for name, _, _ in rows] == list(PAPER_NUM_PARAMS)
     assert all(ours == paper for _, ours, paper in rows)

@@ -126,3 +126,48 @@ def test_lr_schedule_decay_per_paper_epoch_and_warmup():
     assert [epoch_lr(warm, e, 100) for e in (1, 2, 4, 5)] == pytest.approx([0.025, 0.05, 0.1, 0.1])
     assert math.isclose(epoch_lr(replaced(lr=0.1, lr_decay_every_steps=None, lr_decay=0.5), 3, 10),
                         0.025)
+
+
+# ------------------------------------------------- each regularizer reaches training
+
+def _one_image_split(n: int = 32) -> "Split":
+    """n copies of one random 8x8 image: without augmentation every training input is equal."""
+    from rethinkgen.data.splits import Split
+
+    image = make_split(n=1, seed=5).images
+    return Split(image.repeat(n, axis=0), torch.arange(n).remainder(10).numpy(), [f"c{i}" for i in range(10)])
+
+
+def _train_and_watch(monkeypatch, regularizer_spec: dict) -> tuple[nn.Module, list[torch.Tensor]]:
+    """Train one epoch through the engine; return the model it built and the inputs it
+    fed that model in train mode (captured by a forward pre-hook)."""
+    from rethinkgen.training import engine
+
+    built, inputs = [], []
+
+    def spy(*args, **kwargs):
+        model = build_model(*args, **kwargs)
+        model.register_forward_pre_hook(
+            lambda m, a: inputs.append(a[0].detach().float().clone()) if m.training else None)
+        built.append(model)
+        return model
+
+    monkeypatch.setattr(engine, "build_model", spy)
+    train(config(max_epochs=1, regularizer_spec=regularizer_spec), _one_image_split(), make_split(n=8))
+    return built[0], inputs
+
+
+@pytest.mark.parametrize("regularizer", [{}, {"random_crop": True}, {"augment": True}])
+def test_random_crop_and_augmentation_change_the_training_inputs(monkeypatch, regularizer):
+    _, inputs = _train_and_watch(monkeypatch, regularizer)
+    batch = torch.cat(inputs)
+    differ = not torch.allclose(batch, batch[:1].expand_as(batch))
+    assert differ == bool(regularizer), regularizer  # identical images stay identical only without
+
+
+def test_dropout_regularizer_puts_dropout_with_its_rate_in_the_trained_model(monkeypatch):
+    model, _ = _train_and_watch(monkeypatch, {"dropout": 0.3})
+    rates = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert rates == [0.3]
+    plain, _ = _train_and_watch(monkeypatch, {})
+    assert not any(isinstance(m, nn.Dropout) for m in plain.modules())

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rethinkgen.data.sources import load_split, save_split
+from rethinkgen.data.splits import load_split, save_split
 from rethinkgen.training.engine import TrainConfig, train
 
 from tests.conftest import make_split
@@ -36,7 +36,7 @@ RUN = {
 
 TRAINER = textwrap.dedent("""
     import sys
-    from rethinkgen.data.sources import load_split
+    from rethinkgen.data.splits import load_split
     from rethinkgen.io import write_json, write_parquet
     from rethinkgen.training.engine import TrainConfig, train
 

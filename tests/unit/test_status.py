@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from rethinkgen.config import Run
-from rethinkgen.data.sources import save_split
+from rethinkgen.data.splits import save_split
 from rethinkgen.io import write_json, write_parquet
 from rethinkgen.training.live import read_live_metrics
 from rethinkgen.status import (RunFiles, format_duration, grid_status, main, render_table,
@@ -164,7 +164,7 @@ WATCHED = Run("tiny", "mlp", "random_labels", "none", 0)
 MAX_EPOCHS = 30
 TRAINER = textwrap.dedent("""
     import sys
-    from rethinkgen.data.sources import load_split
+    from rethinkgen.data.splits import load_split
     from rethinkgen.io import write_json, write_parquet
     from rethinkgen.training.engine import TrainConfig, train
     from rethinkgen.training.live import epoch_hook

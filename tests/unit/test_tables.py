@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rethinkgen.analysis import tables
+from rethinkgen.analysis import aggregate, derived, tables
 from rethinkgen.analysis.paper import read_paper_table, read_reference_csv
 
 CONFIG = {
@@ -62,23 +62,23 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
     """Runs-table rows: run keys + overrides, design columns filled in from CONFIG."""
     out = []
     for row in rows:
-        k = keys(**{f: row.pop(f) for f in list(row) if f in tables.KEY_COLUMNS})
+        k = keys(**{f: row.pop(f) for f in list(row) if f in aggregate.KEY_COLUMNS})
         base = dict(status="fitted", num_params=1, final_train_online_accuracy=1.0,
                     final_train_accuracy=1.0, final_test_accuracy=0.5,
                     best_test_accuracy=0.5, epochs_to_fit=10, fitted=True, max_epochs=20,
                     num_classes=10, n_test=1000 if k["dataset"] == "fmnist_1k" else 10_000)
-        out.append(k | tables.design_columns(CONFIG, *list(k.values())[:4]) | base | row)
+        out.append(k | aggregate.design_columns(CONFIG, *list(k.values())[:4]) | base | row)
     return pd.DataFrame(out)
 
 
 def test_design_columns_read_config_and_map_to_paper_names():
-    d = tables.design_columns(CONFIG, "fmnist_1k", "inception_nobn", "labels_p050", "crop_slow")
+    d = aggregate.design_columns(CONFIG, "fmnist_1k", "inception_nobn", "labels_p050", "crop_slow")
     assert d["dataset_name"] == "fashion_mnist"
     assert d["corruption_kind"] == "random_labels" and d["corruption_prob"] == 0.5
     assert d["paper_condition"] == "partially_corrupted_labels"
     assert d["paper_model"] == "inception_nobn" and d["batch_norm"] is False
     assert d["random_crop"] is True and d["weight_decay"] == 0.0
-    pixel = tables.design_columns(CONFIG, "cifar10", "tiny_mlp", "gaussian", "none")
+    pixel = aggregate.design_columns(CONFIG, "cifar10", "tiny_mlp", "gaussian", "none")
     assert math.isnan(pixel["corruption_prob"]) and pixel["paper_model"] is None
     assert pixel["paper_condition"] == "gaussian"
 
@@ -93,7 +93,7 @@ def test_runs_table_reports_the_resolved_settings_of_run_info(tmp_path):
     config = CONFIG | {"training": {"lr_decay": 0.95, "max_epochs": 200}}
     config["models"] = CONFIG["models"] | {
         "inception_nobn": CONFIG["models"]["inception_nobn"] | {"training": {"max_epochs": 30}}}
-    curves, runs = tables.aggregate_runs([run_dir], config)
+    curves, runs = aggregate.aggregate_runs([run_dir], config)
     row = runs.to_pandas().iloc[0]
     assert (row["max_epochs"], row["lr_decay"], row["n_test"], row["num_classes"]) == (30, 0.999, 1000, 10)
     assert set(curves.to_pandas()["max_epochs"]) == {30}
@@ -102,8 +102,8 @@ def test_aggregate_runs_pins_schema_and_summarizes(tmp_path):
     dirs = [write_run(tmp_path, keys()),
             write_run(tmp_path, keys(corruption="random_labels"), test_acc=(0.1, 0.09, 0.11),
                       status="max_epochs", epochs_to_fit=None)]
-    curves, runs = tables.aggregate_runs(dirs, CONFIG)
-    assert curves.schema.equals(tables.CURVES_SCHEMA) and runs.schema.equals(tables.RUNS_SCHEMA)
+    curves, runs = aggregate.aggregate_runs(dirs, CONFIG)
+    assert curves.schema.equals(aggregate.CURVES_SCHEMA) and runs.schema.equals(aggregate.RUNS_SCHEMA)
     assert curves.num_rows == 18 and runs.num_rows == 2
     runs = runs.to_pandas().set_index("corruption")
     assert runs.loc["true_labels", "final_test_accuracy"] == pytest.approx(0.6)
@@ -116,8 +116,8 @@ def test_aggregate_runs_pins_schema_and_summarizes(tmp_path):
 
 def test_aggregate_runs_schema_is_stable_when_no_run_fitted(tmp_path):
     run = write_run(tmp_path, keys(), status="diverged", epochs_to_fit=None)
-    _, runs = tables.aggregate_runs([run], CONFIG)
-    assert runs.schema.equals(tables.RUNS_SCHEMA)  # all-null columns keep their types
+    _, runs = aggregate.aggregate_runs([run], CONFIG)
+    assert runs.schema.equals(aggregate.RUNS_SCHEMA)  # all-null columns keep their types
 
 
 def test_relative_time_to_fit_divides_by_p0_per_seed_and_keeps_unfitted_nan():
@@ -125,7 +125,7 @@ def test_relative_time_to_fit_divides_by_p0_per_seed_and_keeps_unfitted_nan():
                        dict(corruption="labels_p050", epochs_to_fit=25),
                        dict(corruption="random_labels", epochs_to_fit=None),
                        dict(corruption="gaussian", epochs_to_fit=12)])
-    rel = tables.relative_time_to_fit(runs).set_index("corruption")["relative_time_to_fit"]
+    rel = derived.relative_time_to_fit(runs).set_index("corruption")["relative_time_to_fit"]
     assert rel["true_labels"] == 1.0 and rel["labels_p050"] == 2.5
     assert math.isnan(rel["random_labels"]) and "gaussian" not in rel  # pixel kinds have no p
 
@@ -133,7 +133,7 @@ def test_relative_time_to_fit_divides_by_p0_per_seed_and_keeps_unfitted_nan():
 def test_cumulative_best_is_running_maximum():
     curves = pd.DataFrame([keys() | dict(split="test", step=s, accuracy=a)
                            for s, a in ((1, 0.5), (2, 0.7), (3, 0.6))])
-    assert tables.cumulative_best(curves)["best_so_far"].tolist() == [0.5, 0.7, 0.7]
+    assert derived.cumulative_best(curves)["best_so_far"].tolist() == [0.5, 0.7, 0.7]
 
 
 def test_table1_comparison_has_paper_ours_difference_and_not_run_rows():

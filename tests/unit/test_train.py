@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from rethinkgen.training.checkpoint import load_checkpoint
-from rethinkgen.data.sources import ImageListSplit, Split
+from rethinkgen.data.splits import ImageListSplit, Split
 from rethinkgen.training.preprocess import (center_crop, per_image_standardization, prepare_batch,
                                    random_crop, random_flip_rotate)
 from rethinkgen.training.engine import METRIC_COLUMNS, TrainConfig, evaluate, train, train_one_epoch
@@ -129,11 +129,21 @@ def test_one_run_produces_design_metrics_and_info(tiny_split, tiny_test_split):
     info = result.info
     assert info["status"] == "max_epochs" and info["epochs"] == 3 and info["steps"] == 21
     assert info["num_params"] == 6 * 6 * 3 * 64 + 64 + 64 * 10 + 10
-    for key in ("keys", "config", "steps_to_fit", "epochs_to_fit", "best_test_accuracy",
-                "best_test_epoch", "final", "device", "gpu_name", "torch_version",
-                "torchvision_version", "cuda_version", "git_commit", "started_at",
-                "finished_at", "wall_time_s", "resumed_from_epoch"):
-        assert key in info
+    # run_info says what ran and what came of it, consistently with the metrics
+    assert info["keys"] == {"dataset": "tiny", "model": "m", "corruption": "random_labels",
+                            "regularizer": "r", "seed": 0}
+    assert info["config"]["training"]["max_epochs"] == info["max_epochs"] == 3
+    assert info["data"] == {"n_train": 200, "n_test": 50, "num_classes": 10}
+    for split in ("train_online", "train", "test"):
+        last = m[m.split == split].iloc[-1]
+        assert info["final"][split]["epoch"] == 3
+        assert info["final"][split]["accuracy"] == pytest.approx(last["accuracy"])
+        assert info["final"][split]["loss"] == pytest.approx(last["loss"])
+    trained = m[(m.split == "test") & (m.epoch >= 1)]  # the best over trained epochs, first if tied
+    assert info["best_test_accuracy"] == trained["accuracy"].max()
+    assert info["best_test_epoch"] == int(trained.loc[trained["accuracy"].idxmax(), "epoch"])
+    assert info["device"] == str(torch.device(TEST_DEVICE)) and info["resumed_from_epoch"] is None
+    assert info["started_at"] <= info["finished_at"] and info["wall_time_s"] > 0
     json.dumps(info)  # run_info.json must be serializable as is
     assert set(result.model_state) == set(
         torch.nn.Module.state_dict(_rebuild(result)).keys())

@@ -1,4 +1,4 @@
-"""Adapter: run directories -> curves.parquet and runs.parquet (rethinkgen.analysis.tables)."""
+"""Adapter: run directories -> curves.parquet and runs.parquet (rethinkgen.analysis.aggregate)."""
 
 import os
 import sys
@@ -11,7 +11,7 @@ import logging
 import pyarrow.parquet as pq
 
 from rethinkgen.io import atomic_path, rule_logging
-from rethinkgen.analysis.tables import aggregate_runs
+from rethinkgen.analysis.aggregate import aggregate_runs
 
 with rule_logging(snakemake.log[0]):
     run_dirs = [os.path.dirname(path) for path in snakemake.input.info]

@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", ".."
 import logging
 
 from rethinkgen.data.corruptions import apply_corruption
-from rethinkgen.data.sources import load_split, save_split
+from rethinkgen.data.splits import load_split, save_split
 from rethinkgen.io import rule_logging, write_json
 
 with rule_logging(snakemake.log[0]):

@@ -7,7 +7,7 @@ import sys
 sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
 
 import torch
-from rethinkgen.data.sources import load_split
+from rethinkgen.data.splits import load_split
 from rethinkgen.theory.expressivity import expressivity_rows
 from rethinkgen.io import rule_logging, write_parquet
 

@@ -6,7 +6,8 @@ import sys
 # This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
 sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
 
-from rethinkgen.data.sources import prepare_dataset, save_split
+from rethinkgen.data.sources import prepare_dataset
+from rethinkgen.data.splits import save_split
 from rethinkgen.io import rule_logging, write_json
 
 with rule_logging(snakemake.log[0]):

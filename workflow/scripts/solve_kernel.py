@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", ".."
 
 import pandas as pd
 import torch
-from rethinkgen.data.sources import load_split
+from rethinkgen.data.splits import load_split
 from rethinkgen.io import rule_logging, write_parquet
 from rethinkgen.theory.kernels import solve_kernel_interpolation
 

@@ -1,7 +1,7 @@
 """The paper's figures from our aggregated tables, with the paper's numbers drawn beside.
 
 Every function takes the tidy `curves` and `runs` tables of one experiment
-(rethinkgen.analysis.tables) and returns a matplotlib Figure; FIGURES maps a config `kind`
+(rethinkgen.analysis.aggregate) and returns a matplotlib Figure; FIGURES maps a config `kind`
 to the function. Ours is drawn solid, the paper dashed, in the same colour. The
 paper's curves are only drawn when our runs use the paper's dataset; otherwise the
 title says which data ours is on, so nobody compares Fashion-MNIST to CIFAR-10 by eye.
@@ -15,11 +15,11 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from rethinkgen.analysis.paper import MODEL_LABELS, read_paper_table, read_reference_csv
-from rethinkgen.analysis.tables import DATASET_LABELS, cumulative_best, relative_time_to_fit
+from rethinkgen.analysis.derived import cumulative_best, relative_time_to_fit
+from rethinkgen.analysis.paper import FIG1A_CONDITIONS, MODEL_LABELS, read_paper_table, read_reference_csv
+from rethinkgen.analysis.tables import DATASET_LABELS
 
 OURS, PAPER = "ours", "paper (Zhang et al. 2017)"
-FIG1A_CONDITIONS = ["true_labels", "shuffled_pixels", "random_pixels", "gaussian", "random_labels"]
 CONDITION_LABELS = {c: c.replace("_", " ") for c in FIG1A_CONDITIONS}
 def _source_style(data: pd.DataFrame) -> dict:
     """Solid for ours, dashed for the paper; only the sources actually drawn get a legend entry."""

@@ -21,10 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from rethinkgen.config import PIXEL_CORRUPTIONS  # noqa: F401  (re-exported; defined there)
-from rethinkgen.data.sources import ImageListSplit, Split
-
-SPLITS = ("train", "test")
+from rethinkgen.data.splits import ImageListSplit, Split
 
 
 def corrupt_labels(labels: np.ndarray, prob: float, num_classes: int, rng: np.random.Generator) -> np.ndarray:

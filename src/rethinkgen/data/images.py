@@ -13,7 +13,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from rethinkgen.data.sources import DatasetCorruptError
+from rethinkgen.data.download import DatasetCorruptError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Finite-sample expressivity (paper section 4, Theorem 1; REFERENCE section 10).
+"""Finite-sample expressivity (Section 4, Theorem 1, Lemma 1 and Appendix C of the paper).
 
 A depth-2 ReLU network c(x) = sum_j w_j * max(<a, x> - b_j, 0) with 2n + d weights fits
 any real targets on n distinct points: project with a, sort, put the biases between the
@@ -69,7 +69,9 @@ class TwoLayerReLUInterpolant(nn.Module):
         return result[:, :k].reshape(shape), result[:, k:].reshape(shape)
 
 
-def count_parameters(module: nn.Module) -> int:
+def num_weights(module: nn.Module) -> int:
+    """Every weight of the network, frozen or not (Theorem 1 counts 2n + d of them);
+    training.models.count_parameters counts trainable ones only."""
     return sum(p.numel() for p in module.parameters())
 
 

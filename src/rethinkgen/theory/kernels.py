@@ -1,4 +1,4 @@
-"""Minimum-norm kernel interpolation (paper section 5 and Table 3; REFERENCE section 11).
+"""Minimum-norm kernel interpolation (Section 5, Appendix D and Table 3 of the paper).
 
 SGD from zero on a linear model keeps w in the span of the data, so an interpolating
 solution is w = X^T alpha with K alpha = y (eq. 3), the minimum-norm interpolant. We
@@ -20,34 +20,22 @@ import math
 import os
 import resource
 import time
-from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 import pandas as pd
 import torch
 
+from rethinkgen.analysis.paper import PAPER_TABLE3
+from rethinkgen.theory.features import FEATURES
+
 log = logging.getLogger(__name__)
 
 _ROW_BLOCK = 2048  # rows of K computed per product; bounds the float32 scratch memory
 _BANDWIDTH_SAMPLE = 1000  # training points whose pairwise distances set the bandwidth
 
-# Paper values (Table 3 and section 5 text; REFERENCE section 5.3).
-PAPER_TABLE3 = {
-    "mnist_pixels": {"paper_dataset": "MNIST", "paper_features": "none", "paper_test_error": 0.012,
-                     "paper_solution_norm": 220.0},
-    "mnist_gabor": {"paper_dataset": "MNIST", "paper_features": "Gabor wavelet transform",
-                    "paper_test_error": 0.006, "paper_solution_norm": 390.0},
-    "cifar10_pixels": {"paper_dataset": "CIFAR10", "paper_features": "none (Gaussian kernel)",
-                       "paper_test_error": 0.46, "paper_solution_norm": float("nan")},
-    "cifar10_random_conv": {"paper_dataset": "CIFAR10", "paper_features": "random conv-net, 32,000 filters",
-                            "paper_test_error": 0.17, "paper_solution_norm": float("nan")},
-    "cifar10_random_conv_l2": {"paper_dataset": "CIFAR10", "paper_features": "random conv-net + l2",
-                               "paper_test_error": 0.15, "paper_solution_norm": float("nan")},
-}
-
-
-def resolve_device(device: str = "auto") -> torch.device:
+def kernel_device(device: str = "auto") -> torch.device:
+    """The device of a kernel solve: "auto" is CUDA when there is one, else the CPU."""
     return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                         ("cpu" if device == "auto" else device))
 
@@ -156,6 +144,27 @@ def _random_subset(labels: np.ndarray, n: int | None, rng: np.random.Generator) 
     return np.sort(rng.choice(len(labels), size=n, replace=False))
 
 
+def build_kernels(train_images: np.ndarray, test_images: np.ndarray, spec: dict, seed: int,
+                  dtype: torch.dtype, dev: torch.device, rng: np.random.Generator):
+    """(K train x train in `dtype`, K test x train in float32, feature dim, bandwidth) for one
+    `theory.kernel_solves` entry; the Gaussian bandwidth is bandwidth_scale x the median
+    pairwise distance of a seeded sample (NaN for a linear kernel)."""
+    feature_spec = dict(spec["features"])
+    make_chunks = FEATURES[feature_spec.pop("kind")]
+    stream = make_chunks(train_images, test_images, device=dev, seed=seed, **feature_spec)
+    kernel, cross, sq_train, sq_test = accumulate_gram(stream.chunks, len(train_images), len(test_images),
+                                                       dtype, dev)
+    log.info("Gram matrices built; peak memory %.0f MB", peak_memory_mb(dev))
+    bandwidth = float("nan")
+    if spec["kernel"] == "gaussian":
+        bandwidth = spec["bandwidth_scale"] * median_distance(kernel, sq_train, rng)
+        gram_to_gaussian_(kernel, sq_train, sq_train, bandwidth)
+        gram_to_gaussian_(cross, sq_test, sq_train, bandwidth)
+    elif spec["kernel"] != "linear":
+        raise ValueError(f"unknown kernel {spec['kernel']!r}; expected 'gaussian' or 'linear'")
+    return kernel, cross, stream.feature_dim, bandwidth
+
+
 def solve_kernel_interpolation(
     train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
     spec: dict, seed: int, device: str = "auto",
@@ -164,7 +173,7 @@ def solve_kernel_interpolation(
     and report errors, the per-class solution norm sqrt(alpha_c^T K alpha_c), timings
     and peak memory. `spec` is one `theory.kernel_solves` config entry."""
     rng = np.random.default_rng(seed)
-    dev = resolve_device(device)
+    dev = kernel_device(device)
     train_idx = _random_subset(train_labels, spec.get("n_train"), rng)
     test_idx = _random_subset(test_labels, spec.get("n_test"), rng)
     n, m = len(train_idx), len(test_idx)
@@ -175,18 +184,8 @@ def solve_kernel_interpolation(
         torch.cuda.reset_peak_memory_stats(dev)
 
     start = time.perf_counter()
-    feature_spec = dict(spec["features"])
-    make_chunks = FEATURES[feature_spec.pop("kind")]
-    stream = make_chunks(train_images[train_idx], test_images[test_idx], device=dev, seed=seed, **feature_spec)
-    kernel, cross, sq_train, sq_test = accumulate_gram(stream.chunks, n, m, dtype, dev)
-    log.info("Gram matrices built; peak memory %.0f MB", peak_memory_mb(dev))
-    bandwidth = float("nan")
-    if spec["kernel"] == "gaussian":
-        bandwidth = spec["bandwidth_scale"] * median_distance(kernel, sq_train, rng)
-        gram_to_gaussian_(kernel, sq_train, sq_train, bandwidth)
-        gram_to_gaussian_(cross, sq_test, sq_train, bandwidth)
-    elif spec["kernel"] != "linear":
-        raise ValueError(f"unknown kernel {spec['kernel']!r}; expected 'gaussian' or 'linear'")
+    kernel, cross, feature_dim, bandwidth = build_kernels(
+        train_images[train_idx], test_images[test_idx], spec, seed, dtype, dev, rng)
     build_time = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -204,7 +203,7 @@ def solve_kernel_interpolation(
     norms = (alpha * (targets - ridge * alpha)).sum(0).clamp_min(0).sqrt().cpu().numpy()
     row = {
         "n_train": n, "n_test": m, "features": spec["features"]["kind"], "kernel": spec["kernel"],
-        "feature_dim": stream.feature_dim,
+        "feature_dim": feature_dim,
         "bandwidth_scale": spec.get("bandwidth_scale", float("nan")), "bandwidth": bandwidth,
         "ridge": spec.get("ridge", 0.0), "solve_dtype": str(dtype).removeprefix("torch."),
         "train_error": float((train_pred.argmax(1).cpu().numpy() != train_labels[train_idx]).mean()),
@@ -217,130 +216,6 @@ def solve_kernel_interpolation(
     }
     log.info("%s", {k: v for k, v in row.items() if k != "solution_norm_per_class"})
     return row
-
-
-# ---------------------------------------------------------------------------------------
-# Fixed feature maps. Each returns a FeatureStream: the feature dimension and an iterator
-# of (train, test) float32 column blocks on the device, so that wide maps (the random
-# conv net's 4 x 32,000 features) never exist in full.
-
-
-@dataclass
-class FeatureStream:
-    feature_dim: int
-    chunks: Iterator[tuple[torch.Tensor, torch.Tensor]]
-
-
-def _to_float_nchw(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float()
-
-
-def pixel_features(train_images, test_images, device, seed) -> FeatureStream:
-    """Raw pixels scaled to [0, 1]."""
-    train, test = (_to_float_nchw(x, device).flatten(1) / 255.0 for x in (train_images, test_images))
-    return FeatureStream(train.shape[1], iter([(train, test)]))
-
-
-def gabor_filter_bank(wavelengths: list[float], orientations: int) -> list[torch.Tensor]:
-    """Complex Gabor wavelets (real and imaginary part as two filters), one tensor of shape
-    (2 * orientations, 1, s, s) per wavelength; Gaussian envelope sigma = 0.56 wavelength
-    (one-octave bandwidth), zero-mean real part, unit L2 norm."""
-    banks = []
-    for wavelength in wavelengths:
-        sigma = 0.56 * wavelength
-        half = int(math.ceil(2.5 * sigma))
-        grid = torch.arange(-half, half + 1, dtype=torch.float64)
-        yy, xx = torch.meshgrid(grid, grid, indexing="ij")
-        filters = []
-        for k in range(orientations):
-            theta = math.pi * k / orientations
-            along = xx * math.cos(theta) + yy * math.sin(theta)
-            envelope = torch.exp(-(xx**2 + yy**2) / (2 * sigma**2))
-            for part in (torch.cos, torch.sin):
-                f = envelope * part(2 * math.pi * along / wavelength)
-                f = f - envelope * f.sum() / envelope.sum()  # no response to flat regions
-                filters.append(f / f.norm())
-        banks.append(torch.stack(filters)[:, None].float())
-    return banks
-
-
-def gabor_features(train_images, test_images, device, seed, wavelengths, orientations, pool,
-                   batch_size=2048) -> FeatureStream:
-    """Gabor wavelet transform: modulus of each complex response, average-pooled over
-    pool x pool windows; grey images (colour channels are averaged)."""
-    banks = [b.to(device) for b in gabor_filter_bank(wavelengths, orientations)]
-
-    def transform(images):
-        out = []
-        for start in range(0, len(images), batch_size):
-            grey = _to_float_nchw(images[start : start + batch_size], device).mean(1, keepdim=True) / 255.0
-            maps = []
-            for bank in banks:
-                response = torch.nn.functional.conv2d(grey, bank, padding=bank.shape[-1] // 2)
-                modulus = response.unflatten(1, (-1, 2)).square().sum(2).sqrt()
-                maps.append(torch.nn.functional.avg_pool2d(modulus, pool, ceil_mode=True).flatten(1))
-            out.append(torch.cat(maps, 1))
-        return torch.cat(out)
-
-    train, test = transform(train_images), transform(test_images)
-    return FeatureStream(train.shape[1], iter([(train, test)]))
-
-
-def random_conv_features(train_images, test_images, device, seed, num_filters, patch_size=6, threshold=0.25,
-                         filter_chunk=2048, batch_size=256, whitening_patches=100_000) -> FeatureStream:
-    """Coates & Ng (2012) single-layer network with random instead of k-means filters:
-    every patch_size x patch_size patch (stride 1) is brightness/contrast normalised and
-    ZCA-whitened, then each unit-norm Gaussian random filter gives relu(<f, patch> -
-    threshold), averaged over the four image quadrants: 4 * num_filters features."""
-    gen = torch.Generator().manual_seed(seed)
-    train = torch.from_numpy(np.ascontiguousarray(train_images))
-    channels = train.shape[-1]
-    patch_dim = channels * patch_size**2
-
-    def normalized_patches(batch):  # (B, L, P), each patch: zero mean, unit-ish variance
-        p = torch.nn.functional.unfold(_to_float_nchw(batch, device), patch_size).transpose(1, 2)
-        p = p - p.mean(-1, keepdim=True)
-        return p / (p.square().mean(-1, keepdim=True) + 10.0).sqrt()  # +10 on the 0-255 scale (Coates & Ng)
-
-    # ZCA whitening fitted on the patches of random training images.
-    picks = torch.randint(len(train), (min(len(train), whitening_patches // 16 + 1),), generator=gen)
-    sample = normalized_patches(train[picks].numpy()).reshape(-1, patch_dim).double()
-    mean = sample.mean(0)
-    eigval, eigvec = torch.linalg.eigh(torch.cov(sample.T))
-    zca = (eigvec * (eigval + 0.1).rsqrt()) @ eigvec.T
-    filters = torch.randn(num_filters, patch_dim, generator=gen, dtype=torch.float64)
-    filters = filters / filters.norm(dim=1, keepdim=True)
-    # Fold the (linear) whitening into the filters: <f, W(p - mean)> = <W f, p> - <W f, mean>.
-    folded = filters @ zca
-    offsets = (folded @ mean).float().to(device)
-    # <f, p - m 1> = <f - mean(f) 1, p>: centred filters absorb each patch's mean.
-    folded = folded - folded.mean(1, keepdim=True)
-    folded = folded.float().reshape(num_filters, channels, patch_size, patch_size).to(device)
-
-    def pooled(images, f, offset):
-        """The same normalisation written as a convolution (much faster than unfolding):
-        response = conv(x, centred f) / patch scale, in place to spare memory traffic."""
-        out = []
-        for start in range(0, len(images), batch_size):
-            x = _to_float_nchw(images[start : start + batch_size], device)
-            m = torch.nn.functional.avg_pool2d(x.mean(1, keepdim=True), patch_size, stride=1)
-            sq = torch.nn.functional.avg_pool2d(x.square().mean(1, keepdim=True), patch_size, stride=1)
-            inv_scale = (sq - m.square()).clamp_min_(0).add_(10.0).rsqrt_()
-            act = torch.nn.functional.conv2d(x, f).mul_(inv_scale).sub_((offset + threshold)[:, None, None]).relu_()
-            # 2 x 2 quadrant pooling (average; with an odd side the middle row/column is shared)
-            out.append(torch.nn.functional.adaptive_avg_pool2d(act, 2).flatten(1))
-        return torch.cat(out)
-
-    def chunks():
-        for start in range(0, num_filters, filter_chunk):
-            block = slice(start, start + filter_chunk)
-            args = folded[block], offsets[block]
-            yield pooled(train_images, *args), pooled(test_images, *args)
-
-    return FeatureStream(4 * num_filters, chunks())
-
-
-FEATURES = {"pixels": pixel_features, "gabor": gabor_features, "random_conv": random_conv_features}
 
 
 def table3(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -367,10 +242,15 @@ def table3(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return table, markdown
 
 
-def sgd_least_squares(x: np.ndarray, y: np.ndarray, epochs: int, rng: np.random.Generator) -> np.ndarray:
-    """Plain SGD on (1/2) sum_i (w^T x_i - y_i)^2 from w = 0, one sample per step in a
-    seeded random order, step 1 / ||x_i||^2 (the largest stable step for one sample)."""
-    w = np.zeros(x.shape[1])
+def sgd_least_squares(x: np.ndarray, y: np.ndarray, epochs: int, rng: np.random.Generator,
+                      w0: np.ndarray | None = None) -> np.ndarray:
+    """Plain SGD on (1/2) sum_i (w^T x_i - y_i)^2 from `w0` (default 0), one sample per step
+    in a seeded random order, step 1 / ||x_i||^2 (the largest stable step for one sample).
+
+    Every step moves w along a data point, so the part of `w0` outside the row space of x
+    is kept: from 0 the limit is the minimum-norm interpolant (Section 5), from elsewhere
+    another interpolant."""
+    w = np.zeros(x.shape[1]) if w0 is None else np.array(w0, dtype=float)
     step = 1.0 / np.einsum("ij,ij->i", x, x)
     for _ in range(epochs):
         for i in rng.permutation(len(x)):

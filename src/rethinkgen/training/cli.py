@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from rethinkgen.data.sources import load_split
+from rethinkgen.data.splits import load_split
 from rethinkgen.io import LOG_FORMAT, file_sha256, write_json, write_parquet
 from rethinkgen.training import distributed, gpu_share, engine
 from rethinkgen.training.checkpoint import remove_checkpoint, save_model

@@ -1,5 +1,5 @@
 """Training engine: SGD with per-epoch LR decay, fit detection, divergence handling and
-exact resumption from per-epoch checkpoints (REFERENCE section 4).
+exact resumption from per-epoch checkpoints (Appendix A; docs/paper.md, "Training details").
 
 One code path serves CPU and CUDA. In-memory splits live on the device as uint8 and are
 preprocessed per batch by :mod:`rethinkgen.training.preprocess` (which also holds the batch

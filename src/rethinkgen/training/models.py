@@ -1,11 +1,11 @@
-"""The paper's architectures (REFERENCE section 3) behind one builder.
+"""The paper's architectures (Appendix A, Figure 3, Table 1) behind one builder.
 
 `build_model(spec, num_classes, input_shape)` turns a config entry such as
 ``{"arch": "small_inception", "batch_norm": true, "lr": 0.1}`` into an ``nn.Module``.
 Every model adapts to its input shape ``(C, H, W)``: 28x28x1 Fashion-MNIST and 28x28x3
 CIFAR-10 crops use the same code.
 
-Parameter-counting convention (REFERENCE section 3.1): every convolution owns
+Parameter-counting convention (docs/paper.md, "Architectures"): every convolution owns
 k*k*c_in*c_out weights plus exactly ONE c_out vector. With batch norm that vector is the
 BN shift (beta) and BN has no scale (gamma) -- TF-slim's ``batch_norm`` default
 (``center=True, scale=False``), so the conv itself has no bias. Without batch norm the
@@ -15,59 +15,19 @@ parameters for 28x28x3 inputs, as in Table 1.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Callable
 
 import torch
 from torch import nn
 
-logger = logging.getLogger(__name__)
-
-# TF cifar10 tutorial LRN settings (REFERENCE 3.2).
-_LRN_DEPTH_RADIUS = 4
-_LRN_ALPHA = 0.001 / 9.0
-_LRN_BETA = 0.75
-_LRN_BIAS = 1.0
+from rethinkgen.analysis.paper import PAPER_MODELS
+from rethinkgen.training.layers import CrossChannelLRN, ShiftOnlyBatchNorm2d
 
 
 def _same_pool_size(size: int) -> int:
     """Output size of a stride-2 'same' conv/pool (ceil(size / 2))."""
     return math.ceil(size / 2)
-
-
-class ShiftOnlyBatchNorm2d(nn.Module):
-    """Batch norm without a learned scale but with a learned shift (TF-slim default)."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.norm = nn.BatchNorm2d(channels, affine=False)
-        self.shift = nn.Parameter(torch.zeros(channels))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(x) + self.shift.view(1, -1, 1, 1).to(x.dtype)
-
-
-class CrossChannelLRN(nn.Module):
-    """TF ``tf.nn.lrn``: x / (bias + alpha * sum_{|c'-c|<=r} x_c'^2) ** beta.
-
-    The windowed channel sum is a 1x1 convolution with a fixed 0/1 band matrix. This equals
-    ``nn.LocalResponseNorm(2r+1, alpha*(2r+1), beta, bias)`` but is ~2x faster in fp32 on
-    CPU and, unlike torch's avg_pool3d-based version, also runs in bf16 (~7x faster).
-    """
-
-    def __init__(self, channels: int, depth_radius: int = _LRN_DEPTH_RADIUS,
-                 alpha: float = _LRN_ALPHA, beta: float = _LRN_BETA, bias: float = _LRN_BIAS):
-        super().__init__()
-        idx = torch.arange(channels)
-        band = ((idx[:, None] - idx[None, :]).abs() <= depth_radius).float()
-        # A constant, not a parameter: non-persistent so it stays out of the state dict.
-        self.register_buffer("band", band.view(channels, channels, 1, 1), persistent=False)
-        self.alpha, self.beta, self.bias = alpha, beta, bias
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        window_sum = nn.functional.conv2d(x * x, self.band.to(x.dtype))
-        return x * (self.bias + self.alpha * window_sum).pow(-self.beta)
 
 
 class ConvModule(nn.Sequential):
@@ -111,7 +71,7 @@ class DownsampleModule(nn.Module):
 
 
 class SmallInception(nn.Module):
-    """The small Inception of Figure 3 (REFERENCE 3.1 table, rows 1-13)."""
+    """The small Inception of Figure 3 (docs/paper.md lists its 13 layers)."""
 
     # (kind, channels): "inception" takes (ch1, ch3), "downsample" takes ch3.
     LAYOUT = [
@@ -151,7 +111,8 @@ class SmallInception(nn.Module):
 
 
 class SmallAlexNet(nn.Module):
-    """TF cifar10 tutorial net (REFERENCE 3.2): conv-pool-LRN, conv-LRN-pool, FC 384, 192."""
+    """Small AlexNet (Appendix A) as the TF cifar10 tutorial net: conv-pool-LRN, conv-LRN-pool,
+    FC 384, 192 (docs/paper.md, "Architectures")."""
 
     def __init__(self, num_classes: int, input_shape: tuple[int, int, int],
                  dropout: float = 0.0):
@@ -187,8 +148,8 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 
 
 class MLP(nn.Module):
-    """Fully connected network on the flattened image (REFERENCE 3.3); ReLU unless
-    ``activation`` names another of ``ACTIVATIONS``."""
+    """MLP 1x512 / 3x512 (Appendix A): fully connected layers on the flattened image; ReLU
+    unless ``activation`` names another of ``ACTIVATIONS``."""
 
     def __init__(self, num_classes: int, input_shape: tuple[int, int, int],
                  hidden: list[int], dropout: float = 0.0, activation: str = "relu"):
@@ -242,16 +203,6 @@ MODELS: dict[str, Builder] = {
 
 # Archs whose speed benefits from bf16 autocast + channels_last (convolutional nets).
 CONV_ARCHS = frozenset({"small_inception", "small_alexnet", "inception_v3"})
-
-# Table 1 parameter counts for 28x28x3 inputs and 10 classes (REFERENCE section 3).
-PAPER_PARAM_COUNTS = {
-    "inception": ({"arch": "small_inception", "batch_norm": True}, 1_649_402),
-    "inception_nobn": ({"arch": "small_inception", "batch_norm": False}, 1_649_402),
-    "alexnet": ({"arch": "small_alexnet"}, 1_387_786),
-    "mlp_3x512": ({"arch": "mlp", "hidden": [512, 512, 512]}, 1_735_178),
-    "mlp_1x512": ({"arch": "mlp", "hidden": [512]}, 1_209_866),
-}
-
 
 def glorot_uniform_(model: nn.Module) -> nn.Module:
     """TensorFlow's defaults (the paper's framework): Glorot-uniform kernels, zero biases.
@@ -312,8 +263,8 @@ def parameter_table(input_shape: tuple[int, int, int] = (3, 28, 28),
                     num_classes: int = 10) -> list[tuple[str, int, int]]:
     """(model, our count, paper count) for every Table 1 architecture."""
     return [
-        (name, count_parameters(build_model(spec, num_classes, input_shape)), paper)
-        for name, (spec, paper) in PAPER_PARAM_COUNTS.items()
+        (m.name, count_parameters(build_model(m.spec, num_classes, input_shape)), m.num_params)
+        for m in PAPER_MODELS if m.num_params is not None
     ]
 
 

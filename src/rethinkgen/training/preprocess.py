@@ -1,6 +1,8 @@
-"""Input pipeline: batch sources and per-batch preprocessing (REFERENCE 2.2, 4.1).
+"""Input pipeline: batch sources and per-batch preprocessing (Appendix A; docs/paper.md,
+"Datasets and preprocessing").
 
-Images stay uint8 on the device; every batch is cropped, optionally flipped and rotated,
+Image lists (ImageNet) are decoded in DataLoader workers (training/image_lists.py).
+In-memory images stay uint8 on the device; every batch is cropped, optionally flipped and rotated,
 scaled to [0, 1] and whitened per image with tensor ops over the whole batch -- no
 per-sample Python work. All randomness comes from an explicit ``torch.Generator`` so a
 run is reproducible and resumable.
@@ -12,13 +14,13 @@ import contextlib
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rethinkgen.training.image_lists import ImageListBatches
 from rethinkgen.training.models import CONV_ARCHS
 
 logger = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ def prepare_batch(images: torch.Tensor, *, crop_size: int | None, train: bool,
                   random_crop_enabled: bool, augment: bool, rotation_degrees: float,
                   whiten: bool, generator: torch.Generator | None,
                   channels_last: bool) -> torch.Tensor:
-    """uint8 (or float32) (B, C, H, W) on the device -> float32 model input (REFERENCE 2.2).
+    """uint8 (or float32) (B, C, H, W) on the device -> float32 model input (Appendix A).
 
     Order: crop (uint8), scale to [0, 1], flip + rotate (augment), per-image whitening.
     Random crop / augmentation only when ``train``; evaluation always uses the centre crop.
@@ -217,87 +219,6 @@ class InMemoryBatches:
             labels = labels[self.shard.rank::self.shard.world_size]
         for start in range(0, labels.shape[0], batch_size):
             yield images[start:start + batch_size], labels[start:start + batch_size]
-
-
-class _ImageListDataset(torch.utils.data.Dataset):
-    """JPEG files of an image-list split, decoded to uint8 (C, H, W) in DataLoader workers."""
-
-    def __init__(self, root, paths, labels, transform):
-        self.root, self.paths, self.labels = Path(root), list(paths), np.asarray(labels)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i):
-        from PIL import Image
-
-        with Image.open(self.root / self.paths[i]) as img:
-            return self.transform(img.convert("RGB")), int(self.labels[i])
-
-
-class ImageListBatches:
-    """DataLoader-backed batches for ImageNet-style splits (``ImageListSplit``).
-
-    With a ``shard`` (data-parallel training) a seeded ``DistributedSampler`` gives each
-    rank its part of every epoch (``batch_size`` stays the global batch) and evaluation
-    reads every world_size-th image, so the ranks' sums add up to the whole split.
-    """
-
-    def __init__(self, split, cfg, train: bool, device: torch.device, shard=None):
-        from torchvision import transforms as T
-
-        size = cfg.image_size
-        if train and (cfg.augment or cfg.random_crop):
-            ops = [T.RandomResizedCrop(size), T.RandomHorizontalFlip()]
-        else:
-            ops = [T.Resize(int(round(size * 8 / 7))), T.CenterCrop(size)]
-        self.dataset = _ImageListDataset(split.root, split.paths, split.labels,
-                                         T.Compose(ops + [T.PILToTensor()]))
-        self.cfg, self.device, self.shard = cfg, device, shard
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def _loader(self, batch_size, shuffle, generator=None):
-        return torch.utils.data.DataLoader(
-            self.dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-            num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda")
-
-    def _to_device(self, loader):
-        for images, labels in loader:
-            yield (images.to(self.device, non_blocking=True),
-                   labels.to(self.device, non_blocking=True))
-
-    def _sharded_loader(self, batch_size, generator, epoch):
-        from torch.utils.data.distributed import DistributedSampler
-
-        sampler = DistributedSampler(self.dataset, num_replicas=self.shard.world_size,
-                                     rank=self.shard.rank, shuffle=True, seed=self.shard.seed)
-        sampler.set_epoch(epoch)  # the order depends on (seed, epoch) only: resumable
-        per_rank = math.ceil(batch_size / self.shard.world_size)
-        # Every rank has sampler.num_samples images, so all agree on dropping a 1-image
-        # last batch (batch norm cannot train on it).
-        drop_last = sampler.num_samples > per_rank and sampler.num_samples % per_rank == 1
-        return torch.utils.data.DataLoader(
-            self.dataset, batch_size=per_rank, sampler=sampler, drop_last=drop_last,
-            generator=generator, num_workers=self.cfg.num_workers,
-            pin_memory=self.device.type == "cuda")
-
-    def shuffled(self, batch_size: int, generator: torch.Generator, epoch: int = 0) -> Iterator:
-        # The loader draws its order and its workers' seeds from `generator` (sharded:
-        # only the workers' seeds; the order comes from the sampler).
-        if self.shard is not None:
-            return self._to_device(self._sharded_loader(batch_size, generator, epoch))
-        return self._to_device(self._loader(batch_size, True, generator))
-
-    def ordered(self, batch_size: int) -> Iterator:
-        if self.shard is not None:
-            indices = range(self.shard.rank, len(self.dataset), self.shard.world_size)
-            return self._to_device(torch.utils.data.DataLoader(
-                torch.utils.data.Subset(self.dataset, indices), batch_size=batch_size,
-                num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda"))
-        return self._to_device(self._loader(batch_size, False))
 
 
 def make_batches(split, cfg, train: bool, device: torch.device, shard=None):
