@@ -11,7 +11,7 @@ from torch import nn
 
 from rethinkgen.config import all_runs, target_runs
 from rethinkgen.data.corruptions import apply_corruption
-from rethinkgen.data.sources import Split, load_split, save_split
+from rethinkgen.data.splits import Split, load_split, save_split
 from rethinkgen.training.engine import METRIC_COLUMNS, TRAIN_SUBSETS, TrainConfig, label_subsets, train
 from rethinkgen.training.models import ACTIVATIONS, build_model
 

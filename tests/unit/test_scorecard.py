@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from rethinkgen.analysis import tables
+from rethinkgen.analysis import aggregate
 from rethinkgen.analysis.checks_common import SCORECARD_COLUMNS, describe_runs
 from rethinkgen.analysis.checks_curves import (
     check_curves_reach_zero,
@@ -65,7 +65,7 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
                     final_train_online_accuracy=1.0, final_train_accuracy=1.0, final_train_online_loss=0.001,
                     final_test_accuracy=0.5, best_test_accuracy=0.5, num_params=1,
                     fit_metric="online_loss", fit_threshold=0.1)
-        design = tables.design_columns(CONFIG, keys["dataset"], keys["model"], keys["corruption"], keys["regularizer"])
+        design = aggregate.design_columns(CONFIG, keys["dataset"], keys["model"], keys["corruption"], keys["regularizer"])
         out.append(keys | design | base | given)
     return pd.DataFrame(out)
 

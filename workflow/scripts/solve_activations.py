@@ -6,7 +6,7 @@ import sys
 # This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
 sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
 
-from rethinkgen.data.sources import load_split
+from rethinkgen.data.splits import load_split
 from rethinkgen.io import rule_logging, write_parquet
 from rethinkgen.theory.activations import activation_rows
 

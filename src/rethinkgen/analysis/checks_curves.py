@@ -23,10 +23,10 @@ from rethinkgen.analysis.checks_common import (
     plain,
     row,
 )
-from rethinkgen.analysis.paper import read_reference_csv
-from rethinkgen.analysis.tables import relative_time_to_fit
+from rethinkgen.analysis.paper import FIG1A_CONDITIONS, read_reference_csv
+from rethinkgen.analysis.derived import relative_time_to_fit
 
-FIG1A_ORDER = ["true_labels", "shuffled_pixels", "gaussian", "random_pixels", "random_labels"]
+FIG1A_ORDER = FIG1A_CONDITIONS  # true < shuffled < gaussian ~ random pixels < random labels
 FIG1C_MODELS = ["inception", "alexnet", "mlp_1x512"]  # the paper's order of test error
 MAX_SLOWDOWN = 5.0  # paper's largest ratio is 3.6 (Inception, p = 1); "a small constant factor"
 NO_SWEEP = "no label-corruption sweep (3 or more p) configured"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rethinkgen.analysis.derived import relative_time_to_fit  # noqa: F401  (the scorecard's import)
 from rethinkgen.analysis.paper import MODEL_LABELS, PAPER_NUM_PARAMS, read_paper_table
 
 DATASET_LABELS = {
