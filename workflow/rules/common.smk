@@ -247,3 +247,45 @@ def get_kernel_solve_mem_mb(wildcards):
     entry = config["theory"]["kernel_solves"][wildcards.kernel_solve]
     n, m = entry["n_train"] or 60000, entry.get("n_test") or 10000
     return (16 * n * n + 4 * n * m) // 2**20 + 3000
+
+
+# ---- beyond the paper (beyond.smk)
+from rethinkgen.analysis.beyond import THEORY_KINDS, beyond_outputs, check_beyond
+
+validate_config(config, "../schemas/beyond.schema.yaml")
+_BEYOND_PROBLEMS = check_beyond(config)
+if _BEYOND_PROBLEMS:
+    raise ConfigError("invalid config:\n  - " + "\n  - ".join(_BEYOND_PROBLEMS))
+BEYOND_SPECS = config.get("beyond", {})
+
+
+wildcard_constraints:
+    beyond_key="|".join(BEYOND_SPECS) or "no_beyond_outputs",
+
+
+def beyond_spec(wildcards):
+    return BEYOND_SPECS[wildcards.beyond_key]
+
+
+def beyond_caption(wildcards):
+    with open(os.path.join(REPORT_DIR, f"{wildcards.beyond_key}.rst")) as handle:
+        return handle.read()
+
+
+def beyond_input(wildcards):
+    """The experiment's aggregated runs (and curves), and the exact solves if any."""
+    spec = beyond_spec(wildcards)
+    base = f"results/tables/experiments/{spec['experiment']}"
+    files = {"curves": f"{base}/curves.parquet", "runs": f"{base}/runs.parquet"}
+    if spec["kind"] in THEORY_KINDS:
+        files["solves"] = f"results/theory/activations/{wildcards.beyond_key}.parquet"
+    return files
+
+
+def beyond_theory_settings(wildcards):
+    return beyond_spec(wildcards)["theory"]
+
+
+def beyond_theory_data(wildcards):
+    dataset = beyond_spec(wildcards)["theory"]["dataset"]
+    return f"resources/datasets/{dataset}/train.npz"
