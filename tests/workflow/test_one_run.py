@@ -1,4 +1,4 @@
-"""Training one run alone by its output path, with a `--config` override (docs/watching.md)."""
+"""Training one run alone by its output path, with a `--config` override (README, "Watching a run")."""
 
 from pathlib import Path
 
