@@ -79,7 +79,7 @@ def test_smoke_slice_via_slurm_profile(workdir):
     # Cheap rules (localrules) ran on the submit host, the tables from both runs exist.
     runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
     assert len(runs) == 2
-    assert "localrule make_table" in output and "rule train_model" in output
+    assert "localrule make_scorecard" in output and "rule train_model" in output
 
 
 def test_killed_training_job_resumes_on_rerun(workdir):
