@@ -35,22 +35,17 @@ def train_resources(output: str) -> list[str]:
     return blocks
 
 
-def test_local_runs_share_gpus_through_gpu_slots(tmp_path):
-    config = paper_config(tmp_path, device="cuda", runs_per_gpu=4)
+@pytest.mark.parametrize("runs_per_gpu, slots, claims_gpu", [
+    (4, 8, "gpu=0,"),  # several runs share each GPU through gpu_slots
+    (1, 2, "gpu=1,"),  # one run per GPU claims a whole GPU
+])
+def test_local_runs_claim_gpu_slots(tmp_path, runs_per_gpu, slots, claims_gpu):
+    config = paper_config(tmp_path, device="cuda", runs_per_gpu=runs_per_gpu)
     result = snakemake(tmp_path, "--cores", "8", "--resources", "gpu=2", "--configfile", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "gpu_slots=8: 2 GPU(s) x 4 training run(s) per GPU" in result.stderr
+    assert f"gpu_slots={slots}: 2 GPU(s) x {runs_per_gpu} training run(s) per GPU" in result.stderr
     for resources in train_resources(result.stdout):
-        assert "gpu=0," in resources and "gpu_slots=1" in resources
-
-
-def test_one_run_per_gpu_claims_a_whole_gpu(tmp_path):
-    config = paper_config(tmp_path, device="cuda", runs_per_gpu=1)
-    result = snakemake(tmp_path, "--cores", "8", "--resources", "gpu=2", "--configfile", str(config))
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "gpu_slots=2: 2 GPU(s) x 1 training run(s) per GPU" in result.stderr
-    for resources in train_resources(result.stdout):
-        assert "gpu=1," in resources and "gpu_slots=1" in resources
+        assert claims_gpu in resources and "gpu_slots=1" in resources
 
 
 def test_device_auto_claims_no_gpu(tmp_path):
