@@ -45,6 +45,22 @@ def test_run_that_never_fits_says_so():
     assert info["fit_held_from_epoch"] is None and info["status"] == "max_epochs"
 
 
+@pytest.mark.parametrize("stop_when_fitted", [False, True])
+def test_test_set_evaluated_every_n_epochs_and_at_the_end(stop_when_fitted):
+    train_split, test_split = make_split(n=64, seed=2), make_split(n=32, seed=3)
+    cfg = config(model_spec={"arch": "mlp", "hidden": [256], "lr": 0.05}, max_epochs=13,
+                 lr_decay=1.0, batch_size=16, fit_metric="train_accuracy", fit_threshold=1.0,
+                 eval_test_every=3, stop_when_fitted=stop_when_fitted)
+    result = train(cfg, train_split, test_split)
+    last = result.info["epochs"]
+    test_epochs = sorted(result.metrics.loc[result.metrics["split"] == "test", "epoch"])
+    assert test_epochs == sorted({0, *range(3, last + 1, 3), last})  # 0: eval_initial
+    assert result.info["final"]["test"]["epoch"] == last
+    if stop_when_fitted:  # stopped at fit between two scheduled evaluations, still scored
+        assert result.info["status"] == "fitted" and last % 3 != 0
+    assert result.info["best_test_epoch"] in test_epochs
+
+
 @pytest.mark.parametrize("metric, online, train_eval, expected", [
     ("online_loss", {"loss": 0.09, "accuracy": 0.5}, None, True),
     ("online_loss", {"loss": 0.1, "accuracy": 1.0}, None, False),

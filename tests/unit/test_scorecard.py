@@ -106,6 +106,15 @@ def test_fitting_is_judged_on_the_whole_training_set():
     assert result(check_fitting(good, "2", "x", "true_labels", "", 0.99)).startswith("not applicable")
 
 
+def test_fitting_reads_only_runs_that_trained_their_whole_budget():
+    stopped = dict(corruption="random_labels", status="fitted", final_train_accuracy=0.94)
+    runs = runs_frame([dict(corruption="random_labels", model="mlp_1x512"), dict(stopped, model="alexnet")])
+    row = check_fitting(runs, "2", "x", "random_labels", "", 0.99)
+    assert result(row) == "pass" and row["runs"] == "1 run: cifar10/mlp_1x512/random_labels/none/seed0"
+    row = check_fitting(runs_frame([stopped]), "2", "x", "random_labels", "", 0.99)
+    assert result(row) == "not applicable (every such run stopped at its fit)"
+
+
 def test_random_label_fitting_does_not_require_alexnet_with_weight_decay():
     runs = runs_frame([dict(model="mlp_1x512", corruption="random_labels", regularizer=r) for r in ("none", "wd")]
                       + [dict(model="alexnet", corruption="random_labels", regularizer="wd",

@@ -1,5 +1,6 @@
 """The DAG of both shipped configs: every run once, every corruption drawn once."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ import pytest
 import yaml
 
 from rethinkgen.config import all_runs, used_dataset_corruptions
-from tests.workflow.dag import dry_run_counts
+from tests.workflow.dag import dry_run_counts, snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +33,21 @@ def test_paper_grid_size():
     # Table 1 6 + 5 + 2 (crop/wd, no-crop models, random labels); Table 4 6; Fig. 2b none new.
     config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     assert len(all_runs(config)) == 5 + 31 + 13 + 6 + 0
+
+
+def test_costliest_training_jobs_have_the_highest_priority(tmp_path):
+    result = snakemake("-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+                       "all", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = re.findall(r"rule train_model:.*?wildcards: dataset=\S+ model=(\w+),.*?priority: (\d+)",
+                      result.stdout, re.S)
+    by_model = {}
+    for model, priority in jobs:
+        by_model.setdefault(model, set()).add(int(priority))
+    assert len(jobs) == len(all_runs(yaml.safe_load((ROOT / "config/quick.yaml").read_text())))
+    # Inception without BatchNorm (60 epochs) > Inception (35) > AlexNet > MLP 1x512
+    assert min(by_model["inception_nobn"]) > max(by_model["inception"])
+    assert min(by_model["inception"]) > max(by_model["alexnet"]) > max(by_model["mlp_1x512"])
 
 
 def test_default_config_is_the_offline_one():

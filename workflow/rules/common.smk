@@ -20,6 +20,7 @@ from rethinkgen.config import (
 from rethinkgen.config_files import schema_error_summary
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen import targets
+from rethinkgen.training import cost as training_cost
 from rethinkgen.training import gpu_share
 
 REPORT_DIR = os.path.join(WORKFLOW_DIR, "workflow", "report")
@@ -81,6 +82,11 @@ def _run_config(run):
 def get_run_config(wildcards):
     """The resolved settings of the run named by the wildcards (see docs/design.md)."""
     return _run_config(run_from_wildcards(wildcards))
+
+
+def get_run_priority(wildcards):
+    """The run's estimated cost on a log scale (longest first; rethinkgen.training.cost)."""
+    return training_cost.priority(get_run_config(wildcards))
 
 
 # Where a run checkpoints: not a declared output, so Snakemake keeps it for a resume. A

@@ -215,16 +215,18 @@ def _train_and_evaluate(run: _Run, cfg: TrainConfig, state: RunState, epoch: int
     train_eval = None
     if epoch % cfg.eval_train_every == 0 or epoch == cfg.max_epochs:
         train_eval = _evaluate_train(run, cfg, state, lr, wall(), ips)
-    test_eval = _evaluate(run, cfg, run.test_batches)
-    state.add_rows("test", test_eval, lr, wall(), ips)
-    state.record_test(test_eval["accuracy"])
     state.record_fit(fit_met(cfg, online, train_eval))
-    log.info(format_epoch(epoch, cfg.max_epochs, state.step, lr, online, train_eval,
-                           test_eval, ips))
     if cfg.stop_when_fitted and state.fit_streak >= cfg.fit_patience:
         state.status = "fitted"
     elif epoch == cfg.max_epochs:
         state.status = "max_epochs"
+    test_eval = None
+    if epoch % cfg.eval_test_every == 0 or state.status is not None:  # always at the end
+        test_eval = _evaluate(run, cfg, run.test_batches)
+        state.add_rows("test", test_eval, lr, wall(), ips)
+        state.record_test(test_eval["accuracy"])
+    log.info(format_epoch(epoch, cfg.max_epochs, state.step, lr, online, train_eval,
+                           test_eval, ips))
 
 
 def _progress(cfg: TrainConfig, state: RunState) -> dict:

@@ -53,6 +53,7 @@ class TrainConfig:
     stop_when_fitted: bool = False
     fit_patience: int = 1
     eval_train_every: int = 1
+    eval_test_every: int = 1           # epochs between test evaluations (and at the end)
     # engine settings added by this module (defaults chosen from CPU measurements)
     crop_size: int | None = 28          # central (or random) crop; None = full image
     whiten: bool = True                 # TF per_image_standardization
