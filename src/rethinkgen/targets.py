@@ -72,3 +72,35 @@ def short_targets(config: dict) -> dict[str, list[str]]:
     targets = {short_name(k): figure_files(k) for k in config.get("figures", {})}
     targets |= {short_name(k): table_files(k) for k in config.get("tables", {})}
     return targets | {"scorecard": scorecard_files()}
+
+
+# ---- `snakemake beyond` (rethinkgen.analysis.beyond builds the outputs)
+FIGURE_KINDS = ("memorization_dynamics", "capacity_vs_samples")
+THEORY_KINDS = ("expressivity_activations",)
+
+
+def beyond_outputs(config: dict) -> dict[str, list[str]]:
+    """Output key -> the files `snakemake beyond` builds for it."""
+    outputs = {}
+    for key, spec in config.get("beyond", {}).items():
+        files = [f"results/tables/{key}.{ext}" for ext in ("parquet", "md")]
+        if spec["kind"] in FIGURE_KINDS:
+            files += [f"results/figures/{key}.{ext}" for ext in ("png", "pdf")]
+        outputs[key] = files
+    return outputs
+
+
+def check_beyond(config: dict) -> list[str]:
+    """Problems with the `beyond:` section: each output reads an experiment that exists
+    and has `target: beyond` (otherwise `snakemake all` would train it)."""
+    problems = []
+    for key, spec in config.get("beyond", {}).items():
+        name = spec["experiment"]
+        experiment = config["experiments"].get(name)
+        if experiment is None:
+            problems.append(f"beyond.{key}.experiment: '{name}' is not defined under 'experiments:'")
+        elif experiment.get("target", "all") != "beyond":
+            problems.append(f"beyond.{key}.experiment: experiment '{name}' must set `target: beyond`")
+        if spec["kind"] in THEORY_KINDS and "theory" not in spec:
+            problems.append(f"beyond.{key}: kind {spec['kind']} needs a `theory:` section")
+    return problems

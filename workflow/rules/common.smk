@@ -147,13 +147,8 @@ def experiment_files(wildcards, name="metrics.parquet"):
 
 def training_targets():
     """Every declared output of every run, so `all` restores any one that was deleted."""
-    return [
-        path
-        for run in all_runs(config)
-        for path in expand(
-            rules.train_model.output, **{k: [v] for k, v in vars(run).items()}
-        )
-    ]
+    outputs = list(rules.train_model.output)  # plain {wildcard} patterns: str.format
+    return [path.format(**vars(run)) for run in all_runs(config) for path in outputs]
 
 
 def get_dataset_spec(wildcards):
@@ -256,7 +251,7 @@ def get_kernel_solve_mem_mb(wildcards):
 
 
 # ---- beyond the paper (beyond.smk)
-from rethinkgen.analysis.beyond import THEORY_KINDS, beyond_outputs, check_beyond
+from rethinkgen.targets import THEORY_KINDS, beyond_outputs, check_beyond
 
 validate_config(config, "../schemas/beyond.schema.yaml")
 _BEYOND_PROBLEMS = check_beyond(config)

@@ -13,12 +13,12 @@ rule train_model:
         "logs/train_model/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}.log",
     benchmark:
         "benchmarks/train_model/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}.tsv"
+    # Costliest runs first, so the cores finish together (rethinkgen.training.cost).
+    priority: get_run_priority
     conda:
         "../../envs/torch.yaml"
     # Measured on 2 cores: two 1-thread jobs beat one 2-thread job.
     threads: 1
-    # Costliest runs first, so the cores finish together (rethinkgen.training.cost).
-    priority: get_run_priority
     # gpu_slots: this job's share of a GPU (training.runs_per_gpu; docs/cluster.md).
     resources:
         gpu=TRAIN_RESOURCES["gpu"],

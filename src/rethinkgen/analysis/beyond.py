@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from rethinkgen.analysis import activations, capacity, memorization, weight_decay
+# Config-level parts live in rethinkgen.targets (no pandas at Snakefile parse time).
+from rethinkgen.targets import FIGURE_KINDS, THEORY_KINDS, beyond_outputs, check_beyond  # noqa: F401
 
 TITLES = {
     "memorization_dynamics": "Memorization dynamics: peak test accuracy and the corrupted subset",
@@ -17,8 +19,6 @@ TITLES = {
     "expressivity_activations": "Theorem 1 beyond ReLU: exact output layers and trained nets",
     "weight_decay_failure": "Weight decay and fitting random labels (Table 4's AlexNet)",
 }
-FIGURE_KINDS = ("memorization_dynamics", "capacity_vs_samples")
-THEORY_KINDS = ("expressivity_activations",)
 
 
 def build(kind: str, curves: pd.DataFrame, runs: pd.DataFrame, config: dict,
@@ -60,30 +60,3 @@ def render_markdown(kind: str, table: pd.DataFrame, finding: str) -> str:
         rows = rows.dropna(axis=1, how="all").drop(columns="part")
         sections.append(f"## {part}\n\n" + rows.to_markdown(index=False, floatfmt=".3g") + "\n")
     return head + "\n".join(sections)
-
-
-def beyond_outputs(config: dict) -> dict[str, list[str]]:
-    """Output key -> the files `snakemake beyond` builds for it."""
-    outputs = {}
-    for key, spec in config.get("beyond", {}).items():
-        files = [f"results/tables/{key}.{ext}" for ext in ("parquet", "md")]
-        if spec["kind"] in FIGURE_KINDS:
-            files += [f"results/figures/{key}.{ext}" for ext in ("png", "pdf")]
-        outputs[key] = files
-    return outputs
-
-
-def check_beyond(config: dict) -> list[str]:
-    """Problems with the `beyond:` section: each output reads an experiment that exists
-    and has `target: beyond` (otherwise `snakemake all` would train it)."""
-    problems = []
-    for key, spec in config.get("beyond", {}).items():
-        name = spec["experiment"]
-        experiment = config["experiments"].get(name)
-        if experiment is None:
-            problems.append(f"beyond.{key}.experiment: '{name}' is not defined under 'experiments:'")
-        elif experiment.get("target", "all") != "beyond":
-            problems.append(f"beyond.{key}.experiment: experiment '{name}' must set `target: beyond`")
-        if spec["kind"] in THEORY_KINDS and "theory" not in spec:
-            problems.append(f"beyond.{key}: kind {spec['kind']} needs a `theory:` section")
-    return problems
