@@ -71,13 +71,20 @@ def test_capacity_table_in_theorem_units():
 def test_weight_decay_outcomes():
     runs = capacity_runs().iloc[:3].assign(model="alexnet", regularizer=["none", "wd_all", "wd_w"],
                                            weight_decay=[0.0, 4e-3, 4e-3], fitted=[True, False, False],
-                                           status=["fitted", "diverged", "max_epochs"])
+                                           status=["fitted", "diverged", "max_epochs"],
+                                           steps=[400, 400, 25_000])
     regularizers = {"none": {}, "wd_all": {"weight_decay": 4e-3, "weight_decay_scope": "all"},
                     "wd_w": {"weight_decay": 4e-3}}
-    table, finding = beyond.build("weight_decay_failure", pd.DataFrame(), runs, {"regularizers": regularizers})
+    config = {"regularizers": regularizers, "models": {"alexnet": {"lr": 0.01}}}
+    table, finding = beyond.build("weight_decay_failure", pd.DataFrame(), runs, config)
     assert dict(zip(table["weight_decay_scope"], table["outcome"])) == {
         "-": "fitted", "all": "diverged", "weights": "stalled"}
-    assert finding.startswith("2 of 3 settings failed")
+    # SGD multiplies the weights by 1 - lr wd per step: 400 steps at 0.01 x 4e-3 remove 1.6%,
+    # 25,000 steps (1 / (lr wd)) remove 1 - 1/e
+    shrink = dict(zip(table["weight_decay_scope"], table["decay_shrink"]))
+    assert shrink["-"] == 0 and shrink["all"] == pytest.approx(0.0159, abs=1e-4)
+    assert shrink["weights"] == pytest.approx(1 - np.exp(-1))
+    assert finding.startswith("2 of 3 settings failed") and "by at most 63%" in finding
 
 
 def test_theorem_one_first_layer_per_activation():

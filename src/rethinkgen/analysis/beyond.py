@@ -37,7 +37,7 @@ def build(kind: str, curves: pd.DataFrame, runs: pd.DataFrame, config: dict,
         return (activations.activations_table(solves, runs, config["models"]),
                 activations.activations_finding(solves, trained))
     if kind == "weight_decay_failure":
-        table = weight_decay.weight_decay_table(runs, config["regularizers"])
+        table = weight_decay.weight_decay_table(runs, config["regularizers"], config["models"])
         return table, weight_decay.weight_decay_finding(table)
     raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
 
