@@ -48,6 +48,9 @@ def test_costliest_training_jobs_have_the_highest_priority(tmp_path):
     # Inception without BatchNorm (60 epochs) > Inception (35) > AlexNet > MLP 1x512
     assert min(by_model["inception_nobn"]) > max(by_model["inception"])
     assert min(by_model["inception"]) > max(by_model["alexnet"]) > max(by_model["mlp_1x512"])
+    # the data jobs that unlock them come before any of them
+    data = re.findall(r"rule (?:prepare|corrupt)_dataset:.*?priority: (\d+)", result.stdout, re.S)
+    assert data and min(map(int, data)) > max(int(p) for _, p in jobs)
 
 
 def test_default_config_is_the_offline_one():

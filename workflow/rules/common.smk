@@ -84,6 +84,11 @@ def get_run_config(wildcards):
     return _run_config(run_from_wildcards(wildcards))
 
 
+# Training jobs' priorities are 0-100 (rethinkgen.training.cost); the data jobs that
+# unlock them come first, or a cheap run whose data is ready would start before them.
+DATA_PRIORITY = training_cost.MAX_PRIORITY + 1
+
+
 def get_run_priority(wildcards):
     """The run's estimated cost on a log scale (longest first; rethinkgen.training.cost)."""
     return training_cost.priority(get_run_config(wildcards))

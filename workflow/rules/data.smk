@@ -8,6 +8,8 @@ rule prepare_dataset:
         info="resources/datasets/{dataset}/dataset.json",
     log:
         "logs/prepare_dataset/{dataset}.log",
+    # Above every training job: data jobs are cheap and unlock the costliest runs.
+    priority: DATA_PRIORITY
     conda:
         "../../envs/torch.yaml"
     params:
@@ -27,6 +29,7 @@ rule corrupt_dataset:
         info="results/data/{dataset}/{corruption}/corruption.json",
     log:
         "logs/corrupt_dataset/{dataset}/{corruption}.log",
+    priority: DATA_PRIORITY
     conda:
         "../../envs/torch.yaml"
     resources:

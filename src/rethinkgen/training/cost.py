@@ -44,6 +44,9 @@ def estimated_seconds(run: dict) -> float:
     return seconds_per_image(run["model_spec"]) * n_train * epochs * (1 - skipped_test_passes)
 
 
+MAX_PRIORITY = 100
+
+
 def priority(run: dict) -> int:
-    """Snakemake priority: larger for costlier runs (log scale, 0-100)."""
-    return max(0, min(100, round(10 * math.log10(1 + estimated_seconds(run)))))
+    """Snakemake priority: larger for costlier runs (log scale, 0 to MAX_PRIORITY)."""
+    return max(0, min(MAX_PRIORITY, round(10 * math.log10(1 + estimated_seconds(run)))))
