@@ -13,6 +13,8 @@ rule fit_expressivity:
         rows="results/theory/expressivity/{dataset}.parquet",
     log:
         "logs/fit_expressivity/{dataset}.log",
+    benchmark:
+        "benchmarks/fit_expressivity/{dataset}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 8
@@ -33,6 +35,8 @@ rule solve_kernel:
         row="results/theory/kernel_solves/{kernel_solve}.parquet",
     log:
         "logs/solve_kernel/{kernel_solve}.log",
+    benchmark:
+        "benchmarks/solve_kernel/{kernel_solve}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 8
