@@ -1,6 +1,7 @@
 """The training protocol: budget versus fit, the fit criteria, weight-decay scope,
 initialisation and the learning-rate schedule."""
 
+import json
 import math
 
 import pytest
@@ -9,6 +10,8 @@ from torch import nn
 
 from rethinkgen.training.engine import (RunState, TrainConfig, build_optimizer, epoch_lr,
                                         fit_met, train)
+from rethinkgen.training.checkpoint import save_checkpoint
+from rethinkgen.training.protocol import Interrupted
 from rethinkgen.training.models import build_model
 
 import dataclasses
@@ -187,3 +190,41 @@ def test_dropout_regularizer_puts_dropout_with_its_rate_in_the_trained_model(mon
     assert rates == [0.3]
     plain, _ = _train_and_watch(monkeypatch, {})
     assert not any(isinstance(m, nn.Dropout) for m in plain.modules())
+
+
+# ------------------------------------------------------------------ resuming across versions
+
+def _recorded_without(cfg: TrainConfig, field: str) -> str:
+    """cfg's fingerprint as an earlier version of the code, without `field`, recorded it."""
+    recorded = json.loads(cfg.fingerprint())
+    del recorded[field]
+    return json.dumps(recorded, sort_keys=True)
+
+
+def test_checkpoint_of_an_earlier_version_resumes_when_new_settings_are_at_default():
+    cfg = config(max_epochs=3)
+    assert cfg.resumes(cfg.fingerprint())
+    # eval_test_every was added later, with a default that keeps the old behaviour
+    assert cfg.resumes(_recorded_without(cfg, "eval_test_every"))
+    assert not replaced(eval_test_every=3).resumes(_recorded_without(cfg, "eval_test_every"))
+
+
+def test_checkpoint_of_another_run_or_unknown_setting_is_refused():
+    cfg = config(max_epochs=3)
+    assert not config(max_epochs=4).resumes(cfg.fingerprint())
+    recorded = json.loads(cfg.fingerprint()) | {"setting_this_version_lacks": 1}
+    assert not cfg.resumes(json.dumps(recorded))
+    assert not cfg.resumes("not json") and not cfg.resumes(None)
+
+
+def test_engine_resumes_a_checkpoint_recorded_before_a_setting_existed(tmp_path):
+    train_split, test_split = make_split(n=64, seed=2), make_split(n=32, seed=3)
+    cfg = config(model_spec={"arch": "mlp", "hidden": [16], "lr": 0.05}, max_epochs=2)
+    checkpoint = tmp_path / "last.pt"
+    with pytest.raises(Interrupted):  # stopped (as by SIGTERM) after epoch 1's checkpoint
+        train(cfg, train_split, test_split, checkpoint_path=checkpoint, should_stop=lambda: True)
+    state = torch.load(checkpoint, weights_only=True)
+    state["fingerprint"] = _recorded_without(cfg, "eval_test_every")
+    save_checkpoint(state, checkpoint)
+    result = train(cfg, train_split, test_split, checkpoint_path=checkpoint)
+    assert result.info["resumed_from_epoch"] == 1 and result.info["epochs"] == 2

@@ -14,6 +14,7 @@ import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -59,7 +60,7 @@ def save_model(state: dict, path: str | os.PathLike) -> None:
         torch.save(state, tmp)
 
 
-def _refusal_reason(path: Path, fingerprint: str | None) -> tuple[str | None, dict | None]:
+def _refusal_reason(path: Path, fingerprint) -> tuple[str | None, dict | None]:
     """(why ``path`` cannot be resumed, None) or (None, its payload)."""
     accepted = _accepted_digests(path)
     if not accepted:
@@ -72,7 +73,7 @@ def _refusal_reason(path: Path, fingerprint: str | None) -> tuple[str | None, di
         return f"it is not a plain tensor checkpoint ({_load_error_summary(err)})", None
     if not isinstance(payload, dict):
         return f"it holds a {type(payload).__name__}, not a checkpoint dict", None
-    if fingerprint is not None and payload.get("fingerprint") != fingerprint:
+    if fingerprint is not None and not _same_run(payload.get("fingerprint"), fingerprint):
         return ("it belongs to another configuration or other input data "
                 "(its fingerprint differs from this run's)"), None
     return None, payload
@@ -104,9 +105,17 @@ def move_aside(path: Path) -> Path | None:
     return target
 
 
-def load_checkpoint(path: str | os.PathLike, fingerprint: str | None = None,
+def _same_run(recorded, fingerprint: str | Callable[[str | None], bool]) -> bool:
+    return fingerprint(recorded) if callable(fingerprint) else recorded == fingerprint
+
+
+def load_checkpoint(path: str | os.PathLike,
+                    fingerprint: str | Callable[[str | None], bool] | None = None,
                     log: logging.Logger = logger) -> dict | None:
     """The checkpoint at ``path`` if it is intact, plain data and (given) this run's.
+
+    ``fingerprint``: the run's fingerprint, or a function that says whether a recorded
+    fingerprint is this run's (``TrainConfig.resumes``).
 
     Returns None when there is none, or when it is refused; a refused checkpoint is moved
     aside and the log says why and where it went.

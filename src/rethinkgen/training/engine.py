@@ -143,7 +143,7 @@ def _resume(run: _Run, cfg: TrainConfig, checkpoint_path, log) -> RunState | Non
     """The checkpointed state, with model, optimizer and RNGs restored; None to start."""
     if not checkpoint_path:
         return None
-    checkpoint = load_checkpoint(checkpoint_path, fingerprint=cfg.fingerprint(), log=log)
+    checkpoint = load_checkpoint(checkpoint_path, fingerprint=cfg.resumes, log=log)
     if checkpoint is None:
         return None
     run.model.load_state_dict(checkpoint["model"])

@@ -109,6 +109,36 @@ class TrainConfig:
         d = {k: v for k, v in dataclasses.asdict(self).items() if k not in _RUNTIME_ONLY}
         return json.dumps(d, sort_keys=True, default=str)
 
+    def resumes(self, recorded: str | None) -> bool:
+        """Whether a checkpoint with fingerprint ``recorded`` is this run's.
+
+        Every setting it recorded must equal this run's. A setting it lacks was added by a
+        later version of this code, whose new settings default to the old behaviour: it is
+        accepted at its default, so updating the code mid-run keeps the checkpoints.
+        """
+        current = self.fingerprint()
+        if recorded == current:
+            return True
+        try:
+            old, new = json.loads(recorded), json.loads(current)
+        except (TypeError, ValueError):
+            return False
+        defaults = json.loads(json.dumps(_field_defaults(), default=str))
+        return (isinstance(old, dict) and set(old) <= set(new)
+                and all(old[k] == new[k] for k in old)
+                and all(k in defaults and new[k] == defaults[k] for k in set(new) - set(old)))
+
+
+def _field_defaults() -> dict:
+    """TrainConfig's default for every field that has one."""
+    defaults = {}
+    for f in dataclasses.fields(TrainConfig):
+        if f.default is not dataclasses.MISSING:
+            defaults[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            defaults[f.name] = f.default_factory()
+    return defaults
+
 
 class Interrupted(Exception):
     """Raised after a checkpoint when ``should_stop`` asks the run to end early (SIGTERM)."""
