@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from rethinkgen.analysis import beyond  # noqa: E402
+from rethinkgen import targets  # noqa: E402
 from rethinkgen.analysis.capacity import input_dimension  # noqa: E402
 from rethinkgen.theory.activations import activation_rows, hidden_matrix  # noqa: E402
 
@@ -120,11 +121,11 @@ def test_beyond_outputs_and_checks():
               "beyond": {"memorization_dynamics": {"kind": "memorization_dynamics", "experiment": "e"},
                          "weight_decay_failure": {"kind": "weight_decay_failure", "experiment": "p"},
                          "expressivity_activations": {"kind": "expressivity_activations", "experiment": "x"}}}
-    outputs = beyond.beyond_outputs(config)
+    outputs = targets.beyond_outputs(config)
     assert "results/figures/memorization_dynamics.png" in outputs["memorization_dynamics"]
     assert outputs["weight_decay_failure"] == ["results/tables/weight_decay_failure.parquet",
                                                "results/tables/weight_decay_failure.md"]
-    problems = beyond.check_beyond(config)
+    problems = targets.check_beyond(config)
     assert any("must set `target: beyond`" in p for p in problems)
     assert any("'x' is not defined" in p for p in problems)
     assert any("needs a `theory:` section" in p for p in problems)

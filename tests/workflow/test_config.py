@@ -154,7 +154,7 @@ BEYOND_SCHEMA = str(ROOT / "workflow/schemas/beyond.schema.yaml")
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_shipped_beyond_sections_are_valid_and_kept_out_of_all(name):
-    from rethinkgen.analysis.beyond import check_beyond
+    from rethinkgen.targets import check_beyond
     from rethinkgen.config import target_runs
 
     config = load(name)
@@ -166,7 +166,7 @@ def test_shipped_beyond_sections_are_valid_and_kept_out_of_all(name):
 
 
 def test_beyond_output_needs_a_beyond_experiment():
-    from rethinkgen.analysis.beyond import check_beyond
+    from rethinkgen.targets import check_beyond
 
     config = load()
     config["experiments"]["beyond_capacity"].pop("target")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pandas as pd
 
 from rethinkgen.analysis import activations, capacity, memorization, weight_decay
-# Config-level parts live in rethinkgen.targets (no pandas at Snakefile parse time).
-from rethinkgen.targets import FIGURE_KINDS, THEORY_KINDS, beyond_outputs, check_beyond  # noqa: F401
+# The config-level parts (outputs, checks, kinds) live in rethinkgen.targets: the Snakefile
+# imports them at parse time, without pandas.
+from rethinkgen.targets import FIGURE_KINDS
 
 TITLES = {
     "memorization_dynamics": "Memorization dynamics: peak test accuracy and the corrupted subset",
