@@ -10,10 +10,13 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import json
 import os
-from dataclasses import asdict, dataclass
 
 import yaml
+
+from rethinkgen.run import RunKeys, RunSpec
+from rethinkgen.training.settings import SCHEDULING_SETTINGS
 
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
@@ -25,17 +28,6 @@ GRID_SECTIONS = ("datasets", "models", "corruptions", "regularizers")  # a grid 
 
 class ConfigError(ValueError):
     """A config that passes the schema but is inconsistent; the message says how to fix it."""
-
-
-@dataclass(frozen=True, order=True)
-class Run:
-    """The keys of one training run; also its wildcard values."""
-
-    dataset: str
-    model: str
-    corruption: str
-    regularizer: str
-    seed: int
 
 
 def _known(config: dict, section: str) -> str:
@@ -70,6 +62,11 @@ def check_config(config: dict, report_dir: str | None = None) -> None:
                 )
         elif "prob" in corruption:
             problems.append(f"corruptions.{key}.prob: only kind random_labels takes 'prob'")
+    for section in ("models", "regularizers"):
+        for key, entry in config[section].items():
+            problems += [f"{section}.{key}.training.{name}: set it in the top-level training "
+                         "section only (it says how many jobs share a GPU)"
+                         for name in RULE_ONLY_KEYS if name in entry.get("training", {})]
     for key, model in config["models"].items():
         if model["arch"] == "mlp" and "hidden" not in model:
             problems.append(f"models.{key}: arch mlp needs 'hidden' (a list of layer widths, e.g. [512])")
@@ -166,7 +163,7 @@ def _memoized(function):
 
 
 @_memoized
-def experiment_runs(config: dict, experiment: str) -> list[Run]:
+def experiment_runs(config: dict, experiment: str) -> list[RunKeys]:
     """The runs of one experiment: the union of its grids, each crossed with its seeds."""
     runs = set()
     for grid in config["experiments"][experiment]["grids"]:
@@ -174,7 +171,7 @@ def experiment_runs(config: dict, experiment: str) -> list[Run]:
         for combo in itertools.product(
             grid["datasets"], grid["models"], grid["corruptions"], grid["regularizers"], seeds
         ):
-            runs.add(Run(*combo))
+            runs.add(RunKeys(*combo))
     return sorted(runs)
 
 
@@ -184,13 +181,13 @@ def experiment_target(config: dict, experiment: str) -> str:
 
 
 @_memoized
-def target_runs(config: dict, target: str) -> list[Run]:
+def target_runs(config: dict, target: str) -> list[RunKeys]:
     """Every run of the experiments of one target (all | beyond), each once."""
     return sorted({run for name in config["experiments"] if experiment_target(config, name) == target
                    for run in experiment_runs(config, name)})
 
 
-def all_runs(config: dict) -> list[Run]:
+def all_runs(config: dict) -> list[RunKeys]:
     """Every run of `snakemake all`, each once (a run shared by experiments trains once).
     Experiments with ``target: beyond`` are left to `snakemake beyond`."""
     return target_runs(config, "all")
@@ -202,54 +199,111 @@ def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:
 
 
 BUDGET_KEYS = ("max_epochs", "stop_when_fitted")
-# Training keys that say how to run, not what: the adapter and the rules read them.
-SCHEDULING_KEYS = ("tensorboard", "runs_per_gpu")
-_BUDGET_CACHE: dict[int, tuple[dict, dict]] = {}
+# Training keys that only the rules read (how many jobs share a GPU): top-level only.
+RULE_ONLY_KEYS = ("runs_per_gpu",)
+SPEC_SECTIONS = {"datasets": "dataset", "models": "model", "corruptions": "corruption",
+                 "regularizers": "regularizer"}
 
 
-def _experiment_budgets(config: dict) -> dict[Run, list[dict]]:
-    """For each run, the budget settings of every experiment that lists it (memoized)."""
-    cached = _BUDGET_CACHE.get(id(config))
-    if cached is not None and cached[0] is config:
-        return cached[1]
-    budgets: dict[Run, list[dict]] = {}
-    for name, experiment in config["experiments"].items():
+def spec_defaults(schema: dict) -> dict[str, dict]:
+    """{section: {key: schema default}} for the four spec sections of config.schema.yaml."""
+    return {section: {key: prop["default"]
+                      for key, prop in schema["$defs"][name]["properties"].items()
+                      if "default" in prop}
+            for section, name in SPEC_SECTIONS.items()}
+
+
+def canonical_spec(spec: dict, defaults: dict) -> dict:
+    """A spec without the values its schema fills in by default.
+
+    Snakemake's validate writes schema defaults into the config; identities and random
+    streams hash the canonical form, so a default added to the schema later changes no
+    run's identity and redraws no saved corruption.
+    """
+    return {key: copy.deepcopy(value) for key, value in spec.items()
+            if key not in defaults or value != defaults[key]}
+
+
+def _layered_training(config: dict, run: RunKeys) -> dict:
+    """Training settings, most specific last: global, the model's, the regularizer's."""
+    model, regularizer = config["models"][run.model], config["regularizers"][run.regularizer]
+    return (copy.deepcopy(config["training"]) | model.get("training", {})
+            | regularizer.get("training", {}))
+
+
+def experiment_budget(config: dict, experiment: str, run: RunKeys) -> dict:
+    """One experiment's budget for one of its runs: max_epochs and whether it stops at
+    fit (then max_epochs is only a cap), after the command line's `override`."""
+    budget = (_layered_training(config, run) | config["experiments"][experiment].get("training", {})
+              | config.get("override", {}))
+    return {"max_epochs": budget["max_epochs"],
+            "stop_when_fitted": bool(budget.get("stop_when_fitted", False))}
+
+
+def run_experiments(config: dict, run: RunKeys) -> list[str]:
+    """The experiments that list ``run`` (memoized per config)."""
+    return _experiments_by_run(config).get(run, [])
+
+
+@_memoized
+def _experiments_by_run(config: dict) -> dict:
+    by_run: dict = {}
+    for name in config["experiments"]:
         for run in experiment_runs(config, name):
-            budgets.setdefault(run, []).append(experiment.get("training", {}))
-    _BUDGET_CACHE[id(config)] = (config, budgets)
-    return budgets
+            by_run.setdefault(run, []).append(name)
+    return by_run
 
 
-def _combine_budgets(training: dict, budgets: list[dict]) -> dict:
-    """A run shared by experiments trains once. It stops at fit only if all of them allow
-    it; otherwise it trains the largest budget among those that want the whole curve (a
-    stop-at-fit experiment's max_epochs is only a cap, and the full curve holds its fit
-    time too, or shows it was not reached within the budget)."""
+def shared_budget(budgets: list[dict]) -> dict:
+    """How a run shared by experiments trains, from each one's budget.
+
+    It trains once, to the longest budget or cap of them all, and stops at fit only if
+    every one of them stops there. Each experiment then reads its own point of the same
+    curve (docs/design.md, "Read-out epochs"): the whole training and test sets are
+    scored at every budget and cap (readout_epochs) and, when some experiment stops at
+    fit, at the epoch the fit criterion first held (score_at_fit).
+    """
     if not budgets:
         return {}
-    effective = [training | budget for budget in budgets]
-    stop = all(b.get("stop_when_fitted", False) for b in effective)
-    wanted = [b for b in effective if stop or not b.get("stop_when_fitted", False)]
-    return {"max_epochs": max(b["max_epochs"] for b in wanted), "stop_when_fitted": stop}
+    return {"max_epochs": max(b["max_epochs"] for b in budgets),
+            "stop_when_fitted": all(b["stop_when_fitted"] for b in budgets),
+            "readout_epochs": sorted({b["max_epochs"] for b in budgets}),
+            "score_at_fit": any(b["stop_when_fitted"] for b in budgets)}
 
 
-def run_config(config: dict, run: Run) -> dict:
-    """Resolve one run's keys into the plain dict the training engine takes."""
+def data_seed_of(config: dict, run: RunKeys) -> int:
+    """The run's data seed: the config's, or with ``replicate_data_seeds`` its own per
+    replicate (data_seed + seed), so replicates differ in subset and corruption draw."""
+    return config["data_seed"] + (run.seed if config.get("replicate_data_seeds") else 0)
+
+
+def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpec:
+    """Resolve one run's keys into its RunSpec (schema defaults removed from its specs;
+    ``defaults`` from :func:`spec_defaults`, none removed without it)."""
+    defaults = defaults or {}
     model = copy.deepcopy(config["models"][run.model])
     regularizer = copy.deepcopy(config["regularizers"][run.regularizer])
-    # Overrides, most specific last: the model's, the regularizer's, then the budgets of
-    # the experiments that use the run.
-    training = copy.deepcopy(config["training"]) | model.pop("training", {}) | regularizer.pop("training", {})
-    training |= _combine_budgets(training, _experiment_budgets(config).get(run, []))
-    for key in SCHEDULING_KEYS:  # not part of the run: changing one must not retrain it
+    model.pop("training", None)
+    regularizer.pop("training", None)
+    training = _layered_training(config, run) | config.get("override", {})
+    training |= shared_budget([experiment_budget(config, name, run)
+                               for name in run_experiments(config, run)])
+    for key in RULE_ONLY_KEYS:
         training.pop(key, None)
-    return {
-        **asdict(run),
-        "dataset_spec": copy.deepcopy(config["datasets"][run.dataset]),
-        "model_spec": model,
-        "regularizer_spec": regularizer,
-        "training": training,
-    }
+    specs = {section: canonical_spec(spec, defaults.get(section, {}))
+             for section, spec in (("datasets", config["datasets"][run.dataset]),
+                                   ("models", model),
+                                   ("corruptions", config["corruptions"][run.corruption]),
+                                   ("regularizers", regularizer))}
+    return RunSpec(keys=run, dataset_spec=specs["datasets"], model_spec=specs["models"],
+                   corruption_spec=specs["corruptions"], regularizer_spec=specs["regularizers"],
+                   data_seed=data_seed_of(config, run), training=training)
+
+
+def scheduling_settings(config: dict, run: RunKeys) -> dict:
+    """The run's scheduling settings as the config says now (read when its job starts)."""
+    training = _layered_training(config, run) | config.get("override", {})
+    return {k: v for k, v in training.items() if k in SCHEDULING_SETTINGS}
 
 
 def retype_cli_strings(config: dict, schema: dict) -> None:
@@ -298,3 +352,15 @@ def _retyped(value, schema: dict, root: dict):
                for t in types if t in allowed):
             return parsed
     return value
+
+
+def job_run_spec(config: dict, wildcards, identity: dict, schema_path: str) -> RunSpec:
+    """The spec a training job runs: rebuilt from the config by :func:`run_spec`, and
+    refused unless its identity is the one Snakemake scheduled (rule params)."""
+    with open(schema_path) as handle:
+        defaults = spec_defaults(yaml.safe_load(handle))
+    spec = run_spec(config, RunKeys.of(wildcards), defaults)
+    if json.loads(json.dumps(spec.identity(), default=str)) != identity:
+        raise ConfigError(f"run {spec.keys.subpath}: the config changed since Snakemake "
+                          "scheduled this job; run snakemake again")
+    return spec

@@ -34,9 +34,10 @@ import pandas as pd
 import yaml
 from tabulate import tabulate
 
-from rethinkgen.config import Run, all_runs, check_config, experiment_runs
+from rethinkgen.config import all_runs, check_config, experiment_runs
 from rethinkgen.io import read_json
-from rethinkgen.training.live import LIVE_METRICS, PROGRESS, read_live_metrics, run_subpath
+from rethinkgen.run import RunKeys
+from rethinkgen.training.live import read_live_metrics
 
 DEFAULT_CONFIG = "config/quick.yaml"
 STATES = ("not started", "running", "fitted", "finished", "diverged", "failed")
@@ -46,7 +47,7 @@ HEADERS = ["dataset", "model", "corruption", "regularizer", "seed", "status", "t
 
 @dataclass(frozen=True)
 class RunStatus:
-    run: Run
+    run: RunKeys
     state: str                     # one of STATES
     detail: str                    # e.g. "running at epoch 3 of 200"
     train_accuracy: float | None = None
@@ -55,24 +56,6 @@ class RunStatus:
     elapsed_s: float | None = None
     remaining_s: float | None = None
     log: Path | None = None
-
-
-@dataclass(frozen=True)
-class RunFiles:
-    """Where one run's files are, relative to the results directory."""
-
-    progress: Path
-    live_metrics: Path
-    run_info: Path
-    log: Path
-
-    @classmethod
-    def of(cls, run: Run, results: Path) -> "RunFiles":
-        sub = run_subpath(run.dataset, run.model, run.corruption, run.regularizer, run.seed)
-        live = results / "checkpoints" / sub
-        log = results.parent / "logs" / "train_model" / sub.parent / f"{sub.name}.log"
-        return cls(live / PROGRESS, live / LIVE_METRICS, results / "runs" / sub / "run_info.json",
-                   log)
 
 
 def _age_s(progress: dict, now: datetime) -> float:
@@ -108,7 +91,7 @@ def _final(info: dict, split: str, column: str) -> float | None:
     return None if last is None else last.get(column)
 
 
-def _finished_status(run: Run, info: dict, log: Path) -> RunStatus:
+def _finished_status(run: RunKeys, info: dict, log: Path) -> RunStatus:
     status, epochs, fitted_at = info["status"], info["epochs"], info.get("epochs_to_fit")
     if status == "fitted":
         state, detail = "fitted", f"fitted at epoch {fitted_at if fitted_at else epochs}"
@@ -117,6 +100,8 @@ def _finished_status(run: Run, info: dict, log: Path) -> RunStatus:
     else:
         fit = f", fitted at epoch {fitted_at}" if fitted_at else ", not fitted"
         state, detail = "finished", f"finished at epoch {epochs}{fit}"
+    if info.get("mixed_code"):  # resumed across a code change: run_info lists each version
+        detail += " (mixed code)"
     train = _final(info, "train", "accuracy")
     return RunStatus(run, state, detail,
                      train_accuracy=_final(info, "train_online", "accuracy") if train is None
@@ -126,7 +111,7 @@ def _finished_status(run: Run, info: dict, log: Path) -> RunStatus:
                      elapsed_s=info.get("wall_time_s"), remaining_s=0.0, log=log)
 
 
-def _live_status(run: Run, progress: dict, metrics: pd.DataFrame | None, log: Path,
+def _live_status(run: RunKeys, progress: dict, metrics: pd.DataFrame | None, log: Path,
                  now: datetime, stale_after_s: float) -> RunStatus:
     epoch, max_epochs = int(progress["epoch"]), int(progress["max_epochs"])
     train = _last(metrics, "train", "accuracy")
@@ -149,23 +134,23 @@ def _live_status(run: Run, progress: dict, metrics: pd.DataFrame | None, log: Pa
                      elapsed_s=wall + since_update, remaining_s=remaining, **values)
 
 
-def run_status(run: Run, results: Path, now: datetime, stale_after_s: float) -> RunStatus:
+def run_status(run: RunKeys, results: Path, now: datetime, stale_after_s: float) -> RunStatus:
     """The status of one run from its files (see the module docstring for the rule)."""
-    files = RunFiles.of(run, results)
+    files = run.paths(results)
     progress = read_json(files.progress) if files.progress.exists() else None
-    if files.run_info.exists():
+    if files.info.exists():
         # A newer progress.json that is still training means a rerun has replaced it.
         rerun = progress is not None and progress["status"] is None and \
-            files.progress.stat().st_mtime > files.run_info.stat().st_mtime
+            files.progress.stat().st_mtime > files.info.stat().st_mtime
         if not rerun:
-            return _finished_status(run, read_json(files.run_info), files.log)
+            return _finished_status(run, read_json(files.info), files.log)
     if progress is None:
         return RunStatus(run, "not started", "not started", log=files.log)
     metrics = read_live_metrics(files.live_metrics) if files.live_metrics.exists() else None
     return _live_status(run, progress, metrics, files.log, now, stale_after_s)
 
 
-def grid_status(runs: list[Run], results: Path, stale_after_s: float = 1800.0,
+def grid_status(runs: list[RunKeys], results: Path, stale_after_s: float = 1800.0,
                 now: datetime | None = None) -> list[RunStatus]:
     now = now or datetime.now(timezone.utc)
     return [run_status(run, results, now, stale_after_s) for run in runs]

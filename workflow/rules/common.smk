@@ -10,13 +10,17 @@ from snakemake.utils import validate
 # The Snakefile put src/ on sys.path (WORKFLOW_DIR).
 from rethinkgen.config import (
     ConfigError,
-    Run,
     all_runs,
+    canonical_spec,
     check_config,
+    data_seed_of,
+    experiment_budget,
     experiment_runs,
     retype_cli_strings,
-    run_config,
+    run_spec,
+    spec_defaults,
 )
+from rethinkgen.run import RUN_PATTERN, RunKeys, RunPaths
 from rethinkgen.config_files import schema_error_summary
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen import targets
@@ -43,7 +47,10 @@ def validate_config(data, schema, root="config"):
 
 # Snakemake reads nested --config values (training='{max_epochs: 3}') as strings.
 with open(os.path.join(WORKFLOW_DIR, "workflow", "schemas", "config.schema.yaml")) as f:
-    retype_cli_strings(config, yaml.safe_load(f))
+    CONFIG_SCHEMA = yaml.safe_load(f)
+retype_cli_strings(config, CONFIG_SCHEMA)
+# What validate fills in; run identities and corruption streams leave these values out.
+SPEC_DEFAULTS = spec_defaults(CONFIG_SCHEMA)
 validate_config(config, "../schemas/config.schema.yaml")
 validate_config(config, "../schemas/outputs.schema.yaml")
 if "theory" in config:
@@ -52,7 +59,11 @@ if "theory" in config:
     )
 check_config(config, report_dir=REPORT_DIR)
 
-RUN_DIR = "results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}"
+# Every file of a run, as wildcard patterns (rethinkgen.run: the one spelling).
+RUN_PATHS = RunPaths.of(RUN_PATTERN)
+# Prepared and corrupted data, per data seed (replicate_data_seeds gives each replicate its own).
+DATASET_DIR = "resources/datasets/{dataset}/data_seed{data_seed}"
+CORRUPTED_DIR = "results/data/{dataset}/{corruption}/data_seed{data_seed}"
 
 
 wildcard_constraints:
@@ -61,27 +72,35 @@ wildcard_constraints:
     corruption="|".join(config["corruptions"]),
     regularizer="|".join(config["regularizers"]),
     seed=r"\d+",
+    data_seed=r"\d+",
     split="train|test",
 
 
-def run_from_wildcards(wildcards):
-    return Run(
-        wildcards.dataset,
-        wildcards.model,
-        wildcards.corruption,
-        wildcards.regularizer,
-        int(wildcards.seed),
-    )
-
-
 @functools.lru_cache(maxsize=None)
-def _run_config(run):
-    return run_config(config, run)
+def _run_spec(run):
+    return run_spec(config, run, SPEC_DEFAULTS)
 
 
-def get_run_config(wildcards):
-    """The resolved settings of the run named by the wildcards (see docs/design.md)."""
-    return _run_config(run_from_wildcards(wildcards))
+def get_run_spec(wildcards):
+    """The RunSpec of the run named by the wildcards (see docs/design.md)."""
+    return _run_spec(RunKeys.of(wildcards))
+
+
+def get_run_identity(wildcards):
+    """What the run's result is: rule train_model's params, so a scheduling setting
+    (threads, evaluation batch, TensorBoard, ...) changes nothing Snakemake compares."""
+    return get_run_spec(wildcards).identity()
+
+
+def get_run_data(wildcards):
+    """The run's corrupted training and test splits, at its data seed."""
+    spec = get_run_spec(wildcards)
+    folder = CORRUPTED_DIR.format(
+        dataset=spec.keys.dataset,
+        corruption=spec.keys.corruption,
+        data_seed=spec.data_seed,
+    )
+    return {split: f"{folder}/{split}.npz" for split in ("train", "test")}
 
 
 # Training jobs' priorities are 0-100 (rethinkgen.training.cost); the data jobs that
@@ -91,21 +110,15 @@ DATA_PRIORITY = training_cost.MAX_PRIORITY + 1
 
 def get_run_priority(wildcards):
     """The run's estimated cost on a log scale (longest first; rethinkgen.training.cost)."""
-    return training_cost.priority(get_run_config(wildcards))
+    return training_cost.priority(get_run_spec(wildcards).to_dict())
 
-
-# Where a run checkpoints: not a declared output, so Snakemake keeps it for a resume. A
-# string, not a function: Snakemake fills in the wildcards, and 10,000 jobs skip a call.
-CHECKPOINT_PATH = os.path.join(
-    RUN_DIR.replace("results/runs", "results/checkpoints"), "last.pt"
-)
 
 # GPUs a training job claims (rethinkgen.training.gpu_share.train_job_resources): a whole
 # `gpu` only with `training.device: cuda` and `runs_per_gpu: 1`; its share in `gpu_slots`.
 # Decided from config, never by probing the submit host: `device: auto` claims nothing and
 # still trains on a GPU where the job's host has one; `--set-resources train_model:gpu=1`
-# (e.g. in a profile) claims one without changing the config. Constants, not functions, for
-# the same reason as CHECKPOINT_PATH.
+# (e.g. in a profile) claims one without changing the config. Constants, not functions:
+# Snakemake skips a call per job (10,000 jobs).
 TRAIN_RESOURCES = gpu_share.train_job_resources(config["training"])
 
 
@@ -142,26 +155,47 @@ onstart:
 
 
 def run_files(runs, name):
-    """One file (metrics.parquet, run_info.json, ...) of each run."""
-    return [os.path.join(RUN_DIR.format(**vars(run)), name) for run in runs]
+    """One file (metrics, info, model) of each run."""
+    return [str(getattr(run.paths(), name)) for run in runs]
 
 
-def experiment_files(wildcards, name="metrics.parquet"):
+def experiment_files(wildcards, name="metrics"):
     return run_files(experiment_runs(config, wildcards.experiment), name)
 
 
 def training_targets():
     """Every declared output of every run, so `all` restores any one that was deleted."""
-    outputs = list(rules.train_model.output)  # plain {wildcard} patterns: str.format
-    return [path.format(**vars(run)) for run in all_runs(config) for path in outputs]
+    return [str(getattr(run.paths(), name)) for run in all_runs(config)
+            for name in ("metrics", "info", "model")]
 
 
 def get_dataset_spec(wildcards):
-    return config["datasets"][wildcards.dataset]
+    return canonical_spec(config["datasets"][wildcards.dataset], SPEC_DEFAULTS["datasets"])
 
 
 def get_corruption_spec(wildcards):
-    return config["corruptions"][wildcards.corruption]
+    """The canonical spec: its hash keys the random stream (rethinkgen.data.corruptions)."""
+    return canonical_spec(
+        config["corruptions"][wildcards.corruption], SPEC_DEFAULTS["corruptions"]
+    )
+
+
+def get_data_seed(wildcards):
+    return int(wildcards.data_seed)
+
+
+def get_theory_data(wildcards):
+    """The theory rules' training split: the dataset at the config's data seed."""
+    folder = DATASET_DIR.format(dataset=wildcards.dataset, data_seed=config["data_seed"])
+    return f"{folder}/train.npz"
+
+
+def experiment_readouts(wildcards):
+    """Each run's budget in this experiment: the epoch its tables read (docs/design.md)."""
+    return [
+        {**vars(run), **experiment_budget(config, wildcards.experiment, run)}
+        for run in experiment_runs(config, wildcards.experiment)
+    ]
 
 
 # ---- aggregation, tables and figures (report.smk)
@@ -194,11 +228,11 @@ def caption_text(wildcards):
 
 
 def experiment_metrics(wildcards):
-    return experiment_files(wildcards, "metrics.parquet")
+    return experiment_files(wildcards, "metrics")
 
 
 def experiment_infos(wildcards):
-    return experiment_files(wildcards, "run_info.json")
+    return experiment_files(wildcards, "info")
 
 
 def figure_spec(wildcards):
@@ -226,10 +260,8 @@ def get_kernel_solve_rows(wildcards):
 
 def get_kernel_solve_data(wildcards):
     dataset = config["theory"]["kernel_solves"][wildcards.kernel_solve]["dataset"]
-    return {
-        split: f"resources/datasets/{dataset}/{split}.npz"
-        for split in ("train", "test")
-    }
+    folder = DATASET_DIR.format(dataset=dataset, data_seed=config["data_seed"])
+    return {split: f"{folder}/{split}.npz" for split in ("train", "test")}
 
 
 def get_kernel_solve_keys(wildcards):
@@ -294,4 +326,5 @@ def beyond_theory_settings(wildcards):
 
 def beyond_theory_data(wildcards):
     dataset = beyond_spec(wildcards)["theory"]["dataset"]
-    return f"resources/datasets/{dataset}/train.npz"
+    folder = DATASET_DIR.format(dataset=dataset, data_seed=config["data_seed"])
+    return f"{folder}/train.npz"

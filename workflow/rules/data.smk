@@ -3,32 +3,32 @@
 
 rule prepare_dataset:
     output:
-        train="resources/datasets/{dataset}/train.npz",
-        test="resources/datasets/{dataset}/test.npz",
-        info="resources/datasets/{dataset}/dataset.json",
+        train=f"{DATASET_DIR}/train.npz",
+        test=f"{DATASET_DIR}/test.npz",
+        info=f"{DATASET_DIR}/dataset.json",
     log:
-        "logs/prepare_dataset/{dataset}.log",
+        "logs/prepare_dataset/{dataset}/data_seed{data_seed}.log",
     # Above every training job: data jobs are cheap and unlock the costliest runs.
     priority: DATA_PRIORITY
     conda:
         "../../envs/torch.yaml"
     params:
         spec=get_dataset_spec,
-        seed=config["data_seed"],
+        seed=get_data_seed,
     script:
         "../scripts/prepare_dataset.py"
 
 
 rule corrupt_dataset:
     input:
-        train="resources/datasets/{dataset}/train.npz",
-        test="resources/datasets/{dataset}/test.npz",
+        train=f"{DATASET_DIR}/train.npz",
+        test=f"{DATASET_DIR}/test.npz",
     output:
-        train="results/data/{dataset}/{corruption}/train.npz",
-        test="results/data/{dataset}/{corruption}/test.npz",
-        info="results/data/{dataset}/{corruption}/corruption.json",
+        train=f"{CORRUPTED_DIR}/train.npz",
+        test=f"{CORRUPTED_DIR}/test.npz",
+        info=f"{CORRUPTED_DIR}/corruption.json",
     log:
-        "logs/corrupt_dataset/{dataset}/{corruption}.log",
+        "logs/corrupt_dataset/{dataset}/{corruption}/data_seed{data_seed}.log",
     priority: DATA_PRIORITY
     conda:
         "../../envs/torch.yaml"
@@ -36,6 +36,6 @@ rule corrupt_dataset:
         mem_mb=4000,
     params:
         spec=get_corruption_spec,
-        seed=config["data_seed"],
+        seed=get_data_seed,
     script:
         "../scripts/corrupt_dataset.py"

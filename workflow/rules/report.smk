@@ -20,14 +20,16 @@ rule aggregate_experiment_runs:
         "logs/aggregate_experiment_runs/{experiment}.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        readouts=experiment_readouts,
     script:
         "../scripts/aggregate_runs.py"
 
 
 rule aggregate_runs:
     input:
-        metrics=run_files(all_runs(config), "metrics.parquet"),
-        info=run_files(all_runs(config), "run_info.json"),
+        metrics=run_files(all_runs(config), "metrics"),
+        info=run_files(all_runs(config), "info"),
     output:
         curves="results/tables/curves.parquet",
         runs="results/tables/runs.parquet",

@@ -8,7 +8,7 @@ wildcard_constraints:
 
 rule fit_expressivity:
     input:
-        train="resources/datasets/{dataset}/train.npz",
+        train=get_theory_data,
     output:
         rows="results/theory/expressivity/{dataset}.parquet",
     log:

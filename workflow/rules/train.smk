@@ -3,16 +3,15 @@
 
 rule train_model:
     input:
-        train="results/data/{dataset}/{corruption}/train.npz",
-        test="results/data/{dataset}/{corruption}/test.npz",
+        unpack(get_run_data),
     output:
-        metrics="results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}/metrics.parquet",
-        info="results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}/run_info.json",
-        model="results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}/model.pt",
+        metrics=RUN_PATHS.pattern("metrics"),
+        info=RUN_PATHS.pattern("info"),
+        model=RUN_PATHS.pattern("model"),
     log:
-        "logs/train_model/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}.log",
+        RUN_PATHS.pattern("log"),
     benchmark:
-        "benchmarks/train_model/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}.tsv"
+        RUN_PATHS.pattern("benchmark")
     # Costliest runs first, so the cores finish together (rethinkgen.training.cost).
     priority: get_run_priority
     conda:
@@ -25,8 +24,8 @@ rule train_model:
         gpu_slots=TRAIN_RESOURCES["gpu_slots"],
         mem_mb=4000,
     params:
-        run=get_run_config,
-        # Not an output: Snakemake would delete it when a killed job is rerun.
-        checkpoint=CHECKPOINT_PATH,
+        # The run's identity only: editing a scheduling setting retrains nothing. The job
+        # reads those from the config when it starts (rethinkgen.config.scheduling_settings).
+        identity=get_run_identity,
     script:
         "../scripts/train_model.py"

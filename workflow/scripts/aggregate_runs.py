@@ -15,7 +15,8 @@ from rethinkgen.analysis.aggregate import aggregate_runs
 
 with rule_logging(snakemake.log[0]):
     run_dirs = [os.path.dirname(path) for path in snakemake.input.info]
-    curves, runs = aggregate_runs(run_dirs, snakemake.config)
+    # an experiment's table reads each run at that experiment's budget (its params)
+    curves, runs = aggregate_runs(run_dirs, snakemake.params.get("readouts"))
     for table, path in ((curves, snakemake.output.curves), (runs, snakemake.output.runs)):
         with atomic_path(path) as tmp:
             pq.write_table(table, tmp)

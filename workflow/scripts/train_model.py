@@ -1,9 +1,10 @@
 """Adapter for rule train_model: train one run, resuming from its checkpoint if any.
 
-A run that gets several processes (ImageNet on a node with several GPUs, or
-`training.nproc_per_node` > 1) trains data-parallel under torchrun instead of in-process.
-Snakemake deletes the rule's log before each attempt; earlier attempts' lines are kept in
-train.log beside the checkpoint and copied back in (rethinkgen.io.rule_logging).
+The run's spec comes from the config by the same function that gave Snakemake its params
+(rethinkgen.config.run_spec), so the job trains exactly the identity Snakemake compared,
+with the scheduling settings the config holds now. A run that gets several processes
+trains data-parallel under torchrun. Snakemake deletes the rule's log before each attempt;
+earlier attempts' lines are kept in train.log beside the checkpoint and copied back in.
 """
 
 import os
@@ -12,13 +13,14 @@ import sys
 # This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
 sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
 
+from rethinkgen.config import job_run_spec
 from rethinkgen.io import rule_logging
-from rethinkgen.training.cli import history_path, run_training
+from rethinkgen.training.cli import run_training
 
-checkpoint = snakemake.params.checkpoint
-with rule_logging(snakemake.log[0], history=history_path(checkpoint)):
-    run_training(snakemake.params.run, threads=snakemake.threads, log_path=snakemake.log[0],
-                 tensorboard=snakemake.config["training"].get("tensorboard", False),
-                 train=snakemake.input.train, test=snakemake.input.test, checkpoint=checkpoint,
+schema = os.path.join(snakemake.scriptdir, "..", "schemas", "config.schema.yaml")
+spec = job_run_spec(snakemake.config, snakemake.wildcards, snakemake.params.identity, schema)
+with rule_logging(snakemake.log[0], history=spec.paths().history):
+    run_training(spec, threads=snakemake.threads, log_path=snakemake.log[0],
+                 train=snakemake.input.train, test=snakemake.input.test,
                  metrics=snakemake.output.metrics, info=snakemake.output.info,
                  model=snakemake.output.model)

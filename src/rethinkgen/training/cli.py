@@ -6,7 +6,7 @@ Data-parallel runs start it once per GPU (``rethinkgen.training.distributed.torc
         --run-config run.json --train train.npz --test test.npz --checkpoint last.pt \\
         --metrics metrics.parquet --info run_info.json --model model.pt
 
-``--run-config`` is the run dict of ``get_run_config`` (docs/design.md) as JSON. Every rank
+``--run-config`` is the run's spec (``rethinkgen.run.RunSpec.to_dict``) as JSON. Every rank
 trains; rank 0 alone writes the outputs and removes the checkpoint, the others wait for it.
 On SIGTERM the run stops after its next checkpoint and exits with status 143
 (``signals.REQUEUE_EXIT_CODE``); a retried job resumes from that checkpoint.
@@ -24,18 +24,16 @@ from pathlib import Path
 
 from rethinkgen.data.splits import load_split
 from rethinkgen.io import LOG_FORMAT, file_sha256, write_json, write_parquet
-from rethinkgen.training import distributed, gpu_share, engine
+from rethinkgen.run import DATA_SPEC_KEYS, RunSpec
+from rethinkgen.training import distributed, gpu_share
 from rethinkgen.training.checkpoint import remove_checkpoint, save_model
-from rethinkgen.training.engine import TrainConfig
 from rethinkgen.training.engine import train as train_run
 from rethinkgen.training.live import epoch_hook
+from rethinkgen.training.protocol import Interrupted
+from rethinkgen.training.settings import TrainConfig
 from rethinkgen.training.signals import REQUEUE_EXIT_CODE, stop_on_sigterm
 
 logger = logging.getLogger(__name__)
-
-# Data settings of the run dict that the input files' bytes may not reveal (the dataset's
-# root, for an image-list split whose images are read at training time).
-DATA_SPEC_KEYS = ("dataset_spec", "corruption_spec")
 
 
 def input_digest(train_path, test_path) -> str:
@@ -45,7 +43,8 @@ def input_digest(train_path, test_path) -> str:
 
 
 def data_digest(run: dict, train_path, test_path) -> str:
-    """What the run's data is: its input files' digest plus the data specs of the run dict.
+    """What the run's data is: its input files' digest plus the data specs of its spec
+    (which the files' bytes may not reveal: the dataset root of an image-list split).
 
     Part of the checkpoint fingerprint (``TrainConfig.data_digest``): a checkpoint of a run
     whose data changed since (``n_train``, a corruption's ``prob``, a seed, the dataset
@@ -74,6 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train", required=True, help="prepared training split (.npz)")
     parser.add_argument("--test", required=True, help="prepared test split (.npz)")
     parser.add_argument("--checkpoint", help="resume from / checkpoint to this file")
+    parser.add_argument("--tensorboard-dir", help="write TensorBoard scalars here")
     parser.add_argument("--metrics", required=True, help="output metrics.parquet")
     parser.add_argument("--info", required=True, help="output run_info.json")
     parser.add_argument("--model", required=True, help="output model.pt")
@@ -82,12 +82,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def train_and_write(cfg: TrainConfig, *, train, test, checkpoint, metrics, info,
-                    model, should_stop=None) -> None:
+                    model, tensorboard_dir=None, should_stop=None) -> None:
     """Train (resuming from ``checkpoint``) and write the run's three outputs.
 
     Under torchrun every rank trains; rank 0 alone writes, the others wait for it.
     """
-    on_epoch = epoch_hook(checkpoint, cfg) if checkpoint else None  # live files, TensorBoard
+    # live files beside the checkpoint, TensorBoard where the run's paths say
+    on_epoch = epoch_hook(checkpoint, tensorboard_dir if cfg.tensorboard else None)
     result = train_run(cfg, load_split(train), load_split(test), checkpoint_path=checkpoint,
                        on_epoch=on_epoch, should_stop=should_stop)
     if distributed.is_main_process():
@@ -106,30 +107,34 @@ def train_until_stopped(cfg: TrainConfig, **files) -> None:
     with stop_on_sigterm() as stop:
         try:
             train_and_write(cfg, should_stop=stop.requested, **files)
-        except engine.Interrupted:
+        except Interrupted:
             logger.warning("stopped after saving checkpoint %s; exiting with status %d so "
                            "that a retry resumes from it", files.get("checkpoint"),
                            REQUEUE_EXIT_CODE)
             raise SystemExit(REQUEUE_EXIT_CODE) from None
 
 
-def run_training(run: dict, *, threads: int | None, log_path, tensorboard: bool = False,
-                 **files) -> None:
+def run_training(spec: RunSpec, *, threads: int | None, log_path, train, test,
+                 metrics, info, model, results="results") -> None:
     """What rule train_model does: train in this process, or data-parallel under torchrun.
 
-    ``tensorboard`` travels outside the run dict: switching it on must not retrain runs.
+    The spec, scheduling settings included, is written to the run's run.json first: the
+    ranks read it, and it shows what the job trained with.
     """
-    run = {**run, "training": {**run.get("training", {}), "tensorboard": bool(tensorboard)}}
-    image_list = distributed.split_is_image_list(files["train"])
+    paths = spec.paths(results)
+    write_json(spec.to_dict(), paths.spec)
+    files = dict(train=train, test=test, checkpoint=str(paths.checkpoint), metrics=metrics,
+                 info=info, model=model, tensorboard_dir=str(paths.tensorboard))
+    image_list = distributed.split_is_image_list(train)
     if not image_list:  # before CUDA starts; ImageNet runs keep every GPU they were given
-        gpu_share.pin_to_gpu_slot(str(run["training"].get("device", "auto")))
-    nproc = distributed.processes_for(run, image_list, distributed.visible_gpu_count())
+        gpu_share.pin_to_gpu_slot(str(spec.training.get("device", "auto")))
+    nproc = distributed.processes_for(spec.to_dict(), image_list, distributed.visible_gpu_count())
     if nproc > 1:
         with stop_on_sigterm():  # the ranks get SIGTERM too: wait for their checkpoint
-            distributed.launch(nproc, run, threads=threads, log_path=log_path, **files)
+            distributed.launch(nproc, paths.spec, threads=threads, log_path=log_path, **files)
     else:
-        train_until_stopped(train_config(run, files["train"], files["test"],
-                                         num_threads=threads), **files)
+        train_until_stopped(train_config(spec.to_dict(), train, test, num_threads=threads),
+                            **files)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -144,11 +149,12 @@ def main(argv: list[str] | None = None) -> None:
         history.setFormatter(logging.Formatter(LOG_FORMAT))
         logging.getLogger().addHandler(history)
     with open(args.run_config) as handle:
-        run = json.load(handle)
+        spec = json.load(handle)
     try:
-        train_until_stopped(train_config(run, args.train, args.test, num_threads=args.threads),
+        train_until_stopped(train_config(spec, args.train, args.test, num_threads=args.threads),
                             train=args.train, test=args.test, checkpoint=args.checkpoint,
-                            metrics=args.metrics, info=args.info, model=args.model)
+                            metrics=args.metrics, info=args.info, model=args.model,
+                            tensorboard_dir=args.tensorboard_dir)
     finally:
         distributed.shutdown()
 

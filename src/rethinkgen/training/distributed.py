@@ -20,12 +20,10 @@ resume lives outside rank 0's checkpoint.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -229,7 +227,7 @@ _SRC_DIR = str(Path(__file__).resolve().parents[2])  # the folder holding rethin
 
 
 def torchrun_command(nproc: int, *, run_json, train, test, checkpoint, metrics, info,
-                     model, threads: int | None = None,
+                     model, threads: int | None = None, tensorboard_dir=None,
                      python: str = sys.executable) -> list[str]:
     """``torchrun --standalone --nproc-per-node=N -m rethinkgen.training.cli ...``.
 
@@ -244,11 +242,13 @@ def torchrun_command(nproc: int, *, run_json, train, test, checkpoint, metrics, 
         command += ["--checkpoint", str(checkpoint)]
     if threads:
         command += ["--threads", str(threads)]
+    if tensorboard_dir:
+        command += ["--tensorboard-dir", str(tensorboard_dir)]
     return command
 
 
-def launch(nproc: int, run: dict, *, train, test, checkpoint, metrics, info, model,
-           threads: int | None, log_path) -> None:
+def launch(nproc: int, run_json, *, train, test, checkpoint, metrics, info, model,
+           threads: int | None, log_path, tensorboard_dir=None) -> None:
     """Run the data-parallel training in ``nproc`` processes; raise if it fails.
 
     Ranks' stdout/stderr are appended to ``log_path`` (the rule's log). The job's CPUs are
@@ -258,18 +258,15 @@ def launch(nproc: int, run: dict, *, train, test, checkpoint, metrics, info, mod
     # The ranks import this package: pass on where it is (conda jobs get no PYTHONPATH).
     package_path = os.pathsep.join(p for p in (_SRC_DIR, os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, OMP_NUM_THREADS=str(per_rank_threads), PYTHONPATH=package_path)
-    with tempfile.TemporaryDirectory(prefix="rethinkgen-run-") as tmp:
-        run_json = Path(tmp) / "run.json"
-        run_json.write_text(json.dumps(run, default=str))
-        command = torchrun_command(nproc, run_json=run_json, train=train, test=test,
-                                   checkpoint=checkpoint, metrics=metrics, info=info,
-                                   model=model, threads=per_rank_threads)
-        logger.info("data-parallel training on %d processes: %s", nproc, " ".join(command))
-        for handler in logging.getLogger().handlers:
-            handler.flush()  # keep the log in order: the ranks append to the same file
-        with open(log_path, "a") as log:
-            returncode = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
-                                        env=env).returncode
+    command = torchrun_command(nproc, run_json=run_json, train=train, test=test,
+                               checkpoint=checkpoint, metrics=metrics, info=info, model=model,
+                               threads=per_rank_threads, tensorboard_dir=tensorboard_dir)
+    logger.info("data-parallel training on %d processes: %s", nproc, " ".join(command))
+    for handler in logging.getLogger().handlers:
+        handler.flush()  # keep the log in order: the ranks append to the same file
+    with open(log_path, "a") as log:
+        returncode = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                                    env=env).returncode
     if returncode != 0:
         raise RuntimeError(f"data-parallel training failed (exit code {returncode}); "
                            f"see {log_path}")

@@ -10,29 +10,28 @@ every state is checkpointed so a killed run resumes bit-identically on CPU.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import sys
 import time
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
+from pathlib import Path
+
 import pandas as pd
 import torch
-from torch import nn
 
 from rethinkgen.training import distributed
-from rethinkgen.training.checkpoint import (capture_rng_states, load_checkpoint, restore_rng_states,
-                                            save_checkpoint)
-from rethinkgen.training.epochs import evaluate, train_one_epoch  # noqa: F401 (re-exported)
-from rethinkgen.training.models import build_model
-from rethinkgen.training.preprocess import BatchPipeline, make_batches
-from rethinkgen.training.protocol import (FIT_METRICS, RUN_STATUSES, Interrupted,  # noqa: F401
-                                          RunState, TrainConfig, build_optimizer, epoch_lr,
-                                          fit_met)
-from rethinkgen.training.records import (METRIC_COLUMNS, RUN_KEYS, format_epoch,  # noqa: F401
-                                         metrics_frame, now, run_info)
+from rethinkgen.training.checkpoint import (capture_rng_states, load_checkpoint, move_aside,
+                                            restore_rng_states, save_checkpoint)
+from rethinkgen.training.epochs import evaluate, train_one_epoch
+from rethinkgen.training.models import count_parameters
+from rethinkgen.training.protocol import Interrupted, epoch_lr, fit_met
+from rethinkgen.training.records import format_epoch, metrics_frame, now, run_info
+from rethinkgen.training.session import Session, setup
+from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.state import RunState, code_identity
 
 logger = logging.getLogger(__name__)
 
@@ -44,117 +43,40 @@ class TrainResult:
     model_state: dict
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+class _StateMismatch(Exception):
+    """A checkpoint that passed its checks holds state this code cannot load."""
 
 
-def _input_shape(split, cfg: TrainConfig) -> tuple[int, int, int]:
-    if hasattr(split, "paths"):
-        return (3, cfg.image_size, cfg.image_size)
-    images = split.images
-    height, width = images.shape[1], images.shape[2]
-    channels = images.shape[3] if images.ndim == 4 else 1
-    if cfg.crop_size is None:
-        return (channels, height, width)
-    if cfg.crop_size > min(height, width):
-        raise ValueError(f"crop_size {cfg.crop_size} exceeds the {height}x{width} images")
-    return (channels, cfg.crop_size, cfg.crop_size)
+def _resume(run: Session, cfg: TrainConfig, checkpoint_path, log) -> RunState | None:
+    """The checkpointed state, with model, optimizer and RNGs restored; None to start.
 
-
-def _num_classes(split) -> int:
-    classes = getattr(split, "classes", None)
-    return len(classes) if classes else int(np.max(split.labels)) + 1
-
-
-@dataclass
-class _Run:
-    """What the epoch loop works with, built once by :func:`_setup`."""
-
-    model: nn.Module
-    step_model: nn.Module
-    optimizer: torch.optim.Optimizer
-    pipeline: BatchPipeline
-    generators: dict
-    train_batches: object
-    train_eval_batches: object
-    test_batches: object
-    dist_ctx: object
-    device: torch.device
-    top5: bool
-    data: dict  # n_train, n_test, num_classes: the facts run_info reports about the data
-    # train_clean / train_corrupted: scored with every whole-training-set evaluation
-    subset_batches: dict = field(default_factory=dict)
-
-
-# Label-corrupted training splits carry their true labels; these rows score, against the
-# assigned labels, the examples whose label is unchanged and those whose label changed.
-TRAIN_SUBSETS = ("train_clean", "train_corrupted")
-
-
-def label_subsets(train_split) -> dict:
-    """{"train_clean": split, "train_corrupted": split}, empty subsets and splits without
-    true labels left out. A random label that equals the true one counts as clean."""
-    true_labels = getattr(train_split, "true_labels", None)
-    if true_labels is None:
-        return {}
-    changed = np.asarray(train_split.labels) != np.asarray(true_labels)
-    masks = dict(zip(TRAIN_SUBSETS, (~changed, changed)))
-    return {name: train_split.subset(np.flatnonzero(mask))
-            for name, mask in masks.items() if mask.any()}
-
-
-def _setup(cfg: TrainConfig, train_split, test_split) -> _Run:
-    if cfg.num_threads:
-        torch.set_num_threads(int(cfg.num_threads))
-    dist_ctx = distributed.init_from_env(cfg.device)
-    shard = dist_ctx.shard(cfg.seed) if dist_ctx else None
-    device = dist_ctx.device if dist_ctx else resolve_device(cfg.device)
-    image_list = hasattr(train_split, "paths")
-    pipeline = BatchPipeline.from_config(cfg, device, image_list)
-    num_classes = _num_classes(train_split)
-    torch.manual_seed(cfg.seed)  # model init, then dropout masks (checkpointed)
-    model = build_model(cfg.model_spec, num_classes, _input_shape(train_split, cfg),
-                        dropout=cfg.dropout).to(device)
-    if pipeline.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    # Shuffles and crops/flips/rotations; a CPU generator for DataLoader-driven splits.
-    data_generator = torch.Generator(device="cpu" if image_list else device)
-    data_generator.manual_seed(cfg.seed)
-    step_model = distributed.wrap_model(model, dist_ctx)  # evaluation uses `model` itself
-    if cfg.compile:
-        step_model = torch.compile(step_model)
-    train_batches = make_batches(train_split, cfg, True, device, shard)
-    return _Run(model=model, step_model=step_model, optimizer=build_optimizer(model, cfg),
-                pipeline=pipeline, generators={"data": data_generator},
-                train_batches=train_batches,
-                train_eval_batches=make_batches(train_split, cfg, False, device, shard)
-                if image_list else train_batches,
-                test_batches=make_batches(test_split, cfg, False, device, shard),
-                dist_ctx=dist_ctx, device=device, top5=num_classes > 10,
-                data={"n_train": len(train_split), "n_test": len(test_split),
-                      "num_classes": num_classes},
-                subset_batches={name: make_batches(split, cfg, False, device, shard)
-                                for name, split in label_subsets(train_split).items()})
-
-
-def _resume(run: _Run, cfg: TrainConfig, checkpoint_path, log) -> RunState | None:
-    """The checkpointed state, with model, optimizer and RNGs restored; None to start."""
+    Raises _StateMismatch (after moving the checkpoint aside) when its weights or optimizer
+    state do not fit this code's model, e.g. after a change of a layer's shape.
+    """
     if not checkpoint_path:
         return None
     checkpoint = load_checkpoint(checkpoint_path, fingerprint=cfg.resumes, log=log)
     if checkpoint is None:
         return None
-    run.model.load_state_dict(checkpoint["model"])
-    run.optimizer.load_state_dict(checkpoint["optimizer"])
-    restore_rng_states(checkpoint["rng"], run.generators)
-    log.info("resumed from %s at epoch %d", checkpoint_path, checkpoint["state"]["epoch"])
-    return RunState(**checkpoint["state"])
+    try:
+        run.model.load_state_dict(checkpoint["model"])
+        run.optimizer.load_state_dict(checkpoint["optimizer"])
+        restore_rng_states(checkpoint["rng"], run.generators)
+        state = RunState(**checkpoint["state"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as error:
+        moved = move_aside(Path(checkpoint_path))
+        log.warning("not resuming from checkpoint %s: its state does not load into this "
+                    "code's model (%s); moved it to %s, starting the run over",
+                    checkpoint_path, str(error).strip().splitlines()[0], moved)
+        raise _StateMismatch from error
+    log.info("resumed from %s at epoch %d", checkpoint_path, state.epoch)
+    return state
 
 
-def _save(run: _Run, cfg: TrainConfig, state: RunState, checkpoint_path) -> None:
-    if checkpoint_path and (state.status is not None
+def _save(run: Session, cfg: TrainConfig, state: RunState, checkpoint_path,
+          force: bool = False) -> None:
+    """Checkpoint every ``checkpoint_every`` epochs, at the end, and when ``force``d."""
+    if checkpoint_path and (force or state.status is not None
                             or state.epoch % cfg.checkpoint_every == 0):
         if run.dist_ctx is None or run.dist_ctx.is_main:  # identical models: one writer
             save_checkpoint({"fingerprint": cfg.fingerprint(),
@@ -165,12 +87,12 @@ def _save(run: _Run, cfg: TrainConfig, state: RunState, checkpoint_path) -> None
         distributed.barrier()  # no rank runs ahead of the checkpoint on disk
 
 
-def _evaluate(run: _Run, cfg: TrainConfig, batches) -> dict:
+def _evaluate(run: Session, cfg: TrainConfig, batches) -> dict:
     distributed.broadcast_buffers(run.model)  # every shard sees rank 0's batch-norm stats
     return evaluate(run.model, batches.ordered(cfg.eval_batch_size), run.pipeline, run.top5)
 
 
-def _evaluate_train(run: _Run, cfg: TrainConfig, state: RunState, lr: float,
+def _evaluate_train(run: Session, cfg: TrainConfig, state: RunState, lr: float,
                     wall_time_s: float, images_per_s: float) -> dict:
     """Whole-training-set evaluation, then its clean and corrupted subsets (if any)."""
     train_eval = _evaluate(run, cfg, run.train_eval_batches)
@@ -180,7 +102,7 @@ def _evaluate_train(run: _Run, cfg: TrainConfig, state: RunState, lr: float,
     return train_eval
 
 
-def _train_epoch(run: _Run, cfg: TrainConfig, epoch: int) -> dict:
+def _train_epoch(run: Session, cfg: TrainConfig, epoch: int) -> dict:
     generator = run.generators["data"]
     if run.dist_ctx is not None:  # own dropout masks and crops per rank, derived, not stored
         dropout_seed, augment_seed = run.dist_ctx.shard(cfg.seed).rank_seeds(epoch)
@@ -192,7 +114,7 @@ def _train_epoch(run: _Run, cfg: TrainConfig, epoch: int) -> dict:
                            run.top5)
 
 
-def _stop_requested(should_stop, run: _Run) -> bool:
+def _stop_requested(should_stop, run: Session) -> bool:
     """``should_stop()`` on any rank stops all of them (ranks may see SIGTERM at different
     moments; one rank leaving alone would hang the others in a collective)."""
     flag = torch.tensor([1.0 if should_stop() else 0.0], dtype=torch.float64, device=run.device)
@@ -201,32 +123,42 @@ def _stop_requested(should_stop, run: _Run) -> bool:
     return bool(flag.item() > 0)
 
 
-def _train_and_evaluate(run: _Run, cfg: TrainConfig, state: RunState, epoch: int, lr: float,
+def _train_and_evaluate(run: Session, cfg: TrainConfig, state: RunState, epoch: int, lr: float,
                         wall, log) -> None:
-    """One epoch of SGD, then its evaluations, fit and status, recorded in ``state``."""
+    """One epoch of SGD, then its evaluations, fit and status, recorded in ``state``.
+
+    The whole training set and the test set are scored on their schedules, at every
+    read-out epoch, and at the epoch the run stops or first fits (where a stop-at-fit
+    experiment reads it), whatever the schedule: no final value is stale.
+    """
     online = _train_epoch(run, cfg, epoch)
     state.epoch, state.step = epoch, state.step + online["steps"]
     ips = online["images_per_s"]
     state.add_rows("train_online", online, lr, wall(), ips)
-    if not math.isfinite(online["loss"]) or online["loss"] > cfg.divergence_loss:
+    diverged = not math.isfinite(online["loss"]) or online["loss"] > cfg.divergence_loss
+    readout = epoch >= cfg.max_epochs or epoch in cfg.readout_epochs
+    train_eval = None
+    if not diverged and (epoch % cfg.eval_train_every == 0 or readout):
+        train_eval = _evaluate_train(run, cfg, state, lr, wall(), ips)
+    first_fit = not diverged and state.record_fit(fit_met(cfg, online, train_eval),
+                                                  cfg.fit_patience)
+    if diverged:
         state.status = "diverged"
         log.warning("epoch %d: training loss %s -> diverged", epoch, online["loss"])
-        return
-    train_eval = None
-    if epoch % cfg.eval_train_every == 0 or epoch == cfg.max_epochs:
-        train_eval = _evaluate_train(run, cfg, state, lr, wall(), ips)
-    state.record_fit(fit_met(cfg, online, train_eval))
-    if cfg.stop_when_fitted and state.fit_streak >= cfg.fit_patience:
+    elif cfg.stop_when_fitted and first_fit:
         state.status = "fitted"
-    elif epoch == cfg.max_epochs:
+    elif epoch >= cfg.max_epochs:
         state.status = "max_epochs"
+    stop_point = state.status is not None or (first_fit and cfg.score_at_fit)
+    if train_eval is None and stop_point:
+        train_eval = _evaluate_train(run, cfg, state, lr, wall(), ips)
     test_eval = None
-    if epoch % cfg.eval_test_every == 0 or state.status is not None:  # always at the end
+    if epoch % cfg.eval_test_every == 0 or readout or stop_point:
         test_eval = _evaluate(run, cfg, run.test_batches)
         state.add_rows("test", test_eval, lr, wall(), ips)
         state.record_test(test_eval["accuracy"])
     log.info(format_epoch(epoch, cfg.max_epochs, state.step, lr, online, train_eval,
-                           test_eval, ips))
+                          test_eval, ips))
 
 
 def _progress(cfg: TrainConfig, state: RunState) -> dict:
@@ -243,16 +175,22 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
     fit criterion (``fit_metric``, ``fit_threshold``) is recorded, not obeyed, unless
     ``stop_when_fitted``: then the run stops once it held for ``fit_patience`` epochs.
     ``on_epoch(metrics, progress)`` sees every epoch's rows; ``should_stop()`` is polled
-    after each checkpoint and ends the run with :class:`Interrupted`. Under torchrun it
-    trains data-parallel (:mod:`rethinkgen.training.distributed`).
+    after each epoch and ends the run, after a checkpoint, with :class:`Interrupted`. Under
+    torchrun it trains data-parallel (:mod:`rethinkgen.training.distributed`).
     """
     started_at = now()
-    run = _setup(cfg, train_split, test_split)
+    run = setup(cfg, train_split, test_split)
     is_main = run.dist_ctx is None or run.dist_ctx.is_main
     log = distributed.rank_logger(log, run.dist_ctx)
-    state = _resume(run, cfg, checkpoint_path, log)
+    try:
+        state = _resume(run, cfg, checkpoint_path, log)
+    except _StateMismatch:  # the failed load may have changed the model: build it afresh
+        run, state = setup(cfg, train_split, test_split), None
     resumed_from_epoch = None if state is None else state.epoch
     state = state or RunState()
+    if state.note_code(code_identity()):
+        log.warning("resuming at epoch %d with other code than trained epochs 1-%d "
+                    "(recorded in run_info.json code_versions)", state.epoch + 1, state.epoch)
     segment_start, prior_wall = time.perf_counter(), state.wall_time_s
 
     def wall() -> float:
@@ -274,22 +212,31 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
             group["lr"] = lr
         _train_and_evaluate(run, cfg, state, epoch, lr, wall, log)
         state.wall_time_s = wall()
-        _save(run, cfg, state, checkpoint_path)
+        stop = state.status is None and should_stop is not None and _stop_requested(should_stop, run)
+        _save(run, cfg, state, checkpoint_path, force=stop)
         report()
         if progress_bar is not None:
             progress_bar.update(1)
-        if state.status is None and should_stop is not None and _stop_requested(should_stop, run):
+        if stop:
             log.warning("stop requested after epoch %d; checkpoint saved", epoch)
             raise Interrupted(f"stopped after epoch {epoch}; rerun to resume")
     if progress_bar is not None:
         progress_bar.close()
     state.status = state.status or "max_epochs"  # max_epochs 0, or resumed when finished
     metrics = metrics_frame(state.rows, cfg)
-    info = run_info(cfg, state, metrics, run, started_at, wall(), resumed_from_epoch)
+    info = run_info(cfg, state, metrics, _facts(run), started_at, wall(), resumed_from_epoch)
     log.info("finished: status %s after %d epochs (%d steps)", state.status, state.epoch,
              state.step)
     model_state = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
     return TrainResult(metrics=metrics, info=info, model_state=model_state)
+
+
+def _facts(run: Session) -> dict:
+    """What run_info.json reports about the data, the model and where it trained."""
+    return {"data": run.data, "num_params": count_parameters(run.model),
+            "device": str(run.device),
+            "world_size": run.dist_ctx.world_size if run.dist_ctx else 1,
+            "precision": "bf16" if run.pipeline.autocast_dtype is not None else "fp32"}
 
 
 def _progress_bar(cfg: TrainConfig, state: RunState):

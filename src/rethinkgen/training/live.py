@@ -1,15 +1,15 @@
 """Watch a run while it trains: the engine's ``on_epoch`` hook.
 
 After every epoch (and once after the epoch-0 evaluation) the hook rewrites, beside the
-run's checkpoint (``results/checkpoints/{dataset}/{model}/{corruption}/{regularizer}/
-seed{seed}/``, not a Snakemake output, so it survives a resume):
+run's checkpoint (``RunPaths.checkpoint_dir``, not a Snakemake output, so it survives a
+resume):
 
 * ``live_metrics.parquet``: every metrics row so far, with metrics.parquet's schema;
 * ``progress.json``: epoch, max_epochs, step, status, epochs_to_fit, wall_time_s,
   updated_at, pid, host (``rethinkgen.status`` reads it);
 
-and, with ``training.tensorboard: true``, TensorBoard scalars under
-``results/tensorboard/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}``. Every file
+and, with ``training.tensorboard: true``, TensorBoard scalars in ``RunPaths.tensorboard``
+(results/tensorboard/<run>). Every file
 is replaced atomically, so a reader never sees a half-written one. The files stay after
 the run ends: the status table reads them.
 """
@@ -26,37 +26,14 @@ from typing import Callable
 import pandas as pd
 
 from rethinkgen.io import write_json, write_parquet
+from rethinkgen.schemas import METRIC_DTYPES
 
 logger = logging.getLogger(__name__)
 
 LIVE_METRICS = "live_metrics.parquet"
 PROGRESS = "progress.json"
-# metrics.parquet's columns and types (docs/design.md); the engine's frame already has them.
-METRIC_TYPES = {
-    **dict.fromkeys(("dataset", "model", "corruption", "regularizer"), "string"),
-    **dict.fromkeys(("seed", "epoch", "step"), "int64"),
-    "split": "string",
-    **dict.fromkeys(("loss", "accuracy", "top5_accuracy", "lr", "wall_time_s",
-                     "images_per_s"), "float64"),
-}
 SPLITS = ("train_online", "train", "test")
 TENSORBOARD_INSTALL = "pip install -e '.[tensorboard]'"
-
-
-def run_subpath(dataset: str, model: str, corruption: str, regularizer: str, seed: int) -> Path:
-    """A run's directory below results/{runs,checkpoints,tensorboard}/."""
-    return Path(dataset, model, corruption, regularizer, f"seed{seed}")
-
-
-def tensorboard_dir(checkpoint_path: str | os.PathLike, cfg) -> Path:
-    """``results/tensorboard/<run>`` when the checkpoint sits at the workflow's
-    ``results/checkpoints/<run>/last.pt``; otherwise ``tensorboard/`` beside the checkpoint."""
-    run = run_subpath(cfg.dataset, cfg.model, cfg.corruption, cfg.regularizer, cfg.seed)
-    run_dir = Path(checkpoint_path).parent
-    tail = ("checkpoints", *run.parts)
-    if run_dir.parts[-len(tail):] == tail:
-        return Path(*run_dir.parts[:-len(tail)], "tensorboard", *run.parts)
-    return run_dir / "tensorboard"
 
 
 def _summary_writer_class():
@@ -111,7 +88,7 @@ class TensorBoardScalars:
             self._writer = None
 
 
-class LiveRun:
+class LiveFiles:
     """The ``on_epoch(metrics, progress)`` hook: live metrics, progress and TensorBoard."""
 
     def __init__(self, run_dir: str | os.PathLike, tensorboard: str | os.PathLike | None = None):
@@ -121,11 +98,11 @@ class LiveRun:
         self.tensorboard = TensorBoardScalars(tensorboard) if tensorboard is not None else None
 
     def __call__(self, metrics: pd.DataFrame, progress: dict) -> None:
-        missing = [c for c in METRIC_TYPES if c not in metrics.columns]
+        missing = [c for c in METRIC_DTYPES if c not in metrics.columns]
         if missing:
             raise ValueError(f"on_epoch: metrics frame lacks columns {missing}; "
-                             "pass the engine's metrics frame (METRIC_COLUMNS)")
-        frame = metrics[list(METRIC_TYPES)].astype(METRIC_TYPES).reset_index(drop=True)
+                             "pass the engine's metrics frame (rethinkgen.schemas.METRICS)")
+        frame = metrics[list(METRIC_DTYPES)].astype(METRIC_DTYPES).reset_index(drop=True)
         record = progress_record(progress)
         try:
             write_parquet(frame, self.metrics_path)
@@ -162,10 +139,10 @@ def read_live_metrics(path: str | os.PathLike) -> pd.DataFrame:
         return pd.read_parquet(handle)
 
 
-def epoch_hook(checkpoint_path: str | os.PathLike | None, cfg) -> Callable | None:
-    """The ``on_epoch`` hook of the run ``cfg`` that checkpoints to ``checkpoint_path``;
-    None without a checkpoint path (nowhere to write beside it)."""
+def epoch_hook(checkpoint_path: str | os.PathLike | None,
+               tensorboard_dir: str | os.PathLike | None = None) -> Callable | None:
+    """The ``on_epoch`` hook of a run that checkpoints to ``checkpoint_path`` (its live
+    files go beside it); None without a checkpoint path (nowhere to write them)."""
     if checkpoint_path is None:
         return None
-    tensorboard = tensorboard_dir(checkpoint_path, cfg) if cfg.tensorboard else None
-    return LiveRun(Path(checkpoint_path).parent, tensorboard)
+    return LiveFiles(Path(checkpoint_path).parent, tensorboard_dir)

@@ -1,36 +1,17 @@
-"""What a run writes: its metrics rows (one schema, ``METRIC_COLUMNS``) and its
+"""What a run writes: its metrics rows (``rethinkgen.schemas.METRICS``) and its
 ``run_info.json`` record, plus the one-line epoch log."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
 
-from rethinkgen.training.models import count_parameters
-
-if TYPE_CHECKING:  # annotations only: the engine imports this module
-    from rethinkgen.training.engine import _Run
-    from rethinkgen.training.protocol import RunState, TrainConfig
-
-RUN_KEYS = ("dataset", "model", "corruption", "regularizer", "seed")
-METRIC_COLUMNS = ["dataset", "model", "corruption", "regularizer", "seed", "epoch", "step",
-                  "split", "loss", "accuracy", "top5_accuracy", "lr", "wall_time_s",
-                  "images_per_s"]
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=10)
-        commit = out.stdout.strip()
-        return commit if out.returncode == 0 and commit else None
-    except (OSError, subprocess.SubprocessError):
-        return None
+from rethinkgen.run import RUN_KEYS
+from rethinkgen.schemas import METRIC_DTYPES
+from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.state import RunState
 
 
 def now() -> str:
@@ -49,17 +30,11 @@ def format_epoch(epoch, max_epochs, step, lr, online, train_eval, test_eval, ips
     return " | ".join(parts)
 
 
-_METRIC_DTYPES = {**{c: "string" for c in RUN_KEYS[:4] + ("split",)},
-                  **{c: "int64" for c in ("seed", "epoch", "step")},
-                  **{c: "float64" for c in ("loss", "accuracy", "top5_accuracy", "lr",
-                                            "wall_time_s", "images_per_s")}}
-
-
 def metrics_frame(rows: list[dict], cfg: TrainConfig) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=[c for c in METRIC_COLUMNS if c not in RUN_KEYS])
+    df = pd.DataFrame(rows, columns=[c for c in METRIC_DTYPES if c not in RUN_KEYS])
     for position, key in enumerate(RUN_KEYS):
         df.insert(position, key, getattr(cfg, key))
-    return df[METRIC_COLUMNS].astype(_METRIC_DTYPES)
+    return df[list(METRIC_DTYPES)].astype(METRIC_DTYPES)
 
 
 def _last(metrics: pd.DataFrame, split: str) -> dict | None:
@@ -73,37 +48,46 @@ def _last(metrics: pd.DataFrame, split: str) -> dict | None:
             else float(last["top5_accuracy"])}
 
 
-def run_info(cfg: TrainConfig, state: RunState, metrics: pd.DataFrame, run: _Run,
-              started_at: str, wall_time_s: float, resumed_from_epoch) -> dict:
+def run_info(cfg: TrainConfig, state: RunState, metrics: pd.DataFrame, facts: dict,
+             started_at: str, wall_time_s: float, resumed_from_epoch) -> dict:
+    """The run's record. ``facts``: what the engine found out (data sizes, num_params,
+    device, world_size, precision). Every final value carries the epoch it was measured at."""
     import torchvision
 
-    device = run.device
+    device = torch.device(facts["device"])
+    code = state.code_versions[-1]["code"] if state.code_versions else {}
     return {
         "keys": {key: getattr(cfg, key) for key in RUN_KEYS},
-        "config": cfg.run,
-        "data": run.data,
+        "spec": cfg.spec,
+        "identity": cfg.identity(),
+        "data": facts["data"],
         "status": state.status,
         "max_epochs": cfg.max_epochs,
+        "readout_epochs": list(cfg.readout_epochs),
         "epochs": state.epoch,
         "steps": state.step,
         "fit_criterion": {"metric": cfg.fit_metric, "threshold": cfg.fit_threshold,
+                          "patience": cfg.fit_patience,
                           "stop_when_fitted": cfg.stop_when_fitted},
         "fitted": state.epochs_to_fit is not None,
         "steps_to_fit": state.steps_to_fit,
         "epochs_to_fit": state.epochs_to_fit,
+        "fit_stop_epoch": state.fit_stop_epoch,
         "fit_held_from_epoch": state.fit_held_from_epoch,
         "best_test_accuracy": state.best_test_accuracy,
         "best_test_epoch": state.best_test_epoch,
         "final": {split: _last(metrics, split) for split in ("train_online", "train", "test")},
-        "num_params": count_parameters(run.model),
+        "num_params": facts["num_params"],
         "device": str(device),
-        "world_size": run.dist_ctx.world_size if run.dist_ctx else 1,
+        "world_size": facts["world_size"],
         "gpu_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "precision": "bf16" if run.pipeline.autocast_dtype is not None else "fp32",
+        "precision": facts["precision"],
         "torch_version": torch.__version__,
         "torchvision_version": torchvision.__version__,
         "cuda_version": torch.version.cuda,
-        "git_commit": _git_commit(),
+        "git_commit": code.get("git_commit"),
+        "code_versions": state.code_versions,
+        "mixed_code": len(state.code_versions) > 1,
         "started_at": started_at,
         "finished_at": now(),
         "wall_time_s": wall_time_s,

@@ -1,0 +1,66 @@
+"""What one experiment reads from one run: its own point of the run's curve.
+
+A run shared by experiments trains once, to the longest budget or cap among them
+(rethinkgen.config.shared_budget), and is scored on the whole training and test sets at
+every experiment's read-out epoch. Each experiment then reads (docs/design.md,
+"Read-out epochs"):
+
+* an experiment that trains a whole budget B: the values at epoch B (``budget``);
+* an experiment that stops at fit with cap C: the values at the epoch the fit criterion
+  first held for ``fit_patience`` evaluations (``fitted``), or, not fitted by C, the
+  values at C, a lower bound on the time to fit (``censored``);
+* ``diverged`` when the run diverged before that point (its values are not results);
+* ``unfinished`` when the run stopped before that point without a reason that would
+  have ended it (trained under another config): never drawn as a result.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+OUTCOMES = ("fitted", "budget", "censored", "diverged", "unfinished")
+RESULT_OUTCOMES = ("fitted", "budget", "censored")  # the others are never drawn as results
+SPLITS = ("train_online", "train", "test")
+
+
+def readout_point(info: dict, budget: int, stops_at_fit: bool) -> tuple[str, int]:
+    """(outcome, epoch) of an experiment with this budget reading this run."""
+    epochs, status = int(info["epochs"]), info["status"]
+    fit_stop = info.get("fit_stop_epoch")
+    if stops_at_fit and fit_stop is not None and fit_stop <= budget:
+        return "fitted", int(fit_stop)
+    if status == "diverged" and epochs <= budget:
+        return "diverged", epochs
+    if epochs >= budget:
+        return ("censored" if stops_at_fit else "budget"), budget
+    return "unfinished", epochs
+
+
+def _value_at(metrics: pd.DataFrame, split: str, epoch: int) -> dict | None:
+    """The split's last evaluation at or before ``epoch`` (the engine scores every
+    read-out epoch, so for runs trained by this version it is at ``epoch`` itself)."""
+    rows = metrics[(metrics["split"] == split) & (metrics["epoch"] <= epoch)]
+    if rows.empty:
+        return None
+    last = rows.iloc[-1]
+    return {"epoch": int(last["epoch"]), "accuracy": float(last["accuracy"]),
+            "loss": float(last["loss"]), "top5_accuracy": float(last["top5_accuracy"])}
+
+
+def read_out(info: dict, metrics: pd.DataFrame, budget: int, stops_at_fit: bool) -> dict:
+    """The run's row for one experiment: outcome, read-out epoch and every final value."""
+    outcome, epoch = readout_point(info, budget, stops_at_fit)
+    row = {"budget": budget, "stops_at_fit": stops_at_fit, "outcome": outcome,
+           "readout_epoch": epoch, "censored": outcome == "censored"}
+    for split in SPLITS:
+        value = _value_at(metrics, split, epoch) or {}
+        for key in ("accuracy", "loss", "top5_accuracy"):
+            row[f"final_{split}_{key}"] = value.get(key, math.nan)
+    fit_epoch = info.get("epochs_to_fit")
+    within = fit_epoch is not None and fit_epoch <= epoch
+    row |= {"fitted": within, "epochs_to_fit": fit_epoch if within else None,
+            "steps_to_fit": info.get("steps_to_fit") if within else None,
+            "fit_stop_epoch": info.get("fit_stop_epoch") if within else None}
+    return row

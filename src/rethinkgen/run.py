@@ -1,0 +1,137 @@
+"""A run: its keys (``RunKeys``), its files (``RunPaths``) and its whole spec (``RunSpec``).
+
+``RUN_PATTERN`` is the one spelling of a run's place below results/{runs,checkpoints,
+tensorboard}/ and logs/; the Snakemake rules format it with wildcards, everything else
+calls ``RunKeys.paths()``. Nothing parses a path back into keys: the keys travel in the
+spec, the metrics rows and run_info.json.
+
+A ``RunSpec`` is built once from the workflow config (``rethinkgen.config.run_spec``):
+the keys, the dataset, model, corruption and regularizer specs (schema defaults removed),
+the data seed and the resolved training settings. ``identity()`` is what the result is:
+Snakemake's params for the training rule and, with the input files' digest, the
+checkpoint's fingerprint. Scheduling settings are not part of it (rethinkgen.training.
+settings), so editing one retrains nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rethinkgen.training.settings import SCHEDULING_SETTINGS, TrainConfig
+
+RUN_KEYS = ("dataset", "model", "corruption", "regularizer", "seed")
+RUN_PATTERN = "{dataset}/{model}/{corruption}/{regularizer}/seed{seed}"
+DATA_SPEC_KEYS = ("dataset_spec", "corruption_spec", "data_seed")
+
+
+@dataclass(frozen=True, order=True)
+class RunKeys:
+    """The keys of one training run; also its wildcard values."""
+
+    dataset: str
+    model: str
+    corruption: str
+    regularizer: str
+    seed: int
+
+    @property
+    def subpath(self) -> str:
+        return RUN_PATTERN.format(**dataclasses.asdict(self))
+
+    def paths(self, results: str | Path = "results") -> "RunPaths":
+        return RunPaths.of(self.subpath, results)
+
+    @classmethod
+    def of(cls, mapping) -> "RunKeys":
+        """From any mapping or object with the five keys (wildcards, a spec dict)."""
+        get = mapping.get if isinstance(mapping, dict) else lambda k: getattr(mapping, k)
+        return cls(*(str(get(k)) for k in RUN_KEYS[:4]), int(get("seed")))
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every file of one run. ``RunPaths.of(RUN_PATTERN)`` gives the wildcard patterns."""
+
+    run_dir: Path            # results/runs/<run>: the declared outputs
+    metrics: Path
+    info: Path
+    model: Path
+    checkpoint_dir: Path     # results/checkpoints/<run>: survives a killed job
+    checkpoint: Path
+    spec: Path               # run.json: the spec the job trained with
+    live_metrics: Path
+    progress: Path
+    history: Path            # every attempt's log lines (Snakemake deletes the rule's log)
+    tensorboard: Path
+    log: Path                # logs/train_model/<run>.log
+    benchmark: Path
+
+    @classmethod
+    def of(cls, subpath: str, results: str | Path = "results") -> "RunPaths":
+        results = Path(results)
+        run_dir, live = results / "runs" / subpath, results / "checkpoints" / subpath
+        root = results.parent
+        return cls(run_dir=run_dir, metrics=run_dir / "metrics.parquet",
+                   info=run_dir / "run_info.json", model=run_dir / "model.pt",
+                   checkpoint_dir=live, checkpoint=live / "last.pt", spec=live / "run.json",
+                   live_metrics=live / "live_metrics.parquet", progress=live / "progress.json",
+                   history=live / "train.log", tensorboard=results / "tensorboard" / subpath,
+                   log=root / "logs" / "train_model" / f"{subpath}.log",
+                   benchmark=root / "benchmarks" / "train_model" / f"{subpath}.tsv")
+
+    def pattern(self, name: str) -> str:
+        """One path as a string (for Snakemake rules)."""
+        return str(getattr(self, name))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines one run; ``to_dict`` is the job's run.json."""
+
+    keys: RunKeys
+    dataset_spec: dict
+    model_spec: dict
+    corruption_spec: dict
+    regularizer_spec: dict
+    data_seed: int
+    training: dict  # resolved settings, identity and scheduling (TrainConfig's fields)
+
+    def paths(self, results: str | Path = "results") -> RunPaths:
+        return self.keys.paths(results)
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self.keys), "data_seed": self.data_seed,
+                "dataset_spec": self.dataset_spec, "model_spec": self.model_spec,
+                "corruption_spec": self.corruption_spec,
+                "regularizer_spec": self.regularizer_spec, "training": self.training}
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> "RunSpec":
+        return cls(keys=RunKeys.of(spec), dataset_spec=spec["dataset_spec"],
+                   model_spec=spec["model_spec"], corruption_spec=spec["corruption_spec"],
+                   regularizer_spec=spec["regularizer_spec"], data_seed=int(spec["data_seed"]),
+                   training=dict(spec.get("training") or {}))
+
+    def train_config(self, **overrides) -> TrainConfig:
+        return TrainConfig.from_dict(self.to_dict(), **overrides)
+
+    def identity(self) -> dict:
+        """What the result is: the data specs and seed plus the training identity."""
+        return {**{key: self.to_dict()[key] for key in DATA_SPEC_KEYS},
+                **self.train_config().identity()}
+
+    def without_scheduling(self) -> "RunSpec":
+        training = {k: v for k, v in self.training.items() if k not in SCHEDULING_SETTINGS}
+        return dataclasses.replace(self, training=training)
+
+    def with_scheduling(self, settings: dict) -> "RunSpec":
+        """This spec with the scheduling settings the job was given."""
+        extra = {k: v for k, v in settings.items() if k in SCHEDULING_SETTINGS}
+        return dataclasses.replace(self, training={**self.training, **extra})
+
+
+def identity_json(identity: dict) -> str:
+    return json.dumps(identity, sort_keys=True, default=str)

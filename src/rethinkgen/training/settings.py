@@ -1,0 +1,168 @@
+"""One run's training settings (``TrainConfig``), each marked as identity or scheduling.
+
+Identity settings say what the result is: changing one makes it another run (Snakemake
+retrains it, and a checkpoint recorded under other values is not resumed). Scheduling
+settings say how a run is executed (threads, evaluation batch, checkpoint cadence, device,
+TensorBoard): editing one retrains nothing and applies from the next attempt on. The role is
+field metadata, so adding a setting means choosing its role in one place. This module
+imports nothing heavy: the workflow reads it while building the DAG.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
+
+IDENTITY, SCHEDULING = "identity", "scheduling"
+
+
+def scheduling(default, **kwargs):
+    """A field that says how a run executes, not what it computes."""
+    return field(default=default, metadata={"role": SCHEDULING}, **kwargs)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one run needs; ``from_dict`` reads a RunSpec's dict (rethinkgen.run)."""
+
+    model_spec: dict
+    lr: float
+    seed: int = 0
+    dataset: str = ""
+    model: str = ""
+    corruption: str = ""
+    regularizer: str = ""
+    # regularizer (explicit regularizers; unset = off)
+    weight_decay: float = 0.0
+    weight_decay_scope: str = "weights"  # weights (conv/linear kernels, as TF-slim) | all
+    dropout: float = 0.0
+    random_crop: bool = False
+    augment: bool = False
+    # training (config.yaml `training:`)
+    batch_size: int = 128
+    momentum: float = 0.9
+    lr_decay: float = 0.95
+    # None: multiply the lr by lr_decay every epoch (the paper). N: by lr_decay every N
+    # steps, applied per epoch, so a small subset keeps the paper's decay per step
+    # (its epoch was 391 steps: 50,000 images at batch 128).
+    lr_decay_every_steps: int | None = None
+    max_epochs: int = 150               # the budget: epochs trained unless stopped at fit
+    lr_warmup_epochs: int = 0           # ours: lr ramps up linearly over these epochs
+    # Fit: the first epoch meeting the criterion (see fit_met) is recorded either way;
+    # stop_when_fitted ends the run once it held for fit_patience evaluations.
+    fit_metric: str = "online_loss"     # online_loss | online_accuracy | train_accuracy
+    fit_threshold: float = 0.1          # loss: below it; accuracy: at or above it
+    stop_when_fitted: bool = False
+    fit_patience: int = 1
+    eval_train_every: int = 1
+    eval_test_every: int = 1            # epochs between test evaluations (and at the end)
+    # Read-out points of the experiments sharing this run (rethinkgen.config): whole
+    # training and test sets are scored at each of these epochs, and at the epoch the fit
+    # criterion first holds for fit_patience evaluations when score_at_fit is set.
+    readout_epochs: tuple = ()
+    score_at_fit: bool = False
+    # engine settings added by this module (defaults chosen from CPU measurements)
+    crop_size: int | None = 28          # central (or random) crop; None = full image
+    whiten: bool = True                 # TF per_image_standardization
+    rotation_degrees: float = 25.0      # `augment` rotation range (Table 4 footnote 2)
+    divergence_loss: float = 1.0e3      # epoch-mean train loss above this = diverged
+    eval_initial: bool = True           # evaluate at epoch 0, before any step
+    amp: str = "off"                    # off (fp32, the paper) | bf16 autocast (CPU and CUDA)
+    image_size: int = 299               # image-list (ImageNet) splits: decoded size
+    data_digest: str = ""               # digest of the run's input data (set by the caller)
+    # scheduling: how the run executes
+    eval_batch_size: int = scheduling(1024)
+    device: str = scheduling("auto")    # auto | cpu | cuda | cuda:N
+    num_threads: int | None = scheduling(None)  # torch.set_num_threads; None = leave as is
+    channels_last: str = scheduling("auto")     # auto = conv nets only | on | off
+    compile: bool = scheduling(False)   # torch.compile the model
+    checkpoint_every: int = scheduling(1)       # epochs between checkpoints (and at the end)
+    num_workers: int = scheduling(4)    # image-list splits: JPEG-decoding workers (per rank)
+    # > 1: train data-parallel in this many processes (rethinkgen.training.distributed)
+    nproc_per_node: int = scheduling(1)
+    tensorboard: bool = scheduling(False)  # also write TensorBoard event files
+    # the run's whole spec (rethinkgen.run.RunSpec.to_dict), echoed in run_info.json
+    spec: dict = scheduling(None, compare=False, hash=False)
+
+    @classmethod
+    def from_dict(cls, spec: dict, **overrides) -> "TrainConfig":
+        """Build from a RunSpec dict (docs/design.md); ``overrides`` win."""
+        training = dict(spec.get("training") or {})
+        regularizer = spec.get("regularizer_spec") or {}
+        model_spec = dict(spec["model_spec"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(training) - known)
+        if unknown:
+            logger.warning("ignoring unknown training keys: %s", unknown)
+        values = {k: v for k, v in training.items() if k in known}
+        if "readout_epochs" in values:
+            values["readout_epochs"] = tuple(values["readout_epochs"])
+        values.update(
+            model_spec=model_spec,
+            lr=float(model_spec.get("lr", training.get("lr", 0.01))),
+            seed=int(spec.get("seed", 0)),
+            dataset=str(spec.get("dataset", "")), model=str(spec.get("model", "")),
+            corruption=str(spec.get("corruption", "")),
+            regularizer=str(spec.get("regularizer", "")),
+            weight_decay=float(regularizer.get("weight_decay") or 0.0),
+            weight_decay_scope=str(regularizer.get("weight_decay_scope", "weights")),
+            dropout=float(regularizer.get("dropout") or 0.0),
+            random_crop=bool(regularizer.get("random_crop", False)),
+            augment=bool(regularizer.get("augment", False)),
+            spec=spec,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def identity(self) -> dict:
+        """The identity settings that differ from their defaults (JSON values).
+
+        Defaults are left out, so a setting that a later version adds at its default
+        changes no run's identity: neither Snakemake's params nor a checkpoint's fingerprint.
+        """
+        defaults = field_defaults()
+        return {name: _plain(value) for name, value in dataclasses.asdict(self).items()
+                if name in IDENTITY_SETTINGS and _plain(value) != _plain(defaults.get(name, _MISSING))}
+
+    def fingerprint(self) -> str:
+        """The identity as canonical JSON: what a checkpoint must match to be resumed."""
+        return json.dumps(self.identity(), sort_keys=True)
+
+    def resumes(self, recorded: str | None) -> bool:
+        """Whether a checkpoint with fingerprint ``recorded`` is this run's."""
+        try:
+            return recorded is not None and json.loads(recorded) == self.identity()
+        except (TypeError, ValueError):
+            return False
+
+
+_MISSING = object()
+
+
+def _plain(value):
+    """The JSON form of a value, so tuples and lists (and 1 and 1.0) compare as stored."""
+    return value if value is _MISSING else json.loads(json.dumps(value, default=str))
+
+
+def field_defaults() -> dict:
+    """TrainConfig's default for every field that has one."""
+    defaults = {}
+    for f in dataclasses.fields(TrainConfig):
+        if f.default is not dataclasses.MISSING:
+            defaults[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            defaults[f.name] = f.default_factory()
+    return defaults
+
+
+def _role(f: dataclasses.Field) -> str:
+    return f.metadata.get("role", IDENTITY)
+
+
+IDENTITY_SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if _role(f) == IDENTITY)
+SCHEDULING_SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig)
+                            if _role(f) == SCHEDULING and f.name != "spec")
