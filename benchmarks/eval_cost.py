@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from rethinkgen.data.splits import load_split
-from rethinkgen.training import engine
-from rethinkgen.training.engine import TrainConfig
+from rethinkgen.training import engine, session
+from rethinkgen.training.settings import TrainConfig
 
 MODELS = {"small_inception": {"arch": "small_inception", "batch_norm": True, "lr": 0.1},
           "small_alexnet": {"arch": "small_alexnet", "lr": 0.01}}
@@ -47,7 +47,7 @@ def main() -> None:
                "seed": 0, "model_spec": spec, "regularizer_spec": {},
                "training": {"batch_size": 128, "max_epochs": 1, "amp": "bf16"}}
         cfg = TrainConfig.from_dict(run, num_threads=args.threads)
-        prepared = engine._setup(cfg, train_split, test_split)
+        prepared = session.setup(cfg, train_split, test_split)
         train_s = best_seconds(lambda: engine._train_epoch(prepared, cfg, 1), args.repeats)
         test_s = best_seconds(lambda: engine._evaluate(prepared, cfg, prepared.test_batches),
                               args.repeats)

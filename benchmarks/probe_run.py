@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from rethinkgen.data.splits import load_split
-from rethinkgen.training.engine import TrainConfig, train
+from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.engine import train
 
 QUICK_TRAINING = {"batch_size": 128, "momentum": 0.9, "lr_decay": 0.95,
                   "lr_decay_every_steps": 391, "eval_train_every": 1}

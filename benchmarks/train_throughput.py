@@ -24,7 +24,7 @@ from rethinkgen.analysis.paper import PAPER_MODEL_SPECS
 from rethinkgen.training.models import build_model
 from rethinkgen.training.preprocess import (BatchPipeline, InMemoryBatches, nhwc_to_device,
                                    per_image_standardization)
-from rethinkgen.training.engine import TrainConfig
+from rethinkgen.training.settings import TrainConfig
 
 
 def _sync(device: torch.device) -> None:
@@ -78,7 +78,7 @@ def reference_images_per_s(spec, images, labels, crop, device, steps, batch_size
 
 
 def engine_images_per_s(spec, images, labels, crop, device, steps, batch_size, amp):
-    from rethinkgen.training.engine import train_one_epoch
+    from rethinkgen.training.epochs import train_one_epoch
 
     cfg = TrainConfig(model_spec=spec, lr=spec["lr"], crop_size=crop, amp=amp,
                       device=str(device))

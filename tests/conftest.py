@@ -45,3 +45,19 @@ def tiny_split() -> Split:
 @pytest.fixture
 def tiny_test_split() -> Split:
     return make_split(n=50, seed=1)
+
+
+def spec_of(config: dict, dataset: str, model: str, corruption: str, regularizer: str,
+            seed: int = 0) -> dict:
+    """The RunSpec dict a run of ``config`` records in its run_info.json."""
+    from rethinkgen.config import run_spec
+    from rethinkgen.run import RunKeys
+
+    return run_spec(config, RunKeys(dataset, model, corruption, regularizer, seed)).to_dict()
+
+
+def design_of(config: dict, dataset: str, model: str, corruption: str, regularizer: str) -> dict:
+    """A run's design columns (runs.parquet), from the spec it would record."""
+    from rethinkgen.analysis.aggregate import design_columns
+
+    return design_columns(spec_of(config, dataset, model, corruption, regularizer))

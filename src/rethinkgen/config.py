@@ -227,7 +227,7 @@ def canonical_spec(spec: dict, defaults: dict) -> dict:
 def _layered_training(config: dict, run: RunKeys) -> dict:
     """Training settings, most specific last: global, the model's, the regularizer's."""
     model, regularizer = config["models"][run.model], config["regularizers"][run.regularizer]
-    return (copy.deepcopy(config["training"]) | model.get("training", {})
+    return (copy.deepcopy(config.get("training", {})) | model.get("training", {})
             | regularizer.get("training", {}))
 
 
@@ -248,7 +248,7 @@ def run_experiments(config: dict, run: RunKeys) -> list[str]:
 @_memoized
 def _experiments_by_run(config: dict) -> dict:
     by_run: dict = {}
-    for name in config["experiments"]:
+    for name in config.get("experiments", {}):
         for run in experiment_runs(config, name):
             by_run.setdefault(run, []).append(name)
     return by_run
@@ -274,7 +274,7 @@ def shared_budget(budgets: list[dict]) -> dict:
 def data_seed_of(config: dict, run: RunKeys) -> int:
     """The run's data seed: the config's, or with ``replicate_data_seeds`` its own per
     replicate (data_seed + seed), so replicates differ in subset and corruption draw."""
-    return config["data_seed"] + (run.seed if config.get("replicate_data_seeds") else 0)
+    return config.get("data_seed", 0) + (run.seed if config.get("replicate_data_seeds") else 0)
 
 
 def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpec:

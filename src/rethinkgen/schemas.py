@@ -113,3 +113,4 @@ def to_arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
             values = values.astype("boolean")
         columns[field.name] = pa.array(values, type=field.type, from_pandas=True)
     return pa.table(columns, schema=schema)
+METRIC_COLUMNS = list(METRIC_DTYPES)

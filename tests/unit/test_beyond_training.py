@@ -12,7 +12,10 @@ from torch import nn
 from rethinkgen.config import all_runs, target_runs
 from rethinkgen.data.corruptions import apply_corruption
 from rethinkgen.data.splits import Split, load_split, save_split
-from rethinkgen.training.engine import METRIC_COLUMNS, TRAIN_SUBSETS, TrainConfig, label_subsets, train
+from rethinkgen.schemas import METRIC_COLUMNS
+from rethinkgen.training.session import TRAIN_SUBSETS, label_subsets
+from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.engine import train
 from rethinkgen.training.models import ACTIVATIONS, build_model
 
 from tests.conftest import make_split

@@ -17,7 +17,8 @@ import torch
 from rethinkgen.data.splits import load_split, save_split
 from rethinkgen.training import cli, engine
 from rethinkgen.training.checkpoint import checksum_path, save_checkpoint
-from rethinkgen.training.engine import TrainConfig, TrainResult, train
+from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.engine import TrainResult, train
 
 from tests.conftest import make_split
 from tests.unit.test_train import run_dict

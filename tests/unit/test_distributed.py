@@ -19,7 +19,9 @@ from rethinkgen.training.distributed import Shard
 from rethinkgen.io import read_json
 from rethinkgen.training.models import build_model
 from rethinkgen.training.preprocess import BatchPipeline, InMemoryBatches, make_batches
-from rethinkgen.training.engine import TrainConfig, evaluate, train
+from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.epochs import evaluate
+from rethinkgen.training.engine import train
 
 from tests.conftest import make_split
 

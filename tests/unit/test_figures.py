@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from tests.conftest import design_of, spec_of
 from rethinkgen.analysis import aggregate, figures  # noqa: E402
 
 CONFIG = {
@@ -39,7 +40,7 @@ def tidy(dataset="cifar10", models=("inception", "mlp_1x512"), corruptions=("tru
                 for seed in seeds:
                     k = dict(dataset=dataset, model=model, corruption=corruption, regularizer=regularizer,
                              seed=seed)
-                    design = aggregate.design_columns(CONFIG, dataset, model, corruption, regularizer)
+                    design = design_of(CONFIG, dataset, model, corruption, regularizer)
                     design |= dict(num_classes=10, n_test=10_000, max_epochs=20)
                     p = CORRUPTION_P.get(corruption, 0.3)
                     for epoch in range(1, 5):

@@ -6,16 +6,15 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from rethinkgen.io import read_json, write_parquet
-from rethinkgen.training.engine import METRIC_COLUMNS
-from rethinkgen.training.live import (LIVE_METRICS, PROGRESS, LiveRun, epoch_hook,
-                                      tensorboard_dir)
+from rethinkgen.run import RunKeys
+from rethinkgen.schemas import METRIC_COLUMNS, METRIC_DTYPES
+from rethinkgen.training.live import LIVE_METRICS, PROGRESS, LiveFiles, epoch_hook
 
 KEYS = {"dataset": "tiny", "model": "mlp", "corruption": "random_labels",
         "regularizer": "none", "seed": 3}
@@ -34,10 +33,7 @@ def metrics_frame(last_epoch: int) -> pd.DataFrame:
                          "accuracy": 0.1 + 0.05 * epoch + 0.001 * index,
                          "top5_accuracy": float("nan"), "lr": lr,
                          "wall_time_s": 1.5 * epoch, "images_per_s": 100.0})
-    types = {c: "string" for c in ("dataset", "model", "corruption", "regularizer", "split")}
-    types |= {c: "int64" for c in ("seed", "epoch", "step")}
-    frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    return frame.astype(types | {c: "float64" for c in METRIC_COLUMNS if c not in types})
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS).astype(METRIC_DTYPES)
 
 
 def progress(epoch: int, status: str | None = None) -> dict:
@@ -46,7 +42,7 @@ def progress(epoch: int, status: str | None = None) -> dict:
 
 
 def test_live_metrics_has_the_metrics_schema_after_every_epoch(tmp_path: Path):
-    hook = LiveRun(tmp_path / "run")
+    hook = LiveFiles(tmp_path / "run")
     final = tmp_path / "metrics.parquet"
     for epoch in range(MAX_EPOCHS + 1):
         hook(metrics_frame(epoch), progress(epoch))
@@ -62,7 +58,7 @@ def test_live_metrics_has_the_metrics_schema_after_every_epoch(tmp_path: Path):
 
 
 def test_progress_json_names_epoch_process_and_host(tmp_path: Path):
-    hook = LiveRun(tmp_path)
+    hook = LiveFiles(tmp_path)
     hook(metrics_frame(2), progress(2))
     record = read_json(tmp_path / PROGRESS)
     assert record["epoch"] == 2 and record["max_epochs"] == MAX_EPOCHS
@@ -75,32 +71,22 @@ def test_progress_json_names_epoch_process_and_host(tmp_path: Path):
 
 def test_a_frame_without_the_metric_columns_is_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="lacks columns"):
-        LiveRun(tmp_path)(metrics_frame(1).drop(columns=["split"]), progress(1))
+        LiveFiles(tmp_path)(metrics_frame(1).drop(columns=["split"]), progress(1))
 
 
 def test_a_failed_write_warns_and_training_goes_on(tmp_path: Path, caplog):
     (tmp_path / "run").write_text("a file where the run's directory should be")
-    LiveRun(tmp_path / "run")(metrics_frame(1), progress(1))
+    LiveFiles(tmp_path / "run")(metrics_frame(1), progress(1))
     assert "could not write the live files" in caplog.text
 
 
-def test_tensorboard_dir_mirrors_the_checkpoint_layout(tmp_path: Path):
-    cfg = SimpleNamespace(**KEYS, tensorboard=True)
-    run = Path("tiny/mlp/random_labels/none/seed3")
-    checkpoint = Path("results/checkpoints") / run / "last.pt"
-    assert tensorboard_dir(checkpoint, cfg) == Path("results/tensorboard") / run
-    elsewhere = tmp_path / "last.pt"
-    assert tensorboard_dir(elsewhere, cfg) == tmp_path / "tensorboard"
-
-
 def test_epoch_hook_writes_beside_the_checkpoint(tmp_path: Path):
-    cfg = SimpleNamespace(**KEYS, tensorboard=False)
-    checkpoint = tmp_path / "results/checkpoints/tiny/mlp/random_labels/none/seed3/last.pt"
-    hook = epoch_hook(checkpoint, cfg)
+    paths = RunKeys(**KEYS).paths(tmp_path / "results")
+    hook = epoch_hook(paths.checkpoint)
     hook(metrics_frame(1), progress(1))
-    assert (checkpoint.parent / LIVE_METRICS).exists()
+    assert paths.live_metrics.exists() and paths.progress.exists()
     assert not (tmp_path / "results/tensorboard").exists()
-    assert epoch_hook(None, cfg) is None
+    assert epoch_hook(None) is None
 
 
 def _scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -114,9 +100,8 @@ def _scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
 def test_tensorboard_event_files_hold_the_runs_scalars(tmp_path: Path):
     pytest.importorskip("tensorboard")
-    cfg = SimpleNamespace(**KEYS, tensorboard=True)
-    checkpoint = tmp_path / "results/checkpoints/tiny/mlp/random_labels/none/seed3/last.pt"
-    hook = epoch_hook(checkpoint, cfg)
+    paths = RunKeys(**KEYS).paths(tmp_path / "results")
+    hook = epoch_hook(paths.checkpoint, paths.tensorboard)
     for epoch in range(MAX_EPOCHS + 1):
         hook(metrics_frame(epoch), progress(epoch, "max_epochs" if epoch == MAX_EPOCHS else None))
     scalars = _scalars(tmp_path / "results/tensorboard/tiny/mlp/random_labels/none/seed3")
@@ -135,12 +120,12 @@ def test_tensorboard_event_files_hold_the_runs_scalars(tmp_path: Path):
 def test_tensorboard_shows_each_epoch_once_after_a_resume(tmp_path: Path):
     pytest.importorskip("tensorboard")
     log_dir = tmp_path / "tb"
-    first = LiveRun(tmp_path / "run", tensorboard=log_dir)
+    first = LiveFiles(tmp_path / "run", tensorboard=log_dir)
     for epoch in range(4):
         first(metrics_frame(epoch), progress(epoch))
     # Killed after epoch 3 was logged; the checkpoint of epoch 2 is what resumes, so the
     # new process is first called at epoch 3 with every row so far.
-    resumed = LiveRun(tmp_path / "run", tensorboard=log_dir)
+    resumed = LiveFiles(tmp_path / "run", tensorboard=log_dir)
     for epoch in range(3, MAX_EPOCHS + 1):
         resumed(metrics_frame(epoch), progress(epoch))
     resumed.tensorboard.close()
@@ -161,4 +146,4 @@ def test_tensorboard_missing_package_says_how_to_install(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(builtins, "__import__", no_tensorboard)
     with pytest.raises(ImportError, match=r"pip install -e '\.\[tensorboard\]'"):
-        LiveRun(tmp_path, tensorboard=tmp_path / "tb")
+        LiveFiles(tmp_path, tensorboard=tmp_path / "tb")

@@ -8,10 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from rethinkgen.training.engine import (RunState, TrainConfig, build_optimizer, epoch_lr,
-                                        fit_met, train)
+from rethinkgen.training.state import RunState
+from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.protocol import Interrupted, build_optimizer, epoch_lr, fit_met
+from rethinkgen.training.engine import train
 from rethinkgen.training.checkpoint import save_checkpoint
-from rethinkgen.training.protocol import Interrupted
 from rethinkgen.training.models import build_model
 
 import dataclasses
@@ -36,7 +37,7 @@ def test_budget_continues_after_fit_and_records_fit_time():
     # the criterion held from some epoch on, never before it was first met
     assert info["epochs_to_fit"] <= info["fit_held_from_epoch"] <= 40
     assert info["fit_criterion"] == {"metric": "train_accuracy", "threshold": 1.0,
-                                     "stop_when_fitted": False}
+                                     "patience": 1, "stop_when_fitted": False}
 
 
 def test_run_that_never_fits_says_so():
@@ -79,11 +80,15 @@ def test_fit_criteria(metric, online, train_eval, expected):
 
 def test_fit_streak_records_first_fit_and_the_epoch_it_held_from():
     state = RunState()
-    for epoch, met in enumerate([False, True, False, None, True, True], start=1):
+    first_stops = []
+    for epoch, met in enumerate([False, True, False, None, True, True, True], start=1):
         state.epoch, state.step = epoch, 10 * epoch
-        state.record_fit(met)
+        if state.record_fit(met, patience=2):
+            first_stops.append(epoch)
     assert (state.epochs_to_fit, state.steps_to_fit) == (2, 20)  # first time, not the last
-    assert state.fit_held_from_epoch == 5 and state.fit_streak == 2
+    assert state.fit_held_from_epoch == 5 and state.fit_streak == 3
+    # a stop-at-fit experiment stops where the streak first reached its patience
+    assert first_stops == [6] and state.fit_stop_epoch == 6
 
 
 def test_weight_decay_only_on_kernels_and_applied():
@@ -160,7 +165,7 @@ def _one_image_split(n: int = 32) -> "Split":
 def _train_and_watch(monkeypatch, regularizer_spec: dict) -> tuple[nn.Module, list[torch.Tensor]]:
     """Train one epoch through the engine; return the model it built and the inputs it
     fed that model in train mode (captured by a forward pre-hook)."""
-    from rethinkgen.training import engine
+    from rethinkgen.training import session
 
     built, inputs = [], []
 
@@ -171,7 +176,7 @@ def _train_and_watch(monkeypatch, regularizer_spec: dict) -> tuple[nn.Module, li
         built.append(model)
         return model
 
-    monkeypatch.setattr(engine, "build_model", spy)
+    monkeypatch.setattr(session, "build_model", spy)
     train(config(max_epochs=1, regularizer_spec=regularizer_spec), _one_image_split(), make_split(n=8))
     return built[0], inputs
 
@@ -197,7 +202,8 @@ def test_dropout_regularizer_puts_dropout_with_its_rate_in_the_trained_model(mon
 def _recorded_without(cfg: TrainConfig, field: str) -> str:
     """cfg's fingerprint as an earlier version of the code, without `field`, recorded it."""
     recorded = json.loads(cfg.fingerprint())
-    del recorded[field]
+    assert field not in recorded  # a setting at its default is not part of the identity
+    recorded.pop(field, None)
     return json.dumps(recorded, sort_keys=True)
 
 

@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from rethinkgen.data.splits import load_split, save_split
-from rethinkgen.training.engine import TrainConfig, train
+from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.engine import train
 
 from tests.conftest import make_split
 
@@ -38,7 +39,8 @@ TRAINER = textwrap.dedent("""
     import sys
     from rethinkgen.data.splits import load_split
     from rethinkgen.io import write_json, write_parquet
-    from rethinkgen.training.engine import TrainConfig, train
+    from rethinkgen.training.settings import TrainConfig
+    from rethinkgen.training.engine import train
 
     run, data_dir, checkpoint, out_dir = eval(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     result = train(TrainConfig.from_dict(run), load_split(data_dir + "/train.npz"),

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from rethinkgen.io import rule_logging
+from rethinkgen import config as config_module
 from rethinkgen.training import cli
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "workflow" / "scripts"
@@ -58,8 +59,11 @@ def test_training_log_keeps_earlier_attempts(tmp_path, monkeypatch):
             raise error
 
     monkeypatch.setattr(cli, "run_training", fake_training)
-    job = dict(params=SimpleNamespace(run={}, checkpoint=str(checkpoint)), threads=1,
-               config={"training": {}},
+    history = checkpoint.with_name("train.log")  # RunPaths.history: beside the checkpoint
+    spec = SimpleNamespace(paths=lambda: SimpleNamespace(history=history))
+    monkeypatch.setattr(config_module, "job_run_spec", lambda *args: spec)
+    job = dict(params=SimpleNamespace(identity={}), threads=1, config={"training": {}},
+               wildcards=SimpleNamespace(),
                log=[str(log)], input=SimpleNamespace(train="t.npz", test="v.npz"),
                output=SimpleNamespace(metrics="m", info="i", model="p"))
     with pytest.raises(RuntimeError):

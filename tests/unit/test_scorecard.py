@@ -8,6 +8,7 @@ import math
 import pandas as pd
 import pytest
 
+from tests.conftest import design_of, spec_of
 from rethinkgen.analysis import aggregate
 from rethinkgen.analysis.checks_common import SCORECARD_COLUMNS, describe_runs
 from rethinkgen.analysis.checks_curves import (
@@ -65,7 +66,7 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
                     final_train_online_accuracy=1.0, final_train_accuracy=1.0, final_train_online_loss=0.001,
                     final_test_accuracy=0.5, best_test_accuracy=0.5, num_params=1,
                     fit_metric="online_loss", fit_threshold=0.1)
-        design = aggregate.design_columns(CONFIG, keys["dataset"], keys["model"], keys["corruption"], keys["regularizer"])
+        design = design_of(CONFIG, keys["dataset"], keys["model"], keys["corruption"], keys["regularizer"])
         out.append(keys | design | base | given)
     return pd.DataFrame(out)
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rethinkgen.config import Run
+from rethinkgen.run import RunKeys as Run, RunPaths
 from rethinkgen.data.splits import save_split
 from rethinkgen.io import write_json, write_parquet
 from rethinkgen.training.live import read_live_metrics
-from rethinkgen.status import (RunFiles, format_duration, grid_status, main, render_table,
+from rethinkgen.status import (format_duration, grid_status, main, render_table,
                                summary_line)
 
 from tests.conftest import make_split
@@ -36,8 +36,8 @@ def run_of(corruption: str) -> Run:
 
 def plant_progress(run: Run, results: Path, epoch: int, *, max_epochs: int = 10,
                    status: str | None = None, age_s: float = 5.0, pid: int | None = None,
-                   host: str | None = None) -> RunFiles:
-    files = RunFiles.of(run, results)
+                   host: str | None = None) -> RunPaths:
+    files = run.paths(results)
     write_parquet(metrics_frame(epoch), files.live_metrics)
     write_json({"epoch": epoch, "max_epochs": max_epochs, "step": 10 * epoch, "status": status,
                 "epochs_to_fit": None, "wall_time_s": 10.0 * epoch,
@@ -48,13 +48,13 @@ def plant_progress(run: Run, results: Path, epoch: int, *, max_epochs: int = 10,
 
 
 def plant_run_info(run: Run, results: Path, status: str, epochs: int,
-                   epochs_to_fit: int | None) -> RunFiles:
-    files = RunFiles.of(run, results)
+                   epochs_to_fit: int | None) -> RunPaths:
+    files = run.paths(results)
     last = {"epoch": epochs, "accuracy": 0.9, "loss": 0.3}
     write_json({"status": status, "epochs": epochs, "epochs_to_fit": epochs_to_fit,
                 "final": {"train_online": last, "train": {**last, "accuracy": 0.95},
                           "test": {**last, "accuracy": 0.8}},
-                "wall_time_s": 125.0}, files.run_info)
+                "wall_time_s": 125.0}, files.info)
     return files
 
 
@@ -78,7 +78,7 @@ def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int)
     plant_run_info(runs["max_epochs"], results, "max_epochs", 20, None)
     plant_run_info(runs["diverged"], results, "diverged", 2, None)
     plant_progress(runs["diverged"], results, 2, status="diverged", age_s=30, pid=dead_pid)
-    info = plant_run_info(runs["rerun"], results, "max_epochs", 20, None).run_info
+    info = plant_run_info(runs["rerun"], results, "max_epochs", 20, None).info
     old = time.time() - 3600
     os.utime(info, (old, old))
     plant_progress(runs["rerun"], results, 1)
@@ -166,13 +166,15 @@ TRAINER = textwrap.dedent("""
     import sys
     from rethinkgen.data.splits import load_split
     from rethinkgen.io import write_json, write_parquet
-    from rethinkgen.training.engine import TrainConfig, train
+    from rethinkgen.training.settings import TrainConfig
+    from rethinkgen.training.engine import train
     from rethinkgen.training.live import epoch_hook
 
     run, data, checkpoint, run_dir = eval(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    tensorboard = sys.argv[5] if len(sys.argv) > 5 else None
     cfg = TrainConfig.from_dict(run)
     result = train(cfg, load_split(data + "/train.npz"), load_split(data + "/test.npz"),
-                   checkpoint_path=checkpoint, on_epoch=epoch_hook(checkpoint, cfg))
+                   checkpoint_path=checkpoint, on_epoch=epoch_hook(checkpoint, tensorboard))
     write_parquet(result.metrics, run_dir + "/metrics.parquet")
     write_json(result.info, run_dir + "/run_info.json")
 """)
@@ -190,13 +192,14 @@ def test_a_real_training_job_is_watched_as_its_epochs_advance(tmp_path: Path):
     save_split(make_split(n=100, h=16, w=16, c=1, seed=12), tmp_path / "data/test.npz")
     (tmp_path / "trainer.py").write_text(TRAINER)
     results = tmp_path / "results"
-    files = RunFiles.of(WATCHED, results)
-    files.run_info.parent.mkdir(parents=True)
+    files = WATCHED.paths(results)
+    files.info.parent.mkdir(parents=True)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH")) if p))
     proc = subprocess.Popen(
         [sys.executable, str(tmp_path / "trainer.py"), repr(run), str(tmp_path / "data"),
-         str(files.progress.parent / "last.pt"), str(files.run_info.parent)],
+         str(files.checkpoint), str(files.info.parent)]
+        + ([str(files.tensorboard)] if tensorboard else []),
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     seen = []  # (epoch in the status table, last epoch in the live file) while running
@@ -222,7 +225,7 @@ def test_a_real_training_job_is_watched_as_its_epochs_advance(tmp_path: Path):
     assert final.state == "finished" and final.detail.startswith(f"finished at epoch {MAX_EPOCHS}")
     # The live file ends as the run's metrics.parquet, schema and rows.
     pd.testing.assert_frame_equal(pd.read_parquet(files.live_metrics),
-                                  pd.read_parquet(files.run_info.parent / "metrics.parquet"))
+                                  pd.read_parquet(files.info.parent / "metrics.parquet"))
     if tensorboard:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

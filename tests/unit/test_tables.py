@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import design_of, spec_of
+from rethinkgen import schemas
 from rethinkgen.analysis import aggregate, derived, tables
 from rethinkgen.analysis.paper import read_paper_table, read_reference_csv
 
@@ -41,7 +43,9 @@ def write_run(root, keys: dict, test_acc=(0.5, 0.7, 0.6), status="fitted", epoch
             for split, accuracy, loss in (("train_online", 0.9, 2.0 / 3), ("train", 0.99, 1.0),
                                           ("test", test_acc[-1], 1.5))}
     best = max(range(3), key=lambda i: test_acc[i])
-    info = {"keys": keys, "config": {"training": {"max_epochs": 3, "lr_decay": 0.95}},
+    spec = spec_of(CONFIG, *list(keys.values()))
+    spec["training"] |= {"max_epochs": 3, "lr_decay": 0.95}
+    info = {"keys": keys, "spec": spec,
             "data": {"n_train": 100, "n_test": 1000, "num_classes": 10},
             "status": status, "max_epochs": 3, "epochs": 3, "steps": 30,
             "fit_criterion": {"metric": "online_loss", "threshold": 0.1, "stop_when_fitted": False},
@@ -67,43 +71,42 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
                     final_train_accuracy=1.0, final_test_accuracy=0.5,
                     best_test_accuracy=0.5, epochs_to_fit=10, fitted=True, max_epochs=20,
                     num_classes=10, n_test=1000 if k["dataset"] == "fmnist_1k" else 10_000)
-        out.append(k | aggregate.design_columns(CONFIG, *list(k.values())[:4]) | base | row)
+        out.append(k | design_of(CONFIG, *list(k.values())[:4]) | base | row)
     return pd.DataFrame(out)
 
 
-def test_design_columns_read_config_and_map_to_paper_names():
-    d = aggregate.design_columns(CONFIG, "fmnist_1k", "inception_nobn", "labels_p050", "crop_slow")
+def test_design_columns_read_the_spec_and_map_to_paper_names():
+    d = design_of(CONFIG, "fmnist_1k", "inception_nobn", "labels_p050", "crop_slow")
     assert d["dataset_name"] == "fashion_mnist"
     assert d["corruption_kind"] == "random_labels" and d["corruption_prob"] == 0.5
     assert d["paper_condition"] == "partially_corrupted_labels"
     assert d["paper_model"] == "inception_nobn" and d["batch_norm"] is False
     assert d["random_crop"] is True and d["weight_decay"] == 0.0
-    pixel = aggregate.design_columns(CONFIG, "cifar10", "tiny_mlp", "gaussian", "none")
+    pixel = design_of(CONFIG, "cifar10", "tiny_mlp", "gaussian", "none")
     assert math.isnan(pixel["corruption_prob"]) and pixel["paper_model"] is None
     assert pixel["paper_condition"] == "gaussian"
 
 
 def test_runs_table_reports_the_resolved_settings_of_run_info(tmp_path):
-    """A model-level training override (max_epochs 30 under a global 200) reaches runs.parquet."""
+    """The spec a run recorded is the only source: no workflow config is read."""
     run_dir = write_run(tmp_path, keys(model="inception_nobn"))
     info = json.loads((run_dir / "run_info.json").read_text())
-    info["config"]["training"] = {"max_epochs": 30, "lr_decay": 0.999}
-    info["max_epochs"] = 30
+    info["spec"]["training"] = {"max_epochs": 30, "lr_decay": 0.999}
+    info["spec"]["dataset_spec"]["name"] = "mnist"
+    info["max_epochs"], info["data"]["n_test"] = 30, 1000
     (run_dir / "run_info.json").write_text(json.dumps(info))
-    config = CONFIG | {"training": {"lr_decay": 0.95, "max_epochs": 200}}
-    config["models"] = CONFIG["models"] | {
-        "inception_nobn": CONFIG["models"]["inception_nobn"] | {"training": {"max_epochs": 30}}}
-    curves, runs = aggregate.aggregate_runs([run_dir], config)
+    curves, runs = aggregate.aggregate_runs([run_dir])
     row = runs.to_pandas().iloc[0]
     assert (row["max_epochs"], row["lr_decay"], row["n_test"], row["num_classes"]) == (30, 0.999, 1000, 10)
+    assert row["dataset_name"] == "mnist" and row["params_per_example"] == pytest.approx(12.34)
     assert set(curves.to_pandas()["max_epochs"]) == {30}
 
 def test_aggregate_runs_pins_schema_and_summarizes(tmp_path):
     dirs = [write_run(tmp_path, keys()),
             write_run(tmp_path, keys(corruption="random_labels"), test_acc=(0.1, 0.09, 0.11),
                       status="max_epochs", epochs_to_fit=None)]
-    curves, runs = aggregate.aggregate_runs(dirs, CONFIG)
-    assert curves.schema.equals(aggregate.CURVES_SCHEMA) and runs.schema.equals(aggregate.RUNS_SCHEMA)
+    curves, runs = aggregate.aggregate_runs(dirs)
+    assert curves.schema.equals(schemas.CURVES) and runs.schema.equals(schemas.RUNS)
     assert curves.num_rows == 18 and runs.num_rows == 2
     runs = runs.to_pandas().set_index("corruption")
     assert runs.loc["true_labels", "final_test_accuracy"] == pytest.approx(0.6)
@@ -116,8 +119,8 @@ def test_aggregate_runs_pins_schema_and_summarizes(tmp_path):
 
 def test_aggregate_runs_schema_is_stable_when_no_run_fitted(tmp_path):
     run = write_run(tmp_path, keys(), status="diverged", epochs_to_fit=None)
-    _, runs = aggregate.aggregate_runs([run], CONFIG)
-    assert runs.schema.equals(aggregate.RUNS_SCHEMA)  # all-null columns keep their types
+    _, runs = aggregate.aggregate_runs([run])
+    assert runs.schema.equals(schemas.RUNS)  # all-null columns keep their types
 
 
 def test_relative_time_to_fit_divides_by_p0_per_seed_and_keeps_unfitted_nan():

@@ -15,7 +15,10 @@ from rethinkgen.training.checkpoint import load_checkpoint
 from rethinkgen.data.splits import ImageListSplit, Split
 from rethinkgen.training.preprocess import (center_crop, per_image_standardization, prepare_batch,
                                    random_crop, random_flip_rotate)
-from rethinkgen.training.engine import METRIC_COLUMNS, TrainConfig, evaluate, train, train_one_epoch
+from rethinkgen.schemas import METRIC_COLUMNS
+from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.epochs import evaluate, train_one_epoch
+from rethinkgen.training.engine import train
 
 from tests.conftest import TEST_DEVICE, make_split
 
@@ -132,7 +135,7 @@ def test_one_run_produces_design_metrics_and_info(tiny_split, tiny_test_split):
     # run_info says what ran and what came of it, consistently with the metrics
     assert info["keys"] == {"dataset": "tiny", "model": "m", "corruption": "random_labels",
                             "regularizer": "r", "seed": 0}
-    assert info["config"]["training"]["max_epochs"] == info["max_epochs"] == 3
+    assert info["spec"]["training"]["max_epochs"] == info["max_epochs"] == 3
     assert info["data"] == {"n_train": 200, "n_test": 50, "num_classes": 10}
     for split in ("train_online", "train", "test"):
         last = m[m.split == split].iloc[-1]
