@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from rethinkgen.config import all_runs, run_config
+from rethinkgen.config import all_runs, run_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +34,7 @@ def main() -> None:
         gains.setdefault(c["concurrent_runs"], []).append(c["aggregate_img_s"] / single[c["model"]])
     seconds, unmeasured = 0.0, set()
     for run in all_runs(config):
-        resolved = run_config(config, run)
+        resolved = run_spec(config, run).to_dict()
         if run.model not in speed:
             unmeasured.add(run.model)  # the slowest measured model stands in
         epochs = args.epochs or resolved["training"]["max_epochs"]

@@ -257,18 +257,21 @@ def _experiments_by_run(config: dict) -> dict:
 def shared_budget(budgets: list[dict]) -> dict:
     """How a run shared by experiments trains, from each one's budget.
 
-    It trains once, to the longest budget or cap of them all, and stops at fit only if
-    every one of them stops there. Each experiment then reads its own point of the same
-    curve (docs/design.md, "Read-out epochs"): the whole training and test sets are
-    scored at every budget and cap (readout_epochs) and, when some experiment stops at
-    fit, at the epoch the fit criterion first held (score_at_fit).
+    It trains once, as long as every experiment's read-out needs: at least the longest
+    whole budget (min_epochs), then, if some experiment stops at fit, on until the fit
+    criterion held or the longest cap (max_epochs). Each experiment then reads its own
+    point of the same curve (docs/design.md, "Read-out epochs"): the whole training and
+    test sets are scored at every budget and cap (readout_epochs) and, when some
+    experiment stops at fit, at the epoch the fit criterion first held (score_at_fit).
     """
     if not budgets:
         return {}
+    whole = [b["max_epochs"] for b in budgets if not b["stop_when_fitted"]]
+    stops = any(b["stop_when_fitted"] for b in budgets)
     return {"max_epochs": max(b["max_epochs"] for b in budgets),
-            "stop_when_fitted": all(b["stop_when_fitted"] for b in budgets),
+            "stop_when_fitted": stops, "min_epochs": max(whole) if stops and whole else 0,
             "readout_epochs": sorted({b["max_epochs"] for b in budgets}),
-            "score_at_fit": any(b["stop_when_fitted"] for b in budgets)}
+            "score_at_fit": stops}
 
 
 def data_seed_of(config: dict, run: RunKeys) -> int:

@@ -19,6 +19,7 @@ from rethinkgen.training import cli, engine
 from rethinkgen.training.checkpoint import checksum_path, save_checkpoint
 from rethinkgen.training.settings import TrainConfig
 from rethinkgen.training.engine import TrainResult, train
+from rethinkgen.training.records import metrics_frame
 
 from tests.conftest import make_split
 from tests.unit.test_train import run_dict
@@ -72,7 +73,10 @@ def test_rerun_after_the_data_changed_does_not_resume(inputs, tmp_path):
 
 
 def fake_result() -> TrainResult:
-    metrics = pd.DataFrame({"epoch": [0], "split": ["test"], "accuracy": [0.1]})
+    metrics = metrics_frame([{"epoch": 0, "step": 0, "split": "test", "loss": 2.3,
+                              "accuracy": 0.1, "top5_accuracy": float("nan"), "lr": 0.1,
+                              "wall_time_s": 0.0, "images_per_s": float("nan")}],
+                            TrainConfig.from_dict(run_dict()))
     return TrainResult(metrics=metrics, info={"status": "max_epochs"},
                        model_state={"weight": torch.zeros(2)})
 

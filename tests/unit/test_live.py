@@ -13,6 +13,7 @@ import pytest
 
 from rethinkgen.io import read_json, write_parquet
 from rethinkgen.run import RunKeys
+from rethinkgen import schemas
 from rethinkgen.schemas import METRIC_COLUMNS, METRIC_DTYPES
 from rethinkgen.training.live import LIVE_METRICS, PROGRESS, LiveFiles, epoch_hook
 
@@ -51,7 +52,7 @@ def test_live_metrics_has_the_metrics_schema_after_every_epoch(tmp_path: Path):
         assert read["epoch"].max() == epoch
         pd.testing.assert_frame_equal(read, metrics_frame(epoch))
     # The schema metrics.parquet gets (the cli writes the engine's frame as is).
-    write_parquet(metrics_frame(MAX_EPOCHS), final)
+    write_parquet(metrics_frame(MAX_EPOCHS), final, schema=schemas.METRICS)
     assert pq.read_schema(live).equals(pq.read_schema(final))
     # Atomic replacement leaves no temporary files behind.
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [LIVE_METRICS, PROGRESS]

@@ -10,7 +10,8 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from rethinkgen.config import ConfigError, Run, all_runs, check_config, experiment_runs, run_config
+from rethinkgen.config import ConfigError, all_runs, check_config, experiment_runs, run_spec
+from rethinkgen.run import RunKeys as Run
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
@@ -99,10 +100,10 @@ def test_runs_shared_by_experiments_are_counted_once():
 
 def test_regularizer_overrides_training_settings():
     config = load()
-    resolved = run_config(config, Run("fashion_mnist_500", "inception", "random_labels", "aug_slow", 0))
-    assert resolved["training"]["lr_decay"] == 0.999
-    assert resolved["training"]["batch_size"] == 128
-    assert "training" not in resolved["regularizer_spec"]
+    resolved = run_spec(config, Run("fashion_mnist_500", "inception", "random_labels", "aug_slow", 0))
+    assert resolved.training["lr_decay"] == 0.999
+    assert resolved.training["batch_size"] == 128
+    assert "training" not in resolved.regularizer_spec
     assert config["regularizers"]["aug_slow"]["training"]["lr_decay"] == 0.999  # config untouched
 
 
@@ -133,20 +134,24 @@ def test_experiment_budgets_combine_for_shared_runs():
     config["experiments"]["fig1a"]["training"] = {"max_epochs": 30}
     shared = Run("fashion_mnist_500", "inception", "true_labels", "none", 0)  # fig1a, fig1bc, ...
     only_1bc = Run("fashion_mnist_500", "alexnet", "labels_p050", "none", 0)
-    assert {k: run_config(config, only_1bc)["training"][k] for k in ("max_epochs", "stop_when_fitted")} \
-        == {"max_epochs": 50, "stop_when_fitted": True}
-    # shared with experiments that train the whole curve: their largest budget (fig1a's
-    # 30, table1's and fig2b's model-level 40), no stop at fit (fig1bc's 50 is only a cap)
+    keys = ("max_epochs", "stop_when_fitted", "min_epochs", "readout_epochs", "score_at_fit")
+    assert {k: run_spec(config, only_1bc).training[k] for k in keys} \
+        == {"max_epochs": 50, "stop_when_fitted": True, "min_epochs": 0, "readout_epochs": [50],
+            "score_at_fit": True}
+    # shared with experiments that train the whole curve (fig1a's 30, table1's and fig2b's
+    # model-level 40): at least their longest budget, then on to fit or fig1bc's cap 50;
+    # scored at every experiment's read-out epoch and at its fit
     config["models"]["inception"]["training"] = {"max_epochs": 40}
-    assert {k: run_config(config, shared)["training"][k] for k in ("max_epochs", "stop_when_fitted")} \
-        == {"max_epochs": 40, "stop_when_fitted": False}
+    assert {k: run_spec(config, shared).training[k] for k in keys} \
+        == {"max_epochs": 50, "stop_when_fitted": True, "min_epochs": 40,
+            "readout_epochs": [30, 40, 50], "score_at_fit": True}
 
 
 def test_model_level_training_override_is_resolved():
     config = load()
     config["models"]["mlp_1x512"]["training"] = {"max_epochs": 7}
     run = Run("fashion_mnist_10k", "mlp_1x512", "true_labels", "none", 0)
-    assert run_config(config, run)["training"]["max_epochs"] >= 7
+    assert run_spec(config, run).training["max_epochs"] >= 7
 
 
 BEYOND_SCHEMA = str(ROOT / "workflow/schemas/beyond.schema.yaml")

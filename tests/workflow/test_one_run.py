@@ -1,5 +1,7 @@
-"""Training one run alone by its output path, with a `--config` override (README, "Watching a run")."""
+"""Training one run alone by its output path, with a `--config` override, and which config
+edits retrain a finished run (docs/operations.md, "One run alone")."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -7,8 +9,9 @@ import yaml
 from snakemake.cli import parse_config
 from snakemake.utils import update_config, validate
 
-from rethinkgen.config import retype_cli_strings, run_config, Run
-from tests.workflow.dag import dry_run_counts
+from rethinkgen.config import retype_cli_strings, run_spec, spec_defaults
+from rethinkgen.run import RunKeys as Run
+from tests.workflow.dag import copy_checkout, dry_run_counts, snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
@@ -35,10 +38,10 @@ def test_nested_overrides_reach_the_run_typed_and_merged():
     config = _with_cli_overrides(
         "training={max_epochs: 3, tensorboard: true, lr_decay_every_steps: null}",
         "seeds=[0, 1]")
-    training = run_config(config, Run("fashion_mnist_tiny", "mlp_1x512", "true_labels", "none",
-                                      0))["training"]
+    spec = run_spec(config, Run("fashion_mnist_tiny", "mlp_1x512", "true_labels", "none", 0))
+    training = spec.training
     assert training["max_epochs"] == 3 and config["training"]["tensorboard"] is True
-    assert "tensorboard" not in training  # how to run, not what: no retraining when it changes
+    assert "tensorboard" not in spec.identity()  # how to run, not what: no retraining
     assert training["lr_decay_every_steps"] is None
     assert training["batch_size"] == 128  # the other keys stay: the override is merged
     assert config["seeds"] == [0, 1]
@@ -55,3 +58,57 @@ def test_strings_the_schema_allows_stay_strings():
 def test_an_override_of_the_wrong_type_is_still_refused():
     with pytest.raises(Exception, match="max_epochs"):
         _with_cli_overrides("training={max_epochs: three}")
+
+
+ONE_RUN_COMMAND = (ONE_RUN, "--configfile", "config/smoke.yaml", "--cores", "1",
+                   "--config", "override={max_epochs: 3}")
+
+
+@pytest.fixture(scope="module")
+def trained_one_run(tmp_path_factory) -> Path:
+    """The one-run command of docs/operations.md, run for real in a copy of the checkout."""
+    checkout = copy_checkout(tmp_path_factory.mktemp("one_run") / "repo")
+    result = snakemake(*ONE_RUN_COMMAND, cwd=checkout, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return checkout
+
+
+@pytest.mark.slow
+def test_the_documented_override_trains_exactly_its_epochs(trained_one_run: Path):
+    """`--config override=...` wins over every experiment's and model's budget."""
+    info = json.loads((trained_one_run / ONE_RUN).read_text())
+    assert info["epochs"] == info["max_epochs"] == 3
+    assert info["spec"]["training"]["max_epochs"] == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit", ["eval_batch_size: 7", "num_threads: 2", "tensorboard: true",
+                                  "checkpoint_every: 5"])
+def test_editing_a_scheduling_setting_retrains_nothing(trained_one_run: Path, edit: str):
+    result = snakemake(*ONE_RUN_COMMAND[:-1], "override={max_epochs: 3, " + edit + "}", "-n",
+                       cwd=trained_one_run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr, edit
+
+
+@pytest.mark.slow
+def test_editing_an_identity_setting_retrains_the_run(trained_one_run: Path):
+    result = snakemake(*ONE_RUN_COMMAND[:-1], "override={max_epochs: 3, batch_size: 64}", "-n",
+                       cwd=trained_one_run)
+    assert "train_model" in result.stdout, result.stdout[-2000:]
+
+
+def test_identity_settings_are_pinned():
+    """Which settings say what a result is (a change retrains) and which say how it runs."""
+    from rethinkgen.training.settings import SCHEDULING_SETTINGS
+
+    assert set(SCHEDULING_SETTINGS) == {"eval_batch_size", "device", "num_threads",
+                                        "channels_last", "compile", "checkpoint_every",
+                                        "num_workers", "nproc_per_node", "tensorboard"}
+    config = _with_cli_overrides("training={num_threads: 2, eval_batch_size: 7}")
+    defaults = spec_defaults(yaml.safe_load(SCHEMA.read_text()))
+    identity = run_spec(config, Run("fashion_mnist_tiny", "mlp_1x512", "true_labels", "none", 0),
+                        defaults).identity()
+    assert {"num_threads", "eval_batch_size"}.isdisjoint(identity)
+    assert identity["max_epochs"] == 2 and identity["data_seed"] == 20170424
+    assert identity["corruption_spec"] == {"kind": "none"}  # schema defaults left out

@@ -58,7 +58,7 @@ def test_runs_table_has_one_row_per_run(finished_run):
 
 
 def test_corruption_recorded_and_shared(finished_run):
-    info = json.loads((finished_run / "results/data/fashion_mnist_tiny/random_labels/corruption.json").read_text())
+    info = json.loads((finished_run / "results/data/fashion_mnist_tiny/random_labels/data_seed20170424/corruption.json").read_text())
     assert info["seed"] == 20170424 and 0.75 < info["train_fraction_labels_changed"] < 1.0
     assert info["test_fraction_labels_changed"] == 0.0
 

@@ -165,12 +165,17 @@ def experiment_files(wildcards, name="metrics"):
 
 def training_targets():
     """Every declared output of every run, so `all` restores any one that was deleted."""
-    return [str(getattr(run.paths(), name)) for run in all_runs(config)
-            for name in ("metrics", "info", "model")]
+    return [
+        str(getattr(run.paths(), name))
+        for run in all_runs(config)
+        for name in ("metrics", "info", "model")
+    ]
 
 
 def get_dataset_spec(wildcards):
-    return canonical_spec(config["datasets"][wildcards.dataset], SPEC_DEFAULTS["datasets"])
+    return canonical_spec(
+        config["datasets"][wildcards.dataset], SPEC_DEFAULTS["datasets"]
+    )
 
 
 def get_corruption_spec(wildcards):
@@ -186,7 +191,9 @@ def get_data_seed(wildcards):
 
 def get_theory_data(wildcards):
     """The theory rules' training split: the dataset at the config's data seed."""
-    folder = DATASET_DIR.format(dataset=wildcards.dataset, data_seed=config["data_seed"])
+    folder = DATASET_DIR.format(
+        dataset=wildcards.dataset, data_seed=config["data_seed"]
+    )
     return f"{folder}/train.npz"
 
 

@@ -25,8 +25,9 @@ RESULT_OUTCOMES = ("fitted", "budget", "censored")  # the others are never drawn
 SPLITS = ("train_online", "train", "test")
 
 
-def readout_point(info: dict, budget: int, stops_at_fit: bool) -> tuple[str, int]:
-    """(outcome, epoch) of an experiment with this budget reading this run."""
+def readout_point(info: dict, max_epochs: int, stops_at_fit: bool) -> tuple[str, int]:
+    """(outcome, epoch) of an experiment with this budget (``max_epochs``) reading this run."""
+    budget = max_epochs
     epochs, status = int(info["epochs"]), info["status"]
     fit_stop = info.get("fit_stop_epoch")
     if stops_at_fit and fit_stop is not None and fit_stop <= budget:
@@ -49,10 +50,10 @@ def _value_at(metrics: pd.DataFrame, split: str, epoch: int) -> dict | None:
             "loss": float(last["loss"]), "top5_accuracy": float(last["top5_accuracy"])}
 
 
-def read_out(info: dict, metrics: pd.DataFrame, budget: int, stops_at_fit: bool) -> dict:
+def read_out(info: dict, metrics: pd.DataFrame, max_epochs: int, stops_at_fit: bool) -> dict:
     """The run's row for one experiment: outcome, read-out epoch and every final value."""
-    outcome, epoch = readout_point(info, budget, stops_at_fit)
-    row = {"budget": budget, "stops_at_fit": stops_at_fit, "outcome": outcome,
+    outcome, epoch = readout_point(info, max_epochs, stops_at_fit)
+    row = {"budget": max_epochs, "stops_at_fit": stops_at_fit, "outcome": outcome,
            "readout_epoch": epoch, "censored": outcome == "censored"}
     for split in SPLITS:
         value = _value_at(metrics, split, epoch) or {}

@@ -25,6 +25,7 @@ from pathlib import Path
 from rethinkgen.data.splits import load_split
 from rethinkgen.io import LOG_FORMAT, file_sha256, write_json, write_parquet
 from rethinkgen.run import DATA_SPEC_KEYS, RunSpec
+from rethinkgen.schemas import METRICS
 from rethinkgen.training import distributed, gpu_share
 from rethinkgen.training.checkpoint import remove_checkpoint, save_model
 from rethinkgen.training.engine import train as train_run
@@ -92,7 +93,7 @@ def train_and_write(cfg: TrainConfig, *, train, test, checkpoint, metrics, info,
     result = train_run(cfg, load_split(train), load_split(test), checkpoint_path=checkpoint,
                        on_epoch=on_epoch, should_stop=should_stop)
     if distributed.is_main_process():
-        write_parquet(result.metrics, metrics)
+        write_parquet(result.metrics, metrics, schema=METRICS)
         save_model(result.model_state, model)
         write_json(result.info, info)
         # Outputs are safe on disk; a stale checkpoint would only shadow a forced rerun.

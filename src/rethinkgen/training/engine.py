@@ -145,7 +145,7 @@ def _train_and_evaluate(run: Session, cfg: TrainConfig, state: RunState, epoch: 
     if diverged:
         state.status = "diverged"
         log.warning("epoch %d: training loss %s -> diverged", epoch, online["loss"])
-    elif cfg.stop_when_fitted and first_fit:
+    elif cfg.stop_when_fitted and state.fit_stop_epoch is not None and epoch >= cfg.min_epochs:
         state.status = "fitted"
     elif epoch >= cfg.max_epochs:
         state.status = "max_epochs"

@@ -26,7 +26,7 @@ from typing import Callable
 import pandas as pd
 
 from rethinkgen.io import write_json, write_parquet
-from rethinkgen.schemas import METRIC_DTYPES
+from rethinkgen.schemas import METRIC_DTYPES, METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class LiveFiles:
         frame = metrics[list(METRIC_DTYPES)].astype(METRIC_DTYPES).reset_index(drop=True)
         record = progress_record(progress)
         try:
-            write_parquet(frame, self.metrics_path)
+            write_parquet(frame, self.metrics_path, schema=METRICS)
             if self.tensorboard is not None:
                 self.tensorboard.write(frame)
                 if progress["status"] is not None:

@@ -57,6 +57,7 @@ class TrainConfig:
     fit_metric: str = "online_loss"     # online_loss | online_accuracy | train_accuracy
     fit_threshold: float = 0.1          # loss: below it; accuracy: at or above it
     stop_when_fitted: bool = False
+    min_epochs: int = 0                 # stop at fit no earlier (a shared run's longest budget)
     fit_patience: int = 1
     eval_train_every: int = 1
     eval_test_every: int = 1            # epochs between test evaluations (and at the end)
