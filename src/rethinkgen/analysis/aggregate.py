@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from rethinkgen.analysis.paper import paper_model_of
+from rethinkgen.paper import paper_model_of
 
 KEY_COLUMNS = ["dataset", "model", "corruption", "regularizer", "seed"]
 

@@ -11,11 +11,11 @@ import math
 
 import pandas as pd
 
-from rethinkgen.analysis.paper import MODEL_LABELS
+from rethinkgen.paper import MODEL_LABELS, PAPER_BATCH_SIZE, PAPER_DATASET, PAPER_TRAIN_SIZE
 
 SCORECARD_COLUMNS = ["check_id", "check", "paper", "ours", "tolerance", "result", "runs"]
 RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
-PAPER_STEPS_PER_EPOCH = 391  # 50,000 CIFAR-10 images at batch 128
+PAPER_STEPS_PER_EPOCH = math.ceil(PAPER_TRAIN_SIZE / PAPER_BATCH_SIZE)  # 391
 NO_RUNS = "no such runs configured"
 MAX_RUNS_TEXT = 200  # characters of the exact `runs` list before it is summarized
 
@@ -50,7 +50,7 @@ def fmt_pct(values: pd.Series) -> str:
     return ", ".join(f"{key_name(k)}: {100 * v:.2f}" for k, v in values.items())
 
 
-def paper_data_reason(runs: pd.DataFrame, paper: str = "cifar10") -> str | None:
+def paper_data_reason(runs: pd.DataFrame, paper: str = PAPER_DATASET) -> str | None:
     """None if every run is on the paper's dataset, else why a quantitative check is skipped."""
     names = sorted(set(runs["dataset_name"].dropna()))
     if not names:
@@ -65,8 +65,9 @@ def paper_steps_reason(runs: pd.DataFrame) -> str | None:
     if reason:
         return reason if reason == NO_RUNS else reason + "; step counts scale with the dataset size"
     per_epoch = (runs["steps"] / runs["epochs"]).round()
-    if not ((per_epoch == PAPER_STEPS_PER_EPOCH) & (runs["n_train"] == 50_000)).all():
-        return (f"needs the paper's 50,000 images at batch 128 ({PAPER_STEPS_PER_EPOCH} steps per "
+    if not ((per_epoch == PAPER_STEPS_PER_EPOCH) & (runs["n_train"] == PAPER_TRAIN_SIZE)).all():
+        return (f"needs the paper's {PAPER_TRAIN_SIZE:,} images at batch {PAPER_BATCH_SIZE} "
+                f"({PAPER_STEPS_PER_EPOCH} steps per "
                 f"epoch); ours: n_train {sorted(set(runs['n_train']))}, steps per epoch "
                 f"{sorted(set(per_epoch))}")
     return None

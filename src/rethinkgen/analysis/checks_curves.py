@@ -23,7 +23,7 @@ from rethinkgen.analysis.checks_common import (
     plain,
     row,
 )
-from rethinkgen.analysis.paper import FIG1A_CONDITIONS, read_reference_csv
+from rethinkgen.paper import FIG1A_CONDITIONS, read_reference_csv
 from rethinkgen.analysis.derived import relative_time_to_fit
 
 FIG1A_ORDER = FIG1A_CONDITIONS  # true < shuffled < gaussian ~ random pixels < random labels

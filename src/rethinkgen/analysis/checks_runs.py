@@ -19,7 +19,7 @@ from rethinkgen.analysis.checks_common import (
     plain,
     row,
 )
-from rethinkgen.analysis.paper import MODEL_LABELS, PAPER_NUM_PARAMS
+from rethinkgen.paper import MODEL_LABELS, PAPER_DATASET, PAPER_IMAGENET, PAPER_NUM_PARAMS
 from rethinkgen.analysis.tables import compare_with_paper
 
 
@@ -116,7 +116,7 @@ def _gain_row(check_id: str, what: str, paper: str, pairs: pd.DataFrame, used: p
                  "size is for CIFAR-10)")
     if pairs.empty:
         return row(check_id, what, paper, "", tolerance, describe_runs(used), na=missing)
-    cifar = pairs["dataset_name"] == "cifar10"
+    cifar = pairs["dataset_name"] == PAPER_DATASET
     ok = np.where(cifar, pairs["gain"].between(low, high), pairs["gain"] > 0)
     ours = ", ".join(f"{r.label}: {r.gain:+.2f} pts" for r in pairs.itertuples())
     return row(check_id, what, paper, ours, tolerance, describe_runs(used), passed=bool(ok.all()))
@@ -203,7 +203,7 @@ def _early_stopping_gap(runs: pd.DataFrame, check_id: str, what: str, paper: str
                       & (runs["dropout"] == 0)]
     selected = candidates[candidates["dataset_name"] == dataset]
     if selected.empty:
-        if dataset == "imagenet":
+        if dataset == PAPER_IMAGENET:
             return row(check_id, what, paper, "", tolerance, na="no ImageNet runs configured")
         return row(check_id, what, paper, "", tolerance, describe_runs(candidates),
                    na=paper_data_reason(candidates, dataset))
@@ -222,14 +222,14 @@ def check_early_stopping(runs: pd.DataFrame) -> list[dict]:
     on ImageNet without augmentation or dropout, 3-6 pts (Table 2)."""
     cifar = runs[runs["paper_model"].isin(["inception", "inception_nobn"])]
     return [_early_stopping_gap(plain(cifar), "21", "Early stopping gap on CIFAR-10 (best - final test)",
-                                "~0 (Fig. 2b)", "cifar10", (0.0, 0.5)),
+                                "~0 (Fig. 2b)", PAPER_DATASET, (0.0, 0.5)),
             _early_stopping_gap(runs, "21b", "Early stopping gap on ImageNet (best - final top-1)",
-                                "72.57 vs 67.18, 63.16 vs 59.80 (Table 2)", "imagenet", (3.0, 6.0))]
+                                "72.57 vs 67.18, 63.16 vs 59.80 (Table 2)", PAPER_IMAGENET, (3.0, 6.0))]
 
 
 def check_imagenet_table2(runs: pd.DataFrame) -> dict:
     """docs/paper.md, check 20: Table 2's top-1 test accuracies within +-2 points."""
-    imagenet = runs[runs["dataset_name"] == "imagenet"]
+    imagenet = runs[runs["dataset_name"] == PAPER_IMAGENET]
     what = "Table 2 top-1 test accuracy (ImageNet)"
     if imagenet.empty:
         return row("20", what, "77.84 / 72.95 / 67.18 / 59.80", "", "+-2 pts", na="no ImageNet runs configured")
