@@ -230,7 +230,8 @@ def check_test_error_growth(runs: pd.DataFrame) -> list[dict]:
     chance_ok = bool(((top["test_error"] - (1 - 1 / top["num_classes"])).abs() <= tol).all()) and len(top) > 0
     rises = all(_rises(g) for _, g in err.groupby(["dataset", "model"]))
     rows = [row("15", "Fig. 1c test error at p = 1 is chance (1 - 1/K)", paper_15,
-                ", ".join(f"{r.model}: {r.test_error:.3f} (+-{t:.3f})" for r, t in zip(top.itertuples(), tol)),
+                ", ".join(f"{r.dataset}/{r.model}: {r.test_error:.3f} (+-{t:.3f})"
+                          for r, t in zip(top.itertuples(), tol)),
                 "+-3 sd each (binomial at n_test, or the seed sd)",
                 describe_runs(used[used["corruption_prob"] == 1.0]), passed=chance_ok),
             row("16a", "Fig. 1c test error rises with p", "monotone increase", "",
@@ -252,7 +253,8 @@ def _fig1c_value(err: pd.DataFrame, used: pd.DataFrame, check_id: str, prob: flo
         return row(check_id, what, paper, "", tolerance, describe_runs(read), na=reason)
     gap, tol = against_paper(100 * mine["test_error"], mine["sd"], 100 * mine["paper_model"].map(ref),
                              PAPER_TEST_SIZE)
-    ours = ", ".join(f"{r.model}: {r.test_error:.3f} (+-{t / 100:.3f})" for r, t in zip(mine.itertuples(), tol))
+    ours = ", ".join(f"{r.dataset}/{r.model}: {r.test_error:.3f} (+-{t / 100:.3f})"
+                     for r, t in zip(mine.itertuples(), tol))
     return row(check_id, what, paper, ours, tolerance, describe_runs(read), passed=bool((gap <= tol).all()))
 
 
