@@ -6,7 +6,9 @@ Each check is one row: paper value, ours, tolerance, a result that is "pass", "f
 numbers and apply only when our data are the paper's (CIFAR-10, ImageNet, MNIST); the
 qualitative ones (labels fitted, chance test accuracy, orderings, a gain's sign, a bounded
 slowdown, the theory's exact fits) apply to any dataset. The checks live in checks_runs
-(runs.parquet), checks_curves (Figure 1) and checks_theory (the theory tables).
+(counts, fitting, chance, Table 1), checks_gains (crop, BatchNorm, Tables 2 and 4, early
+stopping), checks_curves (Figure 1) and checks_theory (the theory tables and check 27).
+Tolerances follow checks_common.TOLERANCE_RULE, printed under the table.
 """
 
 from __future__ import annotations
