@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from train_throughput import engine_images_per_s
-from rethinkgen.analysis.paper import PAPER_MODEL_SPECS
+from rethinkgen.paper import PAPER_MODEL_SPECS
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--model", required=True)

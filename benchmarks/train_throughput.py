@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rethinkgen.analysis.paper import PAPER_MODEL_SPECS
+from rethinkgen.paper import PAPER_MODEL_SPECS
 from rethinkgen.training.models import build_model
 from rethinkgen.training.preprocess import (BatchPipeline, InMemoryBatches, nhwc_to_device,
                                    per_image_standardization)

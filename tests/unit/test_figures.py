@@ -111,7 +111,7 @@ def test_learning_curves_one_line_per_condition_and_paper_dashed():
     fig = figures.plot_learning_curves(curves, runs)
     texts = legend_texts(fig)
     assert {"true labels", "random labels", "shuffled pixels", figures.PAPER} <= set(texts)
-    # conditions listed in the paper's order of fitting (analysis.paper.FIG1A_CONDITIONS)
+    # conditions listed in the paper's order of fitting (rethinkgen.paper.FIG1A_CONDITIONS)
     assert [t for t in texts if t in {"true labels", "shuffled pixels", "random labels"}] == [
         "true labels", "shuffled pixels", "random labels"]
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from rethinkgen.analysis.paper import PAPER_MODEL_SPECS, PAPER_NUM_PARAMS, paper_model_of
+from rethinkgen.paper import PAPER_MODEL_SPECS, PAPER_NUM_PARAMS, paper_model_of
 from rethinkgen.training.layers import CrossChannelLRN
 from rethinkgen.training.models import MODELS, build_model, count_parameters, parameter_table
 

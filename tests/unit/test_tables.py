@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import design_of, spec_of
 from rethinkgen import schemas
 from rethinkgen.analysis import aggregate, derived, tables
-from rethinkgen.analysis.paper import read_paper_table, read_reference_csv
+from rethinkgen.paper import read_paper_table, read_reference_csv
 
 CONFIG = {
     "datasets": {"cifar10": {"name": "cifar10"}, "fmnist_1k": {"name": "fashion_mnist", "n_test": 1000}},

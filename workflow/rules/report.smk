@@ -83,7 +83,8 @@ rule make_scorecard:
         "logs/make_scorecard/scorecard.log",
     localrule: True
     conda:
-        "../../envs/analysis.yaml"
+        # torch: check 1 builds the paper's models to count their parameters
+        "../../envs/torch.yaml"
     script:
         "../scripts/make_scorecard.py"
 

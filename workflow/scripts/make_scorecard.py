@@ -14,6 +14,8 @@ import pandas as pd
 from rethinkgen.io import rule_logging, write_parquet
 from rethinkgen.analysis.scorecard import TITLE, build_scorecard, scorecard_notes
 from rethinkgen.analysis.tables import render_html, render_latex, render_markdown
+from rethinkgen.theory.least_squares import min_norm_agreement
+from rethinkgen.training.models import parameter_table
 
 
 def optional_table(name):
@@ -28,6 +30,8 @@ with rule_logging(snakemake.log[0]):
         pd.read_parquet(snakemake.input.curves),
         expressivity=optional_table("expressivity"),
         kernels=optional_table("kernels"),
+        param_counts=pd.DataFrame(parameter_table(), columns=["paper_model", "num_params", "paper_num_params"]),
+        min_norm=min_norm_agreement(seed=0),
     )
     write_parquet(card, snakemake.output.parquet)
     notes = scorecard_notes(card)

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from rethinkgen.analysis.readout import read_out
-from rethinkgen.analysis.paper import paper_model_of
+from rethinkgen.paper import paper_model_of
 from rethinkgen.run import RUN_KEYS
 from rethinkgen.schemas import CURVES, DESIGN_FIELDS, RUN_FACT_FIELDS, RUNS, to_arrow
 

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
-from rethinkgen.analysis.paper import MODEL_LABELS
+from rethinkgen.paper import MODEL_LABELS, PAPER_BATCH_SIZE, PAPER_DATASET, PAPER_TRAIN_SIZE, read_paper_table
 
 SCORECARD_COLUMNS = ["check_id", "check", "paper", "ours", "tolerance", "result", "runs"]
 RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
-PAPER_STEPS_PER_EPOCH = 391  # 50,000 CIFAR-10 images at batch 128
+PAPER_STEPS_PER_EPOCH = math.ceil(PAPER_TRAIN_SIZE / PAPER_BATCH_SIZE)  # 391
+CELL_KEYS = RUN_KEYS[:-1]  # a cell: the runs that differ only in their seed
 NO_RUNS = "no such runs configured"
+SD_MULTIPLE = 3.0
+MIN_SEEDS_FOR_SPREAD = 3
+TOLERANCE_RULE = (
+    "Tolerance rule: an accuracy passes within 3 sd of its reference. One run's sd is the binomial sd "
+    "at the size of the set it was measured on, sqrt(a(1 - a)/n), or the sd measured over seeds where "
+    "a cell has 3 or more and it is larger. A paper value is itself one run on the paper's test set, "
+    "so its binomial sd is added in quadrature, and a gain (a difference) adds the sds of both sides.")
 MAX_RUNS_TEXT = 200  # characters of the exact `runs` list before it is summarized
 
 
@@ -26,6 +35,65 @@ def row(check_id: str, check: str, paper: str, ours: str, tolerance: str, runs: 
     result = f"not applicable ({na})" if na else ("pass" if passed else "fail")
     return dict(check_id=check_id, check=check, paper=paper, ours=ours, tolerance=tolerance,
                 result=result, runs=runs)
+
+
+def accuracy_sd(mean, n, spread=np.nan, seeds=1) -> np.ndarray:
+    """One run's sd of an accuracy (a fraction) by TOLERANCE_RULE: the binomial sd at the size
+    `n` of the set it was measured on, or the sd `spread` measured over `seeds` seeds where
+    there are at least MIN_SEEDS_FOR_SPREAD and it is larger."""
+    mean, n = np.asarray(mean, dtype=float), np.asarray(n, dtype=float)
+    binomial = np.sqrt(np.clip(mean * (1 - mean), 0, None) / n)
+    measured = np.where(np.asarray(seeds) >= MIN_SEEDS_FOR_SPREAD, np.nan_to_num(np.asarray(spread, float)), 0.0)
+    return np.maximum(binomial, measured)
+
+
+def cell_accuracy(runs: pd.DataFrame, column: str, n_column: str, extra: list[str] | None = None) -> pd.DataFrame:
+    """Per cell (CELL_KEYS + `extra`): the mean of an accuracy column over seeds, its one-run
+    sd by TOLERANCE_RULE (n from `n_column`, e.g. n_test) and the number of seeds."""
+    cells = runs.groupby(CELL_KEYS + (extra or []), dropna=False).agg(
+        mean=(column, "mean"), spread=(column, "std"), seeds=("seed", "nunique"), n=(n_column, "min"))
+    cells["sd"] = accuracy_sd(cells["mean"], cells["n"], cells["spread"], cells["seeds"])
+    return cells.reset_index()
+
+
+def by_model(runs: pd.DataFrame) -> list[str]:
+    """Group by model, and by dataset key too when the runs span several."""
+    return ["model"] if runs["dataset"].nunique() <= 1 else ["dataset", "model"]
+
+
+def paper_cells(table: str, metric: str, **flags) -> pd.Series:
+    """The paper's values (fractions) of one table's metric, indexed by paper model, where
+    each given column equals its value (e.g. paper_condition="random_labels")."""
+    cells = read_paper_table(table)
+    cells = cells[cells["metric"] == metric]
+    for column, value in flags.items():
+        cells = cells[cells[column] == value]
+    return cells.set_index("paper_model")["value"].dropna() / 100
+
+
+def fitting_threshold(selected: pd.DataFrame, paper_min: float, column: str) -> pd.Series:
+    """Per run: the paper's lowest value less 3 sd (TOLERANCE_RULE) at our training set's
+    size, with the seed spread of the run's cell where it has 3 or more seeds."""
+    cells = cell_accuracy(selected, column, "n_train")
+    sd = accuracy_sd(paper_min, cells["n"], cells["spread"], cells["seeds"])
+    cells["threshold"] = paper_min - SD_MULTIPLE * sd
+    return selected.merge(cells[["dataset", "model", "corruption", "regularizer", "threshold"]],
+                          how="left")["threshold"].set_axis(selected.index)
+
+
+def against_paper(ours: pd.Series, sd, paper: pd.Series, paper_n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(|ours - paper|, tolerance) in points: 3 sd of the difference of our cell and the
+    paper's one run (its binomial sd on `paper_n` images), by TOLERANCE_RULE."""
+    paper_sd = accuracy_sd(paper / 100, paper_n)
+    tolerance = 100 * SD_MULTIPLE * np.hypot(np.asarray(sd), paper_sd)
+    return np.abs(np.asarray(ours) - np.asarray(paper)), tolerance
+
+
+def ours_sd(cells: pd.DataFrame, used: pd.DataFrame) -> np.ndarray:
+    """One run's sd (fraction) of each compared cell (compare_with_paper's long rows): binomial
+    at our test set's size, or the seed sd where a cell has 3 or more seeds."""
+    n_test = used["n_test"].min() if len(used) else np.nan
+    return accuracy_sd(cells["ours"] / 100, n_test, cells["ours_sd"] / 100, cells["n_seeds"].fillna(0))
 
 
 def plain(runs: pd.DataFrame) -> pd.DataFrame:
@@ -50,7 +118,7 @@ def fmt_pct(values: pd.Series) -> str:
     return ", ".join(f"{key_name(k)}: {100 * v:.2f}" for k, v in values.items())
 
 
-def paper_data_reason(runs: pd.DataFrame, paper: str = "cifar10") -> str | None:
+def paper_data_reason(runs: pd.DataFrame, paper: str = PAPER_DATASET) -> str | None:
     """None if every run is on the paper's dataset, else why a quantitative check is skipped."""
     names = sorted(set(runs["dataset_name"].dropna()))
     if not names:
@@ -65,8 +133,9 @@ def paper_steps_reason(runs: pd.DataFrame) -> str | None:
     if reason:
         return reason if reason == NO_RUNS else reason + "; step counts scale with the dataset size"
     per_epoch = (runs["steps"] / runs["epochs"]).round()
-    if not ((per_epoch == PAPER_STEPS_PER_EPOCH) & (runs["n_train"] == 50_000)).all():
-        return (f"needs the paper's 50,000 images at batch 128 ({PAPER_STEPS_PER_EPOCH} steps per "
+    if not ((per_epoch == PAPER_STEPS_PER_EPOCH) & (runs["n_train"] == PAPER_TRAIN_SIZE)).all():
+        return (f"needs the paper's {PAPER_TRAIN_SIZE:,} images at batch {PAPER_BATCH_SIZE} "
+                f"({PAPER_STEPS_PER_EPOCH} steps per "
                 f"epoch); ours: n_train {sorted(set(runs['n_train']))}, steps per epoch "
                 f"{sorted(set(per_epoch))}")
     return None

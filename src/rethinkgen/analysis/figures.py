@@ -16,7 +16,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from rethinkgen.analysis.derived import cumulative_best, relative_time_to_fit
-from rethinkgen.analysis.paper import FIG1A_CONDITIONS, MODEL_LABELS, read_paper_table, read_reference_csv
+from rethinkgen.paper import FIG1A_CONDITIONS, MODEL_LABELS, PAPER_DATASET, read_paper_table, read_reference_csv
 from rethinkgen.analysis.tables import DATASET_LABELS
 
 OURS, PAPER = "ours", "paper (Zhang et al. 2017)"
@@ -47,11 +47,11 @@ def _with_labels(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(model_label=labels, source=OURS)
 
 
-def _paper_applies(df: pd.DataFrame, paper_dataset: str = "cifar10") -> bool:
+def _paper_applies(df: pd.DataFrame, paper_dataset: str = PAPER_DATASET) -> bool:
     return len(df) > 0 and set(df["dataset_name"]) == {paper_dataset}
 
 
-def _title(fig: Figure, what: str, df: pd.DataFrame, paper_dataset: str = "cifar10") -> None:
+def _title(fig: Figure, what: str, df: pd.DataFrame, paper_dataset: str = PAPER_DATASET) -> None:
     """Figure title; names our data and says so when the paper's curves are left out."""
     names = sorted(set(df["dataset_name"]))
     ours = ", ".join(DATASET_LABELS.get(n, n) for n in names) or "no runs"
@@ -149,7 +149,7 @@ def plot_test_error_vs_corruption(curves: pd.DataFrame, runs: pd.DataFrame) -> F
 
 
 def _train_test_panels(curves: pd.DataFrame, panel: str, what: str, paper: pd.DataFrame | None,
-                       paper_levels: dict | None = None, paper_dataset: str = "cifar10") -> Figure:
+                       paper_levels: dict | None = None, paper_dataset: str = PAPER_DATASET) -> Figure:
     """Train and test accuracy vs thousand steps, one panel per value of `panel`; the
     band between test accuracy and its running maximum is what early stopping could gain."""
     ours = curves[curves["split"].isin(["train_online", "test"])].copy()

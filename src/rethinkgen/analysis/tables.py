@@ -1,7 +1,7 @@
 """The paper's tables beside ours (Tables 1, 2 and 4): a long comparison for Parquet and a
 wide display rendered as Markdown, LaTeX and HTML.
 
-Each paper cell (analysis/paper/tables.csv) is matched to our runs on the paper's model,
+Each paper cell (paper/tables.csv) is matched to our runs on the paper's model,
 its condition and the regularizer flags; see docs/paper.md, "Tables".
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rethinkgen.analysis.paper import MODEL_LABELS, PAPER_NUM_PARAMS, read_paper_table
+from rethinkgen.paper import MODEL_LABELS, PAPER_DATASET, PAPER_IMAGENET, PAPER_NUM_PARAMS, read_paper_table
 
 DATASET_LABELS = {
     "cifar10": "CIFAR-10",
@@ -159,7 +159,7 @@ TABLE_TITLES = {
     "table2": "Table 2: ImageNet Inception V3 top-1/top-5 accuracy (%)",
     "table4": "Table 4: fitting random labels with explicit regularizers (training accuracy %)",
 }
-_TABLE_DATASET = {"table1": "cifar10", "table2": "imagenet", "table4": "cifar10"}
+_TABLE_DATASET = {"table1": PAPER_DATASET, "table2": PAPER_IMAGENET, "table4": PAPER_DATASET}
 
 
 def build_table(table: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rethinkgen.analysis.paper import PAPER_TABLE3
+from rethinkgen.paper import PAPER_TABLE3
 from rethinkgen.theory.features import FEATURES
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from rethinkgen.analysis.paper import PAPER_MODELS
+from rethinkgen.paper import PAPER_MODELS
 from rethinkgen.training.layers import CrossChannelLRN, ShiftOnlyBatchNorm2d
 
 

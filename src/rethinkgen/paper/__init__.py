@@ -18,6 +18,16 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 
 
+# The dataset of Table 1, Table 4 and Figures 1-2 (Section 2, Appendix A): 50,000 training
+# and 10,000 test images, trained at batch 128 (391 steps per epoch).
+PAPER_DATASET = "cifar10"
+PAPER_TRAIN_SIZE = 50_000
+PAPER_TEST_SIZE = 10_000
+PAPER_BATCH_SIZE = 128
+PAPER_IMAGENET = "imagenet"  # Table 2's dataset (Appendix B), scored on its 50,000 validation images
+PAPER_IMAGENET_TEST_SIZE = 50_000
+
+
 @dataclass(frozen=True)
 class PaperModel:
     """One of the paper's architectures: Table 1 (CIFAR-10) or Table 2 (ImageNet)."""
