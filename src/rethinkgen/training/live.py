@@ -6,7 +6,7 @@ seed{seed}/``, not a Snakemake output, so it survives a resume):
 
 * ``live_metrics.parquet``: every metrics row so far, with metrics.parquet's schema;
 * ``progress.json``: epoch, max_epochs, step, status, epochs_to_fit, wall_time_s,
-  updated_at, pid, host (``rethinkgen.status`` reads it);
+  updated_at, pid, host, boot_id, pid_started (``rethinkgen.status`` reads it);
 
 and, with ``training.tensorboard: true``, TensorBoard scalars under
 ``results/tensorboard/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}``. Every file
@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
+from rethinkgen import process_identity
 from rethinkgen.io import write_json, write_parquet
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def progress_record(progress: dict) -> dict:
         raise ValueError(f"on_epoch: progress dict lacks {missing}")
     return {**{k: progress[k] for k in keys},
             "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "pid": os.getpid(), "host": socket.gethostname()}
+            **process_identity.current()}  # pid, host, boot_id, pid_started
 
 
 def read_live_metrics(path: str | os.PathLike) -> pd.DataFrame:
