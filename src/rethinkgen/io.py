@@ -32,6 +32,21 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+TEMP_PATTERN = ".*.tmp"  # atomic_path's temporary files: .<name>.<random>.tmp
+
+
+def sweep_temp_files(*folders: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that killed writers left in `folders` (kill -9 skips
+    atomic_path's cleanup). Call it only where no other process writes at the same time,
+    e.g. when a run starts (Snakemake runs each job once at a time). Returns what it deleted."""
+    removed = []
+    for folder in folders:
+        for path in Path(folder).glob(TEMP_PATTERN) if Path(folder).is_dir() else ():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def write_json(obj, path: str | os.PathLike) -> None:
     """Write `obj` as indented JSON, atomically."""
     with atomic_path(path) as tmp:

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from rethinkgen.data.splits import load_split
-from rethinkgen.io import LOG_FORMAT, file_sha256, write_json, write_parquet
+from rethinkgen.io import LOG_FORMAT, file_sha256, sweep_temp_files, write_json, write_parquet
 from rethinkgen.training import distributed, gpu_share, engine
 from rethinkgen.training.checkpoint import remove_checkpoint, save_model
 from rethinkgen.training.engine import TrainConfig
@@ -120,6 +120,9 @@ def run_training(run: dict, *, threads: int | None, log_path, tensorboard: bool 
     ``tensorboard`` travels outside the run dict: switching it on must not retrain runs.
     """
     run = {**run, "training": {**run.get("training", {}), "tensorboard": bool(tensorboard)}}
+    folders = [Path(files[k]).parent for k in ("checkpoint", "metrics", "model") if files.get(k)]
+    for path in sweep_temp_files(*folders):
+        logger.info("removed %s, left by a killed writer", path)
     image_list = distributed.split_is_image_list(files["train"])
     if not image_list:  # before CUDA starts; ImageNet runs keep every GPU they were given
         gpu_share.pin_to_gpu_slot(str(run["training"].get("device", "auto")))
