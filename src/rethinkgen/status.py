@@ -41,13 +41,13 @@ from tabulate import tabulate
 
 from rethinkgen import process_identity
 from rethinkgen.config import Run, all_runs, check_config, experiment_runs
-from rethinkgen.io import read_json
+from rethinkgen.io import DamagedFileError, read_json
 from rethinkgen.training.live import LIVE_METRICS, PROGRESS, read_live_metrics, run_subpath
 
 DEFAULT_CONFIG = "config/quick.yaml"
 STATES = ("not started", "running", "fitted", "finished", "diverged", "failed", "unreadable")
 # What a damaged file raises when read: JSON, Parquet (pyarrow), or a missing key.
-UNREADABLE = (OSError, ValueError, KeyError, TypeError)
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, DamagedFileError)
 HEADERS = ["dataset", "model", "corruption", "regularizer", "seed", "status", "train acc",
            "test acc", "train loss", "elapsed", "remaining"]
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from rethinkgen.analysis.paper import paper_model_of
+from rethinkgen.io import read_parquet
 
 KEY_COLUMNS = ["dataset", "model", "corruption", "regularizer", "seed"]
 
@@ -185,7 +186,7 @@ def aggregate_runs(run_dirs: list[str | Path], config: dict) -> tuple[pa.Table, 
 
     frames, rows = [], []
     for run_dir in map(Path, run_dirs):
-        frames.append(pd.read_parquet(run_dir / "metrics.parquet"))
+        frames.append(read_parquet(run_dir / "metrics.parquet"))
         rows.append(summarize_run(read_json(run_dir / "run_info.json")))
     empty = pd.DataFrame(columns=KEY_COLUMNS + _RUN_FACTS)
     runs = _with_design(pd.DataFrame(rows) if rows else empty, config)

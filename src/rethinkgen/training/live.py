@@ -25,7 +25,7 @@ from typing import Callable
 import pandas as pd
 
 from rethinkgen import process_identity
-from rethinkgen.io import write_json, write_parquet
+from rethinkgen.io import read_parquet, write_json, write_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +158,7 @@ def read_live_metrics(path: str | os.PathLike) -> pd.DataFrame:
     reading its footer and its pages and, if the run replaced it meanwhile, fail on
     pages of the newer file. A handle keeps the version it opened.
     """
-    with open(path, "rb") as handle:
-        return pd.read_parquet(handle)
+    return read_parquet(path)  # one handle; a damaged file is named (rethinkgen.io)
 
 
 def epoch_hook(checkpoint_path: str | os.PathLike | None, cfg) -> Callable | None:
