@@ -18,6 +18,7 @@ rule aggregate_experiment_runs:
         runs="results/tables/experiments/{experiment}/runs.parquet",
     log:
         "logs/aggregate_experiment_runs/{experiment}.log",
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -33,6 +34,7 @@ rule aggregate_runs:
         runs="results/tables/runs.parquet",
     log:
         "logs/aggregate_runs/all.log",
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -54,6 +56,7 @@ rule make_table:
         ),
     log:
         "logs/make_table/{table}.log",
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -100,6 +103,7 @@ rule plot_figure:
         pdf="results/figures/{figure}.pdf",
     log:
         "logs/plot_figure/{figure}.log",
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
     params:
