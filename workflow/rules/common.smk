@@ -21,7 +21,7 @@ from rethinkgen.config_files import schema_error_summary
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen import preflight, targets
 from rethinkgen.training import cost as training_cost
-from rethinkgen.training import gpu_share
+from rethinkgen.training import console, gpu_share
 
 REPORT_DIR = os.path.join(WORKFLOW_DIR, "workflow", "report")
 
@@ -128,6 +128,10 @@ if GPU_SLOT_LIMIT is not None:
         file=sys.stderr,
     )
 gpu_share.export_slots(_resource_value("gpu"), RUNS_PER_GPU)
+# Jobs started from here inherit it: with several cores their progress bars would share
+# (and garble) one terminal, so they show none (rethinkgen.training.console).
+if console.shared_terminal(workflow.resource_settings.cores):
+    os.environ[console.SHARED_TERMINAL_ENV] = "1"
 
 
 # `device: cuda` without a GPU stops before any job, but only where training jobs run on
