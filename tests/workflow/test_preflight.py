@@ -68,3 +68,16 @@ def test_slurm_profile_without_slurm_names_the_missing_command(tmp_path):
     assert result.returncode != 0
     assert "needs the commands sbatch, squeue, but sbatch, squeue are not on PATH" in result.stderr
     assert not (tmp_path / "work/resources").exists()  # before any job, local ones included
+
+
+def test_unknown_target_lists_the_short_targets(tmp_path):
+    from rethinkgen.targets import bare_words, requested_targets, unknown_target_message
+
+    assert bare_words(["--cores", "2", "fig9", "results/x.pdf", "all"], {"all"}) == ["fig9"]
+    assert requested_targets(["--cores", "2", "fig9", "--quiet", "rules", "-n"]) == ["fig9"]
+    assert unknown_target_message(["fig1a", "results/a.pdf"], ["fig1a", "all"]) is None
+    result = run(tmp_path, "fig9", "-n")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "no target named 'fig9'. Targets: " in output and "fig1a, fig1b, fig1c" in output
+    assert "--list-target-rules" in output and "MissingRuleException" not in output
