@@ -17,6 +17,7 @@ min_version("9.0")
 WORKFLOW_DIR = workflow.current_basedir.get_path_or_uri(secret_free=True)
 sys.path.insert(0, os.path.join(WORKFLOW_DIR, "src"))
 
+from rethinkgen.config import ConfigError
 from rethinkgen.config_files import check_config_files
 
 DEFAULT_CONFIG = os.path.join(WORKFLOW_DIR, "config", "quick.yaml")
@@ -33,6 +34,16 @@ if not workflow.overwrite_configfiles:
     configfile: DEFAULT_CONFIG
 
 
+# Used as a module whose `config:` is empty (e.g. `config: config` in a workflow without a
+# configfile), say so rather than "'data_seed' is a required property".
+if not config:
+    raise ConfigError(
+        "rethinkgen got an empty config. As a Snakemake module, pass one in the module "
+        'declaration (`config: config["rethinkgen"]`, see docs/module.md); on the '
+        "command line, give --configfile config/quick.yaml or another config file."
+    )
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
@@ -44,23 +55,23 @@ include: "workflow/rules/beyond.smk"
 report: "workflow/report/workflow.rst"
 
 
-localrules:
-    all,
-    prepare_dataset,
-    corrupt_dataset,
-    aggregate_experiment_runs,
-    aggregate_runs,
-    make_table,
-    plot_figure,
-    assemble_expressivity_table,
-    assemble_kernel_table,
-    beyond_table,
-    beyond_figure,
-
-
+# Cheap rules carry `localrule: True` themselves (kept when the workflow is used as a
+# module with a prefix, where a global `localrules:` list is lost).
 rule all:
     default_target: True
     input:
         training_targets(),
         report_targets(),
         theory_targets(),
+    localrule: True
+
+
+# `snakemake fig9` would only say "No rule to produce fig9": list the targets instead.
+# (The parser runs only when the command line has a word that names no rule.)
+_target_rules = [r.name for r in workflow.rules if not r.has_wildcards()]
+if targets.bare_words(sys.argv[1:], set(_target_rules)):
+    _problem = targets.unknown_target_message(
+        targets.requested_targets(sys.argv[1:]), _target_rules, os.path.exists
+    )
+    if _problem:
+        raise ConfigError(_problem)

@@ -17,6 +17,7 @@ import yaml
 
 from rethinkgen.run import RunKeys, RunSpec
 from rethinkgen.training.settings import SCHEDULING_SETTINGS
+from rethinkgen.config_checks import known_keys as _known, long_keys, non_finite_numbers, warn_large_batches
 
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
@@ -30,16 +31,14 @@ class ConfigError(ValueError):
     """A config that passes the schema but is inconsistent; the message says how to fix it."""
 
 
-def _known(config: dict, section: str) -> str:
-    return ", ".join(sorted(config.get(section, {}))) or "(none)"
 
 
 def check_config(config: dict, report_dir: str | None = None) -> None:
     """Raise ConfigError listing every cross-reference problem in a schema-valid config.
 
     With `report_dir` (workflow/report), also every figure/table without its caption file.
-    """
-    problems = []
+    Warns (ConfigWarning) where a batch is larger than its training set."""
+    problems = non_finite_numbers(config) + long_keys(config)
     for name, experiment in config["experiments"].items():
         for index, grid in enumerate(experiment["grids"]):
             where = f"experiments.{name}.grids[{index}]"
@@ -48,7 +47,7 @@ def check_config(config: dict, report_dir: str | None = None) -> None:
                     if key not in config[section]:
                         problems.append(
                             f"{where}.{section}: '{key}' is not defined under '{section}:' "
-                            f"(defined: {_known(config, section)})"
+                            f"(defined: {_known(config, section, key)})"
                         )
             problems += _grid_compatibility(config, grid, where)
     for key, corruption in config["corruptions"].items():
@@ -76,6 +75,8 @@ def check_config(config: dict, report_dir: str | None = None) -> None:
         problems += _missing_captions(config, report_dir)
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+    warn_large_batches(config, all_runs(config) + target_runs(config, "beyond"),
+                       lambda run: _layered_training(config, run) | config.get("override", {}))
 
 
 def _theory_references(config: dict) -> list[str]:
@@ -84,7 +85,7 @@ def _theory_references(config: dict) -> list[str]:
     named = [("theory.expressivity.datasets", d) for d in theory.get("expressivity", {}).get("datasets", [])]
     named += [(f"theory.kernel_solves.{k}.dataset", row["dataset"]) for k, row in theory.get("kernel_solves", {}).items()]
     return [
-        f"{where}: '{key}' is not defined under 'datasets:' (defined: {_known(config, 'datasets')})"
+        f"{where}: '{key}' is not defined under 'datasets:' (defined: {_known(config, 'datasets', key)})"
         for where, key in named
         if key not in config["datasets"]
     ]
@@ -96,7 +97,7 @@ def _output_references(config: dict) -> list[str]:
     it is then skipped (rethinkgen.targets.output_available)."""
     return [
         f"{section}.{key}.experiment: '{spec['experiment']}' is not defined under 'experiments:' "
-        f"(defined: {_known(config, 'experiments')}). Add that experiment or remove '{key}'"
+        f"(defined: {_known(config, 'experiments', spec['experiment'])}). Add that experiment or remove '{key}'"
         for section in ("figures", "tables")
         for key, spec in config.get(section, {}).items()
         if spec["experiment"] not in config["experiments"] and "requires_dataset" not in spec

@@ -15,6 +15,7 @@ import jsonschema
 import yaml
 
 from rethinkgen.config import ConfigError
+from rethinkgen.config_checks import did_you_mean
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_SHOWN = 120  # characters of an offending value shown in a message
@@ -95,8 +96,11 @@ def schema_error_summary(error: jsonschema.ValidationError, root: str = "config"
 def _expected(error: jsonschema.ValidationError) -> str:
     schema, value = error.schema, error.validator_value
     if error.validator in ("additionalProperties", "unevaluatedProperties") and value is False:
-        allowed = ", ".join(schema.get("properties", {})) or "none"
-        return _shorten(f"only the keys {allowed}", limit=240)
+        # Listed whole, never cut: the user picks the right spelling from this list.
+        allowed = list(schema.get("properties", {}))
+        extra = [key for key in error.instance if key not in allowed]
+        hint = "".join(did_you_mean(key, allowed) for key in extra[:1])
+        return f"only the keys {', '.join(allowed) or 'none'}{hint}"
     if error.validator == "enum":
         return _shorten("one of " + ", ".join(map(str, value)))
     if error.validator == "required":

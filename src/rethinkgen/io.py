@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -32,6 +35,48 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+TEMP_PATTERN = ".*.tmp"  # atomic_path's temporary files: .<name>.<random>.tmp
+
+
+def sweep_temp_files(*folders: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that killed writers left in `folders` (kill -9 skips
+    atomic_path's cleanup). Call it only where no other process writes at the same time,
+    e.g. when a run starts (Snakemake runs each job once at a time). Returns what it deleted."""
+    removed = []
+    for folder in folders:
+        for path in Path(folder).glob(TEMP_PATTERN) if Path(folder).is_dir() else ():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+class DamagedFileError(RuntimeError):
+    """An input file that exists but cannot be read (truncated, damaged)."""
+
+
+def damaged_file_error(path: str | os.PathLike, error: Exception) -> DamagedFileError:
+    return DamagedFileError(
+        f"{path} cannot be read ({type(error).__name__}: {error}): it is truncated or damaged, "
+        f"e.g. by a full disk or an interrupted copy. Delete it (rm {path}) and rerun the same "
+        "command: Snakemake rebuilds a missing input from the rule that makes it")
+
+
+# What numpy/zipfile and pyarrow raise on a truncated or damaged file.
+UNREADABLE_FILE_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile)
+
+
+def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    """pd.read_parquet through one handle; a damaged file raises DamagedFileError naming it.
+    (One handle: a run may replace the file meanwhile, and the handle keeps its version.)"""
+    try:
+        with open(path, "rb") as handle:
+            return pd.read_parquet(handle)
+    except FileNotFoundError:
+        raise
+    except UNREADABLE_FILE_ERRORS as error:  # pyarrow.ArrowInvalid is a ValueError
+        raise damaged_file_error(path, error) from error
+
+
 def write_json(obj, path: str | os.PathLike) -> None:
     """Write `obj` as indented JSON, atomically."""
     with atomic_path(path) as tmp:
@@ -52,6 +97,23 @@ def file_sha256(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file's bytes, read in chunks (prepared splits can be gigabytes)."""
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+# torch.save and other C++ writers report a full disk in their own words, without errno.
+DISK_FULL_TEXT = ("No space left on device", "basic_ios::clear", "iostream error", "Disk quota exceeded")
+
+
+def disk_full_note(error: BaseException, fallback: str | os.PathLike) -> str | None:
+    """'disk full: ...' naming the path and the free space, if `error` looks like one."""
+    full = isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not (full or any(text in str(error) for text in DISK_FULL_TEXT)):
+        return None
+    path = Path(getattr(error, "filename", None) or fallback)
+    folder = next((p for p in [path, *path.parents] if p.exists()), Path("."))
+    free = shutil.disk_usage(folder).free
+    return (f"disk full? writing {path} failed with {free / 2**30:.2f} GiB free on the file "
+            f"system of {folder}. Free space there (or point results/ elsewhere) and rerun: "
+            "finished jobs are kept, and training resumes from its last checkpoint")
 
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -84,8 +146,11 @@ def rule_logging(log_path: str | os.PathLike, history: str | os.PathLike | None 
     root.setLevel(level)
     try:
         yield
-    except Exception:
-        logging.getLogger("rethinkgen").exception("the job failed:")
+    except Exception as error:
+        note = disk_full_note(error, Path(log_path).parent)
+        if note:
+            error.add_note(note)  # shown under the traceback, on the console too
+        logging.getLogger("rethinkgen").exception("the job failed:%s", f" {note}" if note else "")
         raise
     finally:
         root.setLevel(previous_level)

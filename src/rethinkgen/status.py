@@ -13,7 +13,13 @@ its checkpoint, written after every epoch by :mod:`rethinkgen.training.live`) an
   ``--stale-after`` minutes or three of its epoch times, whichever is longer;
 * ``failed`` when progress exists but its process is gone without a ``run_info.json``
   (its log under logs/train_model/ says why);
+* ``unreadable: <file>`` when one of its files is truncated or damaged (the rest of the
+  table is still shown);
 * ``not started`` otherwise.
+
+On this host a process counts as alive only if its pid exists and its start time and the
+machine's boot id match what progress.json recorded (rethinkgen.process_identity), so a
+reused pid does not make a dead run look alive.
 
 The remaining time is the mean time per epoch so far times the epochs left to
 ``max_epochs``: an upper bound for a run that stops once it fits.
@@ -23,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import socket
 import sys
 from dataclasses import dataclass
@@ -34,13 +39,16 @@ import pandas as pd
 import yaml
 from tabulate import tabulate
 
+from rethinkgen import process_identity
 from rethinkgen.config import all_runs, check_config, experiment_runs
-from rethinkgen.io import read_json
-from rethinkgen.run import RunKeys
+from rethinkgen.io import DamagedFileError, read_json
+from rethinkgen.run import RunKeys, RunPaths
 from rethinkgen.training.live import read_live_metrics
 
 DEFAULT_CONFIG = "config/quick.yaml"
-STATES = ("not started", "running", "fitted", "finished", "diverged", "failed")
+STATES = ("not started", "running", "fitted", "finished", "diverged", "failed", "unreadable")
+# What a damaged file raises when read: JSON, Parquet (pyarrow), or a missing key.
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, DamagedFileError)
 HEADERS = ["dataset", "model", "corruption", "regularizer", "seed", "status", "train acc",
            "test acc", "train loss", "elapsed", "remaining"]
 
@@ -69,13 +77,7 @@ def _seconds_per_epoch(progress: dict) -> float:
 def process_alive(progress: dict, now: datetime, stale_after_s: float) -> bool:
     """Whether the process that wrote ``progress`` still trains (the rule in the docstring)."""
     if progress.get("host") == socket.gethostname():
-        try:
-            os.kill(int(progress["pid"]), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # exists, owned by another user
-            return True
-        return True
+        return process_identity.is_running(progress)
     return _age_s(progress, now) <= max(stale_after_s, 3 * _seconds_per_epoch(progress))
 
 
@@ -137,6 +139,25 @@ def _live_status(run: RunKeys, progress: dict, metrics: pd.DataFrame | None, log
 def run_status(run: RunKeys, results: Path, now: datetime, stale_after_s: float) -> RunStatus:
     """The status of one run from its files (see the module docstring for the rule)."""
     files = run.paths(results)
+    reading = files.progress
+    try:
+        return _status_from_files(run, files, now, stale_after_s)
+    except UNREADABLE as error:
+        # Which file failed: the first that exists and does not parse.
+        for path, read in ((files.progress, read_json), (files.info, read_json),
+                           (files.live_metrics, read_live_metrics)):
+            try:
+                if path.exists():
+                    read(path)
+            except UNREADABLE:
+                reading = path
+                break
+        return RunStatus(run, "unreadable", f"unreadable: {reading} ({type(error).__name__}); "
+                         "delete it and rerun", log=files.log)
+
+
+def _status_from_files(run: RunKeys, files: RunPaths, now: datetime,
+                       stale_after_s: float) -> RunStatus:
     progress = read_json(files.progress) if files.progress.exists() else None
     if files.info.exists():
         # A newer progress.json that is still training means a rerun has replaced it.
@@ -189,6 +210,8 @@ def summary_line(statuses: list[RunStatus]) -> str:
             f"{counts['finished']} at max_epochs, {counts['diverged']} diverged), "
             f"{counts['running']} running, {counts['failed']} failed, "
             f"{counts['not started']} not started")
+    if counts["unreadable"]:
+        line += f", {counts['unreadable']} unreadable"
     remaining = [s.remaining_s for s in statuses if s.state == "running" and s.remaining_s]
     if remaining:
         line += f"; longest running run: at most {format_duration(max(remaining))} left"
@@ -233,6 +256,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"no experiment '{args.experiment}' in the config; configured: "
                          f"{', '.join(config['experiments'])}")
     runs = experiment_runs(config, args.experiment) if args.experiment else all_runs(config)
+    if not Path(args.results).is_dir():
+        print(f"warning: the results folder {Path(args.results).resolve()} does not exist, so "
+              "every run shows as not started; give --results as the folder snakemake writes "
+              "(results/ under the directory it ran in)", file=sys.stderr)
     statuses = grid_status(runs, Path(args.results), stale_after_s=60 * args.stale_after)
     print(render_table(statuses, tty=sys.stdout.isatty()))
     print(summary_line(statuses))

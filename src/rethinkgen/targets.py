@@ -104,3 +104,32 @@ def check_beyond(config: dict) -> list[str]:
         if spec["kind"] in THEORY_KINDS and "theory" not in spec:
             problems.append(f"beyond.{key}: kind {spec['kind']} needs a `theory:` section")
     return problems
+
+
+# ---- `snakemake fig9`: Snakemake itself says only "No rule to produce fig9"
+def bare_words(argv: list[str], known: set[str]) -> list[str]:
+    """Words on a command line that could be rule targets but name no rule (a cheap
+    pre-filter: option values such as `--quiet rules` are weeded out by `requested_targets`)."""
+    return [a for a in argv if a.replace("_", "").replace("-", "").isalnum() and a[0].isalpha()
+            and a not in known]
+
+
+def requested_targets(argv: list[str]) -> list[str]:
+    """The targets Snakemake's own parser reads from `argv` (its command line)."""
+    from snakemake.cli import get_argument_parser
+
+    try:
+        return list(get_argument_parser().parse_known_args(argv)[0].targets or [])
+    except SystemExit:  # a command line Snakemake itself will refuse, in its own words
+        return []
+
+
+def unknown_target_message(targets: list[str], target_rules: list[str], existing=lambda p: False) -> str | None:
+    """Which bare-word targets name no rule, with the rules that can be targets."""
+    unknown = [t for t in targets if "/" not in t and "." not in t and t not in target_rules
+               and not existing(t)]
+    if not unknown:
+        return None
+    return (f"no target named {', '.join(repr(t) for t in unknown)}. Targets: "
+            f"{', '.join(sorted(target_rules))}; or any output file, e.g. results/figures/"
+            "fig1a_learning_curves.pdf. `snakemake --list-target-rules` lists them too")

@@ -99,8 +99,9 @@ def workdir(slurm_cluster, tmp_path_factory) -> Path:
 
 
 def snakemake_cmd(*args: str) -> list[str]:
-    """`snakemake --profile slurm ...` (targets must come before --configfile)."""
-    return [*SNAKEMAKE, *args, *PROFILE_ARGS]
+    """`snakemake --profile slurm ...` (targets must come before --configfile). Without the
+    calm default profile (profiles/default): the tests read the per-job `localrule` lines."""
+    return [*SNAKEMAKE, *args, *PROFILE_ARGS, "--workflow-profile", "none"]
 
 
 def start_snakemake(workdir: Path, *args: str, log_name: str) -> subprocess.Popen:

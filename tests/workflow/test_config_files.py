@@ -73,7 +73,7 @@ def test_output_naming_a_missing_experiment():
     message = str(err.value)
     assert "tables.table4.experiment: 'tabel4' is not defined under 'experiments:'" in message
     assert "figures.fig1a_learning_curves.experiment: 'fig1'" in message
-    assert "beyond_weight_decay, fig1a, fig1bc, fig2b, table1, table4)" in message
+    assert "beyond_weight_decay, fig1a, fig1bc, fig2b, table1, table4; did you mean 'table4'?)" in message
 
 
 def test_imagenet_only_outputs_may_name_a_missing_experiment():

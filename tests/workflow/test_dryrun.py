@@ -37,7 +37,7 @@ def test_paper_grid_size():
 
 def test_costliest_training_jobs_have_the_highest_priority(tmp_path):
     result = snakemake("-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-                       "all", cwd=tmp_path)
+                       "all", "--workflow-profile", "none", cwd=tmp_path)  # per-job blocks
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = re.findall(r"rule train_model:.*?wildcards: dataset=\S+ model=(\w+),.*?priority: (\d+)",
                       result.stdout, re.S)

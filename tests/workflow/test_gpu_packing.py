@@ -25,7 +25,8 @@ def paper_config(tmp_path: Path, **training) -> Path:
 
 def snakemake(tmp_path: Path, *args: str, dry: bool = True) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "snakemake", *(["-n"] if dry else []), "--snakefile",
-               str(ROOT / "Snakefile"), "--directory", str(tmp_path / "work"), *args]
+               str(ROOT / "Snakefile"), "--directory", str(tmp_path / "work"), *args,
+               "--workflow-profile", "none"]  # the per-job blocks are read
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 

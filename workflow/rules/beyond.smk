@@ -32,6 +32,7 @@ rule beyond_table:
         ),
     log:
         "logs/beyond_table/{beyond_key}.log",
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -54,6 +55,7 @@ rule beyond_figure:
         pdf="results/figures/{beyond_key}.pdf",
     log:
         "logs/beyond_figure/{beyond_key}.log",
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
     params:

@@ -23,9 +23,9 @@ from rethinkgen.config import (
 from rethinkgen.run import RUN_PATTERN, RunKeys, RunPaths
 from rethinkgen.config_files import schema_error_summary
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
-from rethinkgen import targets
+from rethinkgen import preflight, targets
 from rethinkgen.training import cost as training_cost
-from rethinkgen.training import gpu_share
+from rethinkgen.training import console, gpu_share
 
 REPORT_DIR = os.path.join(WORKFLOW_DIR, "workflow", "report")
 
@@ -141,17 +141,26 @@ if GPU_SLOT_LIMIT is not None:
         file=sys.stderr,
     )
 gpu_share.export_slots(_resource_value("gpu"), RUNS_PER_GPU)
+# Jobs started from here inherit it: with several cores their progress bars would share
+# (and garble) one terminal, so they show none (rethinkgen.training.console).
+if console.shared_terminal(workflow.resource_settings.cores):
+    os.environ[console.SHARED_TERMINAL_ENV] = "1"
 
 
-# `device: cuda` without a GPU stops before any job, but only where jobs run on this
-# machine: a Slurm submit host has no GPU. At parse time Snakemake does not yet know the
-# executor (workflow.executor_plugin is None) nor whether this is a dry run; onstart runs
-# after both are set, before the first job, and not in dry runs or inside cluster jobs.
+# `device: cuda` without a GPU stops before any job, but only where training jobs run on
+# this machine: a Slurm submit host has no GPU, and data, theory and report jobs need none.
+# At parse time Snakemake does not yet know the executor (workflow.executor_plugin is None)
+# nor whether this is a dry run; onstart runs after both are set and the DAG is built,
+# before the first job, and not in dry runs or inside cluster jobs.
 onstart:
-    if workflow.local_exec and not workflow.touch:
-        problem = gpu_share.missing_gpu_message(config["training"])
-        if problem:
-            raise WorkflowError(problem)
+    executor = getattr(workflow.executor_plugin, "name", None)
+    problem = preflight.missing_executor_commands(executor)
+    if not problem and workflow.local_exec and not workflow.touch:
+        jobs = (job.rule.name for job in workflow.dag.needrun_jobs())
+        if preflight.runs_training(jobs):
+            problem = gpu_share.missing_gpu_message(config["training"])
+    if problem:
+        raise WorkflowError(problem)
 
 
 def run_files(runs, name):

@@ -10,6 +10,7 @@ rule prepare_dataset:
         "logs/prepare_dataset/{dataset}/data_seed{data_seed}.log",
     # Above every training job: data jobs are cheap and unlock the costliest runs.
     priority: DATA_PRIORITY
+    localrule: True
     conda:
         "../../envs/torch.yaml"
     params:
@@ -30,6 +31,7 @@ rule corrupt_dataset:
     log:
         "logs/corrupt_dataset/{dataset}/{corruption}/data_seed{data_seed}.log",
     priority: DATA_PRIORITY
+    localrule: True
     conda:
         "../../envs/torch.yaml"
     resources:

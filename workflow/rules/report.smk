@@ -18,6 +18,7 @@ rule aggregate_experiment_runs:
         runs="results/tables/experiments/{experiment}/runs.parquet",
     log:
         "logs/aggregate_experiment_runs/{experiment}.log",
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -35,6 +36,7 @@ rule aggregate_runs:
         runs="results/tables/runs.parquet",
     log:
         "logs/aggregate_runs/all.log",
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -56,6 +58,7 @@ rule make_table:
         ),
     log:
         "logs/make_table/{table}.log",
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -103,6 +106,7 @@ rule plot_figure:
         pdf="results/figures/{figure}.pdf",
     log:
         "logs/plot_figure/{figure}.log",
+    localrule: True
     conda:
         "../../envs/analysis.yaml"
     params:

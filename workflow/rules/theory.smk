@@ -64,6 +64,7 @@ rule assemble_expressivity_table:
         ),
     log:
         "logs/assemble_expressivity_table/expressivity.log",
+    localrule: True
     conda:
         "../../envs/torch.yaml"
     params:
@@ -85,6 +86,7 @@ rule assemble_kernel_table:
         ),
     log:
         "logs/assemble_kernel_table/table3_kernels.log",
+    localrule: True
     conda:
         "../../envs/torch.yaml"
     params:

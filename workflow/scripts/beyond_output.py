@@ -11,22 +11,21 @@ import logging
 import matplotlib
 
 matplotlib.use("Agg")  # no display on cluster nodes
-import pandas as pd  # noqa: E402
 
 from rethinkgen.analysis import beyond  # noqa: E402
 from rethinkgen.analysis.figures import set_style  # noqa: E402
-from rethinkgen.io import atomic_path, rule_logging, write_parquet  # noqa: E402
+from rethinkgen.io import atomic_path, read_parquet, rule_logging, write_parquet  # noqa: E402
 
 with rule_logging(snakemake.log[0]):
     kind = snakemake.params.spec["kind"]
-    curves, runs = pd.read_parquet(snakemake.input.curves), pd.read_parquet(snakemake.input.runs)
+    curves, runs = read_parquet(snakemake.input.curves), read_parquet(snakemake.input.runs)
     if "png" in snakemake.output.keys():
         set_style()
         fig = beyond.plot(kind, curves, runs, snakemake.config)
         fig.savefig(snakemake.output.png, dpi=150, bbox_inches="tight")
         fig.savefig(snakemake.output.pdf, bbox_inches="tight")
     else:
-        solves = pd.read_parquet(snakemake.input.solves) if "solves" in snakemake.input.keys() else None
+        solves = read_parquet(snakemake.input.solves) if "solves" in snakemake.input.keys() else None
         table, finding = beyond.build(kind, curves, runs, snakemake.config, solves)
         write_parquet(table, snakemake.output.parquet)
         with atomic_path(snakemake.output.md) as tmp:

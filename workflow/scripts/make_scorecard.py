@@ -9,9 +9,8 @@ sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", ".."
 import logging
 from pathlib import Path
 
-import pandas as pd
 
-from rethinkgen.io import rule_logging, write_parquet
+from rethinkgen.io import read_parquet, rule_logging, write_parquet
 from rethinkgen.analysis.scorecard import TITLE, build_scorecard, scorecard_notes
 from rethinkgen.analysis.tables import render_html, render_latex, render_markdown
 from rethinkgen.theory.least_squares import min_norm_agreement
@@ -21,13 +20,13 @@ from rethinkgen.training.models import parameter_table
 def optional_table(name):
     """A theory table named in the rule's input, or None (no `theory:` config section)."""
     path = getattr(snakemake.input, name, None)
-    return None if path is None else pd.read_parquet(path)
+    return None if path is None else read_parquet(path)
 
 
 with rule_logging(snakemake.log[0]):
     card = build_scorecard(
-        pd.read_parquet(snakemake.input.runs),
-        pd.read_parquet(snakemake.input.curves),
+        read_parquet(snakemake.input.runs),
+        read_parquet(snakemake.input.curves),
         expressivity=optional_table("expressivity"),
         kernels=optional_table("kernels"),
         param_counts=pd.DataFrame(parameter_table(), columns=["paper_model", "num_params", "paper_num_params"]),

@@ -9,14 +9,13 @@ sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", ".."
 import logging
 from pathlib import Path
 
-import pandas as pd
 
-from rethinkgen.io import rule_logging, write_parquet
+from rethinkgen.io import read_parquet, rule_logging, write_parquet
 from rethinkgen.analysis.tables import TABLE_TITLES, build_table, render_html, render_latex, render_markdown
 
 with rule_logging(snakemake.log[0]):
     name = snakemake.wildcards.table
-    long, display, notes = build_table(name, pd.read_parquet(snakemake.input.runs))
+    long, display, notes = build_table(name, read_parquet(snakemake.input.runs))
     write_parquet(long, snakemake.output.parquet)
     for render, path in ((render_markdown, snakemake.output.md), (render_latex, snakemake.output.tex),
                          (render_html, snakemake.output.html)):

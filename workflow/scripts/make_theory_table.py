@@ -8,11 +8,11 @@ sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", ".."
 
 import pandas as pd
 from rethinkgen.theory.expressivity import expressivity_markdown
-from rethinkgen.io import atomic_path, rule_logging, write_parquet
+from rethinkgen.io import atomic_path, read_parquet, rule_logging, write_parquet
 from rethinkgen.theory.kernels import table3
 
 with rule_logging(snakemake.log[0]):
-    rows = pd.concat([pd.read_parquet(path) for path in snakemake.input.rows], ignore_index=True)
+    rows = pd.concat([read_parquet(path) for path in snakemake.input.rows], ignore_index=True)
     if snakemake.params.kind == "table3_kernels":
         table, markdown = table3(rows)
     else:

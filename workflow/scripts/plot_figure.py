@@ -11,15 +11,14 @@ import logging
 import matplotlib
 
 matplotlib.use("Agg")  # no display on cluster nodes
-import pandas as pd  # noqa: E402
 
 from rethinkgen.analysis.figures import FIGURES, set_style  # noqa: E402
-from rethinkgen.io import rule_logging  # noqa: E402
+from rethinkgen.io import read_parquet, rule_logging  # noqa: E402
 
 with rule_logging(snakemake.log[0]):
     set_style()
     kind = snakemake.params.spec["kind"]
-    curves, runs = pd.read_parquet(snakemake.input.curves), pd.read_parquet(snakemake.input.runs)
+    curves, runs = read_parquet(snakemake.input.curves), read_parquet(snakemake.input.runs)
     fig = FIGURES[kind](curves, runs)
     fig.savefig(snakemake.output.png, dpi=150, bbox_inches="tight")
     fig.savefig(snakemake.output.pdf, bbox_inches="tight")

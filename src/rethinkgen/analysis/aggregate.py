@@ -19,6 +19,7 @@ from rethinkgen.analysis.readout import read_out
 from rethinkgen.paper import paper_model_of
 from rethinkgen.run import RUN_KEYS
 from rethinkgen.schemas import CURVES, DESIGN_FIELDS, RUN_FACT_FIELDS, RUNS, to_arrow
+from rethinkgen.io import read_parquet
 
 KEY_COLUMNS = list(RUN_KEYS)
 DESIGN_COLUMNS = [name for name, _ in DESIGN_FIELDS]
@@ -94,7 +95,7 @@ def aggregate_runs(run_dirs: list[str | Path],
     budgets = {tuple(r[k] for k in KEY_COLUMNS): r for r in readouts or []}
     frames, rows = [], []
     for run_dir in map(Path, run_dirs):
-        metrics = pd.read_parquet(run_dir / "metrics.parquet")
+        metrics = read_parquet(run_dir / "metrics.parquet")
         info = read_json(run_dir / "run_info.json")
         keys = tuple(info["keys"][k] for k in KEY_COLUMNS)
         frames.append(metrics)

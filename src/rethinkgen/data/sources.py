@@ -8,70 +8,16 @@ stage reads is in `rethinkgen.data.splits`.
 from __future__ import annotations
 
 import os
-import pickle
-import tarfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from rethinkgen.data.download import DatasetCorruptError, DatasetUnavailableError, fetch
+from rethinkgen.data.cifar10 import CIFAR10_ARCHIVE, CIFAR10_MD5, CIFAR10_URL, prepare_cifar10  # noqa: F401
+from rethinkgen.data.download import DatasetCorruptError, DatasetUnavailableError
 from rethinkgen.data.idx import FASHION_MNIST, MNIST, prepare_idx
 from rethinkgen.data.images import check_images_decode
 from rethinkgen.data.splits import ImageListSplit, Split
-
-
-# ---------------------------------------------------------------------------------------
-# CIFAR-10 (the python pickle tarball)
-
-CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
-CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
-CIFAR10_HOW_TO_GET = (
-    f"Download {CIFAR10_URL} (MD5 {CIFAR10_MD5}) and put it in the folder named by "
-    "`datasets.<key>.root`, point `datasets.<key>.archive` at an existing copy, or set "
-    "`download: true` on a machine with internet access."
-)
-
-
-def prepare_cifar10(root: str, download: bool, archive: str | None = None, md5: str | None = CIFAR10_MD5):
-    """Train and test Splits from cifar-10-python.tar.gz (verified against its MD5)."""
-    from torchvision.datasets.utils import calculate_md5
-
-    path = Path(archive) if archive else Path(root) / CIFAR10_ARCHIVE
-    if not path.is_file():
-        if not download or archive:
-            raise DatasetUnavailableError(f"cifar10: {path.resolve()} not found. {CIFAR10_HOW_TO_GET}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fetch([CIFAR10_URL], CIFAR10_ARCHIVE, path.parent, md5)
-        except DatasetUnavailableError as err:
-            raise DatasetUnavailableError(f"cifar10: {err}. {CIFAR10_HOW_TO_GET}") from err
-    if md5 is not None and calculate_md5(str(path)) != md5:
-        raise DatasetCorruptError(
-            f"cifar10: {path} has MD5 {calculate_md5(str(path))}, expected {md5}: the file is "
-            f"damaged or incomplete. {CIFAR10_HOW_TO_GET}"
-        )
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            batches = {
-                Path(m.name).name: pickle.load(tar.extractfile(m), encoding="latin1")  # noqa: S301
-                for m in tar.getmembers()
-                if m.isfile() and Path(m.name).name.startswith(("data_batch_", "test_batch", "batches.meta"))
-            }
-    except (tarfile.TarError, EOFError, OSError, pickle.UnpicklingError) as err:
-        raise DatasetCorruptError(f"cifar10: cannot read {path} ({err}). {CIFAR10_HOW_TO_GET}") from err
-    train_names = sorted(n for n in batches if n.startswith("data_batch_"))
-    if not train_names or "test_batch" not in batches or "batches.meta" not in batches:
-        raise DatasetCorruptError(f"cifar10: {path} lacks data_batch_*, test_batch or batches.meta")
-    classes = list(batches["batches.meta"]["label_names"])
-
-    def to_split(parts: list[dict]) -> Split:
-        images = np.concatenate([np.asarray(p["data"], dtype=np.uint8) for p in parts])
-        labels = np.concatenate([np.asarray(p["labels"], dtype=np.int64) for p in parts])
-        return Split(images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), labels, classes)
-
-    return to_split([batches[n] for n in train_names]), to_split([batches["test_batch"]])
 
 
 # ---------------------------------------------------------------------------------------

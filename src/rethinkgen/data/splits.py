@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rethinkgen.io import atomic_path
+from rethinkgen.io import UNREADABLE_FILE_ERRORS, atomic_path, damaged_file_error
 
 
 class _Labelled:
@@ -82,10 +82,15 @@ def save_split(split: Split | ImageListSplit, path: str | os.PathLike) -> None:
 
 
 def load_split(path: str | os.PathLike) -> Split | ImageListSplit:
-    """Read a split written by `save_split`."""
-    with np.load(path, allow_pickle=False) as data:
-        classes = [str(c) for c in data["classes"]]
-        if "paths" in data:
-            return ImageListSplit(str(data["root"]), data["paths"], data["labels"], classes)
-        true = data["true_labels"] if "true_labels" in data else None
-        return Split(data["images"], data["labels"], classes, true)
+    """Read a split written by `save_split`; a damaged file raises DamagedFileError naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            classes = [str(c) for c in data["classes"]]
+            if "paths" in data:
+                return ImageListSplit(str(data["root"]), data["paths"], data["labels"], classes)
+            true = data["true_labels"] if "true_labels" in data else None
+            return Split(data["images"], data["labels"], classes, true)
+    except FileNotFoundError:
+        raise
+    except UNREADABLE_FILE_ERRORS as error:
+        raise damaged_file_error(path, error) from error

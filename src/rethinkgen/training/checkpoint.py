@@ -48,16 +48,23 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
     """
     path = Path(path)
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        _save_deterministic(state, tmp)
         digest = file_sha256(tmp)
         _write_digests(path, [digest, *_accepted_digests(path)])
     _write_digests(path, [digest])
 
 
+def _save_deterministic(state: dict, path: Path) -> None:
+    """torch.save through a handle: given a path, torch names the zip's entries after the
+    (random) temporary file name, so identical states would give different bytes."""
+    with open(path, "wb") as handle:
+        torch.save(state, handle)
+
+
 def save_model(state: dict, path: str | os.PathLike) -> None:
     """torch.save a finished run's weights (a declared output: no sidecar), atomically."""
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        _save_deterministic(state, tmp)
 
 
 def _refusal_reason(path: Path, fingerprint) -> tuple[str | None, dict | None]:

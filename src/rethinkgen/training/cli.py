@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from rethinkgen.data.splits import load_split
-from rethinkgen.io import LOG_FORMAT, file_sha256, write_json, write_parquet
+from rethinkgen.io import LOG_FORMAT, file_sha256, sweep_temp_files, write_json, write_parquet
 from rethinkgen.run import DATA_SPEC_KEYS, RunSpec
 from rethinkgen.schemas import METRICS
 from rethinkgen.training import distributed, gpu_share
@@ -126,6 +126,9 @@ def run_training(spec: RunSpec, *, threads: int | None, log_path, train, test,
     write_json(spec.to_dict(), paths.spec)
     files = dict(train=train, test=test, checkpoint=str(paths.checkpoint), metrics=metrics,
                  info=info, model=model, tensorboard_dir=str(paths.tensorboard))
+    folders = [Path(files[k]).parent for k in ("checkpoint", "metrics", "model")]
+    for path in sweep_temp_files(*folders):
+        logger.info("removed %s, left by a killed writer", path)
     image_list = distributed.split_is_image_list(train)
     if not image_list:  # before CUDA starts; ImageNet runs keep every GPU they were given
         gpu_share.pin_to_gpu_slot(str(spec.training.get("device", "auto")))

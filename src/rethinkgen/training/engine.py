@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from rethinkgen.training import distributed
+from rethinkgen.training import console, distributed
 from rethinkgen.training.checkpoint import (capture_rng_states, load_checkpoint, move_aside,
                                             restore_rng_states, save_checkpoint)
 from rethinkgen.training.epochs import evaluate, train_one_epoch
@@ -240,9 +240,9 @@ def _facts(run: Session) -> dict:
 
 
 def _progress_bar(cfg: TrainConfig, state: RunState):
-    """A tqdm bar when a person is watching (interactive stderr)."""
-    if not sys.stderr.isatty():
+    """A tqdm bar named after the run, when a person watches this job alone (console.py)."""
+    if not console.progress_bar_wanted(sys.stderr.isatty()):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=cfg.max_epochs, initial=state.epoch, unit="epoch")
+    return tqdm(total=cfg.max_epochs, initial=state.epoch, unit="epoch", desc=console.run_label(cfg))

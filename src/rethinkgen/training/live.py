@@ -6,7 +6,7 @@ resume):
 
 * ``live_metrics.parquet``: every metrics row so far, with metrics.parquet's schema;
 * ``progress.json``: epoch, max_epochs, step, status, epochs_to_fit, wall_time_s,
-  updated_at, pid, host (``rethinkgen.status`` reads it);
+  updated_at, pid, host, boot_id, pid_started (``rethinkgen.status`` reads it);
 
 and, with ``training.tensorboard: true``, TensorBoard scalars in ``RunPaths.tensorboard``
 (results/tensorboard/<run>). Every file
@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
-from rethinkgen.io import write_json, write_parquet
+from rethinkgen import process_identity
+from rethinkgen.io import read_parquet, write_json, write_parquet
 from rethinkgen.schemas import METRIC_DTYPES, METRICS
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def progress_record(progress: dict) -> dict:
         raise ValueError(f"on_epoch: progress dict lacks {missing}")
     return {**{k: progress[k] for k in keys},
             "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "pid": os.getpid(), "host": socket.gethostname()}
+            **process_identity.current()}  # pid, host, boot_id, pid_started
 
 
 def read_live_metrics(path: str | os.PathLike) -> pd.DataFrame:
@@ -135,8 +135,7 @@ def read_live_metrics(path: str | os.PathLike) -> pd.DataFrame:
     reading its footer and its pages and, if the run replaced it meanwhile, fail on
     pages of the newer file. A handle keeps the version it opened.
     """
-    with open(path, "rb") as handle:
-        return pd.read_parquet(handle)
+    return read_parquet(path)  # one handle; a damaged file is named (rethinkgen.io)
 
 
 def epoch_hook(checkpoint_path: str | os.PathLike | None,

@@ -1,0 +1,92 @@
+"""Value checks a JSON schema cannot express: finite numbers, key lengths, and batches
+larger than the training set (a warning). `rethinkgen.config.check_config` calls them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import warnings
+
+# Every key becomes a wildcard value and a folder name. Snakemake's wildcard matcher
+# refuses long repeated values (PeriodicWildcardError), and path limits bite on clusters.
+MAX_KEY_LENGTH = 64
+# Training-set sizes of the full sources, for datasets without `n_train`.
+SOURCE_TRAIN_SIZES = {"fashion_mnist": 60000, "mnist": 60000, "cifar10": 50000, "imagenet": 1281167}
+
+
+class ConfigWarning(UserWarning):
+    """A config that runs but probably does not do what was meant."""
+
+
+def _walk(value, path: str):
+    """(path, value) for every value in a nested config, mappings and lists included."""
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{path}[{index}]")
+
+
+def non_finite_numbers(config: dict) -> list[str]:
+    """`lr: .nan` or `.inf` passes a schema's `type: number`; the run would then diverge."""
+    return [
+        f"{path}: {value} is not a finite number; write a plain number such as 0.01"
+        for path, value in _walk(config, "")
+        if isinstance(value, float) and not math.isfinite(value)
+    ]
+
+
+def long_keys(config: dict) -> list[str]:
+    """Keys longer than MAX_KEY_LENGTH characters, named by their path."""
+    problems = []
+    for path, value in _walk(config, ""):
+        if isinstance(value, dict):
+            for key in value:
+                if isinstance(key, str) and len(key) > MAX_KEY_LENGTH:
+                    where = f"{path}." if path else ""
+                    problems.append(
+                        f"{where}{key[:20]}...: a key of {len(key)} characters; keys become folder "
+                        f"names and wildcard values, at most {MAX_KEY_LENGTH} characters. Shorten it"
+                    )
+    return problems
+
+
+def training_set_size(dataset: dict) -> int | None:
+    return dataset.get("n_train") or SOURCE_TRAIN_SIZES.get(dataset["name"])
+
+
+def warn_large_batches(config: dict, runs, training_of) -> list[str]:
+    """Warn (ConfigWarning) once per (dataset, model, regularizer) whose batch exceeds the
+    training set: each epoch is then one step on the whole set. Returns the messages."""
+    seen, messages = set(), []
+    for run in runs:
+        key = (run.dataset, run.model, run.regularizer)
+        if key in seen:
+            continue
+        seen.add(key)
+        size = training_set_size(config["datasets"][run.dataset])
+        batch = training_of(run)["batch_size"]
+        if size is not None and batch > size:
+            messages.append(
+                f"model '{run.model}' with regularizer '{run.regularizer}' uses batch_size {batch}, "
+                f"larger than dataset '{run.dataset}''s training set of {size} samples: every epoch "
+                "is one full-batch step. Lower batch_size or raise n_train if that is not meant"
+            )
+    for message in messages:
+        warnings.warn(message, ConfigWarning, stacklevel=3)
+    return messages
+
+
+def did_you_mean(word: str, choices) -> str:
+    """`; did you mean 'lr_decay'?` for a close match among `choices`, else ''."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def known_keys(config: dict, section: str, key: str | None = None) -> str:
+    """The defined keys of a section, and the closest one to a misspelled `key`."""
+    defined = ", ".join(sorted(config.get(section, {}))) or "(none)"
+    return defined + (did_you_mean(key, config.get(section, {})) if key is not None else "")

@@ -1,0 +1,46 @@
+"""A run's files: identical runs give byte-identical model.pt, and the temporary files of
+killed writers are swept when a run starts."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from rethinkgen.io import sweep_temp_files
+from rethinkgen.training import cli
+from rethinkgen.training.checkpoint import save_model
+
+from tests.unit.test_cli import inputs, outputs  # noqa: F401 (fixture)
+from tests.unit.test_train import run_dict
+
+
+def train_once(inputs, folder):
+    files = {k: folder / v.relative_to(v.parents[1]) for k, v in outputs(folder).items()}
+    cli.run_training(run_dict(max_epochs=2, batch_size=32), threads=1, log_path=folder / "log",
+                     train=inputs[0], test=inputs[1], checkpoint=folder / "ckpt" / "last.pt",
+                     **files)
+    return files["model"]
+
+
+def test_identical_runs_write_byte_identical_model_files(inputs, tmp_path):  # noqa: F811
+    first, second = train_once(inputs, tmp_path / "a"), train_once(inputs, tmp_path / "b")
+    assert first.read_bytes() == second.read_bytes()
+    state = {"w": torch.arange(6.0).reshape(2, 3)}
+    save_model(state, tmp_path / "one" / "model.pt")
+    save_model(state, tmp_path / "two" / "model.pt")
+    assert (tmp_path / "one/model.pt").read_bytes() == (tmp_path / "two/model.pt").read_bytes()
+
+
+def test_temp_files_of_killed_writers_are_swept_when_the_run_starts(inputs, tmp_path, caplog):  # noqa: F811
+    folder = tmp_path / "a"
+    stale = [folder / "ckpt" / ".last.pt.k3j4_x.tmp", folder / "out" / ".metrics.parquet.q1.tmp"]
+    kept = folder / "ckpt" / "notes.tmp"  # not atomic_path's naming: not ours to delete
+    for path in stale + [kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half a file")
+    with caplog.at_level(logging.INFO):
+        train_once(inputs, folder)
+    assert not any(path.exists() for path in stale) and kept.exists()
+    assert f"removed {stale[0]}, left by a killed writer" in caplog.text
+    assert sweep_temp_files(tmp_path / "missing") == []
