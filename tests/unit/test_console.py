@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from rethinkgen.training import console, engine
-from rethinkgen.training.engine import TrainConfig
-from rethinkgen.training.protocol import RunState
+from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.state import RunState
 
 from tests.unit.test_train import run_dict
 

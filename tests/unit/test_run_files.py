@@ -8,6 +8,7 @@ import logging
 import torch
 
 from rethinkgen.io import sweep_temp_files
+from rethinkgen.run import RunSpec
 from rethinkgen.training import cli
 from rethinkgen.training.checkpoint import save_model
 
@@ -15,11 +16,16 @@ from tests.unit.test_cli import inputs, outputs  # noqa: F401 (fixture)
 from tests.unit.test_train import run_dict
 
 
+SPEC = RunSpec.from_dict(run_dict(max_epochs=2, batch_size=32)
+                         | {"dataset_spec": {"name": "fashion_mnist"},
+                            "corruption_spec": {"kind": "random_labels", "prob": 1.0},
+                            "data_seed": 0})
+
+
 def train_once(inputs, folder):
     files = {k: folder / v.relative_to(v.parents[1]) for k, v in outputs(folder).items()}
-    cli.run_training(run_dict(max_epochs=2, batch_size=32), threads=1, log_path=folder / "log",
-                     train=inputs[0], test=inputs[1], checkpoint=folder / "ckpt" / "last.pt",
-                     **files)
+    cli.run_training(SPEC, threads=1, log_path=folder / "log", train=inputs[0], test=inputs[1],
+                     results=folder / "results", **files)
     return files["model"]
 
 
@@ -34,8 +40,9 @@ def test_identical_runs_write_byte_identical_model_files(inputs, tmp_path):  # n
 
 def test_temp_files_of_killed_writers_are_swept_when_the_run_starts(inputs, tmp_path, caplog):  # noqa: F811
     folder = tmp_path / "a"
-    stale = [folder / "ckpt" / ".last.pt.k3j4_x.tmp", folder / "out" / ".metrics.parquet.q1.tmp"]
-    kept = folder / "ckpt" / "notes.tmp"  # not atomic_path's naming: not ours to delete
+    checkpoints = SPEC.paths(folder / "results").checkpoint_dir
+    stale = [checkpoints / ".last.pt.k3j4_x.tmp", folder / "out" / ".metrics.parquet.q1.tmp"]
+    kept = checkpoints / "notes.tmp"  # not atomic_path's naming: not ours to delete
     for path in stale + [kept]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"half a file")

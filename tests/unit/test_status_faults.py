@@ -22,7 +22,7 @@ def test_truncated_progress_and_corrupt_parquet_show_in_their_rows(tmp_path: Pat
     files = plant_progress(corrupt, results, 2)
     files.live_metrics.write_bytes(files.live_metrics.read_bytes()[:100])
     files = plant_run_info(bad_info, results, "fitted", 3, 3)
-    files.run_info.write_text("{\"status\": ")
+    files.info.write_text("{\"status\": ")
     plant_run_info(good, results, "fitted", 3, 3)
     statuses = grid_status([truncated, corrupt, bad_info, good], results, now=NOW)
     details = [s.detail for s in statuses]
