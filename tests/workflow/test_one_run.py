@@ -1,4 +1,4 @@
-"""Training one run alone by its output path, with a `--config` override (README, "Watching a run")."""
+"""Training one run alone by its output path, with a `--config` override (docs/operations.md, "One run alone")."""
 
 from pathlib import Path
 
