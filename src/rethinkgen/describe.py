@@ -27,6 +27,10 @@ TABLE_WORDS = {"table1": "regularizers (Table 1)", "table2": "ImageNet (Table 2)
                "table4": "random labels with regularizers (Table 4)"}
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _readers(config: dict, experiment: str) -> list[str]:
     """What each output that reads the experiment shows, in config order."""
     words = [KIND_WORDS.get(s["kind"], s["kind"].replace("_", " ")) for s in config.get("figures", {}).values()
@@ -51,7 +55,7 @@ def experiment_description(config: dict, experiment: str) -> str:
     runs = experiment_runs(config, experiment)
     readers = _readers(config, experiment)
     what = "; ".join(readers) if readers else "runs no figure or table reads"
-    return f"{what}: {', '.join(_keys(runs, 'model'))}, {len(runs)} runs"
+    return f"{what}: {', '.join(_keys(runs, 'model'))}, {plural(len(runs), 'run')}"
 
 
 def fill_descriptions(config: dict) -> None:
@@ -97,5 +101,5 @@ def settings_caption(config: dict, experiment: str) -> str:
         f"Corruptions: {', '.join(f'``{c}``' for c in _keys(runs, 'corruption'))}. "
         f"Regularizers: {', '.join(f'``{r}``' for r in _keys(runs, 'regularizer'))}. "
         f"Budgets: {_budgets(config, runs)}. "
-        f"Training seeds: {', '.join(map(str, seeds))} ({len(runs)} runs)."
+        f"Training seeds: {', '.join(map(str, seeds))} ({plural(len(runs), 'run')})."
     )
