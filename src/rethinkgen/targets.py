@@ -133,3 +133,25 @@ def unknown_target_message(targets: list[str], target_rules: list[str], existing
     return (f"no target named {', '.join(repr(t) for t in unknown)}. Targets: "
             f"{', '.join(sorted(target_rules))}; or any output file, e.g. results/figures/"
             "fig1a_learning_curves.pdf. `snakemake --list-target-rules` lists them too")
+
+
+# ---- targets that a config may leave empty: say so, and why, instead of "1 of 1 steps done"
+def nothing_to_make(config: dict, target: str) -> str | None:
+    """Why `snakemake <target>` has nothing to build under this config (None: it has work)."""
+    if target == "beyond" and not config.get("beyond"):
+        return ("snakemake beyond: nothing to make: this config has no `beyond:` section, so "
+                "there are no beyond-the-paper outputs to build. config/quick.yaml and "
+                "config/config.yaml have one (docs/beyond.md); add one or pass one of those "
+                "with --configfile.")
+    if target in ("expressivity", "table3") and "theory" not in config:
+        return (f"snakemake {target}: nothing to make: this config has no `theory:` section "
+                "(Theorem 1 and Table 3 are configured there; config/quick.yaml has one).")
+    return None
+
+
+def require_something(config: dict, target: str, files: list[str]) -> list[str]:
+    """The target's files, or an error saying why there are none (for an input function)."""
+    reason = nothing_to_make(config, target)
+    if reason:
+        raise ValueError(reason)
+    return files

@@ -88,3 +88,28 @@ def test_all_restores_deleted_outputs_of_a_run(finished_run):
     result = snakemake(finished_run, "-n", "all", "--quiet", "rules")
     assert result.returncode == 0, result.stderr[-3000:]
     assert re.search(r"^train_model\s+2$", result.stdout, re.M), result.stdout
+
+
+def report_captions(html: str) -> dict[str, str]:
+    """File -> caption (HTML) of a Snakemake report: its `<script id="results">` holds them as JSON."""
+    start = html.index("var results = ", html.index('<script id="results">')) + len("var results = ")
+    results, _ = json.JSONDecoder().raw_decode(html, start)
+    return {path: entry["caption"] for path, entry in results.items()}
+
+
+def test_report_captions_name_each_figures_models(finished_run):
+    """Each figure's caption in the HTML report names the models its plot shows, from the
+    config that made it: fig1a is an MLP here, though the paper's Figure 1a is Inception."""
+    from rethinkgen.config import experiment_runs
+
+    report = finished_run / "results/report_captions.html"
+    result = snakemake(finished_run, "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    captions = report_captions(report.read_text())
+    config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
+    for key, spec in config["figures"].items():
+        caption = captions[f"results/figures/{key}.png"]
+        models_sentence = re.search(r"Models: (.*?)\. Data:", caption, re.S)
+        assert models_sentence, f"{key}: no 'This build' paragraph in its caption"
+        named = set(re.findall(r'<tt class="docutils literal">(\w+)</tt>', models_sentence[1]))
+        assert named == {run.model for run in experiment_runs(config, spec["experiment"])}, key

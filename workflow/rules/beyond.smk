@@ -67,5 +67,5 @@ rule beyond_figure:
 
 rule beyond:
     input:
-        [path for files in beyond_outputs(config).values() for path in files],
+        beyond_targets,
     localrule: True

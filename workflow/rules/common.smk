@@ -22,6 +22,7 @@ from rethinkgen.config import (
 )
 from rethinkgen.run import RUN_PATTERN, RunKeys, RunPaths
 from rethinkgen.config_files import schema_error_summary
+from rethinkgen.describe import fill_descriptions, settings_caption
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen import preflight, targets
 from rethinkgen.training import cost as training_cost
@@ -58,6 +59,7 @@ if "theory" in config:
         config["theory"], "../schemas/theory.schema.yaml", root="config.theory"
     )
 check_config(config, report_dir=REPORT_DIR)
+fill_descriptions(config)  # experiments without one get one from their outputs' kinds
 
 # Every file of a run, as wildcard patterns (rethinkgen.run: the one spelling).
 RUN_PATHS = RunPaths.of(RUN_PATTERN)
@@ -237,10 +239,11 @@ def experiment_table(name):
 
 
 def caption_text(wildcards):
-    """Per-output caption (what it reproduces, protocol differences)."""
+    """Per-output caption: what it reproduces (its .rst), then what this config made it from."""
     key = wildcards.get("figure") or wildcards.get("table")
+    spec = {**FIGURE_SPECS, **TABLE_SPECS}[key]
     with open(os.path.join(REPORT_DIR, f"{key}.rst")) as handle:
-        return handle.read()
+        return handle.read() + "\n" + settings_caption(config, spec["experiment"])
 
 
 def experiment_metrics(wildcards):
@@ -259,6 +262,15 @@ def figure_spec(wildcards):
 def theory_targets():
     """Final theory outputs for `rule all` (none when the config has no theory section)."""
     return targets.theory_targets(config)
+
+
+def theory_short_target(target, files):
+    """Input function of `snakemake expressivity` / `table3`: the files, or why there are none."""
+
+    def of(wildcards):
+        return targets.require_something(config, target, files)
+
+    return of
 
 
 def get_expressivity_rows(wildcards):
@@ -317,13 +329,23 @@ wildcard_constraints:
     beyond_key="|".join(BEYOND_SPECS) or "no_beyond_outputs",
 
 
+def beyond_targets(wildcards):
+    """Every beyond output, or an error saying the config has none (targets.nothing_to_make)."""
+    files = [path for paths in beyond_outputs(config).values() for path in paths]
+    return targets.require_something(config, "beyond", files)
+
+
 def beyond_spec(wildcards):
     return BEYOND_SPECS[wildcards.beyond_key]
 
 
 def beyond_caption(wildcards):
     with open(os.path.join(REPORT_DIR, f"{wildcards.beyond_key}.rst")) as handle:
-        return handle.read()
+        return (
+            handle.read()
+            + "\n"
+            + settings_caption(config, beyond_spec(wildcards)["experiment"])
+        )
 
 
 def beyond_input(wildcards):

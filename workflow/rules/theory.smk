@@ -97,9 +97,9 @@ rule assemble_kernel_table:
 
 rule expressivity:
     input:
-        rules.assemble_expressivity_table.output.md,
+        theory_short_target("expressivity", rules.assemble_expressivity_table.output.md),
 
 
 rule table3:
     input:
-        rules.assemble_kernel_table.output.md,
+        theory_short_target("table3", rules.assemble_kernel_table.output.md),

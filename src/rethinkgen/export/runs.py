@@ -1,0 +1,67 @@
+"""A finished run as the exporters see it: its keys, its identity settings flattened to
+scalars, its final metrics and its per-epoch metrics."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rethinkgen.io import read_json
+from rethinkgen.training.records import RUN_KEYS
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    name: str               # dataset/model/corruption/regularizer/seedN, the run's folder below runs/
+    directory: Path
+    info: dict              # run_info.json
+    metrics: pd.DataFrame   # metrics.parquet
+    digest: str             # of both files: an export is redone only when they change
+
+    def params(self) -> dict[str, str | int | float | bool]:
+        """The run's keys and identity settings (run_info's `config`), one flat level."""
+        return {**{k: self.info["keys"][k] for k in RUN_KEYS}, **flatten(self.info.get("config", {}))}
+
+    def final_metrics(self) -> dict[str, float]:
+        """End-of-training accuracies and losses per split, fit and size, as numbers."""
+        found = {}
+        for split, last in (self.info.get("final") or {}).items():
+            for name in ("accuracy", "loss"):
+                if last and last.get(name) is not None:
+                    found[f"final/{split}_{name}"] = float(last[name])
+        for name in ("epochs_to_fit", "steps_to_fit", "best_test_accuracy", "num_params", "epochs"):
+            if self.info.get(name) is not None:
+                found[f"final/{name}"] = float(self.info[name])
+        found["final/fitted"] = float(bool(self.info.get("fitted")))
+        return found
+
+
+def flatten(settings: dict, prefix: str = "") -> dict:
+    """Nested settings as `a.b` keys; lists and None as text (trackers take scalars only)."""
+    flat = {}
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{name}.")
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def finished_runs(results: str | Path) -> list[FinishedRun]:
+    """Every run under results/runs with both its run_info.json and metrics.parquet."""
+    root = Path(results) / "runs"
+    found = []
+    for info_path in sorted(root.glob("**/run_info.json")):
+        metrics_path = info_path.with_name("metrics.parquet")
+        if not metrics_path.is_file():
+            continue
+        digest = hashlib.sha256(info_path.read_bytes() + metrics_path.read_bytes()).hexdigest()
+        found.append(FinishedRun(str(info_path.parent.relative_to(root)), info_path.parent,
+                                 read_json(info_path), pd.read_parquet(metrics_path), digest))
+    return found
