@@ -9,7 +9,7 @@ while it parses.
 
 from __future__ import annotations
 
-from rethinkgen.config import experiment_runs, run_config
+from rethinkgen.config import experiment_runs, run_spec
 
 # What an output of each kind shows, for experiments without a `description:`.
 KIND_WORDS = {
@@ -84,7 +84,7 @@ def _budgets(config: dict, runs) -> str:
     """Each model's budget in epochs (the runs' resolved settings) and whether it stops at fit."""
     per_model: dict[str, set] = {}
     for run in runs:
-        training = run_config(config, run)["training"]
+        training = run_spec(config, run).training
         stop = ", stops at fit" if training.get("stop_when_fitted") else ""
         per_model.setdefault(run.model, set()).add(f"{training['max_epochs']} epochs{stop}")
     return "; ".join(f"``{model}`` {' or '.join(sorted(b))}" for model, b in sorted(per_model.items()))
