@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rethinkgen.config import experiment_runs
 
-FIGURE_FORMATS = ("png", "pdf")
+FIGURE_FORMATS = ("png", "pdf", "parquet")  # parquet: the data the figure drew
 TABLE_FORMATS = ("parquet", "md", "tex", "html")
 AGGREGATED = {"runs": "results/tables/runs.parquet", "curves": "results/tables/curves.parquet"}
 # The theory rules' tables (theory.smk), by the scorecard's name for each.

@@ -11,7 +11,7 @@ import pytest
 
 from rethinkgen import cli
 from rethinkgen.export.runs import finished_runs
-from rethinkgen.training.records import METRIC_COLUMNS
+from rethinkgen.schemas import METRIC_COLUMNS
 
 KEYS = {"dataset": "fashion_mnist_tiny", "model": "mlp_1x512", "corruption": "random_labels",
         "regularizer": "none", "seed": 0}
@@ -30,8 +30,8 @@ def write_run(results: Path, seed: int = 0, epochs: int = 3) -> Path:
              for s in ("train_online", "train", "test")}
     info = {"keys": keys, "status": "max_epochs", "fitted": False, "epochs": epochs, "epochs_to_fit": None,
             "steps_to_fit": None, "best_test_accuracy": 0.7, "num_params": 407050, "final": final,
-            "config": {"model_spec": {"arch": "mlp", "hidden": [512], "lr": 0.01},
-                       "training": {"max_epochs": epochs, "batch_size": 128, "amp": "off"}}}
+            "identity": {"model_spec": {"arch": "mlp", "hidden": [512], "lr": 0.01},
+                         "max_epochs": epochs, "batch_size": 128, "amp": "off"}}
     (folder / "run_info.json").write_text(json.dumps(info))
     return folder
 
@@ -41,7 +41,7 @@ def test_finished_runs_flatten_settings(tmp_path):
     (run,) = finished_runs(tmp_path)
     assert run.name == "fashion_mnist_tiny/mlp_1x512/random_labels/none/seed0"
     params = run.params()
-    assert params["model_spec.hidden"] == "[512]" and params["training.max_epochs"] == 3
+    assert params["model_spec.hidden"] == "[512]" and params["max_epochs"] == 3
     assert params["seed"] == 0 and run.final_metrics()["final/test_accuracy"] == pytest.approx(0.7)
 
 
@@ -70,7 +70,7 @@ def test_tensorboard_export_reads_back_and_is_idempotent(tmp_path):
     session = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     hparams = session.session_start_info.hparams
     assert hparams["model"].string_value == "mlp_1x512"
-    assert hparams["training.max_epochs"].number_value == 3
+    assert hparams["max_epochs"].number_value == 3
     assert hparams["model_spec.hidden"].string_value == "[512]"
 
 
@@ -97,7 +97,7 @@ def test_mlflow_export_reads_back_and_is_idempotent(tmp_path):
         "fashion_mnist_tiny/mlp_1x512/random_labels/none/seed0",
         "fashion_mnist_tiny/mlp_1x512/random_labels/none/seed1", "figures"]
     seed1 = next(r for r in runs if r.info.run_name.endswith("seed1"))
-    assert seed1.data.params["seed"] == "1" and seed1.data.params["training.batch_size"] == "128"
+    assert seed1.data.params["seed"] == "1" and seed1.data.params["batch_size"] == "128"
     history = client.get_metric_history(seed1.info.run_id, "accuracy_test")
     assert [(m.step, round(m.value, 4)) for m in history] == [(1, 0.31), (2, 0.51), (3, 0.71)]
     figures = next(r for r in runs if r.info.run_name == "figures")

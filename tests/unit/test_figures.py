@@ -9,7 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
+from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
+import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from tests.conftest import design_of, spec_of
@@ -75,7 +76,7 @@ def test_every_registered_figure_returns_a_figure():
 def test_paper_reference_is_drawn_on_cifar10_and_named():
     curves, runs = tidy(corruptions=tuple(CORRUPTION_P))
     fig = figures.plot_test_error_vs_corruption(curves, runs)
-    assert figures.PAPER in legend_texts(fig)
+    assert f"Inception, {figures.PAPER}" in legend_texts(fig)
     assert "chance (1 - 1/10)" in legend_texts(fig)
     ax = fig.axes[0]
     assert any(list(line.get_ydata()) == [0.9, 0.9] for line in ax.get_lines())  # chance at 1 - 1/K
@@ -96,14 +97,55 @@ def test_convergence_slowdown_plots_ratio_to_p0():
     assert list(ours.get_ydata()) == pytest.approx([1.0, 7 / 4, 10 / 4])
 
 
-def bands(fig: Figure) -> int:
-    return sum(isinstance(c, PolyCollection) for ax in fig.axes for c in ax.collections)
+def spread(fig: Figure) -> float:
+    """The largest error bar drawn (sd over seeds)."""
+    return max((float(np.ptp(seg[:, 1])) for ax in fig.axes for c in ax.collections
+                if isinstance(c, LineCollection) for seg in c.get_segments()), default=0.0)
 
 
-def test_one_seed_draws_no_band_several_seeds_do():
+def test_one_seed_draws_no_spread_several_seeds_do_and_say_how_many():
     one = figures.plot_test_error_vs_corruption(*tidy("fmnist", corruptions=tuple(CORRUPTION_P)))
     two = figures.plot_test_error_vs_corruption(*tidy("fmnist", corruptions=tuple(CORRUPTION_P), seeds=(0, 1)))
-    assert bands(one) == 0 and bands(two) > 0
+    assert spread(one) == 0 and spread(two) > 0
+    assert "Inception, ours (n = 2)" in legend_texts(two)
+
+
+def test_diverged_runs_are_marked_and_never_drawn_as_results():
+    curves, runs = tidy("fmnist", corruptions=tuple(CORRUPTION_P), seeds=(0, 1))
+    runs["outcome"] = "fitted"
+    diverged = (runs["corruption"] == "random_labels") & (runs["seed"] == 1)
+    runs.loc[diverged, ["outcome", "final_test_accuracy"]] = ["diverged", 0.1]
+    for plot in (figures.plot_test_error_vs_corruption, figures.plot_convergence_slowdown):
+        fig = plot(curves, runs)
+        assert any(t.startswith("diverged or unfinished: not a result (2 run") for t in legend_texts(fig))
+        data = fig.plotted_data
+        assert set(data.loc[data["seed"].eq(1) & data["corruption"].eq("random_labels"), "outcome"]) \
+            == {"diverged"}
+        assert "ours (n = 1-2)" in " ".join(legend_texts(fig))  # p = 1 averages one seed
+    summary = figures.plot_test_error_vs_corruption(curves, runs).summary
+    at_1 = summary[summary["label_corruption"] == 1.0]
+    assert (at_1["n"] == 1).all()  # the diverged seed is not averaged
+
+
+def test_a_censored_run_is_a_lower_bound_and_its_group_a_censoring_aware_median():
+    curves, runs = tidy("fmnist", models=("mlp_1x512",), corruptions=tuple(CORRUPTION_P), seeds=(0, 1, 2))
+    runs["outcome"], runs["readout_epoch"] = "fitted", 20
+    late = (runs["corruption"] == "random_labels") & (runs["seed"] == 2)
+    runs.loc[late, ["outcome", "epochs_to_fit", "censored"]] = ["censored", None, True]
+    fig = figures.plot_convergence_slowdown(curves, runs)
+    row = fig.summary.set_index("label_corruption").loc[1.0]
+    assert row["summary"] == "median" and row["n"] == 3 and row["n_censored"] == 1
+    # seeds 0 and 1 fit at 10 and 11 epochs (base 4 and 5), seed 2 is at least 20 / 6
+    assert row["estimate"] == pytest.approx(np.median([10 / 4, 11 / 5, 20 / 6]))
+    assert any("lower bound (1 run" in t for t in legend_texts(fig))
+
+
+def test_every_figure_records_the_rows_it_drew():
+    curves, runs = tidy(corruptions=tuple(CORRUPTION_P))
+    for name in ("learning_curves", "convergence_slowdown", "test_error_vs_corruption", "batchnorm"):
+        data = figures.FIGURES[name](curves, runs).plotted_data
+        assert {"source", "outcome"} <= set(data.columns) and len(data), name
+        assert set(data["source"]) <= {figures.OURS, figures.PAPER}, name
 
 
 def test_learning_curves_one_line_per_condition_and_paper_dashed():

@@ -149,3 +149,19 @@ def test_metrics_frame_dtypes_derive_from_arrow():
     assert schemas.pandas_dtypes(schemas.METRICS)["seed"] == "int64"
     frame = pd.DataFrame(columns=schemas.METRIC_COLUMNS).astype(schemas.METRIC_DTYPES)
     assert list(frame.columns) == schemas.METRICS.names
+
+
+def test_replicates_can_draw_their_own_data():
+    from rethinkgen.config import run_spec
+
+    config = {"data_seed": 100, "seeds": [0, 1], "training": {"max_epochs": 2},
+              "datasets": {"d": {"name": "fashion_mnist", "n_train": 10}},
+              "models": {"m": {"arch": "mlp", "hidden": [4], "lr": 0.1}},
+              "corruptions": {"c": {"kind": "random_labels", "prob": 1.0}},
+              "regularizers": {"r": {}}, "experiments": {}}
+    seeds = [run_spec(config, RunKeys("d", "m", "c", "r", s)).data_seed for s in (0, 1)]
+    assert seeds == [100, 100]  # by default every replicate shares the data draw
+    config["replicate_data_seeds"] = True
+    specs = [run_spec(config, RunKeys("d", "m", "c", "r", s)) for s in (0, 1)]
+    assert [s.data_seed for s in specs] == [100, 101]
+    assert specs[0].identity() != specs[1].identity()

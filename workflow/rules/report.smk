@@ -104,6 +104,8 @@ rule plot_figure:
             labels={"figure": "{figure}"},
         ),
         pdf="results/figures/{figure}.pdf",
+        # what the figure drew, one row per point or curve sample, with each run's outcome
+        data="results/figures/{figure}.parquet",
     log:
         "logs/plot_figure/{figure}.log",
     localrule: True

@@ -1,8 +1,10 @@
 """The paper's figures from our aggregated tables, with the paper's numbers drawn beside.
 
 Every function takes the tidy `curves` and `runs` tables of one experiment
-(rethinkgen.analysis.aggregate) and returns a matplotlib Figure; FIGURES maps a config `kind`
-to the function. Ours is drawn solid, the paper dashed, in the same colour. The
+(rethinkgen.analysis.aggregate) and returns a matplotlib Figure whose ``plotted_data`` is
+the frame it drew (written beside the image); FIGURES maps a config `kind` to the function.
+Only runs that are results are drawn as such; diverged and unfinished runs get their own
+legend entry (rethinkgen.analysis.figure_data). Ours is drawn solid, the paper dashed, in the same colour. The
 paper's curves are only drawn when our runs use the paper's dataset; otherwise the
 title says which data ours is on, so nobody compares Fashion-MNIST to CIFAR-10 by eye.
 """
@@ -16,6 +18,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from rethinkgen.analysis.derived import cumulative_best, relative_time_to_fit
+from rethinkgen.analysis.figure_data import (curves_to_budget, plotted_rows, split_results,
+                                             summarize)
 from rethinkgen.paper import FIG1A_CONDITIONS, MODEL_LABELS, PAPER_DATASET, read_paper_table, read_reference_csv
 from rethinkgen.analysis.tables import DATASET_LABELS
 
@@ -66,6 +70,29 @@ def _paper_models(paper: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
     return paper[paper["model_label"].isin(set(ours["model_label"]))]
 
 
+def _mark_failed(ax, failed: pd.DataFrame, x: pd.Series | float, y: float) -> None:
+    """Runs that are not results (diverged, unfinished): an x at the top, own legend entry."""
+    if len(failed):
+        ax.scatter(x, np.full(len(failed), y), marker="x", color="black", s=50, zorder=6,
+                   transform=ax.get_xaxis_transform(),
+                   label=f"diverged or unfinished: not a result ({len(failed)} run(s))")
+
+
+def _failed_note(fig: Figure, failed: pd.DataFrame) -> None:
+    """Curve figures name the runs left out because they are not results."""
+    if len(failed):
+        names = ", ".join(sorted(f"{r.model}/{r.corruption}/seed{r.seed} ({r.outcome})"
+                                 for r in failed.assign(outcome=failed.get("outcome", "diverged"))
+                                 .itertuples()))
+        fig.text(0.01, -0.02, f"not drawn, not results: {names}", fontsize="small",
+                 color="firebrick", va="top")
+
+
+def _record(fig: Figure, drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: str) -> Figure:
+    fig.plotted_data = plotted_rows(drawn, failed, x, y)
+    return fig
+
+
 def _finish(fig: Figure, legend_ax) -> Figure:
     sns.move_legend(legend_ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     legend = legend_ax.legend if hasattr(legend_ax, "_legend") else legend_ax.get_legend()
@@ -76,7 +103,10 @@ def _finish(fig: Figure, legend_ax) -> Figure:
 
 
 def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
-    """Fig. 1a: training loss (epoch's online mean) vs thousand steps, five conditions."""
+    """Fig. 1a: training loss (epoch's online mean) vs thousand steps, five conditions,
+    each run up to its budget; mean and sd band over seeds (n in the legend title)."""
+    _, failed = split_results(runs)
+    curves = curves_to_budget(curves, runs)
     ours = _with_labels(curves[(curves["split"] == "train_online")
                                & curves["paper_condition"].isin(FIG1A_CONDITIONS)])
     scale, xlabel = _step_units(ours["step"], _paper_applies(ours))
@@ -92,60 +122,107 @@ def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
                     col="model_label", kind="line", errorbar=_errorbar(data), height=3.6, aspect=1.3,
                     **_source_style(data))
     g.set_axis_labels(xlabel, "average training loss")
-    g.set_titles("{col_name}")
+    g.set_titles("{col_name} (n = %s)" % _seed_counts(ours))
     _title(g.figure, "Fig. 1a: learning curves under randomization tests", ours)
-    return _finish(g.figure, g)
+    _failed_note(g.figure, failed)
+    return _record(_finish(g.figure, g), data, failed, "thousand_steps", "loss")
+
+
+def _seed_counts(ours: pd.DataFrame) -> str:
+    """How many runs each line averages: one number, or the range."""
+    counts = ours.groupby(["model", "corruption", "regularizer"])["seed"].nunique()
+    return "?" if counts.empty else (str(counts.min()) if counts.min() == counts.max()
+                                     else f"{counts.min()}-{counts.max()}")
 
 
 def _corruption_lines(data: pd.DataFrame, y: str, ylabel: str, what: str,
-                      ours: pd.DataFrame) -> tuple[Figure, plt.Axes]:
+                      ours: pd.DataFrame, censored: str | None = None) -> tuple[Figure, plt.Axes]:
+    """Per model: ours as mean ± sd over seeds (a censoring-aware median where some seed
+    is censored, hollow where that median is only a lower bound), the paper dashed."""
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    sns.lineplot(data=data, x="label_corruption", y=y, hue="model_label", marker="o",
-                 errorbar=_errorbar(data), ax=ax, **_source_style(data))
+    colors = dict(zip(dict.fromkeys(data["model_label"]), sns.color_palette()))
+    mine = data[data["source"] == OURS]
+    summary = summarize(mine, ["model_label", "label_corruption"], y, censored)
+    for label, rows in summary.groupby("model_label", sort=False):
+        n = f"n = {rows['n'].min()}" + ("" if rows["n"].min() == rows["n"].max()
+                                          else f"-{rows['n'].max()}")
+        ax.errorbar(rows["label_corruption"], rows["estimate"], yerr=rows["sd"].fillna(0),
+                    color=colors[label], marker="o", capsize=3, label=f"{label}, ours ({n})")
+        bounded = rows[rows["lower_bound"]]
+        if len(bounded):
+            ax.scatter(bounded["label_corruption"], bounded["estimate"], marker="^", s=70,
+                       facecolors="white", edgecolors=colors[label], zorder=5)
+    for label, rows in data[data["source"] == PAPER].groupby("model_label", sort=False):
+        ax.plot(rows["label_corruption"], rows[y], ls="--", color=colors.get(label, "grey"),
+                label=f"{label}, {PAPER}")
     ax.set(xlabel="label corruption p", ylabel=ylabel, xlim=(-0.03, 1.03))
     _title(fig, what, ours)
+    fig.summary = summary
     return fig, ax
 
 
 def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
-    """Fig. 1b: epochs to fit at corruption p divided by epochs to fit at p = 0."""
-    ours = _with_labels(relative_time_to_fit(runs)).rename(columns={"corruption_prob": "label_corruption"})
+    """Fig. 1b: epochs to fit at corruption p divided by epochs to fit at p = 0.
+
+    A run not fitted within its cap counts as at least cap / (p = 0 epochs): drawn hollow,
+    and a group with one is summarized by its censoring-aware median."""
+    results, failed = split_results(runs)
+    ours = _with_labels(relative_time_to_fit(results)).rename(columns={"corruption_prob": "label_corruption"})
+    bound = ours["readout_epoch"] if "readout_epoch" in ours else ours["max_epochs"]
+    ours["censored"] = ours["relative_time_to_fit"].isna() & ours["base_epochs_to_fit"].notna()
+    ours["relative_time_to_fit"] = ours["relative_time_to_fit"].fillna(
+        bound.astype(float) / ours["base_epochs_to_fit"].astype(float))
+    ours = ours[ours["base_epochs_to_fit"].notna()].assign(source=OURS) \
+        if ours["base_epochs_to_fit"].notna().any() else ours.assign(source=OURS)
     frames = [ours]
     if _paper_applies(ours):
         paper = read_reference_csv("fig1b_convergence_slowdown.csv").rename(
             columns={"relative_time_to_overfit": "relative_time_to_fit"})
         frames.append(_paper_models(paper, ours))
-    fig, ax = _corruption_lines(pd.concat(frames, ignore_index=True), "relative_time_to_fit",
+    data = pd.concat(frames, ignore_index=True)
+    fig, ax = _corruption_lines(data, "relative_time_to_fit",
                                 "relative time to overfit\n(epochs to fit / epochs at p = 0)",
-                                "Fig. 1b: convergence slowdown", ours)
-    unfitted = ours[ours["relative_time_to_fit"].isna() & ours["base_epochs_to_fit"].notna()]
-    if len(unfitted):  # not fitted within the budget: at least budget / base, drawn hollow
-        ax.scatter(unfitted["label_corruption"], unfitted["max_epochs"] / unfitted["base_epochs_to_fit"],
+                                "Fig. 1b: convergence slowdown", ours, censored="censored")
+    unfitted = ours[ours["censored"]]
+    if len(unfitted):  # not fitted within the cap: at least cap / base, drawn hollow
+        ax.scatter(unfitted["label_corruption"], unfitted["relative_time_to_fit"],
                    marker="^", facecolors="none", edgecolors="firebrick", s=60, zorder=5,
-                   label="not fitted within budget (lower bound)")
-        ax.legend()
-    unplaced = ours["base_epochs_to_fit"].isna().sum()
+                   label=f"not fitted within its cap: lower bound ({len(unfitted)} run(s))")
+    _mark_failed(ax, failed, failed.get("corruption_prob", pd.Series(dtype=float)), 0.97)
+    ax.legend()
+    unplaced = relative_time_to_fit(results)["base_epochs_to_fit"].isna().sum()
     if unplaced:  # no p = 0 fit time to divide by: say so rather than drop points silently
         ax.text(0.01, 0.98, f"{unplaced} run(s) without a p = 0 fit time: not drawn",
                 transform=ax.transAxes, va="top", fontsize="small", color="firebrick")
-    return _finish(fig, ax)
+    return _record(_finish(fig, ax), data, failed, "label_corruption", "relative_time_to_fit")
 
 
 def plot_test_error_vs_corruption(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
-    """Fig. 1c: final test error vs label corruption, with the chance level 1 - 1/K."""
-    ours = _with_labels(runs[runs["corruption_prob"].notna()])
-    ours = ours.assign(label_corruption=ours["corruption_prob"],
+    """Fig. 1c: test error at each run's read-out (its fit, or its cap: hollow) vs label
+    corruption, mean ± sd over seeds, with the chance level 1 - 1/K."""
+    results, failed = split_results(runs[runs["corruption_prob"].notna()])
+    ours = _with_labels(results)
+    ours = ours.assign(label_corruption=ours["corruption_prob"], source=OURS,
                        test_error=1.0 - ours["final_test_accuracy"])
+    if "censored" not in ours:
+        ours["censored"] = False
     frames = [ours]
     if _paper_applies(ours):
         frames.append(_paper_models(read_reference_csv("fig1c_test_error_vs_corruption.csv"), ours))
-    fig, ax = _corruption_lines(pd.concat(frames, ignore_index=True), "test_error", "test error",
+    data = pd.concat(frames, ignore_index=True)
+    fig, ax = _corruption_lines(data, "test_error", "test error",
                                 "Fig. 1c: test error vs label corruption", ours)
+    censored = ours[ours["censored"].astype(bool)]
+    if len(censored):
+        ax.scatter(censored["label_corruption"], censored["test_error"], marker="^", s=60,
+                   facecolors="none", edgecolors="firebrick", zorder=5,
+                   label=f"not fitted within its cap: read at the cap ({len(censored)} run(s))")
     for classes in sorted(set(ours["num_classes"].dropna())):
         ax.axhline(1 - 1 / classes, color="firebrick", ls=":", lw=1.2,
                    label=f"chance (1 - 1/{int(classes)})")
+    _mark_failed(ax, failed, failed["corruption_prob"], 0.97)
     ax.legend()
-    return _finish(fig, ax)
+    return _record(_finish(fig, ax), data, failed, "label_corruption", "test_error")
 
 
 def _train_test_panels(curves: pd.DataFrame, panel: str, what: str, paper: pd.DataFrame | None,
@@ -177,13 +254,19 @@ def _train_test_panels(curves: pd.DataFrame, panel: str, what: str, paper: pd.Da
 
 
 def plot_batchnorm(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
-    """Fig. 2b: Inception with and without BatchNorm, train/test accuracy vs steps."""
-    ours = _with_labels(curves)
+    """Fig. 2b: Inception with and without BatchNorm, train/test accuracy vs steps, each run
+    up to its budget."""
+    _, failed = split_results(runs)
+    ours = _with_labels(curves_to_budget(curves, runs))
     paper = None
     if _paper_applies(ours):
         paper = _paper_models(read_reference_csv("fig2b_batchnorm_curves.csv"), ours)
-    return _train_test_panels(ours, "model_label", "Fig. 2b: Inception with and without BatchNorm",
-                              paper)
+    fig = _train_test_panels(ours, "model_label", "Fig. 2b: Inception with and without BatchNorm",
+                             paper)
+    _failed_note(fig, failed)
+    drawn = pd.concat([ours.assign(source=OURS), paper], ignore_index=True) \
+        if paper is not None else ours.assign(source=OURS)
+    return _record(fig, drawn, failed, "step", "accuracy")
 
 
 def regularizer_label(df: pd.DataFrame) -> pd.Series:
@@ -196,7 +279,9 @@ def regularizer_label(df: pd.DataFrame) -> pd.Series:
 
 def plot_imagenet_regularizers(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
     """Fig. 2a: Inception V3 on ImageNet with/without aug, wd, dropout (top-1)."""
-    ours = curves[curves["paper_condition"] == "true_labels"]
+    _, failed = split_results(runs)
+    ours = curves_to_budget(curves, runs)
+    ours = ours[ours["paper_condition"] == "true_labels"]
     ours = ours.assign(setting=regularizer_label(ours))
     levels = {}
     if _paper_applies(ours, "imagenet"):  # no digitized curves: Table 2's final/best levels
@@ -208,8 +293,10 @@ def plot_imagenet_regularizers(curves: pd.DataFrame, runs: pd.DataFrame) -> Figu
             levels[setting] = {f"{PAPER}: final test": row.value / 100}
             if "best during training" in row.note:
                 levels[setting]["paper: best test"] = float(row.note.split()[-1]) / 100
-    return _train_test_panels(ours, "setting", "Fig. 2a: Inception V3 on ImageNet, regularizers",
+    fig = _train_test_panels(ours, "setting", "Fig. 2a: Inception V3 on ImageNet, regularizers",
                               None, levels, paper_dataset="imagenet")
+    _failed_note(fig, failed)
+    return _record(fig, ours.assign(source=OURS), failed, "step", "accuracy")
 
 
 FIGURES = {

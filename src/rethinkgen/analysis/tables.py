@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rethinkgen.paper import MODEL_LABELS, PAPER_DATASET, PAPER_IMAGENET, PAPER_NUM_PARAMS, read_paper_table
+from rethinkgen.paper import PAPER_TRAIN_SIZE, MODEL_LABELS, PAPER_DATASET, PAPER_IMAGENET, PAPER_NUM_PARAMS, read_paper_table
 
 DATASET_LABELS = {
     "cifar10": "CIFAR-10",
@@ -36,10 +36,15 @@ FAILED_TEXT = "failed to converge"
 def _our_rows(runs: pd.DataFrame, metrics: list[str], converged_min: float) -> pd.DataFrame:
     """Our runs in the paper's long form: mean/sd/n over seeds per condition and metric."""
     runs = runs.assign(weight_decay_on=runs["weight_decay"] > 0, dropout_on=runs["dropout"] > 0)
-    # A run counts as failed if it diverged or never got near fitting its labels.
-    runs["diverged"] = runs["status"] == "diverged"
+    # A run counts as failed if it diverged or never got near fitting its labels; one read
+    # before its budget was reached (unfinished) is no result either.
+    outcome = runs["outcome"] if "outcome" in runs else runs["status"]
+    runs["diverged"] = outcome.isin(["diverged", "unfinished"])
+    if "params_per_example" not in runs:
+        runs["params_per_example"] = float("nan")
     runs["failed"] = runs["diverged"] | ~(runs["final_train_online_accuracy"] >= converged_min)
-    long = runs.melt(id_vars=["dataset", "dataset_name", "model", "num_params", "failed", "diverged"]
+    long = runs.melt(id_vars=["dataset", "dataset_name", "model", "num_params", "failed", "diverged",
+                              "params_per_example"]
                      + MATCH_COLUMNS,
                      value_vars=[_OUR_METRIC[m] for m in metrics], var_name="column")
     long["metric"] = long["column"].map({_OUR_METRIC[m]: m for m in metrics})
@@ -50,7 +55,9 @@ def _our_rows(runs: pd.DataFrame, metrics: list[str], converged_min: float) -> p
     ok = long[~long["diverged"]]
     stats = ok.groupby(keys, dropna=False)["value"].agg(ours="mean", ours_sd="std")
     counts = long.groupby(keys, dropna=False).agg(
-        n_seeds=("value", "size"), n_failed=("failed", "sum"), num_params_ours=("num_params", "max"))
+        n_seeds=("value", "size"), n_failed=("failed", "sum"), n_diverged=("diverged", "sum"),
+        num_params_ours=("num_params", "max"),
+        params_per_example=("params_per_example", "max"))
     return counts.join(stats).reset_index()
 
 
@@ -69,10 +76,13 @@ def compare_with_paper(runs: pd.DataFrame, table: str,
     merged = paper.merge(ours, on=MATCH_COLUMNS + ["metric"], how="outer")
     merged["difference"] = merged["ours"] - merged["paper"]
     merged["num_params_paper"] = merged["paper_model"].map(PAPER_NUM_PARAMS)
+    of_seeds = " of " + merged["n_seeds"].fillna(0).astype(int).astype(str) + " seeds)"
     merged["note"] = np.select(
-        [merged["n_seeds"].isna(), merged["n_failed"] > 0],
-        ["not run", FAILED_TEXT + " (" + merged["n_failed"].fillna(0).astype(int).astype(str)
-         + " of " + merged["n_seeds"].fillna(0).astype(int).astype(str) + " seeds)"],
+        [merged["n_seeds"].isna(), merged["n_diverged"] > 0, merged["n_failed"] > 0],
+        ["not run",
+         FAILED_TEXT + ": diverged (" + merged["n_diverged"].fillna(0).astype(int).astype(str)
+         + of_seeds,
+         FAILED_TEXT + " (" + merged["n_failed"].fillna(0).astype(int).astype(str) + of_seeds],
         "")
     merged.insert(0, "table", table)
     order = {m: i for i, m in enumerate(PAPER_NUM_PARAMS | {"inception_v3": 0})}
@@ -89,10 +99,12 @@ def _fmt(value: float, signed: bool = False) -> str:
 
 
 def _ours_cell(row) -> str:
-    if row["note"]:
-        return row["note"] if pd.isna(row["ours"]) else f"{_fmt(row['ours'])} ({row['note']})"
+    """mean ± sd (n) over seeds; a note (diverged, failed, not run) beside it."""
+    if pd.isna(row["ours"]):
+        return row["note"]
     spread = f" ± {row['ours_sd']:.2f}" if row["n_seeds"] > 1 and pd.notna(row["ours_sd"]) else ""
-    return _fmt(row["ours"]) + spread
+    cell = f"{_fmt(row['ours'])}{spread} (n={int(row['n_seeds'] - row['n_diverged'])})"
+    return f"{cell} ({row['note']})" if row["note"] else cell
 
 
 def comparison_display(long: pd.DataFrame) -> pd.DataFrame:
@@ -108,10 +120,12 @@ def comparison_display(long: pd.DataFrame) -> pd.DataFrame:
         long[flag_names[flag]] = np.where(long[flag].astype(bool), "yes", "no")
     long["# params (paper)"] = long["num_params_paper"].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
     long["# params (ours)"] = long["num_params_ours"].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    long["params / example (ours)"] = long["params_per_example"].map(
+        lambda v: "" if pd.isna(v) else f"{v:,.1f}")
     long["paper_cell"] = [_fmt(v) if pd.notna(v) else n for v, n in zip(long["paper"], long["paper_note"])]
     long["ours_cell"] = long.apply(_ours_cell, axis=1)
     long["diff_cell"] = long["difference"].map(lambda v: _fmt(v, signed=True))
-    row_keys = (["Model", "# params (paper)", "# params (ours)", "Labels"]
+    row_keys = (["Model", "# params (paper)", "# params (ours)", "params / example (ours)", "Labels"]
                 + [flag_names[f] for f in shown_flags])
     wide = long.pivot_table(index=row_keys, columns="metric", aggfunc="first", sort=False,
                             values=["paper_cell", "ours_cell", "diff_cell"])
@@ -162,12 +176,22 @@ TABLE_TITLES = {
 _TABLE_DATASET = {"table1": PAPER_DATASET, "table2": PAPER_IMAGENET, "table4": PAPER_DATASET}
 
 
+def paper_params_per_example_note() -> str:
+    """The paper's parameters per training example, from its counts (Table 1)."""
+    ratios = [n / PAPER_TRAIN_SIZE for n in PAPER_NUM_PARAMS.values()]
+    return (f"The paper's nets have {min(ratios):.0f}-{max(ratios):.0f} parameters per training"
+            f" example ({min(PAPER_NUM_PARAMS.values()) / 1e6:.1f}-"
+            f"{max(PAPER_NUM_PARAMS.values()) / 1e6:.1f}M on {PAPER_TRAIN_SIZE:,} images).")
+
+
 def build_table(table: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """(long comparison for Parquet, wide display for md/tex/html, notes) of one paper table."""
     long = compare_with_paper(runs, table)
     notes = [dataset_note(long, _TABLE_DATASET[table]),
              "Training accuracy is the epoch's online mini-batch accuracy (as the paper"
-             " reports it); values are the last epoch; ± is the sd over seeds."]
+             " reports it); ours are read at this table's budget epoch (runs.parquet"
+             " readout_epoch), mean ± sd over seeds (n = runs averaged; diverged runs are"
+             " named, never averaged). " + paper_params_per_example_note()]
     if table == "table2" and len(runs):
         best = runs.groupby(MATCH_COLUMNS[1:4] + ["dropout"])["best_test_accuracy"].mean()
         notes.append("Best top-1 test accuracy during training (ours, early-stopping reference): "

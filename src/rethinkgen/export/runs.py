@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from rethinkgen.io import read_json
-from rethinkgen.training.records import RUN_KEYS
+from rethinkgen.run import RUN_KEYS
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,8 @@ class FinishedRun:
     digest: str             # of both files: an export is redone only when they change
 
     def params(self) -> dict[str, str | int | float | bool]:
-        """The run's keys and identity settings (run_info's `config`), one flat level."""
-        return {**{k: self.info["keys"][k] for k in RUN_KEYS}, **flatten(self.info.get("config", {}))}
+        """The run's keys and identity (run_info's `identity`), one flat level."""
+        return {**{k: self.info["keys"][k] for k in RUN_KEYS}, **flatten(self.info.get("identity", {}))}
 
     def final_metrics(self) -> dict[str, float]:
         """End-of-training accuracies and losses per split, fit and size, as numbers."""
