@@ -13,7 +13,7 @@ from rethinkgen.preflight import missing_executor_commands, runs_training
 from tests.workflow.dag import ROOT, snakemake
 
 SMOKE = str(ROOT / "config/smoke.yaml")
-DATA = "resources/datasets/fashion_mnist_tiny/train.npz"
+DATA = "resources/datasets/fashion_mnist_tiny/data_seed20170424/train.npz"
 TRAINED = "results/runs/fashion_mnist_tiny/mlp_1x512/true_labels/none/seed0/metrics.parquet"
 NEEDS_CUDA = not __import__("torch").cuda.is_available()
 

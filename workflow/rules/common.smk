@@ -243,7 +243,7 @@ def caption_text(wildcards):
     key = wildcards.get("figure") or wildcards.get("table")
     spec = {**FIGURE_SPECS, **TABLE_SPECS}[key]
     with open(os.path.join(REPORT_DIR, f"{key}.rst")) as handle:
-        return handle.read() + "\n" + settings_caption(config, spec["experiment"])
+        return f"{handle.read()}\n{settings_caption(config, spec['experiment'])}"
 
 
 def experiment_metrics(wildcards):
@@ -341,11 +341,8 @@ def beyond_spec(wildcards):
 
 def beyond_caption(wildcards):
     with open(os.path.join(REPORT_DIR, f"{wildcards.beyond_key}.rst")) as handle:
-        return (
-            handle.read()
-            + "\n"
-            + settings_caption(config, beyond_spec(wildcards)["experiment"])
-        )
+        settings = settings_caption(config, beyond_spec(wildcards)["experiment"])
+        return f"{handle.read()}\n{settings}"
 
 
 def beyond_input(wildcards):

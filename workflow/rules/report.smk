@@ -85,8 +85,8 @@ rule make_scorecard:
     log:
         "logs/make_scorecard/scorecard.log",
     localrule: True
+    # torch: check 1 builds the paper's models to count their parameters
     conda:
-        # torch: check 1 builds the paper's models to count their parameters
         "../../envs/torch.yaml"
     script:
         "../scripts/make_scorecard.py"

@@ -40,6 +40,8 @@ def estimated_seconds(run: dict) -> float:
     n_train = spec.get("n_train") or FULL_TRAIN_SIZES.get(spec.get("name"), 50_000)
     training = run.get("training") or {}
     epochs = training.get("max_epochs", 1)
+    if training.get("stop_when_fitted") and training.get("min_epochs"):
+        epochs = training["min_epochs"]  # a shared run's longest budget; its cap is a bound
     skipped_test_passes = TEST_PASS_SHARE * (1 - 1 / training.get("eval_test_every", 1))
     return seconds_per_image(run["model_spec"]) * n_train * epochs * (1 - skipped_test_passes)
 
