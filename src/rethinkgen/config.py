@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 
 import yaml
 
+from rethinkgen.user_inputs import USER_ARCHS, user_input_problems  # light: torch on demand
+
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
 # Corruption kinds that change pixels (data/corruptions.py implements them). Kept here so
@@ -75,6 +77,8 @@ def check_config(config: dict, report_dir: str | None = None) -> None:
             problems.append(f"models.{key}: arch mlp needs 'hidden' (a list of layer widths, e.g. [512])")
     problems += _theory_references(config)
     problems += _output_references(config)
+    if not problems:  # user models are built for their datasets: only in a consistent config
+        problems += user_input_problems(config)
     if report_dir is not None:
         problems += _missing_captions(config, report_dir)
     if problems:
@@ -124,7 +128,7 @@ def _grid_compatibility(config: dict, grid: dict, where: str) -> list[str]:
         if dataset is None or model is None:
             continue
         on_imagenet = dataset["name"] in IMAGE_LIST_DATASETS
-        if on_imagenet != (model["arch"] in IMAGENET_ARCHS):
+        if model["arch"] not in USER_ARCHS and on_imagenet != (model["arch"] in IMAGENET_ARCHS):
             problems.append(
                 f"{where}: model '{model_key}' (arch {model['arch']}) cannot train on dataset "
                 f"'{dataset_key}' ({dataset['name']}): ImageNet takes arch inception_v3, "
