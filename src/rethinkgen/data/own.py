@@ -124,7 +124,9 @@ def _npz_header(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of one array of an .npz, read from its header only."""
     with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
         version = np.lib.format.read_magic(member)
-        shape, _, dtype = np.lib.format._read_array_header(member, version)  # public API lacks it
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)  # 2.0 and 3.0 share the layout
+        shape, _, dtype = read(member)
         return shape, dtype
 
 
