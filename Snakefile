@@ -18,6 +18,7 @@ WORKFLOW_DIR = workflow.current_basedir.get_path_or_uri(secret_free=True)
 sys.path.insert(0, os.path.join(WORKFLOW_DIR, "src"))
 
 from rethinkgen.config_files import check_config_files
+from rethinkgen.user_inputs import own_model_targets
 
 DEFAULT_CONFIG = os.path.join(WORKFLOW_DIR, "config", "quick.yaml")
 # Duplicate keys (Snakemake's loader keeps the last silently) and YAML tags are refused with
@@ -39,6 +40,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/beyond.smk"
+include: "workflow/rules/own_model.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -64,3 +66,4 @@ rule all:
         training_targets(),
         report_targets(),
         theory_targets(),
+        own_model_targets(config),

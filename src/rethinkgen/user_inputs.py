@@ -103,6 +103,7 @@ def user_input_problems(config: dict) -> list[str]:
         needed, example = ARCH_KEYS.get(model["arch"], (None, ""))
         if needed and needed not in model:
             problems.append(f"models.{key}: arch {model['arch']} needs '{needed}' ({example})")
+    problems += own_model_problems(config)
     if problems:
         return problems
     pairs = _grid_pairs(config)
@@ -125,3 +126,36 @@ def user_input_problems(config: dict) -> list[str]:
             checked.add(todo)
             problems += _check_model(config, model_key, dataset_key, training)
     return sorted(dict.fromkeys(problems), key=problems.index)
+
+
+# ---- the ready experiment's page (config `own_model:`; rule make_own_model_page)
+OWN_MODEL_PAGE = "results/own_model.md"
+PAGE_EXPERIMENTS = ("randomizations", "sweep", "dynamics")
+
+
+def own_model_page(config: dict) -> dict | None:
+    """The page's settings with the figures it shows, each by key and page-relative path."""
+    spec = config.get("own_model")
+    if spec is None:
+        return None
+    shown = {part: [key for key, figure in config.get("figures", {}).items()
+                    if figure["experiment"] == spec[part]] for part in PAGE_EXPERIMENTS[:2]}
+    shown["dynamics"] = [key for key, output in config.get("beyond", {}).items()
+                         if output["experiment"] == spec["dynamics"] and output["kind"] == "memorization_dynamics"]
+    return {**spec, **{f"{part}_figures": keys for part, keys in shown.items()}}
+
+
+def own_model_targets(config: dict) -> list[str]:
+    return [OWN_MODEL_PAGE] if "own_model" in config else []
+
+
+def own_model_problems(config: dict) -> list[str]:
+    spec = config.get("own_model")
+    if spec is None:
+        return []
+    problems = [f"own_model.{part}: '{spec[part]}' is not defined under 'experiments:'"
+                for part in PAGE_EXPERIMENTS if spec[part] not in config["experiments"]]
+    for part, section in (("model", "models"), ("dataset", "datasets")):
+        if spec[part] not in config[section]:
+            problems.append(f"own_model.{part}: '{spec[part]}' is not defined under '{section}:'")
+    return problems
