@@ -22,9 +22,21 @@ ARCH_KEYS = {"torchvision": ("name", "e.g. name: resnet18"),
              "python": ("factory", 'e.g. factory: "examples.my_model:build"')}
 
 
+def _default(setting: str):
+    """A training setting's default when the config leaves it out (the engine's TrainConfig)."""
+    from rethinkgen.training.protocol import TrainConfig
+
+    return TrainConfig.__dataclass_fields__[setting].default
+
+
 def _crop(shape: tuple[int, int, int], training: dict) -> tuple[int, int, int]:
-    crop = training.get("crop_size")
-    return shape if crop is None else (shape[0], min(crop, shape[1]), min(crop, shape[2]))
+    crop = training["crop_size"] if "crop_size" in training else _default("crop_size")
+    if crop is not None and crop > min(shape[1:]):
+        from rethinkgen.training.user_models import UserModelError
+
+        raise UserModelError(f"training.crop_size {crop} exceeds the {shape[1]}x{shape[2]} images; "
+                             "set crop_size: null (whole images) or a smaller crop")
+    return shape if crop is None else (shape[0], crop, crop)
 
 
 def dataset_input(spec: dict, training: dict) -> tuple[tuple[int, int, int], int]:
@@ -41,7 +53,7 @@ def dataset_input(spec: dict, training: dict) -> tuple[tuple[int, int, int], int
     elif name == "imagenet":
         from torchvision.datasets.folder import find_classes
 
-        size = training.get("image_size", 224)
+        size = training.get("image_size", _default("image_size"))
         shape, classes = (3, size, size), len(find_classes(str(Path(spec["root"]) / "train"))[0])
     else:
         shape, classes = {**FIXED_INPUTS, **LOCAL_COPY_SHAPES}[name]
@@ -59,7 +71,7 @@ def _check_dataset(spec: dict, key: str) -> list[str]:
     from rethinkgen.data.own import folder_classes, folder_samples
 
     try:
-        dataset_input(spec, {})
+        dataset_input(spec, {"crop_size": None})
         if spec["name"] == "image_folder":
             classes = folder_classes(spec["root"])
             paths = [p for split in ("train", "test") for p, _ in folder_samples(spec["root"], split, classes)]

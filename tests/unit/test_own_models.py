@@ -116,3 +116,11 @@ def test_config_check_passes_a_good_factory_and_refuses_dropout(factory_module):
     assert problems == ["regularizers.reg: dropout cannot be added to a user model (models.mine); "
                         "put dropout inside the model instead"]
     assert "needs 'name'" in user_input_problems(_config({"arch": "torchvision", "lr": 0.1}))[0]
+
+
+def test_config_check_refuses_a_crop_larger_than_the_images(factory_module):
+    config = _config({"arch": "python", "factory": "usermods.nets:good", "lr": 0.1})
+    config["training"] = {}  # the engine's default crop, 28, on 28x28 Fashion-MNIST: fine
+    assert user_input_problems(config) == []
+    config["training"] = {"crop_size": 32}
+    assert "training.crop_size 32 exceeds the 28x28 images" in user_input_problems(config)[0]
