@@ -73,7 +73,7 @@ def render_page(spec: dict, config: dict, randomizations: pd.DataFrame, sweep: p
              "## Randomization tests (Figure 1a)", "",
              _per_condition(_ordered(randomizations, model), ["model", "corruption"]).to_markdown(
                  index=False, floatfmt=".3f"), ""]
-    lines += [f"![{key}]({path})" for key, path in figures.items() if key in spec.get("randomization_figures", [])]
+    lines += [f"![{key}]({path})" for key, path in figures.items() if key in spec.get("randomizations_figures", [])]
     lines += ["", "## Label corruption sweep (Figures 1b and 1c)", "",
               _per_condition(_ordered(sweep, model), ["model", "corruption_prob"]).to_markdown(
                   index=False, floatfmt=".3f"), ""]
