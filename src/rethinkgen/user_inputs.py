@@ -13,7 +13,8 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-USER_ARCHS = ("torchvision", "python")
+from rethinkgen.config import USER_ARCHS
+
 USER_DATASETS = ("image_folder", "npz")
 # (C, H, W) and class count of the datasets whose shape is fixed (local_copies adds its own).
 FIXED_INPUTS = {"fashion_mnist": ((1, 28, 28), 10), "mnist": ((1, 28, 28), 10),

@@ -19,6 +19,7 @@ from rethinkgen.config import (
 )
 from rethinkgen.config_files import schema_error_summary
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
+from rethinkgen.user_inputs import user_input_problems
 from rethinkgen import targets
 from rethinkgen.training import cost as training_cost
 from rethinkgen.training import gpu_share
@@ -51,6 +52,10 @@ if "theory" in config:
         config["theory"], "../schemas/theory.schema.yaml", root="config.theory"
     )
 check_config(config, report_dir=REPORT_DIR)
+# Your own models are built for their datasets, your folders read (docs/own-model.md).
+_USER_PROBLEMS = user_input_problems(config)
+if _USER_PROBLEMS:
+    raise ConfigError("invalid config:\n  - " + "\n  - ".join(_USER_PROBLEMS))
 
 RUN_DIR = "results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}"
 

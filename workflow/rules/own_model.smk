@@ -7,6 +7,11 @@ OWN_MODEL = own_model_page(config)
 
 def own_model_page_input(wildcards):
     """The three experiments' tables and every figure the page shows."""
+    if OWN_MODEL is None:
+        raise ValueError(
+            "the page needs an `own_model:` section in the config; "
+            "see config/your_model.yaml and docs/own-model.md"
+        )
     tables = "results/tables/experiments/{}/{}.parquet"
     files = {
         "randomizations": tables.format(OWN_MODEL["randomizations"], "runs"),
@@ -18,24 +23,31 @@ def own_model_page_input(wildcards):
     return files | {"figures": [f"results/figures/{key}.png" for key in keys]}
 
 
-if OWN_MODEL is not None:
+def own_model_source(wildcards):
+    """The model's builder or factory and its file's SHA-256 (torch in the main env only)."""
+    from rethinkgen.training.models import model_source
 
-    rule make_own_model_page:
-        input:
-            unpack(own_model_page_input),
-        output:
-            md=report(OWN_MODEL_PAGE, category="How much does your model memorize?"),
-        log:
-            "logs/make_own_model_page/own_model.log",
-        localrule: True
-        conda:
-            "../../envs/analysis.yaml"
-        params:
-            spec=OWN_MODEL,
-        script:
-            "../scripts/make_own_model_page.py"
+    return model_source(config["models"][OWN_MODEL["model"]])
 
-    rule memorize:
-        input:
-            OWN_MODEL_PAGE,
-        localrule: True
+
+rule make_own_model_page:
+    input:
+        unpack(own_model_page_input),
+    output:
+        md=report(OWN_MODEL_PAGE, category="How much does your model memorize?"),
+    log:
+        "logs/make_own_model_page/own_model.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        spec=OWN_MODEL,
+        source=own_model_source,
+    script:
+        "../scripts/make_own_model_page.py"
+
+
+rule memorize:
+    input:
+        OWN_MODEL_PAGE,
+    localrule: True

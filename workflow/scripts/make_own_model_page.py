@@ -10,7 +10,6 @@ import pandas as pd
 
 from rethinkgen.analysis.own_model import render_page
 from rethinkgen.io import atomic_path, rule_logging
-from rethinkgen.training.models import model_source
 
 with rule_logging(snakemake.log[0]):
     spec = snakemake.params.spec
@@ -19,6 +18,6 @@ with rule_logging(snakemake.log[0]):
                for f in snakemake.input.figures}
     text = render_page(spec, snakemake.config, pd.read_parquet(snakemake.input.randomizations),
                        pd.read_parquet(snakemake.input.sweep), pd.read_parquet(snakemake.input.dynamics),
-                       figures, model_source(snakemake.config["models"][spec["model"]]))
+                       figures, snakemake.params.source)
     with atomic_path(snakemake.output.md) as tmp, open(tmp, "w") as handle:
         handle.write(text)
