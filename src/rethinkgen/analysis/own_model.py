@@ -75,7 +75,7 @@ def render_page(spec: dict, config: dict, randomizations: pd.DataFrame, sweep: p
                  index=False, floatfmt=".3f"), ""]
     lines += [f"![{key}]({path})" for key, path in figures.items() if key in spec.get("randomizations_figures", [])]
     lines += ["", "## Label corruption sweep (Figures 1b and 1c)", "",
-              _per_condition(_ordered(sweep, model), ["model", "corruption_prob"]).to_markdown(
+              _per_condition(_ordered(sweep.sort_values("corruption_prob"), model), ["model", "corruption_prob"]).to_markdown(
                   index=False, floatfmt=".3f"), ""]
     lines += [f"![{key}]({path})" for key, path in figures.items() if key in spec.get("sweep_figures", [])]
     table = memorization.memorization_table(dynamics)
