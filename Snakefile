@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(WORKFLOW_DIR, "src"))
 
 from rethinkgen.config import ConfigError
 from rethinkgen.config_files import check_config_files
+from rethinkgen.user_inputs import own_model_targets
 
 DEFAULT_CONFIG = os.path.join(WORKFLOW_DIR, "config", "quick.yaml")
 # Duplicate keys (Snakemake's loader keeps the last silently) and YAML tags are refused with
@@ -50,6 +51,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/beyond.smk"
+include: "workflow/rules/own_model.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -63,6 +65,7 @@ rule all:
         training_targets(),
         report_targets(),
         theory_targets(),
+        own_model_targets(config),
     localrule: True
 
 

@@ -21,6 +21,7 @@ from rethinkgen.config_checks import known_keys as _known, long_keys, non_finite
 
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
+USER_ARCHS = ("torchvision", "python")  # your own models: any dataset (rethinkgen.user_inputs)
 # Corruption kinds that change pixels (data/corruptions.py implements them). Kept here so
 # that reading the config, which the workflow does while parsing, imports nothing heavy.
 PIXEL_CORRUPTIONS = ("shuffled_pixels", "random_pixels", "gaussian")
@@ -122,7 +123,7 @@ def _grid_compatibility(config: dict, grid: dict, where: str) -> list[str]:
         if dataset is None or model is None:
             continue
         on_imagenet = dataset["name"] in IMAGE_LIST_DATASETS
-        if on_imagenet != (model["arch"] in IMAGENET_ARCHS):
+        if model["arch"] not in USER_ARCHS and on_imagenet != (model["arch"] in IMAGENET_ARCHS):
             problems.append(
                 f"{where}: model '{model_key}' (arch {model['arch']}) cannot train on dataset "
                 f"'{dataset_key}' ({dataset['name']}): ImageNet takes arch inception_v3, "
@@ -301,7 +302,23 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
                                    ("regularizers", regularizer))}
     return RunSpec(keys=run, dataset_spec=specs["datasets"], model_spec=specs["models"],
                    corruption_spec=specs["corruptions"], regularizer_spec=specs["regularizers"],
-                   data_seed=data_seed_of(config, run), training=training)
+                   data_seed=data_seed_of(config, run), training=training,
+                   model_source=_user_model_source(model))
+
+
+@functools.lru_cache(maxsize=None)
+def _source_of(model_json: str) -> dict:
+    from rethinkgen.training.user_models import model_source  # torch: only for user models
+
+    found = model_source(json.loads(model_json))
+    return {key: value for key, value in found.items() if key != "file"}  # not machine paths
+
+
+def _user_model_source(model: dict) -> dict | None:
+    """A user model's builder or factory and its file's digest (part of its identity)."""
+    if model["arch"] not in USER_ARCHS:
+        return None
+    return _source_of(json.dumps(model, sort_keys=True))
 
 
 def scheduling_settings(config: dict, run: RunKeys) -> dict:

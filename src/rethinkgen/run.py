@@ -24,7 +24,9 @@ from rethinkgen.training.settings import SCHEDULING_SETTINGS, TrainConfig
 
 RUN_KEYS = ("dataset", "model", "corruption", "regularizer", "seed")
 RUN_PATTERN = "{dataset}/{model}/{corruption}/{regularizer}/seed{seed}"
-DATA_SPEC_KEYS = ("dataset_spec", "corruption_spec", "data_seed")
+# Identity beyond the training settings: the data specs and seed, and where a user model's
+# code comes from (its file's digest: editing it makes another run).
+DATA_SPEC_KEYS = ("dataset_spec", "corruption_spec", "data_seed", "model_source")
 
 
 @dataclass(frozen=True, order=True)
@@ -98,6 +100,7 @@ class RunSpec:
     regularizer_spec: dict
     data_seed: int
     training: dict  # resolved settings, identity and scheduling (TrainConfig's fields)
+    model_source: dict | None = None  # user models: builder or factory and file digest
 
     def paths(self, results: str | Path = "results") -> RunPaths:
         return self.keys.paths(results)
@@ -106,21 +109,24 @@ class RunSpec:
         return {**dataclasses.asdict(self.keys), "data_seed": self.data_seed,
                 "dataset_spec": self.dataset_spec, "model_spec": self.model_spec,
                 "corruption_spec": self.corruption_spec,
-                "regularizer_spec": self.regularizer_spec, "training": self.training}
+                "regularizer_spec": self.regularizer_spec, "training": self.training,
+                "model_source": self.model_source}
 
     @classmethod
     def from_dict(cls, spec: dict) -> "RunSpec":
         return cls(keys=RunKeys.of(spec), dataset_spec=spec["dataset_spec"],
                    model_spec=spec["model_spec"], corruption_spec=spec["corruption_spec"],
                    regularizer_spec=spec["regularizer_spec"], data_seed=int(spec["data_seed"]),
-                   training=dict(spec.get("training") or {}))
+                   training=dict(spec.get("training") or {}),
+                   model_source=spec.get("model_source"))
 
     def train_config(self, **overrides) -> TrainConfig:
         return TrainConfig.from_dict(self.to_dict(), **overrides)
 
     def identity(self) -> dict:
         """What the result is: the data specs and seed plus the training identity."""
-        return {**{key: self.to_dict()[key] for key in DATA_SPEC_KEYS},
+        spec = self.to_dict()
+        return {**{key: spec[key] for key in DATA_SPEC_KEYS if spec[key] is not None},
                 **self.train_config().identity()}
 
     def without_scheduling(self) -> "RunSpec":

@@ -48,7 +48,7 @@ def test_targets_lists_what_each_makes_and_what_cannot_be_made(capsys):
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
     assert "11 runs" in lines["all"]
-    assert "results/figures/fig1a_learning_curves.{png,pdf}" in lines["fig1a"]
+    assert "results/figures/fig1a_learning_curves.{png,pdf,parquet}" in lines["fig1a"]
     assert "nothing to make" in lines["beyond"] and "nothing to make" in lines["table3"]
     words = " ".join(out.split())  # cells wrap over several lines
     assert "(Figure 1a);" in lines["fig1a"] and "experiment fig1a, 5 runs" in words

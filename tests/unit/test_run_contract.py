@@ -165,3 +165,25 @@ def test_replicates_can_draw_their_own_data():
     specs = [run_spec(config, RunKeys("d", "m", "c", "r", s)) for s in (0, 1)]
     assert [s.data_seed for s in specs] == [100, 101]
     assert specs[0].identity() != specs[1].identity()
+
+
+def test_a_user_models_file_digest_is_part_of_the_run_identity(tmp_path, monkeypatch):
+    from rethinkgen.config import run_spec, _source_of
+
+    module = tmp_path / "my_identity_net.py"
+    module.write_text("from torch import nn\n\ndef build(num_classes, input_shape):\n"
+                      "    return nn.Sequential(nn.Flatten(), nn.LazyLinear(num_classes))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = {"data_seed": 1, "training": {"max_epochs": 2}, "experiments": {},
+              "datasets": {"d": {"name": "fashion_mnist"}},
+              "models": {"m": {"arch": "python", "factory": "my_identity_net:build", "lr": 0.1}},
+              "corruptions": {"c": {"kind": "none"}}, "regularizers": {"r": {}}}
+    keys = RunKeys("d", "m", "c", "r", 0)
+    before = run_spec(config, keys).identity()
+    assert before["model_source"]["factory"] == "my_identity_net:build"
+    assert "file" not in before["model_source"]  # no machine paths in an identity
+    module.write_text(module.read_text() + "# edited\n")
+    _source_of.cache_clear()
+    import sys
+    sys.modules.pop("my_identity_net", None)
+    assert run_spec(config, keys).identity()["model_source"] != before["model_source"]

@@ -24,6 +24,7 @@ from rethinkgen.run import RUN_PATTERN, RunKeys, RunPaths
 from rethinkgen.config_files import schema_error_summary
 from rethinkgen.describe import fill_descriptions, settings_caption
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
+from rethinkgen.user_inputs import user_input_problems
 from rethinkgen import preflight, targets
 from rethinkgen.training import cost as training_cost
 from rethinkgen.training import console, gpu_share
@@ -60,6 +61,10 @@ if "theory" in config:
     )
 check_config(config, report_dir=REPORT_DIR)
 fill_descriptions(config)  # experiments without one get one from their outputs' kinds
+# Your own models are built for their datasets, your folders read (docs/own-model.md).
+_USER_PROBLEMS = user_input_problems(config)
+if _USER_PROBLEMS:
+    raise ConfigError("invalid config:\n  - " + "\n  - ".join(_USER_PROBLEMS))
 
 # Every file of a run, as wildcard patterns (rethinkgen.run: the one spelling).
 RUN_PATHS = RunPaths.of(RUN_PATTERN)

@@ -52,7 +52,9 @@ def _with_labels(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _paper_applies(df: pd.DataFrame, paper_dataset: str = PAPER_DATASET) -> bool:
-    return len(df) > 0 and set(df["dataset_name"]) == {paper_dataset}
+    """The paper's data and at least one of its models (your own models have none)."""
+    paper_model = df["paper_model"].notna().any() if "paper_model" in df else True
+    return len(df) > 0 and set(df["dataset_name"]) == {paper_dataset} and paper_model
 
 
 def _title(fig: Figure, what: str, df: pd.DataFrame, paper_dataset: str = PAPER_DATASET) -> None:

@@ -17,6 +17,8 @@ from rethinkgen.data.cifar10 import CIFAR10_ARCHIVE, CIFAR10_MD5, CIFAR10_URL, p
 from rethinkgen.data.download import DatasetCorruptError, DatasetUnavailableError
 from rethinkgen.data.idx import FASHION_MNIST, MNIST, prepare_idx
 from rethinkgen.data.images import check_images_decode
+from rethinkgen.data.local_copies import LOCAL_COPIES
+from rethinkgen.data.own import prepare_image_folder, prepare_npz
 from rethinkgen.data.splits import ImageListSplit, Split
 
 
@@ -75,6 +77,13 @@ SOURCES: dict[str, Callable] = {
     "cifar10": prepare_cifar10,
     "imagenet": prepare_imagenet,
 }
+# Sources that read their settings from the whole dataset spec (the user's own data, and
+# local copies of torchvision datasets; docs/own-model.md).
+SPEC_SOURCES: dict[str, Callable] = {
+    "image_folder": prepare_image_folder,
+    "npz": prepare_npz,
+    **LOCAL_COPIES,
+}
 
 
 def stratified_subset_indices(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -92,11 +101,13 @@ def stratified_subset_indices(labels: np.ndarray, n: int, rng: np.random.Generat
 
 def prepare_dataset(spec: dict, seed: int) -> tuple[Split | ImageListSplit, Split | ImageListSplit]:
     """Load one configured dataset (a source plus an optional seeded, stratified subset)."""
-    source = SOURCES[spec["name"]]
-    kwargs = {"root": spec["root"], "download": spec.get("download", False)}
-    if spec["name"] == "cifar10" and spec.get("archive"):
-        kwargs["archive"] = spec["archive"]
-    train, test = source(**kwargs)
+    if spec["name"] in SPEC_SOURCES:
+        train, test = SPEC_SOURCES[spec["name"]](spec)
+    else:
+        kwargs = {"root": spec["root"], "download": spec.get("download", False)}
+        if spec["name"] == "cifar10" and spec.get("archive"):
+            kwargs["archive"] = spec["archive"]
+        train, test = SOURCES[spec["name"]](**kwargs)
     rng = np.random.default_rng(seed)
     if spec.get("n_train") is not None:
         train = train.subset(stratified_subset_indices(train.labels, spec["n_train"], rng))

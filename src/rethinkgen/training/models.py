@@ -23,6 +23,8 @@ from torch import nn
 
 from rethinkgen.paper import PAPER_MODELS
 from rethinkgen.training.layers import CrossChannelLRN, ShiftOnlyBatchNorm2d
+from rethinkgen.training.user_models import (build_python, build_torchvision,  # noqa: F401
+                                             model_source)
 
 
 def _same_pool_size(size: int) -> int:
@@ -199,6 +201,11 @@ MODELS: dict[str, Builder] = {
     "small_alexnet": _build_small_alexnet,
     "mlp": _build_mlp,
     "inception_v3": _build_inception_v3,
+    # The user's models (training/user_models.py); dropout is theirs to place.
+    "torchvision": lambda spec, num_classes, input_shape, dropout: build_torchvision(
+        spec, num_classes, input_shape),
+    "python": lambda spec, num_classes, input_shape, dropout: build_python(
+        spec, num_classes, input_shape),
 }
 
 # Archs whose speed benefits from bf16 autocast + channels_last (convolutional nets).

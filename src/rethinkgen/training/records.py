@@ -11,6 +11,7 @@ import torch
 from rethinkgen.run import RUN_KEYS
 from rethinkgen.schemas import METRIC_DTYPES
 from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.user_models import model_source
 from rethinkgen.training.state import RunState
 
 
@@ -78,6 +79,7 @@ def run_info(cfg: TrainConfig, state: RunState, metrics: pd.DataFrame, facts: di
         "best_test_epoch": state.best_test_epoch,
         "final": {split: _last(metrics, split) for split in ("train_online", "train", "test")},
         "num_params": facts["num_params"],
+        "model_source": model_source(cfg.model_spec),
         "device": str(device),
         "world_size": facts["world_size"],
         "gpu_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
