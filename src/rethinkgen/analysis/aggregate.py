@@ -61,11 +61,10 @@ def summarize_run(info: dict, metrics: pd.DataFrame, readout: dict | None = None
     """One runs.parquet row: design, facts and the values read at the experiment's epoch.
 
     ``readout``: the experiment's {"max_epochs", "stop_when_fitted"} for this run; without
-    it, the run's own budget (the all-runs table).
+    it (the all-runs table), the epoch the run ended at.
     """
     criterion = info.get("fit_criterion", {})
-    readout = readout or {"max_epochs": info["max_epochs"],
-                          "stop_when_fitted": criterion.get("stop_when_fitted", False)}
+    readout = readout or {"max_epochs": info["epochs"], "stop_when_fitted": False}
     data = info.get("data", {})
     return {
         **info["keys"],
