@@ -1,5 +1,7 @@
 """Print a Markdown summary of a finished workflow run (the numbers the README and
-docs/results quote), read from its results/tables/runs.parquet and scorecard.parquet.
+docs/results quote), read from each experiment's table
+(results/tables/experiments/<experiment>/runs.parquet: every run read at that experiment's
+epoch), the figures' data files and the scorecard.
 
     python benchmarks/summarize_results.py results/
 """
@@ -11,6 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from rethinkgen.analysis.derived import relative_time_to_fit
+from rethinkgen.analysis.figure_data import split_results, summarize
+
 PLAIN = "weight_decay == 0 and not random_crop and not augment and dropout == 0"
 
 
@@ -18,36 +23,62 @@ def _pct(value: float) -> str:
     return "n/a" if pd.isna(value) else f"{100 * value:.1f}%"
 
 
-def fit_lines(runs: pd.DataFrame) -> list[str]:
-    """One line per plain run of a Figure 1a/Table 1 condition: fit, train, test."""
-    plain = runs.query(PLAIN).sort_values(["dataset", "model", "corruption", "seed"])
-    lines = ["| dataset | model | corruption | seed | budget | fitted at epoch | whole-set train | test |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in plain.itertuples():
-        fit = "not within budget" if pd.isna(r.epochs_to_fit) else str(int(r.epochs_to_fit))
-        lines.append(f"| {r.dataset} | {r.model} | {r.corruption} | {r.seed} | {int(r.max_epochs)} "
-                     f"| {fit} | {_pct(r.final_train_accuracy)} | {_pct(r.final_test_accuracy)} |")
+def _mean_sd(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
+    values = values.dropna() * scale
+    if values.empty:
+        return "n/a"
+    sd = f" ± {values.std():.{digits}f}" if len(values) > 1 else ""
+    return f"{values.mean():.{digits}f}{sd} (n={len(values)})"
+
+
+def run_lines(runs: pd.DataFrame) -> list[str]:
+    """One line per run: outcome, read-out epoch, fit, train and test, parameters/example."""
+    lines = ["| dataset | model | corruption | regularizer | seed | params/example | outcome "
+             "| read at epoch | fitted at epoch | whole-set train | test |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs.sort_values(["dataset", "model", "corruption", "regularizer", "seed"]).itertuples():
+        fit = "-" if pd.isna(r.epochs_to_fit) else str(int(r.epochs_to_fit))
+        lines.append(f"| {r.dataset} | {r.model} | {r.corruption} | {r.regularizer} | {r.seed} "
+                     f"| {r.params_per_example:,.0f} | {r.outcome} | {int(r.readout_epoch)} | {fit} "
+                     f"| {_pct(r.final_train_accuracy)} | {_pct(r.final_test_accuracy)} |")
     return lines
 
 
 def sweep_lines(runs: pd.DataFrame) -> list[str]:
-    """Figure 1b/1c per model and p: mean and sd over seeds."""
-    sweep = runs.query(PLAIN).dropna(subset=["corruption_prob"])
-    base = (sweep[sweep["corruption_prob"] == 0].set_index(["dataset", "model", "seed"])
-            ["epochs_to_fit"].rename("base"))
-    sweep = sweep.join(base, on=["dataset", "model", "seed"])
-    sweep["ratio"] = sweep["epochs_to_fit"] / sweep["base"]
+    """Figure 1b/1c per dataset, model and p: censoring-aware time to fit, test error."""
+    results, failed = split_results(runs.query(PLAIN).dropna(subset=["corruption_prob"]))
+    sweep = relative_time_to_fit(results)
+    sweep["censored"] = sweep["outcome"].eq("censored")
+    bound = sweep["readout_epoch"].astype(float) / sweep["base_epochs_to_fit"].astype(float)
+    sweep["ratio"] = sweep["relative_time_to_fit"].fillna(bound)
     sweep["test_error"] = 1 - sweep["final_test_accuracy"]
-    stats = sweep.groupby(["dataset", "model", "corruption_prob"]).agg(
-        seeds=("seed", "size"), fitted=("fitted", "sum"), ratio=("ratio", "mean"),
-        ratio_sd=("ratio", "std"), error=("test_error", "mean"), error_sd=("test_error", "std"))
-    lines = ["| dataset | model | p | seeds (fitted) | relative time to fit | test error |",
-             "|---|---|---|---|---|---|"]
-    for (dataset, model, p), r in stats.iterrows():
-        sd = lambda v: "" if pd.isna(v) else f" ± {v:.2f}"  # noqa: E731
-        ratio = "n/a" if pd.isna(r.ratio) else f"{r.ratio:.2f}{sd(r.ratio_sd)}"
-        lines.append(f"| {dataset} | {model} | {p:.1f} | {int(r.seeds)} ({int(r.fitted)}) "
-                     f"| {ratio} | {r.error:.3f}{sd(r.error_sd)} |")
+    by = ["dataset", "model", "corruption_prob"]
+    ratio = summarize(sweep, by, "ratio", "censored").set_index(by)
+    error = sweep.groupby(by)["test_error"].apply(lambda v: _mean_sd(v, digits=3))
+    epochs = sweep.groupby(by)["epochs_to_fit"].apply(lambda v: _mean_sd(v.astype(float), digits=1))
+    lines = ["| dataset | model | p | runs (censored) | epochs to fit | relative time to fit | test error |",
+             "|---|---|---|---|---|---|---|"]
+    for key, r in ratio.iterrows():
+        value = f"{r.estimate:.2f}" + (f" ± {r.sd:.2f}" if pd.notna(r.sd) else "")
+        if r.summary == "median":
+            value = ("≥ " if r.lower_bound else "") + f"{r.estimate:.2f} (median)"
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]:.1f} | {int(r.n)} ({int(r.n_censored)}) "
+                     f"| {epochs[key]} | {value} | {error[key]} |")
+    if len(failed):
+        lines.append(f"\nNot results (diverged or unfinished): {len(failed)} run(s).")
+    return lines
+
+
+def fig1a_lines(runs: pd.DataFrame) -> list[str]:
+    """Figure 1a per training-set size: the epoch each condition fitted, in order."""
+    lines = ["| dataset | params/example | fit order (epoch the loss fell below 0.1) | final loss, largest |",
+             "|---|---|---|---|"]
+    for dataset, rows in runs.groupby("dataset"):
+        rows = rows.sort_values("epochs_to_fit")
+        order = ", ".join(f"{r.paper_condition} {'-' if pd.isna(r.epochs_to_fit) else int(r.epochs_to_fit)}"
+                          for r in rows.itertuples())
+        lines.append(f"| {dataset} | {rows['params_per_example'].max():,.0f} | {order} "
+                     f"| {rows['final_train_online_loss'].max():.4f} |")
     return lines
 
 
@@ -57,7 +88,7 @@ def scorecard_lines(scorecard: pd.DataFrame) -> list[str]:
              "| check | result | ours |", "|---|---|---|"]
     for r in scorecard.itertuples():
         if not str(r.result).startswith("not applicable"):
-            lines.append(f"| {r.check_id}: {r.check} | {r.result} | {str(r.ours)[:140]} |")
+            lines.append(f"| {r.check_id}: {r.check} | {r.result} | {str(r.ours)[:160]} |")
     return lines
 
 
@@ -65,14 +96,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a workflow's results/ folder")
     args = parser.parse_args()
-    runs = pd.read_parquet(args.results / "tables" / "runs.parquet")
-    print("## Runs\n")
-    print("\n".join(fit_lines(runs)))
-    print("\n## Label-corruption sweep\n")
-    print("\n".join(sweep_lines(runs)))
+    experiments = args.results / "tables" / "experiments"
+    for folder in sorted(experiments.iterdir()):
+        runs = pd.read_parquet(folder / "runs.parquet")
+        print(f"## {folder.name}\n")
+        print("\n".join(run_lines(runs)))
+        if folder.name == "fig1a":
+            print("\n" + "\n".join(fig1a_lines(runs)))
+        if runs["corruption_prob"].notna().sum() > 1 and folder.name.startswith("fig1b"):
+            print("\n" + "\n".join(sweep_lines(runs)))
+        print()
     scorecard = args.results / "tables" / "scorecard.parquet"
     if scorecard.exists():
-        print("\n## Scorecard\n")
+        print("## Scorecard\n")
         print("\n".join(scorecard_lines(pd.read_parquet(scorecard))))
 
 
