@@ -27,10 +27,12 @@ from rethinkgen.training.checkpoint import (capture_rng_states, load_checkpoint,
                                             save_checkpoint)
 from rethinkgen.training.epochs import evaluate, train_one_epoch  # noqa: F401 (re-exported)
 from rethinkgen.training.models import build_model
+from rethinkgen.training.norms import weight_norms
 from rethinkgen.training.preprocess import BatchPipeline, make_batches
 from rethinkgen.training.protocol import (FIT_METRICS, RUN_STATUSES, Interrupted,  # noqa: F401
                                           RunState, TrainConfig, build_optimizer, epoch_lr,
                                           fit_met)
+from rethinkgen.training.validation import hold_out
 from rethinkgen.training.records import (METRIC_COLUMNS, RUN_KEYS, format_epoch,  # noqa: F401
                                          metrics_frame, now, run_info)
 
@@ -105,7 +107,7 @@ def label_subsets(train_split) -> dict:
             for name, mask in masks.items() if mask.any()}
 
 
-def _setup(cfg: TrainConfig, train_split, test_split) -> _Run:
+def _setup(cfg: TrainConfig, train_split, test_split, held_out: dict) -> _Run:
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     dist_ctx = distributed.init_from_env(cfg.device)
@@ -136,7 +138,7 @@ def _setup(cfg: TrainConfig, train_split, test_split) -> _Run:
                 data={"n_train": len(train_split), "n_test": len(test_split),
                       "num_classes": num_classes},
                 subset_batches={name: make_batches(split, cfg, False, device, shard)
-                                for name, split in label_subsets(train_split).items()})
+                                for name, split in (label_subsets(train_split) | held_out).items()})
 
 
 def _resume(run: _Run, cfg: TrainConfig, checkpoint_path, log) -> RunState | None:
@@ -247,7 +249,8 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
     trains data-parallel (:mod:`rethinkgen.training.distributed`).
     """
     started_at = now()
-    run = _setup(cfg, train_split, test_split)
+    train_split, held_out = hold_out(train_split, cfg.validation_fraction, cfg.seed)
+    run = _setup(cfg, train_split, test_split, held_out)
     is_main = run.dist_ctx is None or run.dist_ctx.is_main
     log = distributed.rank_logger(log, run.dist_ctx)
     state = _resume(run, cfg, checkpoint_path, log)
@@ -273,6 +276,7 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         _train_and_evaluate(run, cfg, state, epoch, lr, wall, log)
+        state.weight_norms.append({"epoch": epoch, "step": state.step, "norms": weight_norms(run.model)})
         state.wall_time_s = wall()
         _save(run, cfg, state, checkpoint_path)
         report()
@@ -286,6 +290,7 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
     state.status = state.status or "max_epochs"  # max_epochs 0, or resumed when finished
     metrics = metrics_frame(state.rows, cfg)
     info = run_info(cfg, state, metrics, run, started_at, wall(), resumed_from_epoch)
+    info["weight_norms"] = state.weight_norms  # per epoch (rethinkgen.training.norms)
     log.info("finished: status %s after %d epochs (%d steps)", state.status, state.epoch,
              state.step)
     model_state = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
