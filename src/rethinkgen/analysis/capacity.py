@@ -33,7 +33,7 @@ def mlp_runs(runs: pd.DataFrame, models: dict) -> pd.DataFrame:
         raise ValueError(f"models {bad} are not one-hidden-layer MLPs (arch mlp, hidden: [h])")
     out = runs.assign(hidden=runs["model"].map(lambda m: int(specs[m]["hidden"][0])),
                       activation=runs["model"].map(lambda m: specs[m].get("activation", "relu")),
-                      lr=runs["model"].map(lambda m: float(specs[m]["lr"])))
+                      lr=runs["model"].map(lambda m: float(specs[m].get("lr", "nan"))))
     out["d"] = [input_dimension(p, h, k) for p, h, k in
                 zip(out["num_params"], out["hidden"], out["num_classes"])]
     out["theorem_params"] = [construction_size(d, n, k) for d, n, k in

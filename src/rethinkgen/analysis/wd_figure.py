@@ -14,7 +14,7 @@ def plot_weight_decay(table: pd.DataFrame, norms: pd.DataFrame) -> Figure:
     """Left: kernel norm / initial over steps (random labels; mean over seeds), per
     coefficient and scope. Right: fraction of seeds fitted against the coefficient."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    kernels = kernel_norms(norms).merge(table[RUN_KEYS + GROUP], on=RUN_KEYS)
+    kernels = kernel_norms(norms).merge(table[RUN_KEYS + [c for c in GROUP if c not in RUN_KEYS]], on=RUN_KEYS)
     kernels["ratio"] = kernels["kernel_norm"] / kernels.groupby(RUN_KEYS)["kernel_norm"].transform("first")
     random = kernels[kernels["corruption"] == "random_labels"]
     n_main = int(random["n_train"].mode().iloc[0])
