@@ -11,12 +11,16 @@ import pytest
 import torch
 from torch import nn
 
-from rethinkgen.analysis.weight_decay import (decay_factor, decay_shrink, step_lrs, summed_lr_bound)
+from rethinkgen.analysis.weight_decay import (
+    decay_factor,
+    decay_shrink,
+    step_lrs,
+    summed_lr_bound,
+)
 from rethinkgen.data.corruptions import apply_corruption
 from rethinkgen.training.engine import TrainConfig, build_optimizer, epoch_lr, train
 from rethinkgen.training.norms import weight_norms
 from rethinkgen.training.validation import hold_out
-
 from tests.conftest import make_split
 from tests.unit.test_train import run_dict
 
@@ -104,7 +108,7 @@ def test_validation_split_is_held_out_and_seeded():
     rest, held = hold_out(split, 0.2, seed=3)
     val = held["validation"]
     assert (len(rest), len(val)) == (80, 20)
-    key = lambda s: {(img.tobytes(), int(lab)) for img, lab in zip(s.images, s.labels)}  # noqa: E731
+    key = lambda s: {(img.tobytes(), int(lab)) for img, lab in zip(s.images, s.labels)}
     assert key(rest) | key(val) == key(split) and not key(rest) & key(val)
     assert val.true_labels is not None
     again = hold_out(split, 0.2, seed=3)[1]["validation"]

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rethinkgen.analysis import activations, capacity, memorization, weight_decay, wd_figure
+from rethinkgen.analysis import (
+    activations,
+    capacity,
+    memorization,
+    wd_figure,
+    weight_decay,
+)
+
 # The config-level parts (outputs, checks, kinds) live in rethinkgen.targets: the Snakefile
 # imports them at parse time, without pandas.
 from rethinkgen.targets import FIGURE_KINDS

@@ -32,9 +32,9 @@ from rethinkgen.training.preprocess import BatchPipeline, make_batches
 from rethinkgen.training.protocol import (FIT_METRICS, RUN_STATUSES, Interrupted,  # noqa: F401
                                           RunState, TrainConfig, build_optimizer, epoch_lr,
                                           fit_met)
-from rethinkgen.training.validation import hold_out
 from rethinkgen.training.records import (METRIC_COLUMNS, RUN_KEYS, format_epoch,  # noqa: F401
                                          metrics_frame, now, run_info)
+from rethinkgen.training.validation import hold_out
 
 logger = logging.getLogger(__name__)
 

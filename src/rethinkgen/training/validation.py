@@ -19,7 +19,7 @@ def hold_out(train_split, fraction: float, seed: int) -> tuple[object, dict]:
     if not 0 < fraction < 1:
         raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
     n = len(train_split)
-    held = int(round(fraction * n))
+    held = round(fraction * n)
     if held < 1 or held >= n:
         raise ValueError(f"validation_fraction {fraction} of {n} training examples leaves "
                          f"{held} for validation and {n - held} for training; both need at least 1")
