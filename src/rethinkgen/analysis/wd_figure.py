@@ -11,7 +11,7 @@ from rethinkgen.analysis.weight_decay import GROUP, RUN_KEYS, kernel_norms
 
 
 def plot_weight_decay(table: pd.DataFrame, norms: pd.DataFrame) -> Figure:
-    """Left: kernel norm / initial over steps (random labels; mean over seeds), per
+    """Left: kernel norm / its first log (end of epoch 1) over steps (random labels; mean over seeds), per
     coefficient and scope. Right: fraction of seeds fitted against the coefficient."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     kernels = kernel_norms(norms).merge(table[RUN_KEYS + [c for c in GROUP if c not in RUN_KEYS]], on=RUN_KEYS)
@@ -22,7 +22,7 @@ def plot_weight_decay(table: pd.DataFrame, norms: pd.DataFrame) -> Figure:
     for i, ((scope, wd), group) in enumerate(random.groupby(["weight_decay_scope", "weight_decay"])):
         line = group.groupby("step")["ratio"].mean()
         left.plot(line.index, line.values, color=f"C{i % 10}", label=f"{scope} {wd:g}")
-    left.set(xlabel="steps", ylabel="kernel norm / initial", yscale="log",
+    left.set(xlabel="steps", ylabel="kernel norm / after epoch 1", yscale="log",
              title=f"Weight norms, random labels, n = {n_main} (mean over seeds)")
     left.legend(fontsize=7, ncol=2)
     fits = table.groupby(GROUP, as_index=False)["fitted"].mean()

@@ -77,7 +77,8 @@ def outcome(run) -> str:
 
 
 def _norm_facts(kernels: pd.DataFrame) -> dict:
-    """Final / initial kernel norm, and its change over the last fifth of the run's steps."""
+    """Final kernel norm over its first log (end of epoch 1), and its change over the last
+    fifth of the run's steps (near 0: a plateau)."""
     kernels = kernels.sort_values("step")
     first, last = kernels["kernel_norm"].iloc[0], kernels["kernel_norm"].iloc[-1]
     late = kernels[kernels["step"] >= 0.8 * kernels["step"].max()]["kernel_norm"]
