@@ -64,8 +64,8 @@ def capacity_finding(table: pd.DataFrame) -> str:
     for n, group in fit_probability(table).groupby("n_train"):
         always = group[group["fit_probability"] == 1]
         never = group[group["fit_probability"] == 0]
-        smallest = f"{always['params_per_theorem'].min():.2g}" if len(always) else "none in the grid"
-        largest_never = f"{never['params_per_theorem'].max():.2g}" if len(never) else "-"
+        smallest = f"{always['params_per_theorem'].min():.3g}" if len(always) else "none in the grid"
+        largest_never = f"{never['params_per_theorem'].max():.3g}" if len(never) else "-"
         parts.append(f"n = {n}: every seed fitted from {smallest} x, none up to {largest_never} x")
     below = table[(table["params_per_theorem"] < 1) & table["fitted"]]
     return (f"Trained by SGD (lr {table['lr'].iloc[0]:g}) on random labels, in units of Theorem 1's "
