@@ -108,7 +108,12 @@ def plot(kind: str, curves: pd.DataFrame, runs: pd.DataFrame, config: dict,
 def render_markdown(kind: str, table: pd.DataFrame, finding: str) -> str:
     """Title, the finding line, the summary over seeds, then the per-run table."""
     by, values = SUMMARIES[kind]
-    summary = mean_sd(table, by, values).dropna(axis=1, how="all")
-    return (f"# {TITLES[kind]}\n\n**Finding.** {finding}\n\n## Mean ± sd (n) over seeds\n\n"
-            + summary.to_markdown(index=False, floatfmt=".3g") + "\n\n## Per run\n\n"
-            + table.to_markdown(index=False, floatfmt=".3g") + "\n")
+    parts = table.groupby("part", sort=False) if "part" in table else [(None, table)]
+    summaries, runs = [], []
+    for part, rows in parts:  # the expressivity table's solve and trained parts apart
+        rows = rows.dropna(axis=1, how="all")
+        title = f" ({part})" if part else ""
+        summaries.append(f"## Mean ± sd (n) over seeds{title}\n\n"
+                         + mean_sd(rows, by, values).to_markdown(index=False, floatfmt=".3g") + "\n")
+        runs.append(f"## Per run{title}\n\n" + rows.to_markdown(index=False, floatfmt=".3g") + "\n")
+    return f"# {TITLES[kind]}\n\n**Finding.** {finding}\n\n" + "\n".join(summaries + runs)
