@@ -114,7 +114,8 @@ def test_weight_decay_table_finding_and_figure():
     # kernels (names ending in weight) together: sqrt(3^2 + 4^2) = 5 at epoch 0, sqrt(2.7^2 + 16) at 10
     assert row["kernel_norm_ratio"] == pytest.approx(np.hypot(2.7, 4.0) / 5.0)
     assert "n = 128, fc 0.004: 0% of seeds fitted" in finding
-    assert "yes: n = 128, fc 0.004 fails on random labels while fitting true labels" in finding
+    assert "yes, n = 128, fc 0.004 (0% of seeds) fitted random labels in fewer seeds" in finding
+    assert "controls fitted in up to 10 steps; stalled runs stopped at 10" in finding
     fig = beyond.plot("weight_decay_failure", curves, runs, config, infos=infos)
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="weight_norms"):
