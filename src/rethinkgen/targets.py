@@ -75,7 +75,9 @@ def short_targets(config: dict) -> dict[str, list[str]]:
 
 
 # ---- `snakemake beyond` (rethinkgen.analysis.beyond builds the outputs)
-FIGURE_KINDS = ("memorization_dynamics", "capacity_vs_samples")
+FIGURE_KINDS = ("memorization_dynamics", "capacity_vs_samples", "expressivity_activations",
+                "weight_decay_failure")
+RUN_INFO_KINDS = ("weight_decay_failure",)  # read the runs' run_info.json (weight norms)
 THEORY_KINDS = ("expressivity_activations",)
 
 

@@ -321,7 +321,12 @@ def get_kernel_solve_mem_mb(wildcards):
 
 
 # ---- beyond the paper (beyond.smk)
-from rethinkgen.targets import THEORY_KINDS, beyond_outputs, check_beyond
+from rethinkgen.targets import (
+    RUN_INFO_KINDS,
+    THEORY_KINDS,
+    beyond_outputs,
+    check_beyond,
+)
 
 validate_config(config, "../schemas/beyond.schema.yaml")
 _BEYOND_PROBLEMS = check_beyond(config)
@@ -357,6 +362,10 @@ def beyond_input(wildcards):
     files = {"curves": f"{base}/curves.parquet", "runs": f"{base}/runs.parquet"}
     if spec["kind"] in THEORY_KINDS:
         files["solves"] = f"results/theory/activations/{wildcards.beyond_key}.parquet"
+    if spec["kind"] in RUN_INFO_KINDS:
+        files["infos"] = run_files(
+            experiment_runs(config, spec["experiment"]), "run_info.json"
+        )
     return files
 
 

@@ -6,6 +6,7 @@ import sys
 # This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
 sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
 
+import json
 import logging
 
 import matplotlib
@@ -19,14 +20,16 @@ from rethinkgen.io import atomic_path, read_parquet, rule_logging, write_parquet
 with rule_logging(snakemake.log[0]):
     kind = snakemake.params.spec["kind"]
     curves, runs = read_parquet(snakemake.input.curves), read_parquet(snakemake.input.runs)
+    inputs = snakemake.input.keys()
+    solves = read_parquet(snakemake.input.solves) if "solves" in inputs else None
+    infos = [json.load(open(p)) for p in snakemake.input.infos] if "infos" in inputs else None
     if "png" in snakemake.output.keys():
         set_style()
-        fig = beyond.plot(kind, curves, runs, snakemake.config)
+        fig = beyond.plot(kind, curves, runs, snakemake.config, solves, infos)
         fig.savefig(snakemake.output.png, dpi=150, bbox_inches="tight")
         fig.savefig(snakemake.output.pdf, bbox_inches="tight")
     else:
-        solves = read_parquet(snakemake.input.solves) if "solves" in snakemake.input.keys() else None
-        table, finding = beyond.build(kind, curves, runs, snakemake.config, solves)
+        table, finding = beyond.build(kind, curves, runs, snakemake.config, solves, infos)
         write_parquet(table, snakemake.output.parquet)
         with atomic_path(snakemake.output.md) as tmp:
             tmp.write_text(beyond.render_markdown(kind, table, finding))

@@ -61,29 +61,39 @@ def solve_output_layer(hidden: np.ndarray, targets: np.ndarray) -> dict:
             "exact": bool(relative < EXACT_TOLERANCE)}
 
 
+def _scalings(projected_sorted: np.ndarray, projection_scales, min_gap_targets) -> list[tuple[str, float]]:
+    """(label, factor) per scaling: fixed factors, and factors that set the smallest gap
+    between sorted projections to each target (the remedy for ill-conditioning)."""
+    min_gap = float(np.min(np.diff(projected_sorted)))
+    return ([(f"x{s:g}", float(s)) for s in projection_scales] +
+            [(f"min gap {t:g}", float(t) / min_gap) for t in min_gap_targets])
+
+
 def activation_rows(images: np.ndarray, sample_sizes: list[int], activations: list[str],
                     projection_scales: list[float], bias_gap_fraction: float,
-                    seed: int) -> pd.DataFrame:
-    """One row per (n, projection scale, activation): Theorem 1's first layer on n distinct
-    images (pixels / 255), its output layer solved for standard-normal targets."""
-    rng = np.random.default_rng(seed)
+                    seed: int, min_gap_targets: list[float] = (), repeats: int = 1) -> pd.DataFrame:
+    """One row per (repeat, n, scaling, activation): Theorem 1's first layer on n distinct
+    images (pixels / 255), its output layer solved for standard-normal targets. Each repeat
+    draws its own images, projection and targets (seeded from ``seed`` and the repeat)."""
     unique_index, _ = deduplicate_images(images)
     rows = []
-    for n in sample_sizes:
-        n = min(int(n), len(unique_index))
-        subset = np.sort(rng.choice(unique_index, size=n, replace=False))
-        points = images[subset].reshape(n, -1).astype(np.float64) / 255.0
-        targets = rng.standard_normal(n)
-        projection = choose_projection(points, rng)
-        projected = points @ projection
-        order = np.argsort(projected, kind="stable")
-        for scale in projection_scales:
-            x = projected[order] * scale
-            b = interleaving_biases(x, bias_gap_fraction)
-            gap = float(np.median(np.diff(x)))
-            for activation in activations:
-                solved = solve_output_layer(hidden_matrix(x, b, activation), targets[order])
-                rows.append({"activation": activation, "n": n, "d": points.shape[1],
-                             "num_parameters": 2 * n + points.shape[1],
-                             "projection_scale": float(scale), "median_gap": gap, **solved})
+    for repeat in range(repeats):
+        rng = np.random.default_rng([seed, repeat])
+        for n in sample_sizes:
+            n = min(int(n), len(unique_index))
+            subset = np.sort(rng.choice(unique_index, size=n, replace=False))
+            points = images[subset].reshape(n, -1).astype(np.float64) / 255.0
+            targets = rng.standard_normal(n)
+            projected = points @ choose_projection(points, rng)
+            order = np.argsort(projected, kind="stable")
+            for scaling, factor in _scalings(projected[order], projection_scales, min_gap_targets):
+                x = projected[order] * factor
+                b = interleaving_biases(x, bias_gap_fraction)
+                for activation in activations:
+                    solved = solve_output_layer(hidden_matrix(x, b, activation), targets[order])
+                    rows.append({"activation": activation, "repeat": repeat, "n": n,
+                                 "d": points.shape[1], "num_parameters": 2 * n + points.shape[1],
+                                 "scaling": scaling, "projection_scale": factor,
+                                 "min_gap": float(np.min(np.diff(x))),
+                                 "median_gap": float(np.median(np.diff(x))), **solved})
     return pd.DataFrame(rows)

@@ -32,6 +32,8 @@ from rethinkgen.training.records import format_epoch, metrics_frame, now, run_in
 from rethinkgen.training.session import Session, setup
 from rethinkgen.training.settings import TrainConfig
 from rethinkgen.training.state import RunState, code_identity
+from rethinkgen.training.norms import weight_norms
+from rethinkgen.training.validation import hold_out
 
 logger = logging.getLogger(__name__)
 
@@ -179,13 +181,14 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
     torchrun it trains data-parallel (:mod:`rethinkgen.training.distributed`).
     """
     started_at = now()
-    run = setup(cfg, train_split, test_split)
+    train_split, held_out = hold_out(train_split, cfg.validation_fraction, cfg.seed)
+    run = setup(cfg, train_split, test_split, held_out)
     is_main = run.dist_ctx is None or run.dist_ctx.is_main
     log = distributed.rank_logger(log, run.dist_ctx)
     try:
         state = _resume(run, cfg, checkpoint_path, log)
     except _StateMismatch:  # the failed load may have changed the model: build it afresh
-        run, state = setup(cfg, train_split, test_split), None
+        run, state = setup(cfg, train_split, test_split, held_out), None
     resumed_from_epoch = None if state is None else state.epoch
     state = state or RunState()
     if state.note_code(code_identity()):
@@ -211,6 +214,7 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         _train_and_evaluate(run, cfg, state, epoch, lr, wall, log)
+        state.weight_norms.append({"epoch": epoch, "step": state.step, "norms": weight_norms(run.model)})
         state.wall_time_s = wall()
         stop = state.status is None and should_stop is not None and _stop_requested(should_stop, run)
         _save(run, cfg, state, checkpoint_path, force=stop)
@@ -225,6 +229,7 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
     state.status = state.status or "max_epochs"  # max_epochs 0, or resumed when finished
     metrics = metrics_frame(state.rows, cfg)
     info = run_info(cfg, state, metrics, _facts(run), started_at, wall(), resumed_from_epoch)
+    info["weight_norms"] = state.weight_norms  # per epoch (rethinkgen.training.norms)
     log.info("finished: status %s after %d epochs (%d steps)", state.status, state.epoch,
              state.step)
     model_state = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}

@@ -52,22 +52,27 @@ def epoch_lr(cfg: TrainConfig, epoch: int, n_train: int) -> float:
     return lr
 
 
+def _decayed_parameters(model: nn.Module, scope: str) -> set[int]:
+    """ids of the parameters weight decay acts on under ``scope``."""
+    if scope == "all":
+        return {id(p) for p in model.parameters()}
+    if scope == "weights":
+        return {id(m.weight) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+    if scope == "fc":  # the TF cifar10 tutorial's: hidden fully connected kernels only
+        linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        return {id(m.weight) for m in linear[:-1]}
+    raise ValueError(f"weight_decay_scope must be 'weights', 'fc' or 'all', got {scope!r}")
+
+
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
     """SGD with momentum; weight decay on the kernels of conv and linear layers only
-    (``weight_decay_scope: weights``, as TF-slim regularizes) or on every parameter
-    (``all``, PyTorch's default)."""
+    (``weight_decay_scope: weights``, as TF-slim regularizes), on the hidden fully connected
+    kernels only (``fc``: the TF cifar10 tutorial's, no decay on convolutions or the output
+    layer) or on every parameter (``all``, PyTorch's default)."""
     params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.weight_decay_scope == "all":
-        groups = [{"params": params, "weight_decay": cfg.weight_decay}]
-    elif cfg.weight_decay_scope == "weights":
-        kernels = {id(m.weight) for m in model.modules()
-                   if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight.requires_grad}
-        groups = [{"params": [p for p in params if id(p) in kernels],
-                   "weight_decay": cfg.weight_decay},
-                  {"params": [p for p in params if id(p) not in kernels], "weight_decay": 0.0}]
-    else:
-        raise ValueError(f"weight_decay_scope must be 'weights' or 'all', "
-                         f"got {cfg.weight_decay_scope!r}")
+    decayed = _decayed_parameters(model, cfg.weight_decay_scope)
+    groups = [{"params": [p for p in params if id(p) in decayed], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if id(p) not in decayed], "weight_decay": 0.0}]
     # fused: one kernel for all parameters (measured 1.6-2.2x faster steps on CPU).
     return torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr,
                            momentum=cfg.momentum, fused=True)

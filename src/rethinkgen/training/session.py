@@ -77,7 +77,9 @@ def label_subsets(train_split) -> dict:
             for name, mask in masks.items() if mask.any()}
 
 
-def setup(cfg: TrainConfig, train_split, test_split) -> Session:
+def setup(cfg: TrainConfig, train_split, test_split, held_out: dict | None = None) -> Session:
+    """The run's working set; ``held_out``: named splits scored with the training set
+    (a validation split, rethinkgen.training.validation)."""
     if cfg.num_threads:
         torch.set_num_threads(int(cfg.num_threads))
     dist_ctx = distributed.init_from_env(cfg.device)
@@ -108,4 +110,5 @@ def setup(cfg: TrainConfig, train_split, test_split) -> Session:
                 data={"n_train": len(train_split), "n_test": len(test_split),
                       "num_classes": num_classes},
                 subset_batches={name: make_batches(split, cfg, False, device, shard)
-                                for name, split in label_subsets(train_split).items()})
+                                for name, split in (label_subsets(train_split)
+                                                    | (held_out or {})).items()})

@@ -38,7 +38,7 @@ class TrainConfig:
     regularizer: str = ""
     # regularizer (explicit regularizers; unset = off)
     weight_decay: float = 0.0
-    weight_decay_scope: str = "weights"  # weights (conv/linear kernels, as TF-slim) | all
+    weight_decay_scope: str = "weights"  # weights (conv/linear kernels, as TF-slim) | fc | all
     dropout: float = 0.0
     random_crop: bool = False
     augment: bool = False
@@ -61,6 +61,9 @@ class TrainConfig:
     fit_patience: int = 1
     eval_train_every: int = 1
     eval_test_every: int = 1            # epochs between test evaluations (and at the end)
+    # > 0: hold out this fraction of the training split (seeded by `seed`), never trained on,
+    # scored as split "validation" with every whole-training-set evaluation
+    validation_fraction: float = 0.0
     # Read-out points of the experiments sharing this run (rethinkgen.config): whole
     # training and test sets are scored at each of these epochs, and at the epoch the fit
     # criterion first holds for fit_patience evaluations when score_at_fit is set.

@@ -31,6 +31,7 @@ class RunState:
     best_test_accuracy: float | None = None
     best_test_epoch: int | None = None
     wall_time_s: float = 0.0                       # active seconds, summed over resumptions
+    weight_norms: list = field(default_factory=list)  # per epoch: epoch, step, norms by parameter
     # [{"code": code_identity(), "from_epoch": e}]: a new entry each time the run was
     # resumed by other code (docs/design.md, "Code changes during a run")
     code_versions: list = field(default_factory=list)

@@ -1,0 +1,28 @@
+"""A validation split held out from the training split: never trained on, scored every
+whole-training-set evaluation, so an early-stopping epoch can be picked without looking at
+the test set (docs/beyond.md, "Memorization")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def hold_out(train_split, fraction: float, seed: int) -> tuple[object, dict]:
+    """(the split left to train on, {"validation": held-out split}); ({} when fraction is 0).
+
+    The held-out examples keep their assigned (possibly corrupted) labels, as a practitioner
+    would have them; with symmetric label noise the validation accuracy is an affine function
+    of the clean one, so its best epoch estimates the clean best epoch.
+    """
+    if fraction == 0:
+        return train_split, {}
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
+    n = len(train_split)
+    held = round(fraction * n)
+    if held < 1 or held >= n:
+        raise ValueError(f"validation_fraction {fraction} of {n} training examples leaves "
+                         f"{held} for validation and {n - held} for training; both need at least 1")
+    order = np.random.default_rng(seed).permutation(n)
+    return (train_split.subset(np.sort(order[held:])),
+            {"validation": train_split.subset(np.sort(order[:held]))})
