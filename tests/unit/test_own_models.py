@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from rethinkgen.training.models import build_model, model_source
+from rethinkgen.training.models import build_model
+from rethinkgen.training.user_models import model_source
 from rethinkgen.training.user_models import UserModelError, check_outputs, load_factory
 from rethinkgen.user_inputs import user_input_problems
 

@@ -9,6 +9,8 @@ sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", ".."
 import logging
 from pathlib import Path
 
+import pandas as pd
+
 
 from rethinkgen.io import read_parquet, rule_logging, write_parquet
 from rethinkgen.analysis.scorecard import TITLE, build_scorecard, scorecard_notes

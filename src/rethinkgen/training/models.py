@@ -23,8 +23,7 @@ from torch import nn
 
 from rethinkgen.paper import PAPER_MODELS
 from rethinkgen.training.layers import CrossChannelLRN, ShiftOnlyBatchNorm2d
-from rethinkgen.training.user_models import (build_python, build_torchvision,  # noqa: F401
-                                             model_source)
+from rethinkgen.training.user_models import build_python, build_torchvision
 
 
 def _same_pool_size(size: int) -> int:
