@@ -18,7 +18,9 @@ from rethinkgen.analysis.weight_decay import (
     summed_lr_bound,
 )
 from rethinkgen.data.corruptions import apply_corruption
-from rethinkgen.training.engine import TrainConfig, build_optimizer, epoch_lr, train
+from rethinkgen.training.engine import train
+from rethinkgen.training.protocol import build_optimizer, epoch_lr
+from rethinkgen.training.settings import TrainConfig
 from rethinkgen.training.norms import weight_norms
 from rethinkgen.training.validation import hold_out
 from tests.conftest import make_split
