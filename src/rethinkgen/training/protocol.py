@@ -63,7 +63,7 @@ class TrainConfig:
     eval_batch_size: int = 1024
     device: str = "auto"                # auto | cpu | cuda | cuda:N
     num_threads: int | None = None      # torch.set_num_threads; None = leave as is
-    amp: str = "off"                    # off (fp32, the paper) | bf16 autocast (CPU and CUDA)
+    amp: str = "off"                    # off (fp32, the paper) | bf16 autocast | auto (bf16 where faster)
     channels_last: str = "auto"         # auto = conv nets only | on | off
     compile: bool = False               # torch.compile the model
     checkpoint_every: int = 1           # epochs between checkpoints (and at the end)

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from rethinkgen.training.models import count_parameters
+from rethinkgen.training.precision import precision_name
 
 if TYPE_CHECKING:  # annotations only: the engine imports this module
     from rethinkgen.training.engine import _Run
@@ -99,7 +100,7 @@ def run_info(cfg: TrainConfig, state: RunState, metrics: pd.DataFrame, run: _Run
         "device": str(device),
         "world_size": run.dist_ctx.world_size if run.dist_ctx else 1,
         "gpu_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "precision": "bf16" if run.pipeline.autocast_dtype is not None else "fp32",
+        "precision": precision_name(run.pipeline.autocast_dtype),
         "torch_version": torch.__version__,
         "torchvision_version": torchvision.__version__,
         "cuda_version": torch.version.cuda,
