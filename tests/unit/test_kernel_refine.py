@@ -7,8 +7,12 @@ import torch
 
 from rethinkgen.theory import memory
 from rethinkgen.theory.features import FEATURES
-from rethinkgen.theory.kernel_refine import (FeatureKernel, KernelFunction, factor_float32_in_place,
-                                             solve_refined)
+from rethinkgen.theory.kernel_refine import (
+    FeatureKernel,
+    KernelFunction,
+    factor_float32_in_place,
+    solve_refined,
+)
 from rethinkgen.theory.kernels import plan_solve, solve_kernel_interpolation
 
 

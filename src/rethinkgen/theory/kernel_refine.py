@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.linalg.lapack as lapack
 import torch
+from scipy.linalg import lapack
 
 from rethinkgen.theory.features import FEATURES
 from rethinkgen.theory.memory import REFINE_BLOCK
@@ -184,7 +184,7 @@ def pcg(operator: FeatureKernel, targets: torch.Tensor, precondition, tolerance:
         rz = rz_next
         iterations += 1
         log.info("PCG iteration %d: relative residual %.3g", iterations,
-                 float((r.norm() / targets.norm())))
+                 float(r.norm() / targets.norm()))
     return x, operator.matmul(x), iterations
 
 

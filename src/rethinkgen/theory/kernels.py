@@ -32,7 +32,12 @@ import torch
 from rethinkgen.analysis.paper import PAPER_TABLE3
 from rethinkgen.theory.features import FEATURES
 from rethinkgen.theory.kernel_refine import solve_refined_row
-from rethinkgen.theory.memory import choose_solver, feature_dim, kernel_solve_bytes, refuse_if_too_big
+from rethinkgen.theory.memory import (
+    choose_solver,
+    feature_dim,
+    kernel_solve_bytes,
+    refuse_if_too_big,
+)
 
 log = logging.getLogger(__name__)
 
