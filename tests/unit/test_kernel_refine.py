@@ -120,3 +120,12 @@ def test_feature_width_estimate_matches_the_feature_maps(features):
     spec = dict(features)
     stream = FEATURES[spec.pop("kind")](images, images, device=torch.device("cpu"), seed=0, **spec)
     assert memory.feature_dim(features, 784) == stream.feature_dim == sum(c[0].shape[1] for c in stream.chunks)
+
+
+def test_theorem1_fit_refuses_before_work_when_memory_is_short(monkeypatch):
+    from rethinkgen.theory.expressivity import expressivity_rows
+
+    monkeypatch.setattr(memory, "machine_memory_bytes", lambda: 10**8)
+    images = np.random.default_rng(0).integers(0, 256, (50, 4, 4, 1), dtype=np.uint8)
+    with pytest.raises(MemoryError, match=r"Theorem 1's fit at n = 50 .*smaller sample_sizes"):
+        expressivity_rows("toy", images, num_classes=10, sample_sizes=[20, "all"], bias_gap_fractions=[0.1], seed=0)
