@@ -1,7 +1,8 @@
 """Training speed as a fraction of this machine's measured peak (a roofline in one run).
 
 For every paper model, on the same device and thread count:
-- the measured peak: a square GEMM in fp32 and in bf16, and the model's heaviest layer
+- the measured peak: a square GEMM in fp32 and in bf16 (the faster of torch.mm and the same
+  GEMM as a 1x1 convolution), and the model's heaviest layer
   (the conv, or for MLPs the linear layer, with the most FLOPs) timed alone, forward and
   backward, at the batch size and in the precision our engine trains in;
 - the model's training FLOPs per image (forward + backward, `torch.utils.flop_counter`:
@@ -59,9 +60,19 @@ def best_seconds(fn, device: torch.device, repeats: int = 5) -> float:
     return min(times)
 
 
-def gemm_peak(device: torch.device, dtype: torch.dtype, size: int) -> float:
-    a, b = (torch.randn(size, size, device=device, generator=None).to(dtype) for _ in range(2))
-    return 2 * size**3 / best_seconds(lambda: torch.mm(a, b), device)
+def gemm_peak(device: torch.device, dtype: torch.dtype, size: int) -> dict:
+    """FLOP/s of a square GEMM two ways: torch.mm (MKL for CPU fp32, oneDNN for CPU bf16,
+    cuBLAS) and a 1x1 convolution (the same GEMM through oneDNN/cuDNN, as conv nets run);
+    on AMD CPUs MKL's fp32 GEMM is far below oneDNN's, so the peak is the faster of the two."""
+    a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
+    mm = 2 * size**3 / best_seconds(lambda: torch.mm(a, b), device)
+    side = 16
+    conv = nn.Conv2d(size, size, 1, bias=False).to(device, dtype, memory_format=torch.channels_last)
+    x = torch.randn(size // side**2 or 1, size, side, side, device=device, dtype=dtype).to(
+        memory_format=torch.channels_last)
+    with torch.no_grad():
+        conv_rate = 2 * x.shape[0] * side**2 * size**2 / best_seconds(lambda: conv(x), device)
+    return {"mm": mm, "conv1x1": conv_rate, "peak": max(mm, conv_rate)}
 
 
 def training_flops(module: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None) -> int:
@@ -139,13 +150,16 @@ def main() -> None:
     images = rng.integers(0, 256, (args.n, 28, 28, 1), np.uint8)
     labels = rng.integers(0, 10, args.n).astype(np.int64)
     dtype = autocast_dtype("auto", device)
-    peaks = {"fp32": gemm_peak(device, torch.float32, args.gemm), "bf16": gemm_peak(device, torch.bfloat16, args.gemm)}
+    gemms = {"fp32": gemm_peak(device, torch.float32, args.gemm), "bf16": gemm_peak(device, torch.bfloat16, args.gemm)}
+    peaks = {name: rates["peak"] for name, rates in gemms.items()}
     precision = precision_name(dtype)
     print(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
           + f", torch {torch.__version__}, threads {torch.get_num_threads()}, load {os.getloadavg()[0]:.2f}, "
           f"clock {'CPU time' if device.type == 'cpu' else 'wall'}, "
           f"batch {args.batch_size}, engine precision (amp auto) {precision}")
-    print(f"GEMM {args.gemm}^2 peak: fp32 {peaks['fp32'] / 1e9:,.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:,.0f} GFLOP/s")
+    for name, rates in gemms.items():
+        print(f"GEMM {args.gemm}^2 {name}: torch.mm {rates['mm'] / 1e9:,.0f} GFLOP/s, as a 1x1 conv "
+              f"{rates['conv1x1'] / 1e9:,.0f} GFLOP/s; peak {rates['peak'] / 1e9:,.0f}")
     header = (f"{'model':<16}{'GFLOP/img':>10}{'plain img/s':>12}{'ours img/s':>11}{'ours GFLOP/s':>13}"
               f"{'layer GFLOP/s':>14}{'ours/GEMM':>10}{'ours/layer':>11}{'plain/GEMM':>11}  heaviest layer")
     print(header)
@@ -182,7 +196,8 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"device": str(device), "threads": torch.get_num_threads(), "precision": precision,
-                       "gemm_peak_gflop_s": {k: v / 1e9 for k, v in peaks.items()}, "rows": rows}, handle, indent=2)
+                       "gemm_peak_gflop_s": {k: v / 1e9 for k, v in peaks.items()},
+                       "gemm_gflop_s": {k: {w: r / 1e9 for w, r in v.items()} for k, v in gemms.items()}, "rows": rows}, handle, indent=2)
 
 
 if __name__ == "__main__":
