@@ -1,5 +1,6 @@
 """The prepared GPU check: unit tests on CUDA, throughput per paper model (ours vs a plain
-loop), aggregate images/s of 1/2/4/8 concurrent runs on one GPU, the kernel solve at large n.
+loop), achieved FLOP/s as a fraction of the GPU's measured peak (roofline.py), aggregate
+images/s of 1/2/4/8 concurrent runs on one GPU, the kernel solve at large n.
 
 Writes gpu_check.json and gpu_check.md to --out. Every step runs in its own process with
 a time limit, and a failing step is recorded, not fatal. benchmarks/gpu_check.sh runs it;
@@ -21,9 +22,9 @@ ROOT = HERE.parent
 UNIT_TESTS = ["tests/unit/test_models.py", "tests/unit/test_train.py", "tests/unit/test_kernels.py"]
 # (CPU smoke sizes, GPU sizes): images, timed steps per model, kernel n.
 SIZES = {"cpu": dict(n=512, steps=2, kernel=[300, 600], concurrency=[1, 2],
-                     models=["mlp_1x512"], test_k="test_models or one_epoch"),
+                     models=["mlp_1x512"], test_k="test_models or one_epoch", gemm=256),
          "cuda": dict(n=50000, steps=200, kernel=[20000, 60000], concurrency=[1, 2, 4, 8],
-                      models=None, test_k=None)}
+                      models=None, test_k=None, gemm=8192)}
 
 
 def run_step(name: str, command: list[str], limit_s: int, env: dict | None = None) -> dict:
@@ -70,6 +71,12 @@ def markdown(report: dict) -> str:
     lines += ["", "| model | plain loop img/s | ours img/s | speed-up |", "|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['reference_img_s']:,.0f} | {r['ours_img_s']:,.0f} | "
               f"{r['speedup']:.2f}x |" for r in report["throughput"]]
+    roofline = report.get("roofline", {"rows": [], "gemm_peak_gflop_s": {}})
+    lines += ["", f"Roofline: GEMM peak {', '.join(f'{k} {v:,.0f}' for k, v in roofline['gemm_peak_gflop_s'].items())}"
+              " GFLOP/s", "", "| model | precision | GFLOP/img | ours GFLOP/s | of GEMM peak | of layer peak |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['precision']} | {r['gflop_per_image']:.3f} | {r['ours_gflop_s']:,.1f} | "
+              f"{r['ours_of_gemm_peak']:.0%} | {r['ours_of_layer_peak']:.0%} |" for r in roofline["rows"]]
     lines += ["", "| model | concurrent runs | aggregate img/s |", "|---|---|---|"]
     lines += [f"| {c['model']} | {c['concurrent_runs']} | {c['aggregate_img_s']:,.0f} |"
               for c in report["concurrency"]]
@@ -102,6 +109,13 @@ def main() -> None:
     step = run_step("throughput", bench, 180)
     report["steps"].append(step)
     report["throughput"] = throughput_rows(step["output_tail"])
+
+    roofline = [sys.executable, str(HERE / "roofline.py"), "--device", mode, "--n", str(min(sizes["n"], 8192)),
+                "--steps", str(sizes["steps"]), "--repeats", "1", "--gemm", str(sizes["gemm"]),
+                "--json", str(args.out / "roofline.json")] + (["--models", *sizes["models"]] if sizes["models"] else [])
+    report["steps"].append(run_step("roofline", roofline, 240))
+    if (args.out / "roofline.json").exists():
+        report["roofline"] = json.loads((args.out / "roofline.json").read_text())
 
     for model in (sizes["models"] or ["inception", "mlp_1x512"]):
         for copies in sizes["concurrency"]:

@@ -18,7 +18,9 @@ def test_gpu_check_cpu_mode_writes_json_and_markdown(tmp_path):
                             capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "gpu_check.json").read_text())
-    assert [s["rc"] for s in report["steps"]] == [0, 0, 0], report["steps"]
+    assert [s["rc"] for s in report["steps"]] == [0, 0, 0, 0], report["steps"]
+    assert report["roofline"]["rows"][0]["ours_of_gemm_peak"] > 0
+    assert report["roofline"]["rows"][0]["precision"] in ("fp32", "bf16")
     assert report["throughput"] and report["throughput"][0]["ours_img_s"] > 0
     assert [c["concurrent_runs"] for c in report["concurrency"]] == [1, 2]
     assert "| 600 | torch_cholesky |" in report["kernel_table"]

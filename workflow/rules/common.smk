@@ -26,6 +26,7 @@ from rethinkgen.describe import fill_descriptions, settings_caption
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
 from rethinkgen.user_inputs import user_input_problems
 from rethinkgen import preflight, targets
+from rethinkgen.theory import memory as theory_memory
 from rethinkgen.training import cost as training_cost
 from rethinkgen.training import console, gpu_share
 
@@ -314,10 +315,17 @@ def get_kernel_solve_spec(wildcards):
 
 
 def get_kernel_solve_mem_mb(wildcards):
-    """n x n float64 matrix plus the Cholesky work copy, test-by-train matrix, ~3 GB rest."""
+    """The solve's own peak-memory estimate for its real n and solver (theory/memory.py)."""
     entry = config["theory"]["kernel_solves"][wildcards.kernel_solve]
-    n, m = entry["n_train"] or 60000, entry.get("n_test") or 10000
-    return (16 * n * n + 4 * n * m) // 2**20 + 3000
+    dataset = config["datasets"][entry["dataset"]]
+    return theory_memory.kernel_solve_plan(entry, dataset)[1] // 10**6
+
+
+def get_expressivity_mem_mb(wildcards):
+    """Theorem 1's fit at the largest sample size of this dataset (theory/memory.py)."""
+    return theory_memory.expressivity_mem_mb(
+        config["theory"]["expressivity"], config["datasets"][wildcards.dataset]
+    )
 
 
 # ---- beyond the paper (beyond.smk)

@@ -19,7 +19,7 @@ rule fit_expressivity:
         "../../envs/torch.yaml"
     threads: 8
     resources:
-        mem_mb=8000,
+        mem_mb=get_expressivity_mem_mb,
         runtime=60,
     params:
         settings=config.get("theory", {}).get("expressivity"),

@@ -24,6 +24,8 @@ import scipy.linalg
 import torch
 from torch import nn
 
+from rethinkgen.theory.memory import expressivity_bytes, refuse_if_too_big
+
 log = logging.getLogger(__name__)
 
 # Rows of A (and of the network's hidden layer) handled at once: bounds memory at
@@ -184,6 +186,9 @@ def expressivity_rows(
     rng = np.random.default_rng(seed)
     unique_index, n_duplicates = deduplicate_images(images)
     log.info("%d images, %d exact duplicates dropped", len(images), n_duplicates)
+    largest = max(len(unique_index) if size == "all" else min(int(size), len(unique_index)) for size in sample_sizes)
+    refuse_if_too_big(expressivity_bytes(largest, images[0].size), f"Theorem 1's fit at n = {largest:,}",
+                      "smaller sample_sizes, or a machine with more memory")
     rows = []
     for requested in sample_sizes:
         n = len(unique_index) if requested == "all" else min(int(requested), len(unique_index))

@@ -8,9 +8,12 @@ features.
 Memory: K is built block by block on the compute device (float32 products, written into
 one n x n matrix of the solve precision) and factored in place by Cholesky, so exactly
 one n x n training matrix is kept (torch's CPU Cholesky adds a transient work copy:
-see `cholesky_solve_in_place`). The solve runs in float64 when 8 n^2 bytes fit in
-memory, else in float32 (documented fallback; a Gaussian kernel at n = 20,000 still
-factors in float32). Train predictions come from the factor: K alpha = L (L^T alpha).
+see `cholesky_solve_in_place`). `solve_dtype: auto` solves in float64 in memory when
+that fits, else by `float32_refined` (kernel_refine.py: one float32 n x n buffer factored
+in place by LAPACK, float64 conjugate gradients recomputing K block by block; the full
+n = 60,000 on a 24 GB machine). Every solve estimates its peak memory first and refuses to
+start when the machine has less (memory.py). Train predictions come from the factor:
+K alpha = L (L^T alpha), or from the refined path's last product with K.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ import torch
 
 from rethinkgen.paper import PAPER_TABLE3
 from rethinkgen.theory.features import FEATURES
+from rethinkgen.theory.kernel_refine import solve_refined_row
+from rethinkgen.theory.memory import (
+    choose_solver,
+    feature_dim,
+    kernel_solve_bytes,
+    refuse_if_too_big,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +56,18 @@ def available_memory_bytes(device: torch.device) -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def choose_solve_dtype(n_train: int, n_test: int, device: torch.device, requested: str = "auto") -> torch.dtype:
-    """float64 if the n x n matrix, the factorisation's transient copy and the float32
-    test-by-train matrix take at most 70% of free memory, else float32."""
-    if requested != "auto":
-        return {"float64": torch.float64, "float32": torch.float32}[requested]
-    needed = 2 * 8 * n_train**2 + 4 * n_test * n_train
-    return torch.float64 if needed <= 0.7 * available_memory_bytes(device) else torch.float32
+MEMORY_OPTIONS = ("a smaller n_train (memory grows with n^2); solve_dtype: float32_refined (one float32 "
+                  "n x n matrix, 4 n^2 bytes); or a machine with more memory (the rule's mem_mb is this estimate)")
+
+
+def plan_solve(n: int, m: int, d: int, device: torch.device, requested: str = "auto") -> str:
+    """The solver of one Table 3 row (float64 | float32 | float32_refined), after checking
+    that its estimated peak memory fits the machine (MemoryError with options if not)."""
+    solver = choose_solver(requested, n, m, d, available_memory_bytes(device))
+    total = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None
+    refuse_if_too_big(kernel_solve_bytes(solver, n, m, d), f"The kernel solve ({solver}, n = {n:,})",
+                      MEMORY_OPTIONS, total)
+    return solver
 
 
 def accumulate_gram(
@@ -178,44 +193,61 @@ def solve_kernel_interpolation(
     test_idx = _random_subset(test_labels, spec.get("n_test"), rng)
     n, m = len(train_idx), len(test_idx)
     num_classes = int(max(train_labels.max(), test_labels.max())) + 1
-    dtype = choose_solve_dtype(n, m, dev, spec.get("solve_dtype", "auto"))
-    log.info("n_train=%d n_test=%d device=%s solve dtype=%s", n, m, dev, dtype)
+    solver = plan_solve(n, m, feature_dim(spec["features"], train_images[0].size), dev,
+                        spec.get("solve_dtype", "auto"))
+    if solver == "float32_refined":  # LAPACK on the host
+        dev = torch.device("cpu")
+    log.info("n_train=%d n_test=%d device=%s solver=%s", n, m, dev, solver)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-
-    start = time.perf_counter()
-    kernel, cross, feature_dim, bandwidth = build_kernels(
-        train_images[train_idx], test_images[test_idx], spec, seed, dtype, dev, rng)
-    build_time = time.perf_counter() - start
-
-    start = time.perf_counter()
     targets = one_hot(train_labels[train_idx], num_classes).to(dev)
-    ridge = spec.get("ridge", 0.0) * float(kernel.diagonal().double().mean())
-    alpha = cholesky_solve_in_place(kernel, targets, ridge)
-    solve_time = time.perf_counter() - start
-
-    log.info("built and solved; peak memory %.0f MB", peak_memory_mb(dev))
-    factor = cholesky_factor(kernel)
-    train_pred = (factor @ (factor.T @ alpha) - ridge * alpha).double()
-    test_pred = torch.cat([cross[r : r + _ROW_BLOCK].to(alpha.dtype) @ alpha for r in range(0, m, _ROW_BLOCK)])
-    alpha, targets = alpha.double(), targets.double()
+    train_images, test_images = train_images[train_idx], test_images[test_idx]
+    if solver == "float32_refined":
+        solved = solve_refined_row(train_images, test_images, targets, spec, seed, rng)
+    else:
+        solved = _solve_in_memory(train_images, test_images, targets, spec, seed, rng,
+                                  getattr(torch, solver), dev)
+    alpha, train_pred, test_pred, targets = solved.pop("alpha"), solved.pop("train_pred"), solved.pop("test_pred"), \
+        targets.double()
+    ridge = solved["ridge_absolute"]
     # alpha_c^T K alpha_c = alpha_c^T (K alpha_c), with K alpha = Y - ridge * alpha
     norms = (alpha * (targets - ridge * alpha)).sum(0).clamp_min(0).sqrt().cpu().numpy()
     row = {
         "n_train": n, "n_test": m, "features": spec["features"]["kind"], "kernel": spec["kernel"],
-        "feature_dim": feature_dim,
-        "bandwidth_scale": spec.get("bandwidth_scale", float("nan")), "bandwidth": bandwidth,
-        "ridge": spec.get("ridge", 0.0), "solve_dtype": str(dtype).removeprefix("torch."),
+        "feature_dim": solved["feature_dim"],
+        "bandwidth_scale": spec.get("bandwidth_scale", float("nan")), "bandwidth": solved["bandwidth"],
+        "ridge": spec.get("ridge", 0.0), "solve_dtype": solver,
+        "relative_residual": float((train_pred + ridge * alpha - targets).norm() / targets.norm()),
+        "iterations": solved["iterations"],
         "train_error": float((train_pred.argmax(1).cpu().numpy() != train_labels[train_idx]).mean()),
         "test_error": float((test_pred.argmax(1).cpu().numpy() != test_labels[test_idx]).mean()),
         "max_train_residual": float((train_pred - targets).abs().max()),
         "solution_norm_mean": float(norms.mean()), "solution_norm_total": float(math.sqrt((norms**2).sum())),
         "solution_norm_per_class": norms.tolist(),
-        "build_time_s": build_time, "solve_time_s": solve_time, "peak_memory_mb": peak_memory_mb(dev),
+        "build_time_s": solved["build_time_s"], "solve_time_s": solved["solve_time_s"],
+        "peak_memory_mb": peak_memory_mb(dev),
         "device": str(dev),
     }
     log.info("%s", {k: v for k, v in row.items() if k != "solution_norm_per_class"})
     return row
+
+
+def _solve_in_memory(train_images, test_images, targets, spec, seed, rng, dtype, dev) -> dict:
+    """K and K test x train in memory, K factored in place by torch (float64 or float32)."""
+    start = time.perf_counter()
+    kernel, cross, dim, bandwidth = build_kernels(train_images, test_images, spec, seed, dtype, dev, rng)
+    build_time = time.perf_counter() - start
+    start = time.perf_counter()
+    ridge = spec.get("ridge", 0.0) * float(kernel.diagonal().double().mean())
+    alpha = cholesky_solve_in_place(kernel, targets, ridge)
+    solve_time = time.perf_counter() - start
+    log.info("built and solved; peak memory %.0f MB", peak_memory_mb(dev))
+    factor = cholesky_factor(kernel)
+    train_pred = (factor @ (factor.T @ alpha) - ridge * alpha).double()
+    test_pred = torch.cat([cross[r : r + _ROW_BLOCK].to(alpha.dtype) @ alpha for r in range(0, len(cross), _ROW_BLOCK)])
+    return {"alpha": alpha.double(), "train_pred": train_pred, "test_pred": test_pred, "ridge_absolute": ridge,
+            "feature_dim": dim, "bandwidth": bandwidth, "iterations": 0, "build_time_s": build_time,
+            "solve_time_s": solve_time}
 
 
 def table3(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -226,7 +258,7 @@ def table3(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         table["paper_dataset"].str.lower()
     )
     columns = ["kernel_solve", "dataset", "n_train", "n_test", "features", "kernel", "bandwidth", "ridge",
-               "solve_dtype", "train_error", "test_error", "paper_dataset", "paper_features",
+               "solve_dtype", "relative_residual", "iterations", "train_error", "test_error", "paper_dataset", "paper_features",
                "paper_test_error", "solution_norm_mean", "solution_norm_total", "paper_solution_norm",
                "build_time_s", "solve_time_s", "peak_memory_mb", "same_dataset_as_paper"]
     differing = sorted(set(table.loc[~table["same_dataset_as_paper"], "dataset"]))
@@ -237,7 +269,7 @@ def table3(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         "Errors are fractions. Solution norm: sqrt(alpha_c^T K alpha_c) per class c with one-hot targets "
         "(mean over classes, and the root of their sum of squares); the paper's label encoding is not "
         "stated. Ridge is relative to the mean diagonal of K.\n\n" + note
-        + table[columns].to_markdown(index=False, floatfmt=".4g") + "\n"
+        + table[[c for c in columns if c in table]].to_markdown(index=False, floatfmt=".4g") + "\n"  # rows from before the refined solver lack its columns
     )
     return table, markdown
 

@@ -27,6 +27,7 @@ from rethinkgen.training.checkpoint import (capture_rng_states, load_checkpoint,
                                             restore_rng_states, save_checkpoint)
 from rethinkgen.training.epochs import evaluate, train_one_epoch
 from rethinkgen.training.models import count_parameters
+from rethinkgen.training.precision import precision_name
 from rethinkgen.training.protocol import Interrupted, epoch_lr, fit_met
 from rethinkgen.training.records import format_epoch, metrics_frame, now, run_info
 from rethinkgen.training.session import Session, setup
@@ -241,7 +242,7 @@ def _facts(run: Session) -> dict:
     return {"data": run.data, "num_params": count_parameters(run.model),
             "device": str(run.device),
             "world_size": run.dist_ctx.world_size if run.dist_ctx else 1,
-            "precision": "bf16" if run.pipeline.autocast_dtype is not None else "fp32"}
+            "precision": precision_name(run.pipeline.autocast_dtype)}
 
 
 def _progress_bar(cfg: TrainConfig, state: RunState):

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rethinkgen.training import precision
 from rethinkgen.training.image_lists import ImageListBatches
 from rethinkgen.training.models import CONV_ARCHS
 
@@ -137,9 +138,10 @@ def nhwc_to_device(images, device: torch.device) -> torch.Tensor:
 class BatchPipeline:
     """How raw uint8 batches become model inputs, and the numeric precision to run in.
 
-    Defaults from CPU measurements (1 thread, batch 128, 28x28x1): bf16 autocast speeds
-    up small Inception 2.1x, AlexNet 2.2x and the MLPs 1.6x over fp32; channels_last adds
-    1.2-1.6x for the conv nets and slows nothing else.
+    Defaults from CPU measurements (1 thread, batch 128, 28x28x1): on a CPU with AMX, bf16
+    autocast speeds up small Inception 2.1x, AlexNet 2.2x and the MLPs 1.6x over fp32;
+    without AMX it is slower, so `amp: auto` picks fp32 there (training/precision.py);
+    channels_last adds 1.2-1.6x for the conv nets and slows nothing else.
     """
 
     crop_size: int | None
@@ -170,14 +172,7 @@ class BatchPipeline:
         if cfg.channels_last not in ("auto", "on", "off", True, False):
             raise ValueError(f"channels_last must be auto, on or off, got {cfg.channels_last!r}")
         channels_last = conv if cfg.channels_last == "auto" else cfg.channels_last in ("on", True)
-        autocast_dtype = None
-        if cfg.amp in ("auto", "bf16"):
-            if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-                logger.warning("bf16 not supported on this GPU; training in fp32")
-            else:
-                autocast_dtype = torch.bfloat16
-        elif cfg.amp not in ("off", "none", None, False):
-            raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {cfg.amp!r}")
+        autocast_dtype = precision.autocast_dtype(cfg.amp, device)
         return cls(
             crop_size=None if image_list else cfg.crop_size,
             random_crop=cfg.random_crop and not image_list,
