@@ -5,7 +5,8 @@ scipy.linalg.cho_factor/cho_solve, scipy.linalg.solve(assume_a="pos"), torch.lin
 subprocess, so its peak memory (ru_maxrss; on CUDA torch's max_memory_allocated) is its own.
 
     python benchmarks/kernel_solve.py --sizes 2000 5000 10000
-    python benchmarks/kernel_solve.py --device cuda --sizes 20000 60000 --methods ours_cholesky_in_place torch_cholesky
+    python benchmarks/kernel_solve.py --device cuda --sizes 20000 60000 \\
+        --methods ours_cholesky_in_place torch_cholesky
 """
 
 import argparse
@@ -19,8 +20,13 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from rethinkgen.theory.kernels import (accumulate_gram, cholesky_solve_in_place,
-                                       gram_to_gaussian_, one_hot, peak_memory_mb)
+from rethinkgen.theory.kernels import (
+    accumulate_gram,
+    cholesky_solve_in_place,
+    gram_to_gaussian_,
+    one_hot,
+    peak_memory_mb,
+)
 
 
 def _scipy_cho(k, y):
@@ -45,8 +51,12 @@ def run_case(n: int, method: str, device: torch.device) -> dict:
     features = torch.from_numpy(rng.random((n, 784), dtype=np.float32))
     labels = rng.integers(0, 10, n)
     before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kernel, _, sq, _ = accumulate_gram(iter([(features, features[:1])]), n, 1, torch.float64, device)
-    gram_to_gaussian_(kernel, sq, sq, bandwidth=float(np.sqrt(784 / 6)))  # median distance of U(0,1)^784
+    kernel, _, sq, _ = accumulate_gram(
+        iter([(features, features[:1])]), n, 1, torch.float64, device
+    )
+    gram_to_gaussian_(
+        kernel, sq, sq, bandwidth=float(np.sqrt(784 / 6))
+    )  # median distance of U(0,1)^784
     targets = one_hot(labels, 10).to(device=device, dtype=torch.float64)
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -57,10 +67,16 @@ def run_case(n: int, method: str, device: torch.device) -> dict:
         torch.cuda.synchronize()
     solve_s = time.perf_counter() - start
     alpha = torch.as_tensor(alpha).cpu().numpy()
-    return {"n": n, "method": method, "device": str(device), "solve_s": solve_s,
-            "alpha_sum": float(alpha.sum()), "baseline_rss_mb": before_mb,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "peak_gpu_mb": peak_memory_mb(device) if device.type == "cuda" else None}
+    return {
+        "n": n,
+        "method": method,
+        "device": str(device),
+        "solve_s": solve_s,
+        "alpha_sum": float(alpha.sum()),
+        "baseline_rss_mb": before_mb,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_mb": peak_memory_mb(device) if device.type == "cuda" else None,
+    }
 
 
 def main() -> None:
@@ -80,15 +96,22 @@ def main() -> None:
     rows = []
     for n in args.sizes:
         for method in args.methods:
-            out = subprocess.run([sys.executable, __file__, "--device", args.device, "--case",
-                                  str(n), method], check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--device", args.device, "--case", str(n), method],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             row = json.loads(out)
             rows.append(row)
             first = next(r for r in rows if r["n"] == n)  # same alpha as the first method's
             same = np.isclose(row["alpha_sum"], first["alpha_sum"], rtol=1e-6)
             gpu = f"{row['peak_gpu_mb']:.0f}" if row["peak_gpu_mb"] is not None else "-"
-            print(f"| {n} | {method} | {row['solve_s']:.2f} | {row['peak_rss_mb']:.0f} | {gpu} "
-                  f"| {8 * n * n / 2**20:.0f} | {same} |", flush=True)
+            print(
+                f"| {n} | {method} | {row['solve_s']:.2f} | {row['peak_rss_mb']:.0f} | {gpu} "
+                f"| {8 * n * n / 2**20:.0f} | {same} |",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=2)

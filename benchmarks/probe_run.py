@@ -1,8 +1,10 @@
 """Train one run with the engine directly and print its curve: for measuring a protocol
 choice (init, warmup, precision) before it goes into a config.
 
-    python benchmarks/probe_run.py --data results/data/fashion_mnist_500/true_labels/data_seed20170424 \\
-        --model '{"arch": "small_inception", "batch_norm": false, "lr": 0.1, "init": "glorot_uniform"}' \\
+    python benchmarks/probe_run.py \\
+        --data results/data/fashion_mnist_500/true_labels/data_seed20170424 \\
+        --model '{"arch": "small_inception", "batch_norm": false, "lr": 0.1,
+                  "init": "glorot_uniform"}' \\
         --training '{"max_epochs": 100, "lr_warmup_epochs": 10}' --out probe.json
 
 The data folder is a corruption's output (train.npz, test.npz), e.g. after
@@ -18,11 +20,16 @@ import time
 from pathlib import Path
 
 from rethinkgen.data.splits import load_split
-from rethinkgen.training.settings import TrainConfig
 from rethinkgen.training.engine import train
+from rethinkgen.training.settings import TrainConfig
 
-QUICK_TRAINING = {"batch_size": 128, "momentum": 0.9, "lr_decay": 0.95,
-                  "lr_decay_every_steps": 391, "eval_train_every": 1}
+QUICK_TRAINING = {
+    "batch_size": 128,
+    "momentum": 0.9,
+    "lr_decay": 0.95,
+    "lr_decay_every_steps": 391,
+    "eval_train_every": 1,
+}
 
 
 def main() -> None:
@@ -36,20 +43,30 @@ def main() -> None:
     parser.add_argument("--out", help="write the summary and curve here (JSON)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    run = {"dataset": Path(args.data).parent.name, "model": "probe",
-           "corruption": Path(args.data).name, "regularizer": "probe", "seed": args.seed,
-           "model_spec": json.loads(args.model), "regularizer_spec": json.loads(args.regularizer),
-           "training": QUICK_TRAINING | json.loads(args.training)}
+    run = {
+        "dataset": Path(args.data).parent.name,
+        "model": "probe",
+        "corruption": Path(args.data).name,
+        "regularizer": "probe",
+        "seed": args.seed,
+        "model_spec": json.loads(args.model),
+        "regularizer_spec": json.loads(args.regularizer),
+        "training": QUICK_TRAINING | json.loads(args.training),
+    }
     cfg = TrainConfig.from_dict(run, num_threads=args.threads)
     start = time.perf_counter()
-    result = train(cfg, load_split(Path(args.data) / "train.npz"),
-                   load_split(Path(args.data) / "test.npz"))
+    result = train(
+        cfg, load_split(Path(args.data) / "train.npz"), load_split(Path(args.data) / "test.npz")
+    )
     curve = result.metrics.pivot_table(index="epoch", columns="split", values="accuracy")
-    summary = {"run": run, "seconds": round(time.perf_counter() - start, 1),
-               **{k: result.info[k] for k in ("status", "epochs", "epochs_to_fit")},
-               "final": result.info["final"],
-               "peak_train_accuracy": float(curve["train"].max()),
-               "curve": {int(e): row.dropna().round(4).to_dict() for e, row in curve.iterrows()}}
+    summary = {
+        "run": run,
+        "seconds": round(time.perf_counter() - start, 1),
+        **{k: result.info[k] for k in ("status", "epochs", "epochs_to_fit")},
+        "final": result.info["final"],
+        "peak_train_accuracy": float(curve["train"].max()),
+        "curve": {int(e): row.dropna().round(4).to_dict() for e, row in curve.iterrows()},
+    }
     text = json.dumps(summary, indent=1)
     if args.out:
         Path(args.out).write_text(text)

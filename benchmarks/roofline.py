@@ -69,7 +69,8 @@ def gemm_peak(device: torch.device, dtype: torch.dtype, size: int) -> dict:
     side = 16
     conv = nn.Conv2d(size, size, 1, bias=False).to(device, dtype, memory_format=torch.channels_last)
     x = torch.randn(size // side**2 or 1, size, side, side, device=device, dtype=dtype).to(
-        memory_format=torch.channels_last)
+        memory_format=torch.channels_last
+    )
     with torch.no_grad():
         conv_rate = 2 * x.shape[0] * side**2 * size**2 / best_seconds(lambda: conv(x), device)
     return {"mm": mm, "conv1x1": conv_rate, "peak": max(mm, conv_rate)}
@@ -79,7 +80,9 @@ def training_flops(module: nn.Module, x: torch.Tensor, target: torch.Tensor | No
     """FLOPs of one forward and backward pass (counted, not timed)."""
     with FlopCounterMode(display=False) as counter:
         out = module(x)
-        (F.cross_entropy(out, target) if target is not None else out.float().square().mean()).backward()
+        (
+            F.cross_entropy(out, target) if target is not None else out.float().square().mean()
+        ).backward()
     module.zero_grad(set_to_none=True)
     return counter.get_total_flops()
 
@@ -92,17 +95,26 @@ def heaviest_layer(model: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.
     def record(module, inputs, output) -> None:  # a hook returning a value would replace the output
         shapes.setdefault(module, inputs[0].shape)
 
-    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    hooks = [
+        m.register_forward_hook(record)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
     with torch.no_grad():
         model(x)
     for hook in hooks:
         hook.remove()
-    flops = {m: training_flops(m, torch.randn(s, device=x.device, requires_grad=True)) for m, s in shapes.items()}
+    flops = {
+        m: training_flops(m, torch.randn(s, device=x.device, requires_grad=True))
+        for m, s in shapes.items()
+    }
     layer = max(flops, key=flops.get)
     return layer, shapes[layer], flops[layer]
 
 
-def layer_peak(layer: nn.Module, shape: torch.Size, flops: int, device: torch.device, dtype) -> float:
+def layer_peak(
+    layer: nn.Module, shape: torch.Size, flops: int, device: torch.device, dtype
+) -> float:
     """FLOP/s of the layer alone, forward and backward, in the engine's precision and layout."""
     x = torch.randn(shape, device=device, requires_grad=True)
     if x.dim() == 4:
@@ -138,7 +150,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="timed steps per model")
     parser.add_argument("--repeats", type=int, default=2, help="best of N timed windows")
     parser.add_argument("--gemm", type=int, default=2048, help="square GEMM size of the peak")
-    parser.add_argument("--profile", nargs="*", default=[], help="models to profile (torch.profiler)")
+    parser.add_argument(
+        "--profile", nargs="*", default=[], help="models to profile (torch.profiler)"
+    )
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
 
@@ -150,18 +164,29 @@ def main() -> None:
     images = rng.integers(0, 256, (args.n, 28, 28, 1), np.uint8)
     labels = rng.integers(0, 10, args.n).astype(np.int64)
     dtype = autocast_dtype("auto", device)
-    gemms = {"fp32": gemm_peak(device, torch.float32, args.gemm), "bf16": gemm_peak(device, torch.bfloat16, args.gemm)}
+    gemms = {
+        "fp32": gemm_peak(device, torch.float32, args.gemm),
+        "bf16": gemm_peak(device, torch.bfloat16, args.gemm),
+    }
     peaks = {name: rates["peak"] for name, rates in gemms.items()}
     precision = precision_name(dtype)
-    print(f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
-          + f", torch {torch.__version__}, threads {torch.get_num_threads()}, load {os.getloadavg()[0]:.2f}, "
-          f"clock {'CPU time' if device.type == 'cpu' else 'wall'}, "
-          f"batch {args.batch_size}, engine precision (amp auto) {precision}")
+    print(
+        f"device {device}"
+        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
+        + f", torch {torch.__version__}, threads {torch.get_num_threads()}, load "
+        f"{os.getloadavg()[0]:.2f}, clock {'CPU time' if device.type == 'cpu' else 'wall'}, batch "
+        f"{args.batch_size}, engine precision (amp auto) {precision}"
+    )
     for name, rates in gemms.items():
-        print(f"GEMM {args.gemm}^2 {name}: torch.mm {rates['mm'] / 1e9:,.0f} GFLOP/s, as a 1x1 conv "
-              f"{rates['conv1x1'] / 1e9:,.0f} GFLOP/s; peak {rates['peak'] / 1e9:,.0f}")
-    header = (f"{'model':<16}{'GFLOP/img':>10}{'plain img/s':>12}{'ours img/s':>11}{'ours GFLOP/s':>13}"
-              f"{'layer GFLOP/s':>14}{'ours/GEMM':>10}{'ours/layer':>11}{'plain/GEMM':>11}  heaviest layer")
+        print(
+            f"GEMM {args.gemm}^2 {name}: torch.mm {rates['mm'] / 1e9:,.0f} GFLOP/s, as a 1x1 conv "
+            f"{rates['conv1x1'] / 1e9:,.0f} GFLOP/s; peak {rates['peak'] / 1e9:,.0f}"
+        )
+    header = (
+        f"{'model':<16}{'GFLOP/img':>10}{'plain img/s':>12}{'ours img/s':>11}{'ours GFLOP/s':>13}"
+        f"{'layer GFLOP/s':>14}{'ours/GEMM':>10}{'ours/layer':>11}{'plain/GEMM':>11}  heaviest "
+        "layer"
+    )
     print(header)
     rows = []
     for name in args.models:
@@ -174,30 +199,59 @@ def main() -> None:
         layer_rate = layer_peak(layer, shape, flops, device, dtype)
         steps = args.steps or (6 if spec["arch"] != "mlp" and device.type == "cpu" else 100)
         clock = clock_for(device)
-        plain = max(reference_images_per_s(spec, images, labels, 28, device, steps, args.batch_size, 0, clock)
-                    for _ in range(args.repeats))
-        ours = max(engine_images_per_s(spec, images, labels, 28, device, steps, args.batch_size, "auto", clock)
-                   for _ in range(args.repeats))
-        row = {"model": name, "gflop_per_image": per_image / 1e9, "precision": precision,
-               "plain_img_s": plain, "ours_img_s": ours, "ours_gflop_s": ours * per_image / 1e9,
-               "layer_gflop_s": layer_rate / 1e9, "gemm_peak_gflop_s": peaks[precision] / 1e9,
-               "ours_of_gemm_peak": ours * per_image / peaks[precision],
-               "ours_of_layer_peak": ours * per_image / layer_rate,
-               "plain_of_gemm_peak": plain * per_image / peaks["fp32"],
-               "heaviest_layer": f"{type(layer).__name__} {tuple(shape)}"}
+        plain = max(
+            reference_images_per_s(
+                spec, images, labels, 28, device, steps, args.batch_size, 0, clock
+            )
+            for _ in range(args.repeats)
+        )
+        ours = max(
+            engine_images_per_s(
+                spec, images, labels, 28, device, steps, args.batch_size, "auto", clock
+            )
+            for _ in range(args.repeats)
+        )
+        row = {
+            "model": name,
+            "gflop_per_image": per_image / 1e9,
+            "precision": precision,
+            "plain_img_s": plain,
+            "ours_img_s": ours,
+            "ours_gflop_s": ours * per_image / 1e9,
+            "layer_gflop_s": layer_rate / 1e9,
+            "gemm_peak_gflop_s": peaks[precision] / 1e9,
+            "ours_of_gemm_peak": ours * per_image / peaks[precision],
+            "ours_of_layer_peak": ours * per_image / layer_rate,
+            "plain_of_gemm_peak": plain * per_image / peaks["fp32"],
+            "heaviest_layer": f"{type(layer).__name__} {tuple(shape)}",
+        }
         rows.append(row)
-        print(f"{name:<16}{row['gflop_per_image']:>10.3f}{plain:>12,.0f}{ours:>11,.0f}{row['ours_gflop_s']:>13,.1f}"
-              f"{row['layer_gflop_s']:>14,.1f}{row['ours_of_gemm_peak']:>10.0%}{row['ours_of_layer_peak']:>11.0%}"
-              f"{row['plain_of_gemm_peak']:>11.0%}  {row['heaviest_layer']}", flush=True)
+        print(
+            f"{name:<16}{row['gflop_per_image']:>10.3f}{plain:>12,.0f}{ours:>11,.0f}{row['ours_gflop_s']:>13,.1f}"
+            f"{row['layer_gflop_s']:>14,.1f}{row['ours_of_gemm_peak']:>10.0%}{row['ours_of_layer_peak']:>11.0%}"
+            f"{row['plain_of_gemm_peak']:>11.0%}  {row['heaviest_layer']}",
+            flush=True,
+        )
     for name in args.profile:
         spec = dict(PAPER_MODEL_SPECS[name], lr=0.01)
         print(f"\nprofile of our engine, {name}, {precision}:")
         print(profile_engine(spec, images, labels, device, 4, args.batch_size))
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"device": str(device), "threads": torch.get_num_threads(), "precision": precision,
-                       "gemm_peak_gflop_s": {k: v / 1e9 for k, v in peaks.items()},
-                       "gemm_gflop_s": {k: {w: r / 1e9 for w, r in v.items()} for k, v in gemms.items()}, "rows": rows}, handle, indent=2)
+            json.dump(
+                {
+                    "device": str(device),
+                    "threads": torch.get_num_threads(),
+                    "precision": precision,
+                    "gemm_peak_gflop_s": {k: v / 1e9 for k, v in peaks.items()},
+                    "gemm_gflop_s": {
+                        k: {w: r / 1e9 for w, r in v.items()} for k, v in gemms.items()
+                    },
+                    "rows": rows,
+                },
+                handle,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -33,14 +33,20 @@ def _mean_sd(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
 
 def run_lines(runs: pd.DataFrame) -> list[str]:
     """One line per run: outcome, read-out epoch, fit, train and test, parameters/example."""
-    lines = ["| dataset | model | corruption | regularizer | seed | params/example | outcome "
-             "| read at epoch | fitted at epoch | whole-set train | test |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in runs.sort_values(["dataset", "model", "corruption", "regularizer", "seed"]).itertuples():
+    lines = [
+        "| dataset | model | corruption | regularizer | seed | params/example | outcome "
+        "| read at epoch | fitted at epoch | whole-set train | test |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs.sort_values(
+        ["dataset", "model", "corruption", "regularizer", "seed"]
+    ).itertuples():
         fit = "-" if pd.isna(r.epochs_to_fit) else str(int(r.epochs_to_fit))
-        lines.append(f"| {r.dataset} | {r.model} | {r.corruption} | {r.regularizer} | {r.seed} "
-                     f"| {r.params_per_example:,.0f} | {r.outcome} | {int(r.readout_epoch)} | {fit} "
-                     f"| {_pct(r.final_train_accuracy)} | {_pct(r.final_test_accuracy)} |")
+        lines.append(
+            f"| {r.dataset} | {r.model} | {r.corruption} | {r.regularizer} | {r.seed} "
+            f"| {r.params_per_example:,.0f} | {r.outcome} | {int(r.readout_epoch)} | {fit} "
+            f"| {_pct(r.final_train_accuracy)} | {_pct(r.final_test_accuracy)} |"
+        )
     return lines
 
 
@@ -56,14 +62,19 @@ def sweep_lines(runs: pd.DataFrame) -> list[str]:
     ratio = summarize(sweep, by, "ratio", "censored").set_index(by)
     error = sweep.groupby(by)["test_error"].apply(lambda v: _mean_sd(v, digits=3))
     epochs = sweep.groupby(by)["epochs_to_fit"].apply(lambda v: _mean_sd(v.astype(float), digits=1))
-    lines = ["| dataset | model | p | runs (censored) | epochs to fit | relative time to fit | test error |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | model | p | runs (censored) | epochs to fit | relative time to fit "
+        "| test error |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for key, r in ratio.iterrows():
         value = f"{r.estimate:.2f}" + (f" ± {r.sd:.2f}" if pd.notna(r.sd) else "")
         if r.summary == "median":
             value = ("≥ " if r.lower_bound else "") + f"{r.estimate:.2f} (median)"
-        lines.append(f"| {key[0]} | {key[1]} | {key[2]:.1f} | {int(r.n)} ({int(r.n_censored)}) "
-                     f"| {epochs[key]} | {value} | {error[key]} |")
+        lines.append(
+            f"| {key[0]} | {key[1]} | {key[2]:.1f} | {int(r.n)} ({int(r.n_censored)}) "
+            f"| {epochs[key]} | {value} | {error[key]} |"
+        )
     if len(failed):
         lines.append(f"\nNot results (diverged or unfinished): {len(failed)} run(s).")
     return lines
@@ -71,21 +82,32 @@ def sweep_lines(runs: pd.DataFrame) -> list[str]:
 
 def fig1a_lines(runs: pd.DataFrame) -> list[str]:
     """Figure 1a per training-set size: the epoch each condition fitted, in order."""
-    lines = ["| dataset | params/example | fit order (epoch the loss fell below 0.1) | final loss, largest |",
-             "|---|---|---|---|"]
+    lines = [
+        "| dataset | params/example | fit order (epoch the loss fell below 0.1) "
+        "| final loss, largest |",
+        "|---|---|---|---|",
+    ]
     for dataset, rows in runs.groupby("dataset"):
         rows = rows.sort_values("epochs_to_fit")
-        order = ", ".join(f"{r.paper_condition} {'-' if pd.isna(r.epochs_to_fit) else int(r.epochs_to_fit)}"
-                          for r in rows.itertuples())
-        lines.append(f"| {dataset} | {rows['params_per_example'].max():,.0f} | {order} "
-                     f"| {rows['final_train_online_loss'].max():.4f} |")
+        order = ", ".join(
+            f"{r.paper_condition} {'-' if pd.isna(r.epochs_to_fit) else int(r.epochs_to_fit)}"
+            for r in rows.itertuples()
+        )
+        lines.append(
+            f"| {dataset} | {rows['params_per_example'].max():,.0f} | {order} "
+            f"| {rows['final_train_online_loss'].max():.4f} |"
+        )
     return lines
 
 
 def scorecard_lines(scorecard: pd.DataFrame) -> list[str]:
     counts = scorecard["result"].str.split(" ").str[0].value_counts()
-    lines = [", ".join(f"{n} {k}" for k, n in counts.items()), "",
-             "| check | result | ours |", "|---|---|---|"]
+    lines = [
+        ", ".join(f"{n} {k}" for k, n in counts.items()),
+        "",
+        "| check | result | ours |",
+        "|---|---|---|",
+    ]
     for r in scorecard.itertuples():
         if not str(r.result).startswith("not applicable"):
             lines.append(f"| {r.check_id}: {r.check} | {r.result} | {str(r.ours)[:160]} |")

@@ -45,8 +45,9 @@ def _validate(data: dict, schema: Path, root: str) -> None:
         cause = error.__context__
         if not isinstance(cause, jsonschema.ValidationError):
             raise
-        raise config_checks.ConfigError(f"invalid config (schema {schema.name}):\n"
-                                        + schema_error_summary(cause, root)) from None
+        raise config_checks.ConfigError(
+            f"invalid config (schema {schema.name}):\n" + schema_error_summary(cause, root)
+        ) from None
 
 
 def load_checked_config(paths: list[str]) -> dict:
@@ -57,7 +58,9 @@ def load_checked_config(paths: list[str]) -> dict:
     merged: dict = {}
     for path in paths:
         if not Path(path).is_file():
-            raise config_checks.ConfigError(f"config file {path} not found (give paths as to snakemake --configfile)")
+            raise config_checks.ConfigError(
+                f"config file {path} not found (give paths as to snakemake --configfile)"
+            )
         update_config(merged, read_config_file(path))
     schemas = schema_dir()
     _validate(merged, schemas / "config.schema.yaml", "config")
@@ -75,8 +78,14 @@ def load_checked_config(paths: list[str]) -> dict:
 
 def target_rows(config: dict) -> list[tuple[str, str, str]]:
     """(target, what it makes, its files) for `all`, each short target, and `beyond`."""
-    rows = [("all", f"every figure, table and the scorecard; "
-                    f"{describe.plural(len(config_checks.all_runs(config)), 'run')}", "results/figures/, results/tables/")]
+    rows = [
+        (
+            "all",
+            f"every figure, table and the scorecard; "
+            f"{describe.plural(len(config_checks.all_runs(config)), 'run')}",
+            "results/figures/, results/tables/",
+        )
+    ]
     specs = {**config.get("figures", {}), **config.get("tables", {})}
     for name, files in targets.short_targets(config).items():
         key = next((k for k in specs if targets.short_name(k) == name), None)
@@ -90,16 +99,29 @@ def target_rows(config: dict) -> list[tuple[str, str, str]]:
         else:
             what = "nothing: " + targets.unavailable_reason(key, spec)
         rows.append((name, what, _short(files)))
-    for name, files in (("expressivity", ["results/tables/expressivity.md"]),
-                        ("table3", ["results/tables/table3_kernels.md"])):
+    for name, files in (
+        ("expressivity", ["results/tables/expressivity.md"]),
+        ("table3", ["results/tables/table3_kernels.md"]),
+    ):
         reason = targets.nothing_to_make(config, name)
-        what = "Theorem 1's construction" if name == "expressivity" else "Table 3, kernel interpolation"
+        what = (
+            "Theorem 1's construction"
+            if name == "expressivity"
+            else "Table 3, kernel interpolation"
+        )
         rows.append((name, reason.split(": ", 1)[1] if reason else what, _short(files)))
     beyond = targets.beyond_outputs(config)
     reason = targets.nothing_to_make(config, "beyond")
-    rows.append(("beyond", reason.split(": ", 1)[1] if reason else
-                 f"{', '.join(beyond)}; {describe.plural(len(config_checks.target_runs(config, 'beyond')), 'run')}",
-                 "" if reason else "results/tables/, results/figures/"))
+    rows.append(
+        (
+            "beyond",
+            reason.split(": ", 1)[1]
+            if reason
+            else f"{', '.join(beyond)}; "
+            f"{describe.plural(len(config_checks.target_runs(config, 'beyond')), 'run')}",
+            "" if reason else "results/tables/, results/figures/",
+        )
+    )
     return rows
 
 
@@ -113,30 +135,51 @@ def _short(files: list[str]) -> str:
 
 def _configfile_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument("--configfile", nargs="+", default=[DEFAULT_CONFIG],
-                        help=f"as given to snakemake; replaces the default {DEFAULT_CONFIG}")
+    parser.add_argument(
+        "--configfile",
+        nargs="+",
+        default=[DEFAULT_CONFIG],
+        help=f"as given to snakemake; replaces the default {DEFAULT_CONFIG}",
+    )
     return parser
 
 
 def cmd_targets(argv: list[str]) -> int:
     args = _configfile_parser("rethinkgen targets").parse_args(argv)
     config = load_checked_config(args.configfile)
-    print(tabulate(target_rows(config), headers=["target", "what it makes", "files"], maxcolwidths=[None, 64, None]))
-    print(f"\nBuild one with: snakemake --cores 2 <target> --configfile {' '.join(args.configfile)}")
+    print(
+        tabulate(
+            target_rows(config),
+            headers=["target", "what it makes", "files"],
+            maxcolwidths=[None, 64, None],
+        )
+    )
+    print(
+        f"\nBuild one with: snakemake --cores 2 <target> --configfile {' '.join(args.configfile)}"
+    )
     return 0
 
 
 def cmd_check_config(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="rethinkgen check-config",
-                                     description="the workflow's config checks, without running it")
-    parser.add_argument("configfile", nargs="*", default=[DEFAULT_CONFIG],
-                        help=f"config files, merged in order as snakemake --configfile (default {DEFAULT_CONFIG})")
+    parser = argparse.ArgumentParser(
+        prog="rethinkgen check-config",
+        description="the workflow's config checks, without running it",
+    )
+    parser.add_argument(
+        "configfile",
+        nargs="*",
+        default=[DEFAULT_CONFIG],
+        help=f"config files, merged in order as snakemake --configfile (default {DEFAULT_CONFIG})",
+    )
     args = parser.parse_args(argv)
     config = load_checked_config(args.configfile)
     beyond = len(config_checks.target_runs(config, "beyond"))
-    print(f"{' + '.join(args.configfile)}: valid. {len(config['experiments'])} experiments; "
-          f"`snakemake all` trains {len(config_checks.all_runs(config))} runs, `snakemake beyond` {beyond}; "
-          f"{len(config.get('figures', {}))} figures, {len(config.get('tables', {}))} tables configured.")
+    print(
+        f"{' + '.join(args.configfile)}: valid. {len(config['experiments'])} experiments; "
+        f"`snakemake all` trains {len(config_checks.all_runs(config))} runs, `snakemake beyond` "
+        f"{beyond}; {len(config.get('figures', {}))} figures, {len(config.get('tables', {}))} "
+        "tables configured."
+    )
     return 0
 
 
@@ -146,13 +189,21 @@ def cmd_export(argv: list[str]) -> int:
     return export_main(argv)
 
 
-COMMANDS = {"status": None, "targets": cmd_targets, "check-config": cmd_check_config, "export": cmd_export}
+COMMANDS = {
+    "status": None,
+    "targets": cmd_targets,
+    "check-config": cmd_check_config,
+    "export": cmd_export,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS:
-        print(__doc__.strip(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        print(
+            __doc__.strip(),
+            file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,
+        )
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     command, rest = argv[0], argv[1:]
     try:

@@ -15,9 +15,16 @@ import os
 
 import yaml
 
+from rethinkgen.config_checks import (
+    known_keys as _known,
+)
+from rethinkgen.config_checks import (
+    long_keys,
+    non_finite_numbers,
+    warn_large_batches,
+)
 from rethinkgen.run import RunKeys, RunSpec
 from rethinkgen.training.settings import SCHEDULING_SETTINGS
-from rethinkgen.config_checks import known_keys as _known, long_keys, non_finite_numbers, warn_large_batches
 
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
@@ -30,8 +37,6 @@ GRID_SECTIONS = ("datasets", "models", "corruptions", "regularizers")  # a grid 
 
 class ConfigError(ValueError):
     """A config that passes the schema but is inconsistent; the message says how to fix it."""
-
-
 
 
 def check_config(config: dict, report_dir: str | None = None) -> None:
@@ -54,39 +59,56 @@ def check_config(config: dict, report_dir: str | None = None) -> None:
     for key, corruption in config["corruptions"].items():
         if corruption["kind"] == "random_labels":
             if "prob" not in corruption:
-                problems.append(f"corruptions.{key}: kind random_labels needs 'prob' (a number in [0, 1])")
+                problems.append(
+                    f"corruptions.{key}: kind random_labels needs 'prob' (a number in [0, 1])"
+                )
             if "test" in corruption.get("splits", ["train"]):
                 problems.append(
-                    f"corruptions.{key}.splits: label corruption applies to the training labels only; "
-                    "the paper keeps test labels true. Use splits: [train]"
+                    f"corruptions.{key}.splits: label corruption applies to the training labels "
+                    "only; the paper keeps test labels true. Use splits: [train]"
                 )
         elif "prob" in corruption:
             problems.append(f"corruptions.{key}.prob: only kind random_labels takes 'prob'")
     for section in ("models", "regularizers"):
         for key, entry in config[section].items():
-            problems += [f"{section}.{key}.training.{name}: set it in the top-level training "
-                         "section only (it says how many jobs share a GPU)"
-                         for name in RULE_ONLY_KEYS if name in entry.get("training", {})]
+            problems += [
+                f"{section}.{key}.training.{name}: set it in the top-level training "
+                "section only (it says how many jobs share a GPU)"
+                for name in RULE_ONLY_KEYS
+                if name in entry.get("training", {})
+            ]
     for key, model in config["models"].items():
         if model["arch"] == "mlp" and "hidden" not in model:
-            problems.append(f"models.{key}: arch mlp needs 'hidden' (a list of layer widths, e.g. [512])")
+            problems.append(
+                f"models.{key}: arch mlp needs 'hidden' (a list of layer widths, e.g. [512])"
+            )
     problems += _theory_references(config)
     problems += _output_references(config)
     if report_dir is not None:
         problems += _missing_captions(config, report_dir)
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
-    warn_large_batches(config, all_runs(config) + target_runs(config, "beyond"),
-                       lambda run: _layered_training(config, run) | config.get("override", {}))
+    warn_large_batches(
+        config,
+        all_runs(config) + target_runs(config, "beyond"),
+        lambda run: _layered_training(config, run) | config.get("override", {}),
+    )
 
 
 def _theory_references(config: dict) -> list[str]:
     """Dataset keys named by the theory section must be defined under 'datasets:'."""
     theory = config.get("theory", {})
-    named = [("theory.expressivity.datasets", d) for d in theory.get("expressivity", {}).get("datasets", [])]
-    named += [(f"theory.kernel_solves.{k}.dataset", row["dataset"]) for k, row in theory.get("kernel_solves", {}).items()]
+    named = [
+        ("theory.expressivity.datasets", d)
+        for d in theory.get("expressivity", {}).get("datasets", [])
+    ]
+    named += [
+        (f"theory.kernel_solves.{k}.dataset", row["dataset"])
+        for k, row in theory.get("kernel_solves", {}).items()
+    ]
     return [
-        f"{where}: '{key}' is not defined under 'datasets:' (defined: {_known(config, 'datasets', key)})"
+        f"{where}: '{key}' is not defined under 'datasets:' (defined: "
+        f"{_known(config, 'datasets', key)})"
         for where, key in named
         if key not in config["datasets"]
     ]
@@ -98,7 +120,8 @@ def _output_references(config: dict) -> list[str]:
     it is then skipped (rethinkgen.targets.output_available)."""
     return [
         f"{section}.{key}.experiment: '{spec['experiment']}' is not defined under 'experiments:' "
-        f"(defined: {_known(config, 'experiments', spec['experiment'])}). Add that experiment or remove '{key}'"
+        f"(defined: {_known(config, 'experiments', spec['experiment'])}). Add that experiment or "
+        f"remove '{key}'"
         for section in ("figures", "tables")
         for key, spec in config.get(section, {}).items()
         if spec["experiment"] not in config["experiments"] and "requires_dataset" not in spec
@@ -107,7 +130,11 @@ def _output_references(config: dict) -> list[str]:
 
 def _missing_captions(config: dict, report_dir: str) -> list[str]:
     """The report shows each figure/table with its caption, report_dir/<key>.rst."""
-    keys = [(section, key) for section in ("figures", "tables", "beyond") for key in config.get(section, {})]
+    keys = [
+        (section, key)
+        for section in ("figures", "tables", "beyond")
+        for key in config.get(section, {})
+    ]
     return [
         f"{section}.{key}: its report caption {os.path.join(report_dir, key + '.rst')} is missing. "
         "Write it (what the output reproduces, in reStructuredText; see the other .rst files there)"
@@ -130,14 +157,17 @@ def _grid_compatibility(config: dict, grid: dict, where: str) -> list[str]:
                 "the 28x28 datasets take small_inception, small_alexnet or mlp"
             )
     for dataset_key, corruption_key in itertools.product(grid["datasets"], grid["corruptions"]):
-        dataset, corruption = config["datasets"].get(dataset_key), config["corruptions"].get(corruption_key)
+        dataset, corruption = (
+            config["datasets"].get(dataset_key),
+            config["corruptions"].get(corruption_key),
+        )
         if dataset is None or corruption is None:
             continue
         if dataset["name"] in IMAGE_LIST_DATASETS and corruption["kind"] in PIXEL_CORRUPTIONS:
             problems.append(
-                f"{where}: pixel corruption '{corruption_key}' ({corruption['kind']}) cannot apply to "
-                f"'{dataset_key}' ({dataset['name']}): the paper runs only label randomization on "
-                "ImageNet. Use a corruption of kind none or random_labels"
+                f"{where}: pixel corruption '{corruption_key}' ({corruption['kind']}) cannot apply "
+                f"to '{dataset_key}' ({dataset['name']}): the paper runs only label randomization "
+                "on ImageNet. Use a corruption of kind none or random_labels"
             )
     return problems
 
@@ -185,8 +215,14 @@ def experiment_target(config: dict, experiment: str) -> str:
 @_memoized
 def target_runs(config: dict, target: str) -> list[RunKeys]:
     """Every run of the experiments of one target (all | beyond), each once."""
-    return sorted({run for name in config["experiments"] if experiment_target(config, name) == target
-                   for run in experiment_runs(config, name)})
+    return sorted(
+        {
+            run
+            for name in config["experiments"]
+            if experiment_target(config, name) == target
+            for run in experiment_runs(config, name)
+        }
+    )
 
 
 def all_runs(config: dict) -> list[RunKeys]:
@@ -203,16 +239,24 @@ def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:
 BUDGET_KEYS = ("max_epochs", "stop_when_fitted")
 # Training keys that only the rules read (how many jobs share a GPU): top-level only.
 RULE_ONLY_KEYS = ("runs_per_gpu",)
-SPEC_SECTIONS = {"datasets": "dataset", "models": "model", "corruptions": "corruption",
-                 "regularizers": "regularizer"}
+SPEC_SECTIONS = {
+    "datasets": "dataset",
+    "models": "model",
+    "corruptions": "corruption",
+    "regularizers": "regularizer",
+}
 
 
 def spec_defaults(schema: dict) -> dict[str, dict]:
     """{section: {key: schema default}} for the four spec sections of config.schema.yaml."""
-    return {section: {key: prop["default"]
-                      for key, prop in schema["$defs"][name]["properties"].items()
-                      if "default" in prop}
-            for section, name in SPEC_SECTIONS.items()}
+    return {
+        section: {
+            key: prop["default"]
+            for key, prop in schema["$defs"][name]["properties"].items()
+            if "default" in prop
+        }
+        for section, name in SPEC_SECTIONS.items()
+    }
 
 
 def canonical_spec(spec: dict, defaults: dict) -> dict:
@@ -222,24 +266,35 @@ def canonical_spec(spec: dict, defaults: dict) -> dict:
     streams hash the canonical form, so a default added to the schema later changes no
     run's identity and redraws no saved corruption.
     """
-    return {key: copy.deepcopy(value) for key, value in spec.items()
-            if key not in defaults or value != defaults[key]}
+    return {
+        key: copy.deepcopy(value)
+        for key, value in spec.items()
+        if key not in defaults or value != defaults[key]
+    }
 
 
 def _layered_training(config: dict, run: RunKeys) -> dict:
     """Training settings, most specific last: global, the model's, the regularizer's."""
     model, regularizer = config["models"][run.model], config["regularizers"][run.regularizer]
-    return (copy.deepcopy(config.get("training", {})) | model.get("training", {})
-            | regularizer.get("training", {}))
+    return (
+        copy.deepcopy(config.get("training", {}))
+        | model.get("training", {})
+        | regularizer.get("training", {})
+    )
 
 
 def experiment_budget(config: dict, experiment: str, run: RunKeys) -> dict:
     """One experiment's budget for one of its runs: max_epochs and whether it stops at
     fit (then max_epochs is only a cap), after the command line's `override`."""
-    budget = (_layered_training(config, run) | config["experiments"][experiment].get("training", {})
-              | config.get("override", {}))
-    return {"max_epochs": budget["max_epochs"],
-            "stop_when_fitted": bool(budget.get("stop_when_fitted", False))}
+    budget = (
+        _layered_training(config, run)
+        | config["experiments"][experiment].get("training", {})
+        | config.get("override", {})
+    )
+    return {
+        "max_epochs": budget["max_epochs"],
+        "stop_when_fitted": bool(budget.get("stop_when_fitted", False)),
+    }
 
 
 def run_experiments(config: dict, run: RunKeys) -> list[str]:
@@ -270,10 +325,13 @@ def shared_budget(budgets: list[dict]) -> dict:
         return {}
     whole = [b["max_epochs"] for b in budgets if not b["stop_when_fitted"]]
     stops = any(b["stop_when_fitted"] for b in budgets)
-    return {"max_epochs": max(b["max_epochs"] for b in budgets),
-            "stop_when_fitted": stops, "min_epochs": max(whole) if stops and whole else 0,
-            "readout_epochs": sorted({b["max_epochs"] for b in budgets}),
-            "score_at_fit": stops}
+    return {
+        "max_epochs": max(b["max_epochs"] for b in budgets),
+        "stop_when_fitted": stops,
+        "min_epochs": max(whole) if stops and whole else 0,
+        "readout_epochs": sorted({b["max_epochs"] for b in budgets}),
+        "score_at_fit": stops,
+    }
 
 
 def data_seed_of(config: dict, run: RunKeys) -> int:
@@ -291,19 +349,30 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
     model.pop("training", None)
     regularizer.pop("training", None)
     training = _layered_training(config, run) | config.get("override", {})
-    training |= shared_budget([experiment_budget(config, name, run)
-                               for name in run_experiments(config, run)])
+    training |= shared_budget(
+        [experiment_budget(config, name, run) for name in run_experiments(config, run)]
+    )
     for key in RULE_ONLY_KEYS:
         training.pop(key, None)
-    specs = {section: canonical_spec(spec, defaults.get(section, {}))
-             for section, spec in (("datasets", config["datasets"][run.dataset]),
-                                   ("models", model),
-                                   ("corruptions", config["corruptions"][run.corruption]),
-                                   ("regularizers", regularizer))}
-    return RunSpec(keys=run, dataset_spec=specs["datasets"], model_spec=specs["models"],
-                   corruption_spec=specs["corruptions"], regularizer_spec=specs["regularizers"],
-                   data_seed=data_seed_of(config, run), training=training,
-                   model_source=_user_model_source(model))
+    specs = {
+        section: canonical_spec(spec, defaults.get(section, {}))
+        for section, spec in (
+            ("datasets", config["datasets"][run.dataset]),
+            ("models", model),
+            ("corruptions", config["corruptions"][run.corruption]),
+            ("regularizers", regularizer),
+        )
+    }
+    return RunSpec(
+        keys=run,
+        dataset_spec=specs["datasets"],
+        model_spec=specs["models"],
+        corruption_spec=specs["corruptions"],
+        regularizer_spec=specs["regularizers"],
+        data_seed=data_seed_of(config, run),
+        training=training,
+        model_source=_user_model_source(model),
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -345,8 +414,11 @@ def _resolved(schema: dict, root: dict) -> dict:
         schema = {**_resolved(root["$defs"][schema.pop("$ref").rsplit("/", 1)[-1]], root), **schema}
     for part in schema.pop("allOf", []):
         part = _resolved(part, root)
-        schema = {**part, **schema,
-                  "properties": {**part.get("properties", {}), **schema.get("properties", {})}}
+        schema = {
+            **part,
+            **schema,
+            "properties": {**part.get("properties", {}), **schema.get("properties", {})},
+        }
     return schema
 
 
@@ -358,7 +430,9 @@ def _child_schema(schema: dict, key: str) -> dict:
 def _retyped(value, schema: dict, root: dict):
     schema = _resolved(schema, root)
     if isinstance(value, dict):
-        return {key: _retyped(item, _child_schema(schema, key), root) for key, item in value.items()}
+        return {
+            key: _retyped(item, _child_schema(schema, key), root) for key, item in value.items()
+        }
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [_retyped(item, schema["items"], root) for item in value]
     types = schema.get("type", [])
@@ -369,8 +443,11 @@ def _retyped(value, schema: dict, root: dict):
         except yaml.YAMLError:
             return value  # the schema check then reports it
         allowed = {"integer": int, "number": (int, float), "boolean": bool, "null": type(None)}
-        if any(isinstance(parsed, allowed[t]) and (t == "boolean") == isinstance(parsed, bool)
-               for t in types if t in allowed):
+        if any(
+            isinstance(parsed, allowed[t]) and (t == "boolean") == isinstance(parsed, bool)
+            for t in types
+            if t in allowed
+        ):
             return parsed
     return value
 
@@ -382,6 +459,8 @@ def job_run_spec(config: dict, wildcards, identity: dict, schema_path: str) -> R
         defaults = spec_defaults(yaml.safe_load(handle))
     spec = run_spec(config, RunKeys.of(wildcards), defaults)
     if json.loads(json.dumps(spec.identity(), default=str)) != identity:
-        raise ConfigError(f"run {spec.keys.subpath}: the config changed since Snakemake "
-                          "scheduled this job; run snakemake again")
+        raise ConfigError(
+            f"run {spec.keys.subpath}: the config changed since Snakemake "
+            "scheduled this job; run snakemake again"
+        )
     return spec

@@ -48,8 +48,9 @@ def long_keys(config: dict) -> list[str]:
                 if isinstance(key, str) and len(key) > MAX_KEY_LENGTH:
                     where = f"{path}." if path else ""
                     problems.append(
-                        f"{where}{key[:20]}...: a key of {len(key)} characters; keys become folder "
-                        f"names and wildcard values, at most {MAX_KEY_LENGTH} characters. Shorten it"
+                        f"{where}{key[:20]}...: a key of {len(key)} characters; keys become "
+                        f"folder names and wildcard values, at most {MAX_KEY_LENGTH} characters. "
+                        "Shorten it"
                     )
     return problems
 
@@ -71,9 +72,10 @@ def warn_large_batches(config: dict, runs, training_of) -> list[str]:
         batch = training_of(run)["batch_size"]
         if size is not None and batch > size:
             messages.append(
-                f"model '{run.model}' with regularizer '{run.regularizer}' uses batch_size {batch}, "
-                f"larger than dataset '{run.dataset}''s training set of {size} samples: every epoch "
-                "is one full-batch step. Lower batch_size or raise n_train if that is not meant"
+                f"model '{run.model}' with regularizer '{run.regularizer}' uses batch_size "
+                f"{batch}, larger than dataset '{run.dataset}''s training set of {size} samples: "
+                "every epoch is one full-batch step. Lower batch_size or raise n_train if that "
+                "is not meant"
             )
     for message in messages:
         warnings.warn(message, ConfigWarning, stacklevel=3)

@@ -36,7 +36,9 @@ class _StrictLoader(yaml.SafeLoader):
             key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
             try:
                 if key in first_line:
-                    self.duplicates.append(f"key '{key}' at line {line} (first at line {first_line[key]})")
+                    self.duplicates.append(
+                        f"key '{key}' at line {line} (first at line {first_line[key]})"
+                    )
                 else:
                     first_line[key] = line
             except TypeError:  # an unhashable key: SafeLoader reports it below
@@ -54,13 +56,16 @@ def read_config_file(path: str | Path) -> dict:
         except yaml.constructor.ConstructorError as error:
             raise ConfigError(_tag_message(error, path)) from None
         except yaml.MarkedYAMLError as error:
-            raise ConfigError(f"{path}, line {_line(error)}: not valid YAML: {error.problem}") from None
+            raise ConfigError(
+                f"{path}, line {_line(error)}: not valid YAML: {error.problem}"
+            ) from None
         finally:
             loader.dispose()
     if loader.duplicates:
         raise ConfigError(
             f"{path}: duplicate keys (YAML keeps only the last one, and the earlier entry "
-            "would be dropped silently); rename or merge them:\n  - " + "\n  - ".join(loader.duplicates)
+            "would be dropped silently); rename or merge them:\n  - "
+            + "\n  - ".join(loader.duplicates)
         )
     return data
 
@@ -90,7 +95,10 @@ def schema_error_summary(error: jsonschema.ValidationError, root: str = "config"
     """A few lines for one schema violation: the key path, what was expected, what was found."""
     best = jsonschema.exceptions.best_match([error])  # descends into anyOf/oneOf branches
     path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in best.absolute_path)
-    return f"{path}: {best.message}\n  expected: {_expected(best)}\n  found: {_shorten(repr(best.instance))}"
+    return (
+        f"{path}: {best.message}\n  expected: {_expected(best)}\n"
+        f"  found: {_shorten(repr(best.instance))}"
+    )
 
 
 def _expected(error: jsonschema.ValidationError) -> str:

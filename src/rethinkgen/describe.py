@@ -23,8 +23,11 @@ KIND_WORDS = {
     "expressivity_activations": "Theorem 1 beyond ReLU (beyond the paper)",
     "weight_decay_failure": "weight decay on random labels (beyond the paper)",
 }
-TABLE_WORDS = {"table1": "regularizers (Table 1)", "table2": "ImageNet (Table 2)",
-               "table4": "random labels with regularizers (Table 4)"}
+TABLE_WORDS = {
+    "table1": "regularizers (Table 1)",
+    "table2": "ImageNet (Table 2)",
+    "table4": "random labels with regularizers (Table 4)",
+}
 
 
 def plural(count: int, noun: str) -> str:
@@ -33,12 +36,21 @@ def plural(count: int, noun: str) -> str:
 
 def _readers(config: dict, experiment: str) -> list[str]:
     """What each output that reads the experiment shows, in config order."""
-    words = [KIND_WORDS.get(s["kind"], s["kind"].replace("_", " ")) for s in config.get("figures", {}).values()
-             if s["experiment"] == experiment]
-    words += [TABLE_WORDS.get(k, f"table {k}") for k, s in config.get("tables", {}).items()
-              if s["experiment"] == experiment]
-    words += [KIND_WORDS.get(s["kind"], s["kind"].replace("_", " ")) for s in config.get("beyond", {}).values()
-              if s["experiment"] == experiment]
+    words = [
+        KIND_WORDS.get(s["kind"], s["kind"].replace("_", " "))
+        for s in config.get("figures", {}).values()
+        if s["experiment"] == experiment
+    ]
+    words += [
+        TABLE_WORDS.get(k, f"table {k}")
+        for k, s in config.get("tables", {}).items()
+        if s["experiment"] == experiment
+    ]
+    words += [
+        KIND_WORDS.get(s["kind"], s["kind"].replace("_", " "))
+        for s in config.get("beyond", {}).values()
+        if s["experiment"] == experiment
+    ]
     return list(dict.fromkeys(words))
 
 
@@ -76,7 +88,11 @@ def _model_words(config: dict, key: str) -> str:
 
 def _dataset_words(config: dict, key: str) -> str:
     spec = config["datasets"][key]
-    size = f", {spec['n_train']} training / {spec.get('n_test', 'all')} test images" if spec.get("n_train") else ""
+    size = (
+        f", {spec['n_train']} training / {spec.get('n_test', 'all')} test images"
+        if spec.get("n_train")
+        else ""
+    )
     return f"``{key}`` ({spec['name']}{size})"
 
 
@@ -87,7 +103,9 @@ def _budgets(config: dict, runs) -> str:
         training = run_spec(config, run).training
         stop = ", stops at fit" if training.get("stop_when_fitted") else ""
         per_model.setdefault(run.model, set()).add(f"{training['max_epochs']} epochs{stop}")
-    return "; ".join(f"``{model}`` {' or '.join(sorted(b))}" for model, b in sorted(per_model.items()))
+    return "; ".join(
+        f"``{model}`` {' or '.join(sorted(b))}" for model, b in sorted(per_model.items())
+    )
 
 
 def settings_caption(config: dict, experiment: str) -> str:
@@ -95,7 +113,8 @@ def settings_caption(config: dict, experiment: str) -> str:
     runs = experiment_runs(config, experiment)
     seeds = _keys(runs, "seed")
     return (
-        f"**This build** (experiment ``{experiment}``: {experiment_description(config, experiment)}). "
+        f"**This build** (experiment ``{experiment}``: "
+        f"{experiment_description(config, experiment)}). "
         f"Models: {', '.join(_model_words(config, m) for m in _keys(runs, 'model'))}. "
         f"Data: {', '.join(_dataset_words(config, d) for d in _keys(runs, 'dataset'))}. "
         f"Corruptions: {', '.join(f'``{c}``' for c in _keys(runs, 'corruption'))}. "

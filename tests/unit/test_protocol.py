@@ -1,6 +1,7 @@
 """The training protocol: budget versus fit, the fit criteria, weight-decay scope,
 initialisation and the learning-rate schedule."""
 
+import dataclasses
 import json
 import math
 
@@ -8,15 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from rethinkgen.training.state import RunState
-from rethinkgen.training.settings import TrainConfig
-from rethinkgen.training.protocol import Interrupted, build_optimizer, epoch_lr, fit_met
-from rethinkgen.training.engine import train
+from rethinkgen.data.splits import Split
 from rethinkgen.training.checkpoint import save_checkpoint
+from rethinkgen.training.engine import train
 from rethinkgen.training.models import build_model
-
-import dataclasses
-
+from rethinkgen.training.protocol import Interrupted, build_optimizer, epoch_lr, fit_met
+from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.state import RunState
 from tests.conftest import make_split
 from tests.unit.test_train import config
 
@@ -28,22 +27,36 @@ def replaced(**fields) -> TrainConfig:
 
 def test_budget_continues_after_fit_and_records_fit_time():
     train_split, test_split = make_split(n=64, seed=2), make_split(n=32, seed=3)
-    cfg = config(model_spec={"arch": "mlp", "hidden": [256], "lr": 0.05}, max_epochs=40,
-                 lr_decay=1.0, batch_size=16, fit_metric="train_accuracy", fit_threshold=1.0)
+    cfg = config(
+        model_spec={"arch": "mlp", "hidden": [256], "lr": 0.05},
+        max_epochs=40,
+        lr_decay=1.0,
+        batch_size=16,
+        fit_metric="train_accuracy",
+        fit_threshold=1.0,
+    )
     info = train(cfg, train_split, test_split).info
     assert info["status"] == "max_epochs" and info["epochs"] == 40  # the whole budget
     assert info["fitted"] and 1 <= info["epochs_to_fit"] < 40
     assert info["steps_to_fit"] == info["epochs_to_fit"] * 4
     # the criterion held from some epoch on, never before it was first met
     assert info["epochs_to_fit"] <= info["fit_held_from_epoch"] <= 40
-    assert info["fit_criterion"] == {"metric": "train_accuracy", "threshold": 1.0,
-                                     "patience": 1, "stop_when_fitted": False}
+    assert info["fit_criterion"] == {
+        "metric": "train_accuracy",
+        "threshold": 1.0,
+        "patience": 1,
+        "stop_when_fitted": False,
+    }
 
 
 def test_run_that_never_fits_says_so():
     train_split, test_split = make_split(n=64, seed=2), make_split(n=32, seed=3)
-    cfg = config(model_spec={"arch": "mlp", "hidden": [8], "lr": 1e-6}, max_epochs=2,
-                 fit_metric="online_loss", fit_threshold=0.01)
+    cfg = config(
+        model_spec={"arch": "mlp", "hidden": [8], "lr": 1e-6},
+        max_epochs=2,
+        fit_metric="online_loss",
+        fit_threshold=0.01,
+    )
     info = train(cfg, train_split, test_split).info
     assert not info["fitted"] and info["epochs_to_fit"] is None
     assert info["fit_held_from_epoch"] is None and info["status"] == "max_epochs"
@@ -52,9 +65,16 @@ def test_run_that_never_fits_says_so():
 @pytest.mark.parametrize("stop_when_fitted", [False, True])
 def test_test_set_evaluated_every_n_epochs_and_at_the_end(stop_when_fitted):
     train_split, test_split = make_split(n=64, seed=2), make_split(n=32, seed=3)
-    cfg = config(model_spec={"arch": "mlp", "hidden": [256], "lr": 0.05}, max_epochs=13,
-                 lr_decay=1.0, batch_size=16, fit_metric="train_accuracy", fit_threshold=1.0,
-                 eval_test_every=3, stop_when_fitted=stop_when_fitted)
+    cfg = config(
+        model_spec={"arch": "mlp", "hidden": [256], "lr": 0.05},
+        max_epochs=13,
+        lr_decay=1.0,
+        batch_size=16,
+        fit_metric="train_accuracy",
+        fit_threshold=1.0,
+        eval_test_every=3,
+        stop_when_fitted=stop_when_fitted,
+    )
     result = train(cfg, train_split, test_split)
     last = result.info["epochs"]
     test_epochs = sorted(result.metrics.loc[result.metrics["split"] == "test", "epoch"])
@@ -65,13 +85,16 @@ def test_test_set_evaluated_every_n_epochs_and_at_the_end(stop_when_fitted):
     assert result.info["best_test_epoch"] in test_epochs
 
 
-@pytest.mark.parametrize("metric, online, train_eval, expected", [
-    ("online_loss", {"loss": 0.09, "accuracy": 0.5}, None, True),
-    ("online_loss", {"loss": 0.1, "accuracy": 1.0}, None, False),
-    ("online_accuracy", {"loss": 2.0, "accuracy": 0.99}, {"accuracy": 0.1}, True),
-    ("train_accuracy", {"loss": 0.0, "accuracy": 1.0}, {"accuracy": 0.98}, False),
-    ("train_accuracy", {"loss": 0.0, "accuracy": 1.0}, None, None),
-])
+@pytest.mark.parametrize(
+    "metric, online, train_eval, expected",
+    [
+        ("online_loss", {"loss": 0.09, "accuracy": 0.5}, None, True),
+        ("online_loss", {"loss": 0.1, "accuracy": 1.0}, None, False),
+        ("online_accuracy", {"loss": 2.0, "accuracy": 0.99}, {"accuracy": 0.1}, True),
+        ("train_accuracy", {"loss": 0.0, "accuracy": 1.0}, {"accuracy": 0.98}, False),
+        ("train_accuracy", {"loss": 0.0, "accuracy": 1.0}, None, None),
+    ],
+)
 def test_fit_criteria(metric, online, train_eval, expected):
     threshold = 0.1 if metric == "online_loss" else 0.99
     cfg = config(fit_metric=metric, fit_threshold=threshold)
@@ -119,8 +142,13 @@ def test_weight_decay_scope_all_decays_biases():
 
 
 def test_regularizer_spec_reaches_the_optimizer():
-    cfg = TrainConfig.from_dict({"model_spec": {"arch": "mlp", "hidden": [4], "lr": 0.1},
-                                 "regularizer_spec": {"weight_decay": 5e-4}, "training": {}})
+    cfg = TrainConfig.from_dict(
+        {
+            "model_spec": {"arch": "mlp", "hidden": [4], "lr": 0.1},
+            "regularizer_spec": {"weight_decay": 5e-4},
+            "training": {},
+        }
+    )
     assert (cfg.weight_decay, cfg.weight_decay_scope) == (5e-4, "weights")
 
 
@@ -132,8 +160,11 @@ def test_init_options_zero_biases_and_set_the_kernel_scale(init):
     fan_out, fan_in = linear.weight.shape
     expected_var = 2.0 / (fan_in + fan_out) if init == "glorot_uniform" else 2.0 / fan_in
     assert linear.weight.var().item() == pytest.approx(expected_var, rel=0.1)
-    assert all((m.bias == 0).all() for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None)
+    assert all(
+        (m.bias == 0).all()
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None
+    )
     default = build_model({"arch": "small_alexnet"}, 10, (1, 28, 28))
     assert not any((m.bias == 0).all() for m in default.modules() if isinstance(m, nn.Linear))
     with pytest.raises(KeyError, match="unknown init"):
@@ -143,23 +174,25 @@ def test_init_options_zero_biases_and_set_the_kernel_scale(init):
 def test_lr_schedule_decay_per_paper_epoch_and_warmup():
     cfg = replaced(lr=0.1, lr_decay=0.95, batch_size=128, lr_decay_every_steps=391)
     assert epoch_lr(cfg, 1, 50_000) == pytest.approx(0.1)
-    assert epoch_lr(cfg, 3, 50_000) == pytest.approx(0.1 * 0.95 ** 2)
+    assert epoch_lr(cfg, 3, 50_000) == pytest.approx(0.1 * 0.95**2)
     # 500 images = 4 steps an epoch: decay 0.95 per 391 steps, not per epoch
     assert epoch_lr(cfg, 2, 500) == pytest.approx(0.1 * 0.95 ** (4 / 391))
     warm = replaced(lr=0.1, lr_decay=1.0, lr_warmup_epochs=4, lr_decay_every_steps=None)
     assert [epoch_lr(warm, e, 100) for e in (1, 2, 4, 5)] == pytest.approx([0.025, 0.05, 0.1, 0.1])
-    assert math.isclose(epoch_lr(replaced(lr=0.1, lr_decay_every_steps=None, lr_decay=0.5), 3, 10),
-                        0.025)
+    assert math.isclose(
+        epoch_lr(replaced(lr=0.1, lr_decay_every_steps=None, lr_decay=0.5), 3, 10), 0.025
+    )
 
 
 # ------------------------------------------------- each regularizer reaches training
 
+
 def _one_image_split(n: int = 32) -> "Split":
     """n copies of one random 8x8 image: without augmentation every training input is equal."""
-    from rethinkgen.data.splits import Split
-
     image = make_split(n=1, seed=5).images
-    return Split(image.repeat(n, axis=0), torch.arange(n).remainder(10).numpy(), [f"c{i}" for i in range(10)])
+    return Split(
+        image.repeat(n, axis=0), torch.arange(n).remainder(10).numpy(), [f"c{i}" for i in range(10)]
+    )
 
 
 def _train_and_watch(monkeypatch, regularizer_spec: dict) -> tuple[nn.Module, list[torch.Tensor]]:
@@ -172,12 +205,15 @@ def _train_and_watch(monkeypatch, regularizer_spec: dict) -> tuple[nn.Module, li
     def spy(*args, **kwargs):
         model = build_model(*args, **kwargs)
         model.register_forward_pre_hook(
-            lambda m, a: inputs.append(a[0].detach().float().clone()) if m.training else None)
+            lambda m, a: inputs.append(a[0].detach().float().clone()) if m.training else None
+        )
         built.append(model)
         return model
 
     monkeypatch.setattr(session, "build_model", spy)
-    train(config(max_epochs=1, regularizer_spec=regularizer_spec), _one_image_split(), make_split(n=8))
+    train(
+        config(max_epochs=1, regularizer_spec=regularizer_spec), _one_image_split(), make_split(n=8)
+    )
     return built[0], inputs
 
 
@@ -198,6 +234,7 @@ def test_dropout_regularizer_puts_dropout_with_its_rate_in_the_trained_model(mon
 
 
 # ------------------------------------------------------------------ resuming across versions
+
 
 def _recorded_without(cfg: TrainConfig, field: str) -> str:
     """cfg's fingerprint as an earlier version of the code, without `field`, recorded it."""

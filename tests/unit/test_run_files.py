@@ -11,21 +11,30 @@ from rethinkgen.io import sweep_temp_files
 from rethinkgen.run import RunSpec
 from rethinkgen.training import cli
 from rethinkgen.training.checkpoint import save_model
-
 from tests.unit.test_cli import inputs, outputs  # noqa: F401 (fixture)
 from tests.unit.test_train import run_dict
 
+SPEC = RunSpec.from_dict(
+    run_dict(max_epochs=2, batch_size=32)
+    | {
+        "dataset_spec": {"name": "fashion_mnist"},
+        "corruption_spec": {"kind": "random_labels", "prob": 1.0},
+        "data_seed": 0,
+    }
+)
 
-SPEC = RunSpec.from_dict(run_dict(max_epochs=2, batch_size=32)
-                         | {"dataset_spec": {"name": "fashion_mnist"},
-                            "corruption_spec": {"kind": "random_labels", "prob": 1.0},
-                            "data_seed": 0})
 
-
-def train_once(inputs, folder):
+def train_once(inputs, folder):  # noqa: F811
     files = {k: folder / v.relative_to(v.parents[1]) for k, v in outputs(folder).items()}
-    cli.run_training(SPEC, threads=1, log_path=folder / "log", train=inputs[0], test=inputs[1],
-                     results=folder / "results", **files)
+    cli.run_training(
+        SPEC,
+        threads=1,
+        log_path=folder / "log",
+        train=inputs[0],
+        test=inputs[1],
+        results=folder / "results",
+        **files,
+    )
     return files["model"]
 
 

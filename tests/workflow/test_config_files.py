@@ -23,8 +23,16 @@ def load(name="config/quick.yaml"):
 def dry_run(tmp_path: Path, config_text: str, *args: str):
     path = tmp_path / "user.yaml"
     path.write_text(config_text)
-    return snakemake("-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-                     "--configfile", str(path), *args)
+    return snakemake(
+        "-n",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(path),
+        *args,
+    )
 
 
 def with_duplicate_experiment(text: str) -> str:
@@ -42,13 +50,17 @@ def test_duplicate_experiment_is_named_with_both_lines(tmp_path):
     path.write_text(with_duplicate_experiment(QUICK))
     first = path.read_text().splitlines().index("  fig2b:") + 1
     second = path.read_text().splitlines().index("  fig2b:", first) + 1
-    with pytest.raises(ConfigError, match=rf"key 'fig2b' at line {second} \(first at line {first}\)"):
+    with pytest.raises(
+        ConfigError, match=rf"key 'fig2b' at line {second} \(first at line {first}\)"
+    ):
         read_config_file(path)
 
 
 def test_duplicate_key_in_a_flow_mapping_and_merge_override(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("regularizers:\n  none: {}\n  wd: {weight_decay: 1.0e-4, weight_decay: 5.0e-4}\n")
+    path.write_text(
+        "regularizers:\n  none: {}\n  wd: {weight_decay: 1.0e-4, weight_decay: 5.0e-4}\n"
+    )
     with pytest.raises(ConfigError, match=r"key 'weight_decay' at line 3 \(first at line 3\)"):
         read_config_file(path)
     # Overriding a key brought in by a YAML merge (`<<: *base`) is not a duplicate.
@@ -59,8 +71,11 @@ def test_duplicate_key_in_a_flow_mapping_and_merge_override(tmp_path):
 def test_python_tag_is_refused_with_its_line(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("seeds: [0]\nhook: !!python/object:os.system ['echo hi']\n")
-    with pytest.raises(ConfigError, match=r"YAML tags such as !!python/object are not allowed in the "
-                                          r"config: !!python/object:os.system at line 2 of"):
+    with pytest.raises(
+        ConfigError,
+        match=r"YAML tags such as !!python/object are not allowed in the "
+        r"config: !!python/object:os.system at line 2 of",
+    ):
         read_config_file(path)
 
 
@@ -73,7 +88,10 @@ def test_output_naming_a_missing_experiment():
     message = str(err.value)
     assert "tables.table4.experiment: 'tabel4' is not defined under 'experiments:'" in message
     assert "figures.fig1a_learning_curves.experiment: 'fig1'" in message
-    assert "beyond_weight_decay, fig1a, fig1bc, fig2b, table1, table4; did you mean 'table4'?)" in message
+    assert (
+        "beyond_weight_decay, fig1a, fig1bc, fig2b, table1, table4; did you mean 'table4'?)"
+        in message
+    )
 
 
 def test_imagenet_only_outputs_may_name_a_missing_experiment():
@@ -88,8 +106,11 @@ def test_imagenet_only_outputs_may_name_a_missing_experiment():
 def test_figure_without_caption_names_the_caption_file():
     config = load()
     config["figures"]["fig9_custom"] = copy.deepcopy(config["figures"]["fig2b_batchnorm"])
-    with pytest.raises(ConfigError, match=r"figures\.fig9_custom: its report caption "
-                                          r".*workflow/report/fig9_custom\.rst is missing"):
+    with pytest.raises(
+        ConfigError,
+        match=r"figures\.fig9_custom: its report caption "
+        r".*workflow/report/fig9_custom\.rst is missing",
+    ):
         check_config(config, report_dir=REPORT_DIR)
 
 
@@ -97,18 +118,24 @@ def test_schema_error_summary_names_path_expected_and_found():
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
     config = load()
     config["training"]["lr_decayy"] = 0.9
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(config)
+    )
     summary = schema_error_summary(error)
-    assert summary.splitlines()[0].startswith("config.training: Additional properties are not allowed "
-                                              "('lr_decayy' was unexpected)")
+    assert summary.splitlines()[0].startswith(
+        "config.training: Additional properties are not allowed ('lr_decayy' was unexpected)"
+    )
     assert "expected: only the keys batch_size, momentum, lr_decay" in summary
     assert "found: {" in summary and len(summary.splitlines()) == 3
     config = load()
     config["corruptions"]["labels_p020"]["prob"] = 1.2
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(config)
+    )
     assert schema_error_summary(error).splitlines() == [
         "config.corruptions.labels_p020.prob: 1.2 is greater than the maximum of 1",
-        "  expected: maximum 1 (random_labels only, probability that each training label is redrawn)",
+        "  expected: maximum 1 "
+        "(random_labels only, probability that each training label is redrawn)",
         "  found: 1.2",
     ]
 
@@ -127,13 +154,18 @@ def test_schema_error_is_a_few_lines_naming_the_key(tmp_path):
     result = dry_run(tmp_path, QUICK.replace("  lr_decay: 0.95", "  lr_decayy: 0.95"))
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "config.training: Additional properties are not allowed ('lr_decayy' was unexpected)" in output
+    assert (
+        "config.training: Additional properties are not allowed ('lr_decayy' was unexpected)"
+        in output
+    )
     assert len(error_lines(result)) < 15, output
 
 
 def test_missing_experiment_and_caption_stop_the_workflow(tmp_path):
     text = QUICK.replace("table4: {experiment: table4}", "table4: {experiment: tabel4}")
-    text = text.replace("figures:", "figures:\n  fig9_custom: {kind: batchnorm, experiment: fig2b}", 1)
+    text = text.replace(
+        "figures:", "figures:\n  fig9_custom: {kind: batchnorm, experiment: fig2b}", 1
+    )
     result = dry_run(tmp_path, text)
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -145,9 +177,15 @@ def test_missing_experiment_and_caption_stop_the_workflow(tmp_path):
 def test_python_tag_in_the_default_config(tmp_path):
     checkout = copy_checkout(tmp_path / "checkout")
     quick = checkout / "config/quick.yaml"
-    quick.write_text(QUICK.replace("seeds:", "hook: !!python/object:os.system ['echo hi']\nseeds:", 1))
+    quick.write_text(
+        QUICK.replace("seeds:", "hook: !!python/object:os.system ['echo hi']\nseeds:", 1)
+    )
     line = quick.read_text().splitlines().index("hook: !!python/object:os.system ['echo hi']") + 1
-    result = snakemake("-n", "--snakefile", str(checkout / "Snakefile"), "--directory", str(tmp_path))
+    result = snakemake(
+        "-n", "--snakefile", str(checkout / "Snakefile"), "--directory", str(tmp_path)
+    )
     assert result.returncode != 0
-    assert (f"YAML tags such as !!python/object are not allowed in the config: "
-            f"!!python/object:os.system at line {line}") in result.stdout + result.stderr
+    assert (
+        f"YAML tags such as !!python/object are not allowed in the config: "
+        f"!!python/object:os.system at line {line}"
+    ) in result.stdout + result.stderr

@@ -2,7 +2,6 @@
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,9 +23,20 @@ pytestmark = [
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-         "--configfile", str(ROOT / "config/smoke.yaml"), *args],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(ROOT / "config/smoke.yaml"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
     )
 
 
@@ -39,8 +49,12 @@ def finished_run(tmp_path_factory):
 
 
 def test_every_figure_and_table_is_built(finished_run):
-    for name in ("fig1a_learning_curves", "fig1b_convergence_slowdown", "fig1c_test_error_vs_corruption",
-                 "fig2b_batchnorm"):
+    for name in (
+        "fig1a_learning_curves",
+        "fig1b_convergence_slowdown",
+        "fig1c_test_error_vs_corruption",
+        "fig2b_batchnorm",
+    ):
         for ext in ("png", "pdf"):
             assert (finished_run / f"results/figures/{name}.{ext}").stat().st_size > 1000
     for name in ("table1", "table4", "scorecard"):
@@ -54,11 +68,18 @@ def test_runs_table_has_one_row_per_run(finished_run):
     assert len(runs) == len(all_runs(config)) == 11
     assert set(runs["status"]) <= {"fitted", "max_epochs", "diverged"}
     curves = pd.read_parquet(finished_run / "results/tables/curves.parquet")
-    assert {"dataset", "model", "corruption", "regularizer", "seed", "split", "accuracy"} <= set(curves.columns)
+    assert {"dataset", "model", "corruption", "regularizer", "seed", "split", "accuracy"} <= set(
+        curves.columns
+    )
 
 
 def test_corruption_recorded_and_shared(finished_run):
-    info = json.loads((finished_run / "results/data/fashion_mnist_tiny/random_labels/data_seed20170424/corruption.json").read_text())
+    info = json.loads(
+        (
+            finished_run
+            / "results/data/fashion_mnist_tiny/random_labels/data_seed20170424/corruption.json"
+        ).read_text()
+    )
     assert info["seed"] == 20170424 and 0.75 < info["train_fraction_labels_changed"] < 1.0
     assert info["test_fraction_labels_changed"] == 0.0
 
@@ -81,8 +102,11 @@ def test_rerun_after_deleting_a_figure_trains_nothing(finished_run):
 def test_all_restores_deleted_outputs_of_a_run(finished_run):
     """`all` asks for every declared output of every run, not only run_info.json."""
     config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
-    first, second = (finished_run / "results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}".format(
-        **vars(run)) for run in all_runs(config)[:2])
+    first, second = (
+        finished_run
+        / "results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}".format(**vars(run))
+        for run in all_runs(config)[:2]
+    )
     (first / "model.pt").unlink()
     (second / "metrics.parquet").unlink()
     result = snakemake(finished_run, "-n", "all", "--quiet", "rules")
@@ -91,8 +115,11 @@ def test_all_restores_deleted_outputs_of_a_run(finished_run):
 
 
 def report_captions(html: str) -> dict[str, str]:
-    """File -> caption (HTML) of a Snakemake report: its `<script id="results">` holds them as JSON."""
-    start = html.index("var results = ", html.index('<script id="results">')) + len("var results = ")
+    """File -> caption (HTML) of a Snakemake report: its `<script id="results">` holds them as
+    JSON."""
+    start = html.index("var results = ", html.index('<script id="results">')) + len(
+        "var results = "
+    )
     results, _ = json.JSONDecoder().raw_decode(html, start)
     return {path: entry["caption"] for path, entry in results.items()}
 

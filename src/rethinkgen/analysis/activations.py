@@ -12,8 +12,18 @@ from matplotlib.figure import Figure
 
 from rethinkgen.analysis.capacity import mlp_runs
 
-TRAINED_COLUMNS = ["activation", "n_train", "hidden", "seed", "num_params", "theorem_params", "fitted",
-                   "epochs_to_fit", "max_epochs", "final_train_accuracy"]
+TRAINED_COLUMNS = [
+    "activation",
+    "n_train",
+    "hidden",
+    "seed",
+    "num_params",
+    "theorem_params",
+    "fitted",
+    "epochs_to_fit",
+    "max_epochs",
+    "final_train_accuracy",
+]
 
 
 def trained_table(runs: pd.DataFrame, models: dict) -> pd.DataFrame:
@@ -23,8 +33,10 @@ def trained_table(runs: pd.DataFrame, models: dict) -> pd.DataFrame:
 
 def activations_table(solves: pd.DataFrame, runs: pd.DataFrame, models: dict) -> pd.DataFrame:
     """Long form: `part` solve (exact output layer) or trained (SGD on random labels)."""
-    return pd.concat([solves.assign(part="solve"),
-                      trained_table(runs, models).assign(part="trained")], ignore_index=True)
+    return pd.concat(
+        [solves.assign(part="solve"), trained_table(runs, models).assign(part="trained")],
+        ignore_index=True,
+    )
 
 
 def _exact_share(solves: pd.DataFrame) -> pd.Series:
@@ -44,19 +56,28 @@ def activations_finding(solves: pd.DataFrame, trained: pd.DataFrame) -> str:
         parts.append(f"{scaling}: exact {exact}" + (f"; not {inexact}" if inexact else ""))
     fit = trained.groupby("activation")["fitted"].agg(["sum", "count"])
     fit_text = ", ".join(f"{a} {int(r['sum'])}/{int(r['count'])}" for a, r in fit.iterrows())
-    return (f"Output layer solved exactly (relative residual < 1e-6) at every n "
-            f"({', '.join(str(n) for n in sorted(solves['n'].unique()))}) and repeat, per projection "
-            f"scaling: " + "; ".join(parts) + ". Where a solve fails the hidden matrix is ill-conditioned "
-            f"(condition number up to {solves['condition_number'].replace(np.inf, np.nan).max():.0e}), "
-            f"not short of rank in exact arithmetic; scaled to a fixed smallest gap every activation's condition "
-            f"number stays below {solves.loc[solves['scaling'].str.startswith('min gap'), 'condition_number'].max():.0e}. "
-            f"Trained by SGD on random labels: {fit_text} runs fitted.")
+    worst_condition = solves["condition_number"].replace(np.inf, np.nan).max()
+    min_gap = solves["scaling"].str.startswith("min gap")
+    gap_condition = solves.loc[min_gap, "condition_number"].max()
+    return (
+        f"Output layer solved exactly (relative residual < 1e-6) at every n "
+        f"({', '.join(str(n) for n in sorted(solves['n'].unique()))}) and repeat, per projection "
+        f"scaling: "
+        + "; ".join(parts)
+        + ". Where a solve fails the hidden matrix is ill-conditioned "
+        f"(condition number up to {worst_condition:.0e}), not short of rank in exact arithmetic; "
+        "scaled to a fixed smallest gap every activation's condition number stays below "
+        f"{gap_condition:.0e}. "
+        f"Trained by SGD on random labels: {fit_text} runs fitted."
+    )
 
 
 def plot_activations(solves: pd.DataFrame) -> Figure:
     """Relative residual against n per activation (mean over repeats), one panel per scaling."""
     scalings = list(dict.fromkeys(solves["scaling"]))
-    fig, axes = plt.subplots(1, len(scalings), figsize=(3.4 * len(scalings), 3.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(scalings), figsize=(3.4 * len(scalings), 3.2), sharey=True, squeeze=False
+    )
     floor = 1e-17  # an exact solve's residual can be 0; draw it at float64's floor
     for ax, scaling in zip(axes[0], scalings):
         rows = solves[solves["scaling"] == scaling]

@@ -23,25 +23,57 @@ from rethinkgen.analysis import (
 from rethinkgen.targets import FIGURE_KINDS
 
 TITLES = {
-    "memorization_dynamics": "Memorization dynamics: the validation-picked peak and the corrupted subset",
+    "memorization_dynamics": (
+        "Memorization dynamics: the validation-picked peak and the corrupted subset"
+    ),
     "capacity_vs_samples": "Capacity vs sample size: MLPs fitting random labels against d + n + Kn",
-    "expressivity_activations": "Theorem 1 beyond ReLU: conditioning of the exact output layer, and trained nets",
+    "expressivity_activations": (
+        "Theorem 1 beyond ReLU: conditioning of the exact output layer, and trained nets"
+    ),
     "weight_decay_failure": "Weight decay and fitting random labels (Table 4's AlexNet)",
 }
 # Per kind: the summary's grouping columns and the per-run values summarized over seeds.
 SUMMARIES = {
-    "memorization_dynamics": (["model", "corruption_prob"],
-                              ["val_peak_epoch", "test_at_val_peak", "test_peak_accuracy",
-                               "clean_accuracy_at_peak", "corrupted_accuracy_at_peak",
-                               "final_corrupted_accuracy", "final_test_accuracy"]),
-    "capacity_vs_samples": (["n_train", "hidden", "num_params", "params_per_theorem"],
-                            ["fitted", "epochs_to_fit", "final_train_accuracy"]),
-    "expressivity_activations": (["part", "scaling", "activation", "n", "hidden"],
-                                 ["exact", "relative_residual", "condition_number", "fitted",
-                                  "epochs_to_fit", "final_train_accuracy"]),
-    "weight_decay_failure": (weight_decay.GROUP,
-                             ["fitted", "epochs_to_fit", "summed_lr", "decay_shrink", "decay_shrink_bound",
-                              "kernel_norm_ratio", "late_norm_change", "final_train_accuracy"]),
+    "memorization_dynamics": (
+        ["model", "corruption_prob"],
+        [
+            "val_peak_epoch",
+            "test_at_val_peak",
+            "test_peak_accuracy",
+            "clean_accuracy_at_peak",
+            "corrupted_accuracy_at_peak",
+            "final_corrupted_accuracy",
+            "final_test_accuracy",
+        ],
+    ),
+    "capacity_vs_samples": (
+        ["n_train", "hidden", "num_params", "params_per_theorem"],
+        ["fitted", "epochs_to_fit", "final_train_accuracy"],
+    ),
+    "expressivity_activations": (
+        ["part", "scaling", "activation", "n", "hidden"],
+        [
+            "exact",
+            "relative_residual",
+            "condition_number",
+            "fitted",
+            "epochs_to_fit",
+            "final_train_accuracy",
+        ],
+    ),
+    "weight_decay_failure": (
+        weight_decay.GROUP,
+        [
+            "fitted",
+            "epochs_to_fit",
+            "summed_lr",
+            "decay_shrink",
+            "decay_shrink_bound",
+            "kernel_norm_ratio",
+            "late_norm_change",
+            "final_train_accuracy",
+        ],
+    ),
 }
 
 
@@ -60,8 +92,14 @@ def mean_sd(table: pd.DataFrame, by: list[str], values: list[str]) -> pd.DataFra
     return table.groupby(by, dropna=False, sort=True)[values].agg(cell).reset_index()
 
 
-def build(kind: str, curves: pd.DataFrame, runs: pd.DataFrame, config: dict,
-          solves: pd.DataFrame | None = None, infos: list[dict] | None = None) -> tuple[pd.DataFrame, str]:
+def build(
+    kind: str,
+    curves: pd.DataFrame,
+    runs: pd.DataFrame,
+    config: dict,
+    solves: pd.DataFrame | None = None,
+    infos: list[dict] | None = None,
+) -> tuple[pd.DataFrame, str]:
     """(per-run table, finding) of one output kind."""
     if kind == "memorization_dynamics":
         table = memorization.memorization_table(curves)
@@ -73,8 +111,10 @@ def build(kind: str, curves: pd.DataFrame, runs: pd.DataFrame, config: dict,
         if solves is None:
             raise ValueError("expressivity_activations needs the theory solves")
         trained = activations.trained_table(runs, config["models"])
-        return (activations.activations_table(solves, runs, config["models"]),
-                activations.activations_finding(solves, trained))
+        return (
+            activations.activations_table(solves, runs, config["models"]),
+            activations.activations_finding(solves, trained),
+        )
     if kind == "weight_decay_failure":
         table = weight_decay_runs(curves, runs, config, infos)
         return table, weight_decay.weight_decay_finding(table)
@@ -86,13 +126,24 @@ def weight_decay_runs(curves, runs, config, infos) -> pd.DataFrame:
         raise ValueError("weight_decay_failure needs the runs' run_info.json (weight norms)")
     training = config["training"]
     table = weight_decay.weight_decay_table(
-        runs, curves, weight_decay.norms_frame(infos), config["regularizers"],
-        float(training.get("momentum", 0.9)), float(training.get("lr_decay_every_steps") or 391))
+        runs,
+        curves,
+        weight_decay.norms_frame(infos),
+        config["regularizers"],
+        float(training.get("momentum", 0.9)),
+        float(training.get("lr_decay_every_steps") or 391),
+    )
     return table.assign(fitted=table["outcome"] == "fitted")
 
 
-def plot(kind: str, curves: pd.DataFrame, runs: pd.DataFrame, config: dict,
-         solves: pd.DataFrame | None = None, infos: list[dict] | None = None):
+def plot(
+    kind: str,
+    curves: pd.DataFrame,
+    runs: pd.DataFrame,
+    config: dict,
+    solves: pd.DataFrame | None = None,
+    infos: list[dict] | None = None,
+):
     if kind == "memorization_dynamics":
         return memorization.plot_memorization(curves)
     if kind == "capacity_vs_samples":
@@ -100,8 +151,9 @@ def plot(kind: str, curves: pd.DataFrame, runs: pd.DataFrame, config: dict,
     if kind == "expressivity_activations":
         return activations.plot_activations(solves)
     if kind == "weight_decay_failure":
-        return wd_figure.plot_weight_decay(weight_decay_runs(curves, runs, config, infos),
-                                           weight_decay.norms_frame(infos))
+        return wd_figure.plot_weight_decay(
+            weight_decay_runs(curves, runs, config, infos), weight_decay.norms_frame(infos)
+        )
     raise KeyError(f"beyond kind {kind!r} has no figure; figures: {FIGURE_KINDS}")
 
 
@@ -113,7 +165,10 @@ def render_markdown(kind: str, table: pd.DataFrame, finding: str) -> str:
     for part, rows in parts:  # the expressivity table's solve and trained parts apart
         rows = rows.dropna(axis=1, how="all")
         title = f" ({part})" if part else ""
-        summaries.append(f"## Mean ± sd (n) over seeds{title}\n\n"
-                         + mean_sd(rows, by, values).to_markdown(index=False, floatfmt=".3g") + "\n")
+        summaries.append(
+            f"## Mean ± sd (n) over seeds{title}\n\n"
+            + mean_sd(rows, by, values).to_markdown(index=False, floatfmt=".3g")
+            + "\n"
+        )
         runs.append(f"## Per run{title}\n\n" + rows.to_markdown(index=False, floatfmt=".3g") + "\n")
     return f"# {TITLES[kind]}\n\n**Finding.** {finding}\n\n" + "\n".join(summaries + runs)

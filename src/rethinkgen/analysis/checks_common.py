@@ -12,7 +12,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from rethinkgen.paper import MODEL_LABELS, PAPER_BATCH_SIZE, PAPER_DATASET, PAPER_TRAIN_SIZE, read_paper_table
+from rethinkgen.paper import (
+    MODEL_LABELS,
+    PAPER_BATCH_SIZE,
+    PAPER_DATASET,
+    PAPER_TRAIN_SIZE,
+    read_paper_table,
+)
 
 SCORECARD_COLUMNS = ["check_id", "check", "paper", "ours", "tolerance", "result", "runs"]
 RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
@@ -22,19 +28,36 @@ NO_RUNS = "no such runs configured"
 SD_MULTIPLE = 3.0
 MIN_SEEDS_FOR_SPREAD = 3
 TOLERANCE_RULE = (
-    "Tolerance rule: an accuracy passes within 3 sd of its reference. One run's sd is the binomial sd "
-    "at the size of the set it was measured on, sqrt(a(1 - a)/n), or the sd measured over seeds where "
-    "a cell has 3 or more and it is larger. A paper value is itself one run on the paper's test set, "
-    "so its binomial sd is added in quadrature, and a gain (a difference) adds the sds of both sides.")
+    "Tolerance rule: an accuracy passes within 3 sd of its reference. One run's sd is the "
+    "binomial sd at the size of the set it was measured on, sqrt(a(1 - a)/n), or the sd measured "
+    "over seeds where a cell has 3 or more and it is larger. A paper value is itself one run on "
+    "the paper's test set, so its binomial sd is added in quadrature, and a gain (a difference) "
+    "adds the sds of both sides."
+)
 MAX_RUNS_TEXT = 200  # characters of the exact `runs` list before it is summarized
 
 
-def row(check_id: str, check: str, paper: str, ours: str, tolerance: str, runs: str = "",
-        passed: bool | None = None, na: str | None = None) -> dict:
+def row(
+    check_id: str,
+    check: str,
+    paper: str,
+    ours: str,
+    tolerance: str,
+    runs: str = "",
+    passed: bool | None = None,
+    na: str | None = None,
+) -> dict:
     """One scorecard row; `na` (a reason) makes it "not applicable (reason)"."""
     result = f"not applicable ({na})" if na else ("pass" if passed else "fail")
-    return dict(check_id=check_id, check=check, paper=paper, ours=ours, tolerance=tolerance,
-                result=result, runs=runs)
+    return dict(
+        check_id=check_id,
+        check=check,
+        paper=paper,
+        ours=ours,
+        tolerance=tolerance,
+        result=result,
+        runs=runs,
+    )
 
 
 def accuracy_sd(mean, n, spread=np.nan, seeds=1) -> np.ndarray:
@@ -43,15 +66,23 @@ def accuracy_sd(mean, n, spread=np.nan, seeds=1) -> np.ndarray:
     there are at least MIN_SEEDS_FOR_SPREAD and it is larger."""
     mean, n = np.asarray(mean, dtype=float), np.asarray(n, dtype=float)
     binomial = np.sqrt(np.clip(mean * (1 - mean), 0, None) / n)
-    measured = np.where(np.asarray(seeds) >= MIN_SEEDS_FOR_SPREAD, np.nan_to_num(np.asarray(spread, float)), 0.0)
+    measured = np.where(
+        np.asarray(seeds) >= MIN_SEEDS_FOR_SPREAD, np.nan_to_num(np.asarray(spread, float)), 0.0
+    )
     return np.maximum(binomial, measured)
 
 
-def cell_accuracy(runs: pd.DataFrame, column: str, n_column: str, extra: list[str] | None = None) -> pd.DataFrame:
+def cell_accuracy(
+    runs: pd.DataFrame, column: str, n_column: str, extra: list[str] | None = None
+) -> pd.DataFrame:
     """Per cell (CELL_KEYS + `extra`): the mean of an accuracy column over seeds, its one-run
     sd by TOLERANCE_RULE (n from `n_column`, e.g. n_test) and the number of seeds."""
     cells = runs.groupby(CELL_KEYS + (extra or []), dropna=False).agg(
-        mean=(column, "mean"), spread=(column, "std"), seeds=("seed", "nunique"), n=(n_column, "min"))
+        mean=(column, "mean"),
+        spread=(column, "std"),
+        seeds=("seed", "nunique"),
+        n=(n_column, "min"),
+    )
     cells["sd"] = accuracy_sd(cells["mean"], cells["n"], cells["spread"], cells["seeds"])
     return cells.reset_index()
 
@@ -77,11 +108,14 @@ def fitting_threshold(selected: pd.DataFrame, paper_min: float, column: str) -> 
     cells = cell_accuracy(selected, column, "n_train")
     sd = accuracy_sd(paper_min, cells["n"], cells["spread"], cells["seeds"])
     cells["threshold"] = paper_min - SD_MULTIPLE * sd
-    return selected.merge(cells[["dataset", "model", "corruption", "regularizer", "threshold"]],
-                          how="left")["threshold"].set_axis(selected.index)
+    return selected.merge(
+        cells[["dataset", "model", "corruption", "regularizer", "threshold"]], how="left"
+    )["threshold"].set_axis(selected.index)
 
 
-def against_paper(ours: pd.Series, sd, paper: pd.Series, paper_n: int) -> tuple[np.ndarray, np.ndarray]:
+def against_paper(
+    ours: pd.Series, sd, paper: pd.Series, paper_n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(|ours - paper|, tolerance) in points: 3 sd of the difference of our cell and the
     paper's one run (its binomial sd on `paper_n` images), by TOLERANCE_RULE."""
     paper_sd = accuracy_sd(paper / 100, paper_n)
@@ -93,13 +127,19 @@ def ours_sd(cells: pd.DataFrame, used: pd.DataFrame) -> np.ndarray:
     """One run's sd (fraction) of each compared cell (compare_with_paper's long rows): binomial
     at our test set's size, or the seed sd where a cell has 3 or more seeds."""
     n_test = used["n_test"].min() if len(used) else np.nan
-    return accuracy_sd(cells["ours"] / 100, n_test, cells["ours_sd"] / 100, cells["n_seeds"].fillna(0))
+    return accuracy_sd(
+        cells["ours"] / 100, n_test, cells["ours_sd"] / 100, cells["n_seeds"].fillna(0)
+    )
 
 
 def plain(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs without any explicit regularizer (the paper's randomization-test setting)."""
-    return runs[(runs["weight_decay"] == 0) & ~runs["random_crop"].astype(bool)
-                & ~runs["augment"].astype(bool) & (runs["dropout"] == 0)]
+    return runs[
+        (runs["weight_decay"] == 0)
+        & ~runs["random_crop"].astype(bool)
+        & ~runs["augment"].astype(bool)
+        & (runs["dropout"] == 0)
+    ]
 
 
 def label(model: str, runs: pd.DataFrame) -> str:
@@ -114,7 +154,7 @@ def key_name(key) -> str:
 
 
 def fmt_pct(values: pd.Series) -> str:
-    """"key: 99.50, ..." from fractions indexed by a key."""
+    """ "key: 99.50, ..." from fractions indexed by a key."""
     return ", ".join(f"{key_name(k)}: {100 * v:.2f}" for k, v in values.items())
 
 
@@ -134,10 +174,12 @@ def paper_steps_reason(runs: pd.DataFrame) -> str | None:
         return reason if reason == NO_RUNS else reason + "; step counts scale with the dataset size"
     per_epoch = (runs["steps"] / runs["epochs"]).round()
     if not ((per_epoch == PAPER_STEPS_PER_EPOCH) & (runs["n_train"] == PAPER_TRAIN_SIZE)).all():
-        return (f"needs the paper's {PAPER_TRAIN_SIZE:,} images at batch {PAPER_BATCH_SIZE} "
-                f"({PAPER_STEPS_PER_EPOCH} steps per "
-                f"epoch); ours: n_train {sorted(set(runs['n_train']))}, steps per epoch "
-                f"{sorted(set(per_epoch))}")
+        return (
+            f"needs the paper's {PAPER_TRAIN_SIZE:,} images at batch {PAPER_BATCH_SIZE} "
+            f"({PAPER_STEPS_PER_EPOCH} steps per "
+            f"epoch); ours: n_train {sorted(set(runs['n_train']))}, steps per epoch "
+            f"{sorted(set(per_epoch))}"
+        )
     return None
 
 
@@ -171,13 +213,16 @@ def describe_runs(runs: pd.DataFrame) -> str:
 
 
 def _with_seed_prefix(patterns: list[str]) -> list[str]:
-    """".../0" -> ".../seed0", ".../{0,1}" -> ".../seed{0,1}"."""
+    """ ".../0" -> ".../seed0", ".../{0,1}" -> ".../seed{0,1}"."""
     return [p.rsplit("/", 1)[0] + "/seed" + p.rsplit("/", 1)[1] for p in patterns]
 
 
 def chain(values: pd.Series, fmt: str = ".3f") -> str:
-    """"a 0.100 < b 0.200 > c 0.150": values in index order, each neighbour's relation shown
+    """ "a 0.100 < b 0.200 > c 0.150": values in index order, each neighbour's relation shown
     (an infinite value, a run that never fitted, reads "not fitted")."""
     text = [f"{k} {'not fitted' if math.isinf(v) else format(v, fmt)}" for k, v in values.items()]
-    signs = ["<" if a < b else ("=" if a == b else ">") for a, b in zip(values.iloc[:-1], values.iloc[1:])]
+    signs = [
+        "<" if a < b else ("=" if a == b else ">")
+        for a, b in zip(values.iloc[:-1], values.iloc[1:])
+    ]
     return "".join(t + f" {sign} " for t, sign in zip(text, signs)) + text[-1]

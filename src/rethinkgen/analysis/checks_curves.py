@@ -48,26 +48,44 @@ def _fig1a_runs(runs: pd.DataFrame) -> pd.DataFrame:
 def check_fit_ordering(runs: pd.DataFrame) -> dict:
     """docs/paper.md, check 10: true < shuffled < {gaussian, random pixels} < random labels in
     epochs to fit; a run that never fits counts as slowest."""
-    what, tol = "Fig. 1a ordering of time to fit", "order must match; gaussian/random pixels may swap"
+    what, tol = (
+        "Fig. 1a ordering of time to fit",
+        "order must match; gaussian/random pixels may swap",
+    )
     paper = "true < shuffled < gaussian ~ random pixels < random labels"
     selected = _fig1a_runs(runs)
     if selected.empty:
         return row("10", what, paper, "", tol, na="no Fig. 1a-style runs configured")
     results, texts = [], []
     for (dataset, model), group in selected.groupby(["dataset", "model"]):
-        epochs = (group.groupby("paper_condition")["epochs_to_fit"].mean().astype(float)
-                  .fillna(math.inf).reindex([c for c in FIG1A_ORDER if c in set(group["paper_condition"])]))
+        epochs = (
+            group.groupby("paper_condition")["epochs_to_fit"]
+            .mean()
+            .astype(float)
+            .fillna(math.inf)
+            .reindex([c for c in FIG1A_ORDER if c in set(group["paper_condition"])])
+        )
         rank = {c: (0, 1, 2, 2, 3)[FIG1A_ORDER.index(c)] for c in epochs.index}
-        results.append(all(epochs[a] < epochs[b] for a in epochs.index for b in epochs.index
-                           if rank[a] < rank[b]))
-        texts.append(f"{label(model, runs)} ({dataset}): "
-                     + chain(epochs.sort_values(), "g"))
-    return row("10", what, paper, "; ".join(texts), tol, describe_runs(selected), passed=all(results))
+        results.append(
+            all(
+                epochs[a] < epochs[b]
+                for a in epochs.index
+                for b in epochs.index
+                if rank[a] < rank[b]
+            )
+        )
+        texts.append(f"{label(model, runs)} ({dataset}): " + chain(epochs.sort_values(), "g"))
+    return row(
+        "10", what, paper, "; ".join(texts), tol, describe_runs(selected), passed=all(results)
+    )
 
 
 def _fig1a_paper(condition: str) -> pd.DataFrame:
-    return read_reference_csv("fig1a_learning_curves.csv").query(
-        "model == 'inception' and condition == @condition").sort_values("epoch")
+    return (
+        read_reference_csv("fig1a_learning_curves.csv")
+        .query("model == 'inception' and condition == @condition")
+        .sort_values("epoch")
+    )
 
 
 def _plateau_epochs(epochs: pd.Series, losses: pd.Series, level: float) -> int:
@@ -81,7 +99,10 @@ def paper_plateau_fraction() -> float:
     spent on the plateau (loss >= PLATEAU_LEVEL ln K), from the digitized curve."""
     curve = _fig1a_paper("random_labels")
     fit_epoch = int(curve.loc[curve["train_loss"] < FIT_LOSS, "epoch"].min())
-    return _plateau_epochs(curve["epoch"], curve["train_loss"], PLATEAU_LEVEL * math.log(10)) / fit_epoch
+    return (
+        _plateau_epochs(curve["epoch"], curve["train_loss"], PLATEAU_LEVEL * math.log(10))
+        / fit_epoch
+    )
 
 
 def check_random_label_plateau(curves: pd.DataFrame, runs: pd.DataFrame) -> dict:
@@ -95,20 +116,50 @@ def check_random_label_plateau(curves: pd.DataFrame, runs: pd.DataFrame) -> dict
     selected = plain(runs[(runs["paper_condition"] == "random_labels")])
     fitted = selected[selected["fitted"].astype(bool) & selected["epochs_to_fit"].notna()]
     if fitted.empty:
-        return row("11", what, paper, "", tolerance, describe_runs(selected),
-                   na="no random-label run fitted" if len(selected) else NO_RUNS)
+        return row(
+            "11",
+            what,
+            paper,
+            "",
+            tolerance,
+            describe_runs(selected),
+            na="no random-label run fitted" if len(selected) else NO_RUNS,
+        )
     online = curves[(curves["split"] == "train_online") & (curves["epoch"] >= 1)].merge(
-        fitted[RUN_KEYS + ["num_classes", "epochs_to_fit"]])
+        fitted[RUN_KEYS + ["num_classes", "epochs_to_fit"]]
+    )
     shares = pd.DataFrame(
-        [dict(zip(RUN_KEYS, keys), share=_plateau_epochs(c["epoch"], c["loss"], PLATEAU_LEVEL * math.log(
-            c["num_classes"].iloc[0])) / c["epochs_to_fit"].iloc[0])
-         for keys, c in online.sort_values("epoch").groupby(RUN_KEYS)], columns=RUN_KEYS + ["share"])
-    cells = shares.groupby(RUN_KEYS[:-1]).agg(share=("share", "mean"), sd=("share", "std"), seeds=("seed", "size"))
-    spread = np.where(cells["seeds"] >= MIN_SEEDS_FOR_SPREAD, SD_MULTIPLE * cells["sd"].fillna(0), 0.0)
+        [
+            dict(
+                zip(RUN_KEYS, keys),
+                share=_plateau_epochs(
+                    c["epoch"], c["loss"], PLATEAU_LEVEL * math.log(c["num_classes"].iloc[0])
+                )
+                / c["epochs_to_fit"].iloc[0],
+            )
+            for keys, c in online.sort_values("epoch").groupby(RUN_KEYS)
+        ],
+        columns=RUN_KEYS + ["share"],
+    )
+    cells = shares.groupby(RUN_KEYS[:-1]).agg(
+        share=("share", "mean"), sd=("share", "std"), seeds=("seed", "size")
+    )
+    spread = np.where(
+        cells["seeds"] >= MIN_SEEDS_FOR_SPREAD, SD_MULTIPLE * cells["sd"].fillna(0), 0.0
+    )
     ok = (cells["share"] - paper_share).abs() <= np.maximum(0.5 * paper_share, spread)
-    ours = ", ".join(f"{d}/{m}: {r.share:.2f}" for (d, m, *_), r in zip(cells.index, cells.itertuples()))
-    return row("11", what, paper, ours, tolerance, describe_runs(fitted),
-               passed=bool(len(cells) == len(fitted[RUN_KEYS[:-1]].drop_duplicates()) and ok.all()))
+    ours = ", ".join(
+        f"{d}/{m}: {r.share:.2f}" for (d, m, *_), r in zip(cells.index, cells.itertuples())
+    )
+    return row(
+        "11",
+        what,
+        paper,
+        ours,
+        tolerance,
+        describe_runs(fitted),
+        passed=bool(len(cells) == len(fitted[RUN_KEYS[:-1]].drop_duplicates()) and ok.all()),
+    )
 
 
 def paper_loss_crossing(condition: str) -> tuple[int, float]:
@@ -118,25 +169,44 @@ def paper_loss_crossing(condition: str) -> tuple[int, float]:
     return int(first["epoch"]), 1000 * float(first["thousand_steps"])
 
 
-def check_loss_crossing(curves: pd.DataFrame, runs: pd.DataFrame, check_id: str, condition: str) -> dict:
+def check_loss_crossing(
+    curves: pd.DataFrame, runs: pd.DataFrame, check_id: str, condition: str
+) -> dict:
     """docs/paper.md, checks 11b and 12: Inception's online training loss first falls below
     0.1 within +-50% of the paper's step. Step counts scale with the dataset size and batch
     size, so off CIFAR-10's 50,000 images at batch 128 the comparison is in epochs."""
     paper_epoch, paper_steps = paper_loss_crossing(condition)
     what = f"Fig. 1a: {condition.replace('_', ' ')} loss < {FIT_LOSS:g} (Inception)"
     paper = f"~{paper_steps / 1000:.1f}k steps (epoch {paper_epoch})"
-    selected = plain(runs[(runs["paper_condition"] == condition) & (runs["paper_model"] == "inception")])
+    selected = plain(
+        runs[(runs["paper_condition"] == condition) & (runs["paper_model"] == "inception")]
+    )
     if selected.empty:
         return row(check_id, what, paper, "", "+-50%", na=NO_RUNS)
     unit, target = ("epoch", paper_epoch) if paper_steps_reason(selected) else ("step", paper_steps)
-    tolerance = "+-50% in steps" if unit == "step" else f"+-50% in epochs ({paper_steps_reason(selected)})"
-    below = curves[(curves["split"] == "train_online") & (curves["loss"] < FIT_LOSS)].merge(selected[RUN_KEYS])
-    first = below.groupby(RUN_KEYS)[unit].min().reindex(
-        pd.MultiIndex.from_frame(selected[RUN_KEYS])).astype(float)
+    tolerance = (
+        "+-50% in steps" if unit == "step" else f"+-50% in epochs ({paper_steps_reason(selected)})"
+    )
+    below = curves[(curves["split"] == "train_online") & (curves["loss"] < FIT_LOSS)].merge(
+        selected[RUN_KEYS]
+    )
+    first = (
+        below.groupby(RUN_KEYS)[unit]
+        .min()
+        .reindex(pd.MultiIndex.from_frame(selected[RUN_KEYS]))
+        .astype(float)
+    )
     shown = (lambda s: f"{s / 1000:.1f}k steps") if unit == "step" else (lambda s: f"epoch {s:g}")
     ours = ", ".join("never" if math.isnan(s) else shown(s) for s in first)
-    return row(check_id, what, paper, ours, tolerance, describe_runs(selected),
-               passed=bool(first.notna().all() and ((first - target).abs() <= 0.5 * target).all()))
+    return row(
+        check_id,
+        what,
+        paper,
+        ours,
+        tolerance,
+        describe_runs(selected),
+        passed=bool(first.notna().all() and ((first - target).abs() <= 0.5 * target).all()),
+    )
 
 
 def check_curves_reach_zero(runs: pd.DataFrame) -> dict:
@@ -146,13 +216,24 @@ def check_curves_reach_zero(runs: pd.DataFrame) -> dict:
     if selected.empty:
         return row("13", what, paper, "", "< 0.01", na="no Fig. 1a-style runs configured")
     loss = selected["final_train_online_loss"]
-    return row("13", what, paper, f"max final loss {loss.max():.4f}", "< 0.01 each (end of run)",
-               describe_runs(selected), passed=bool((loss < 0.01).all()))
+    return row(
+        "13",
+        what,
+        paper,
+        f"max final loss {loss.max():.4f}",
+        "< 0.01 each (end of run)",
+        describe_runs(selected),
+        passed=bool((loss < 0.01).all()),
+    )
 
 
 def _roughly_increasing(values: pd.Series, slack: float) -> bool:
     values = values.dropna()
-    return len(values) >= 2 and bool((values.diff().dropna() >= -slack).all()) and values.iloc[-1] > values.iloc[0]
+    return (
+        len(values) >= 2
+        and bool((values.diff().dropna() >= -slack).all())
+        and values.iloc[-1] > values.iloc[0]
+    )
 
 
 def _sweeps(runs: pd.DataFrame) -> pd.DataFrame:
@@ -165,31 +246,65 @@ def check_slowdown(runs: pd.DataFrame) -> list[dict]:
     """docs/paper.md, check 14: relative time to fit rises with p and stays a small factor;
     on CIFAR-10 its value at p = 1 within +-50% of (ratio - 1)."""
     used = _sweeps(runs)
-    rel = relative_time_to_fit(used).groupby(
-        ["dataset", "dataset_name", "model", "paper_model", "corruption_prob"], dropna=False)[
-        "relative_time_to_fit"].mean().reset_index()
-    what, what_b = "Fig. 1b: relative time to fit rises with p and stays a small factor", "Fig. 1b ratio at p = 1"
+    rel = (
+        relative_time_to_fit(used)
+        .groupby(
+            ["dataset", "dataset_name", "model", "paper_model", "corruption_prob"], dropna=False
+        )["relative_time_to_fit"]
+        .mean()
+        .reset_index()
+    )
+    what, what_b = (
+        "Fig. 1b: relative time to fit rises with p and stays a small factor",
+        "Fig. 1b ratio at p = 1",
+    )
     ref = read_reference_csv("fig1b_convergence_slowdown.csv").query("label_corruption == 1.0")
     ref = ref.set_index("model")["relative_time_to_overfit"]
     paper = "1.0 at p = 0; at p = 1: " + ", ".join(f"{m} {v:.2f}" for m, v in ref.items())
     if rel.empty:
-        return [row("14a", what, paper, "", "", na=NO_SWEEP), row("14b", what_b, paper, "", "", na=NO_SWEEP)]
+        return [
+            row("14a", what, paper, "", "", na=NO_SWEEP),
+            row("14b", what_b, paper, "", "", na=NO_SWEEP),
+        ]
     ends = rel[rel["corruption_prob"] == 1.0].set_index("model")["relative_time_to_fit"]
-    ok = all(_roughly_increasing(g.sort_values("corruption_prob")["relative_time_to_fit"], 0.25)
-             for _, g in rel.groupby(["dataset", "model"])) and bool((ends <= MAX_SLOWDOWN).all())
+    ok = all(
+        _roughly_increasing(g.sort_values("corruption_prob")["relative_time_to_fit"], 0.25)
+        for _, g in rel.groupby(["dataset", "model"])
+    ) and bool((ends <= MAX_SLOWDOWN).all())
     ratio = lambda v: "not fitted" if pd.isna(v) else f"{v:.2f}"  # noqa: E731
-    rows = [row("14a", what, paper, ", ".join(f"{m}: {ratio(v)}" for m, v in ends.items()),
-                f"dips <= 0.25, ratio at p = 1 <= {MAX_SLOWDOWN:g}", describe_runs(used), passed=ok)]
+    rows = [
+        row(
+            "14a",
+            what,
+            paper,
+            ", ".join(f"{m}: {ratio(v)}" for m, v in ends.items()),
+            f"dips <= 0.25, ratio at p = 1 <= {MAX_SLOWDOWN:g}",
+            describe_runs(used),
+            passed=ok,
+        )
+    ]
     at_one = rel[(rel["corruption_prob"] == 1.0) & rel["paper_model"].isin(ref.index)]
     used_b = used[used["paper_model"].isin(ref.index)]
     reason = paper_data_reason(used_b) or (None if len(at_one) else "p = 1 not run")
     if reason:
-        return rows + [row("14b", what_b, paper, "", "+-50% of (ratio - 1)", describe_runs(used_b), na=reason)]
-    err = [abs(r.relative_time_to_fit - ref[r.paper_model]) <= 0.5 * (ref[r.paper_model] - 1)
-           for r in at_one.itertuples()]
-    return rows + [row("14b", what_b, paper,
-                       ", ".join(f"{r.model}: {ratio(r.relative_time_to_fit)}" for r in at_one.itertuples()),
-                       "+-50% of (ratio - 1)", describe_runs(used_b), passed=all(err))]
+        return rows + [
+            row("14b", what_b, paper, "", "+-50% of (ratio - 1)", describe_runs(used_b), na=reason)
+        ]
+    err = [
+        abs(r.relative_time_to_fit - ref[r.paper_model]) <= 0.5 * (ref[r.paper_model] - 1)
+        for r in at_one.itertuples()
+    ]
+    return rows + [
+        row(
+            "14b",
+            what_b,
+            paper,
+            ", ".join(f"{r.model}: {ratio(r.relative_time_to_fit)}" for r in at_one.itertuples()),
+            "+-50% of (ratio - 1)",
+            describe_runs(used_b),
+            passed=all(err),
+        )
+    ]
 
 
 def _fig1c_paper() -> pd.DataFrame:
@@ -200,18 +315,27 @@ def _test_errors(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean test error per (dataset, model, p) and one run's sd by TOLERANCE_RULE."""
     keys = ["dataset_name", "paper_model", "num_classes", "corruption_prob"]
     cells = cell_accuracy(runs, "final_test_accuracy", "n_test", keys).assign(
-        test_error=lambda c: 1 - c["mean"])
-    return cells.groupby(["dataset", "model"] + keys, dropna=False).agg(
-        test_error=("test_error", "mean"), sd=("sd", "max")).reset_index()
+        test_error=lambda c: 1 - c["mean"]
+    )
+    return (
+        cells.groupby(["dataset", "model"] + keys, dropna=False)
+        .agg(test_error=("test_error", "mean"), sd=("sd", "max"))
+        .reset_index()
+    )
 
 
 def _rises(errors: pd.DataFrame) -> bool:
     """Rises with p: each dip at most 3 sd of the difference, and the last above the first."""
     errors = errors.sort_values("corruption_prob")
     dips = -errors["test_error"].diff().iloc[1:]
-    allowed = SD_MULTIPLE * np.hypot(errors["sd"].iloc[1:].to_numpy(), errors["sd"].iloc[:-1].to_numpy())
-    return len(errors) >= 2 and bool((dips.to_numpy() <= allowed).all()) and \
-        errors["test_error"].iloc[-1] > errors["test_error"].iloc[0]
+    allowed = SD_MULTIPLE * np.hypot(
+        errors["sd"].iloc[1:].to_numpy(), errors["sd"].iloc[:-1].to_numpy()
+    )
+    return (
+        len(errors) >= 2
+        and bool((dips.to_numpy() <= allowed).all())
+        and errors["test_error"].iloc[-1] > errors["test_error"].iloc[0]
+    )
 
 
 def check_test_error_growth(runs: pd.DataFrame) -> list[dict]:
@@ -222,20 +346,45 @@ def check_test_error_growth(runs: pd.DataFrame) -> list[dict]:
     at_one = _fig1c_paper().query("label_corruption == 1.0")
     paper_15 = ", ".join(f"{r.model}: {r.test_error:.3f}" for r in at_one.itertuples())
     if err.empty:
-        return [row(i, t, "", "", "", na=NO_SWEEP) for i, t in
-                (("15", "Fig. 1c test error at p = 1"), ("16a", "Fig. 1c test error rises with p"),
-                 ("16b", "Fig. 1c test error at p = 0.5"), ("17", "Fig. 1c test error at p = 0"))]
+        return [
+            row(i, t, "", "", "", na=NO_SWEEP)
+            for i, t in (
+                ("15", "Fig. 1c test error at p = 1"),
+                ("16a", "Fig. 1c test error rises with p"),
+                ("16b", "Fig. 1c test error at p = 0.5"),
+                ("17", "Fig. 1c test error at p = 0"),
+            )
+        ]
     top = err[err["corruption_prob"] == 1.0]
     tol = SD_MULTIPLE * top["sd"]
-    chance_ok = bool(((top["test_error"] - (1 - 1 / top["num_classes"])).abs() <= tol).all()) and len(top) > 0
+    chance_ok = (
+        bool(((top["test_error"] - (1 - 1 / top["num_classes"])).abs() <= tol).all())
+        and len(top) > 0
+    )
     rises = all(_rises(g) for _, g in err.groupby(["dataset", "model"]))
-    rows = [row("15", "Fig. 1c test error at p = 1 is chance (1 - 1/K)", paper_15,
-                ", ".join(f"{r.dataset}/{r.model}: {r.test_error:.3f} (+-{t:.3f})"
-                          for r, t in zip(top.itertuples(), tol)),
-                "+-3 sd each (binomial at n_test, or the seed sd)",
-                describe_runs(used[used["corruption_prob"] == 1.0]), passed=chance_ok),
-            row("16a", "Fig. 1c test error rises with p", "monotone increase", "",
-                "dips <= 3 sd of the difference, and last > first", describe_runs(used), passed=rises)]
+    rows = [
+        row(
+            "15",
+            "Fig. 1c test error at p = 1 is chance (1 - 1/K)",
+            paper_15,
+            ", ".join(
+                f"{r.dataset}/{r.model}: {r.test_error:.3f} (+-{t:.3f})"
+                for r, t in zip(top.itertuples(), tol)
+            ),
+            "+-3 sd each (binomial at n_test, or the seed sd)",
+            describe_runs(used[used["corruption_prob"] == 1.0]),
+            passed=chance_ok,
+        ),
+        row(
+            "16a",
+            "Fig. 1c test error rises with p",
+            "monotone increase",
+            "",
+            "dips <= 3 sd of the difference, and last > first",
+            describe_runs(used),
+            passed=rises,
+        ),
+    ]
     return rows + [_fig1c_value(err, used, "16b", 0.5), _fig1c_value(err, used, "17", 0.0)]
 
 
@@ -251,11 +400,16 @@ def _fig1c_value(err: pd.DataFrame, used: pd.DataFrame, check_id: str, prob: flo
     paper = ", ".join(f"{m}: {v:.3f}" for m, v in ref.items())
     if reason:
         return row(check_id, what, paper, "", tolerance, describe_runs(read), na=reason)
-    gap, tol = against_paper(100 * mine["test_error"], mine["sd"], 100 * mine["paper_model"].map(ref),
-                             PAPER_TEST_SIZE)
-    ours = ", ".join(f"{r.dataset}/{r.model}: {r.test_error:.3f} (+-{t / 100:.3f})"
-                     for r, t in zip(mine.itertuples(), tol))
-    return row(check_id, what, paper, ours, tolerance, describe_runs(read), passed=bool((gap <= tol).all()))
+    gap, tol = against_paper(
+        100 * mine["test_error"], mine["sd"], 100 * mine["paper_model"].map(ref), PAPER_TEST_SIZE
+    )
+    ours = ", ".join(
+        f"{r.dataset}/{r.model}: {r.test_error:.3f} (+-{t / 100:.3f})"
+        for r, t in zip(mine.itertuples(), tol)
+    )
+    return row(
+        check_id, what, paper, ours, tolerance, describe_runs(read), passed=bool((gap <= tol).all())
+    )
 
 
 def check_model_order(runs: pd.DataFrame) -> dict:
@@ -263,7 +417,10 @@ def check_model_order(runs: pd.DataFrame) -> dict:
     Models are compared on the same dataset key; every p < 0.8 at which two or more of them
     ran is compared, and a dataset key with such models needs two or more shared p (the
     sweep, not one pair at one p). A p run by only one model is listed as uncompared."""
-    what, paper = "Fig. 1c: test error Inception < AlexNet < MLP 1x512 for p < 0.8", "at every p < 0.8"
+    what, paper = (
+        "Fig. 1c: test error Inception < AlexNet < MLP 1x512 for p < 0.8",
+        "at every p < 0.8",
+    )
     used = plain(runs[(runs["corruption_prob"] < 0.8) & runs["paper_model"].isin(FIG1C_MODELS)])
     err = _test_errors(used)
     models = err.groupby(["dataset", "corruption_prob"])["paper_model"].transform("nunique")
@@ -272,8 +429,18 @@ def check_model_order(runs: pd.DataFrame) -> dict:
     compared = compared[probs >= 2]
     tolerance = "strict order at every shared p < 0.8 (two or more p per dataset key)"
     if compared.empty:
-        return row("16c", what, paper, "", tolerance, describe_runs(used),
-                   na="no dataset key has two of Inception, AlexNet, MLP 1x512 at two or more shared p < 0.8")
+        return row(
+            "16c",
+            what,
+            paper,
+            "",
+            tolerance,
+            describe_runs(used),
+            na=(
+                "no dataset key has two of Inception, AlexNet, MLP 1x512 at two or more shared "
+                "p < 0.8"
+            ),
+        )
     results, texts = [], []
     for (dataset, prob), group in compared.groupby(["dataset", "corruption_prob"]):
         errors = group.groupby("paper_model")["test_error"].mean().reindex(FIG1C_MODELS).dropna()
@@ -281,7 +448,13 @@ def check_model_order(runs: pd.DataFrame) -> dict:
         texts.append(f"{dataset} p = {prob:g}: " + chain(errors))
     alone = err[(models < 2) & err["dataset"].isin(compared["dataset"])]
     if len(alone):
-        texts.append("not compared (one model): " + ", ".join(
-            f"{r.dataset} p = {r.corruption_prob:g} {r.model}" for r in alone.itertuples()))
+        texts.append(
+            "not compared (one model): "
+            + ", ".join(
+                f"{r.dataset} p = {r.corruption_prob:g} {r.model}" for r in alone.itertuples()
+            )
+        )
     read = used.merge(compared[["dataset", "corruption_prob"]].drop_duplicates())
-    return row("16c", what, paper, "; ".join(texts), tolerance, describe_runs(read), passed=all(results))
+    return row(
+        "16c", what, paper, "; ".join(texts), tolerance, describe_runs(read), passed=all(results)
+    )

@@ -41,67 +41,117 @@ def _paper_gains(column: str, high, low, index: list[str]) -> tuple[pd.Series, f
     """Table 1's true-label test-accuracy gains (points) of `column` == high over == low, per
     `index`, and the largest sd of one such gain (both sides binomial at 10,000 images)."""
     t = read_paper_table("table1")
-    t = t[(t["metric"] == "test_accuracy_pct") & (t["paper_condition"] == "true_labels") & ~t["augment"]]
-    wide = t.pivot_table(index=index, columns=column, values="value").reindex(columns=[high, low]).dropna()
-    sd = np.hypot(accuracy_sd(wide[high] / 100, PAPER_TEST_SIZE), accuracy_sd(wide[low] / 100, PAPER_TEST_SIZE))
+    t = t[
+        (t["metric"] == "test_accuracy_pct")
+        & (t["paper_condition"] == "true_labels")
+        & ~t["augment"]
+    ]
+    wide = (
+        t.pivot_table(index=index, columns=column, values="value")
+        .reindex(columns=[high, low])
+        .dropna()
+    )
+    sd = np.hypot(
+        accuracy_sd(wide[high] / 100, PAPER_TEST_SIZE),
+        accuracy_sd(wide[low] / 100, PAPER_TEST_SIZE),
+    )
     return wide[high] - wide[low], float(100 * sd.max())
 
 
 def _gain_pairs(used: pd.DataFrame, index: list[str], column: str, high, low) -> pd.DataFrame:
     """Our gains (points) of `column` == high over == low per `index`, with their sd."""
-    cells = cell_accuracy(used, "final_test_accuracy", "n_test", sorted({*index, column} - {"dataset", "model"}))
-    mean = cells.pivot_table(index=index, columns=column, values="mean").reindex(columns=[high, low])
+    cells = cell_accuracy(
+        used, "final_test_accuracy", "n_test", sorted({*index, column} - {"dataset", "model"})
+    )
+    mean = cells.pivot_table(index=index, columns=column, values="mean").reindex(
+        columns=[high, low]
+    )
     sd = cells.pivot_table(index=index, columns=column, values="sd").reindex(columns=[high, low])
-    pairs = pd.DataFrame({"gain": 100 * (mean[high] - mean[low]), "sd": 100 * np.hypot(sd[high], sd[low])})
+    pairs = pd.DataFrame(
+        {"gain": 100 * (mean[high] - mean[low]), "sd": 100 * np.hypot(sd[high], sd[low])}
+    )
     return pairs.dropna().reset_index()
 
 
-def _gain_row(check_id: str, what: str, paper_gains: pd.Series, paper_sd: float, source: str,
-              pairs: pd.DataFrame, used: pd.DataFrame, missing: str) -> dict:
+def _gain_row(
+    check_id: str,
+    what: str,
+    paper_gains: pd.Series,
+    paper_sd: float,
+    source: str,
+    pairs: pd.DataFrame,
+    used: pd.DataFrame,
+    missing: str,
+) -> dict:
     """A gain in test accuracy (points): on CIFAR-10 within the paper's range widened by 3 sd
     (ours and the paper's in quadrature); on other data its sign only (> 0)."""
     low, high = paper_gains.min(), paper_gains.max()
     paper = f"{low:+.2f} to {high:+.2f} pts ({source})"
-    tolerance = (f"{PAPER_DATASET}: the paper's range +-3 sd (ours and the paper's); other data: > 0 "
-                 "(sign only, the paper's size is for its dataset)")
+    tolerance = (
+        f"{PAPER_DATASET}: the paper's range +-3 sd (ours and the paper's); other data: > 0 "
+        "(sign only, the paper's size is for its dataset)"
+    )
     if pairs.empty:
         return row(check_id, what, paper, "", tolerance, describe_runs(used), na=missing)
     band = SD_MULTIPLE * np.hypot(pairs["sd"], paper_sd)
     on_paper_data = pairs["dataset_name"] == PAPER_DATASET
     ok = np.where(on_paper_data, pairs["gain"].between(low - band, high + band), pairs["gain"] > 0)
-    ours = ", ".join(f"{label}: {gain:+.2f} pts" + (f" (band {low - b:+.2f} to {high + b:+.2f})" if on else "")
-                     for label, gain, b, on in zip(pairs["label"], pairs["gain"], band, on_paper_data))
+    ours = ", ".join(
+        f"{label}: {gain:+.2f} pts" + (f" (band {low - b:+.2f} to {high + b:+.2f})" if on else "")
+        for label, gain, b, on in zip(pairs["label"], pairs["gain"], band, on_paper_data)
+    )
     return row(check_id, what, paper, ours, tolerance, describe_runs(used), passed=bool(ok.all()))
 
 
 def check_crop_gain(runs: pd.DataFrame) -> dict:
     """docs/paper.md, check 5b: with true labels, random crop raises test accuracy, per model
     and weight decay (Table 1: Inception and AlexNet, with and without weight decay)."""
-    used = runs[(runs["paper_condition"] == "true_labels") & ~runs["augment"].astype(bool)
-                & (runs["dropout"] == 0)]
+    used = runs[
+        (runs["paper_condition"] == "true_labels")
+        & ~runs["augment"].astype(bool)
+        & (runs["dropout"] == 0)
+    ]
     index = ["dataset", "dataset_name", "model", "weight_decay"]
     pairs = _gain_pairs(used, index, "random_crop", True, False)
-    pairs["label"] = [f"{d}/{m}" + (f" (wd {w:g})" if w else "") for d, m, w in
-                      zip(pairs["dataset"], pairs["model"], pairs["weight_decay"])]
+    pairs["label"] = [
+        f"{d}/{m}" + (f" (wd {w:g})" if w else "")
+        for d, m, w in zip(pairs["dataset"], pairs["model"], pairs["weight_decay"])
+    ]
     used = used.merge(pairs[["dataset", "model", "weight_decay"]])
     gains, sd = _paper_gains("random_crop", True, False, ["paper_model", "weight_decay_on"])
-    return _gain_row("5b", "Random crop beats no crop (true labels, test accuracy)", gains, sd,
-                     "Table 1: Inception, AlexNet, with and without wd", pairs, used,
-                     "no model has true-label runs both with and without random crop")
+    return _gain_row(
+        "5b",
+        "Random crop beats no crop (true labels, test accuracy)",
+        gains,
+        sd,
+        "Table 1: Inception, AlexNet, with and without wd",
+        pairs,
+        used,
+        "no model has true-label runs both with and without random crop",
+    )
 
 
 def check_batchnorm_gain(runs: pd.DataFrame) -> dict:
     """docs/paper.md, check 6b: Inception beats Inception without BatchNorm in test accuracy
     (true labels, no regularizer, same dataset key); Table 1 without crop."""
-    used = plain(runs[(runs["paper_condition"] == "true_labels") & runs["paper_model"].isin(FIG2B_MODELS)])
+    used = plain(
+        runs[(runs["paper_condition"] == "true_labels") & runs["paper_model"].isin(FIG2B_MODELS)]
+    )
     pairs = _gain_pairs(used, ["dataset", "dataset_name"], "paper_model", *FIG2B_MODELS)
     pairs["label"] = pairs["dataset"]
     used = used.merge(pairs[["dataset"]])
     gains, sd = _paper_gains("paper_model", *FIG2B_MODELS, ["random_crop", "weight_decay_on"])
     gains = gains.xs(False, level="random_crop")  # the paper has no BatchNorm-free crop runs
-    return _gain_row("6b", "BatchNorm helps: Inception beats Inception w/o BatchNorm (test accuracy)",
-                     gains, sd, "Table 1, no crop, with and without wd", pairs, used,
-                     "no dataset key has true-label Inception runs with and without BatchNorm")
+    return _gain_row(
+        "6b",
+        "BatchNorm helps: Inception beats Inception w/o BatchNorm (test accuracy)",
+        gains,
+        sd,
+        "Table 1, no crop, with and without wd",
+        pairs,
+        used,
+        "no dataset key has true-label Inception runs with and without BatchNorm",
+    )
 
 
 def _table4(flags) -> pd.DataFrame:
@@ -111,8 +161,10 @@ def _table4(flags) -> pd.DataFrame:
 
 
 def _paper_text(cells: pd.DataFrame, name=lambda r: MODEL_LABELS[r.paper_model]) -> str:
-    return ", ".join(f"{name(r)} {r.value:.2f}" if pd.notna(r.value) else f"{name(r)} {r.note}"
-                     for r in cells.itertuples())
+    return ", ".join(
+        f"{name(r)} {r.value:.2f}" if pd.notna(r.value) else f"{name(r)} {r.note}"
+        for r in cells.itertuples()
+    )
 
 
 def check_table4_weight_decay(runs: pd.DataFrame) -> dict:
@@ -124,23 +176,50 @@ def check_table4_weight_decay(runs: pd.DataFrame) -> dict:
     cells = _table4(lambda t: t["weight_decay_on"] & ~t["random_crop"] & ~t["augment"])
     paper_min = float(cells["value"].min()) / 100
     paper = _paper_text(cells)
-    tolerance = f">= {100 * paper_min:.2f}% - 3 sd each except AlexNet (whole training set, binomial at n_train)"
-    selected = runs[(runs["paper_condition"] == "random_labels") & (runs["weight_decay"] > 0)
-                    & ~runs["random_crop"].astype(bool) & ~runs["augment"].astype(bool)]
+    tolerance = (
+        f">= {100 * paper_min:.2f}% - 3 sd each except AlexNet "
+        "(whole training set, binomial at n_train)"
+    )
+    selected = runs[
+        (runs["paper_condition"] == "random_labels")
+        & (runs["weight_decay"] > 0)
+        & ~runs["random_crop"].astype(bool)
+        & ~runs["augment"].astype(bool)
+    ]
     alexnet = selected[selected["paper_model"] == "alexnet"]
     judged = selected.drop(alexnet.index)
-    texts = [fmt_pct(judged.groupby(by_model(judged))["final_train_accuracy"].min())] if len(judged) else []
+    texts = (
+        [fmt_pct(judged.groupby(by_model(judged))["final_train_accuracy"].min())]
+        if len(judged)
+        else []
+    )
     if len(alexnet):
         outcome = "fitted" if alexnet["fitted"].all() else "did not meet the fit criterion"
-        texts.append(f"AlexNet + wd (qualitative): {100 * alexnet['final_train_accuracy'].min():.2f}, "
-                     f"{outcome} (status {', '.join(sorted(set(alexnet['status'])))})")
+        texts.append(
+            f"AlexNet + wd (qualitative): {100 * alexnet['final_train_accuracy'].min():.2f}, "
+            f"{outcome} (status {', '.join(sorted(set(alexnet['status'])))})"
+        )
     ours = "; ".join(t for t in texts if t)
     if judged.empty:
-        return row("18", what, paper, ours, tolerance, describe_runs(selected),
-                   na="no Inception or MLP runs with weight decay on random labels")
+        return row(
+            "18",
+            what,
+            paper,
+            ours,
+            tolerance,
+            describe_runs(selected),
+            na="no Inception or MLP runs with weight decay on random labels",
+        )
     threshold = fitting_threshold(judged, paper_min, "final_train_accuracy")
-    return row("18", what, paper, ours, tolerance, describe_runs(selected),
-               passed=bool((judged["final_train_accuracy"] >= threshold).all()))
+    return row(
+        "18",
+        what,
+        paper,
+        ours,
+        tolerance,
+        describe_runs(selected),
+        passed=bool((judged["final_train_accuracy"] >= threshold).all()),
+    )
 
 
 def check_table4_augmentation(runs: pd.DataFrame) -> dict:
@@ -150,22 +229,41 @@ def check_table4_augmentation(runs: pd.DataFrame) -> dict:
     what = "Table 4: random labels fitted with random crop / augmentation (online accuracy)"
     cells = _table4(lambda t: t["random_crop"] | t["augment"])
     paper_min = float(cells["value"].min()) / 100
-    paper = _paper_text(cells, lambda r: f"{MODEL_LABELS[r.paper_model]} "
-                        + ("crop" if r.random_crop else "augmentation"))
-    tolerance = f">= {100 * paper_min:.2f}% - 3 sd each (final online accuracy, binomial at n_train)"
-    selected = runs[(runs["paper_condition"] == "random_labels")
-                    & (runs["random_crop"].astype(bool) | runs["augment"].astype(bool))]
+    paper = _paper_text(
+        cells,
+        lambda r: f"{MODEL_LABELS[r.paper_model]} " + ("crop" if r.random_crop else "augmentation"),
+    )
+    tolerance = (
+        f">= {100 * paper_min:.2f}% - 3 sd each (final online accuracy, binomial at n_train)"
+    )
+    selected = runs[
+        (runs["paper_condition"] == "random_labels")
+        & (runs["random_crop"].astype(bool) | runs["augment"].astype(bool))
+    ]
     if selected.empty:
         return row("19", what, paper, "", tolerance, na=NO_RUNS)
-    acc = selected.groupby(by_model(selected) + ["regularizer"])["final_train_online_accuracy"].min()
+    acc = selected.groupby(by_model(selected) + ["regularizer"])[
+        "final_train_online_accuracy"
+    ].min()
     threshold = fitting_threshold(selected, paper_min, "final_train_online_accuracy")
-    return row("19", what, paper, fmt_pct(acc), tolerance, describe_runs(selected),
-               passed=bool((selected["final_train_online_accuracy"] >= threshold).all()))
+    return row(
+        "19",
+        what,
+        paper,
+        fmt_pct(acc),
+        tolerance,
+        describe_runs(selected),
+        passed=bool((selected["final_train_online_accuracy"] >= threshold).all()),
+    )
 
 
 def _fig2b_gaps() -> pd.Series:
     """Figure 2b's best-minus-final test accuracy (points) per model, from the digitized curves."""
-    test = read_reference_csv("fig2b_batchnorm_curves.csv").query("split == 'test'").sort_values("epoch")
+    test = (
+        read_reference_csv("fig2b_batchnorm_curves.csv")
+        .query("split == 'test'")
+        .sort_values("epoch")
+    )
     return test.groupby("model")["accuracy"].agg(lambda a: 100 * (a.max() - a.iloc[-1]))
 
 
@@ -182,38 +280,68 @@ def check_early_stopping(runs: pd.DataFrame) -> list[dict]:
     without BatchNorm (Fig. 2b): best - final test accuracy at most the paper's gap + 3 sd, on
     any data (a qualitative check). 21b: on ImageNet without augmentation or dropout, within
     Table 2's gaps +-3 sd."""
-    whole = runs[(runs["paper_condition"] == "true_labels") & ~runs["augment"].astype(bool)
-                 & (runs["dropout"] == 0) & (runs["status"] != "fitted")]
+    whole = runs[
+        (runs["paper_condition"] == "true_labels")
+        & ~runs["augment"].astype(bool)
+        & (runs["dropout"] == 0)
+        & (runs["status"] != "fitted")
+    ]
     fig2b = _fig2b_gaps()
     inception = plain(whole[whole["paper_model"].isin(FIG2B_MODELS)])
     what = "Early stopping gap, Inception with/without BatchNorm (best - final test)"
     paper = ", ".join(f"{MODEL_LABELS[m]} {g:.2f} pts" for m, g in fig2b.items()) + " (Fig. 2b)"
     tolerance = "<= the paper's gap + 3 sd each (binomial at n_test, or the seed sd)"
     if inception.empty:
-        first = row("21", what, paper, "", tolerance, na="no whole-budget true-label Inception runs")
+        first = row(
+            "21", what, paper, "", tolerance, na="no whole-budget true-label Inception runs"
+        )
     else:
         cells = cell_accuracy(inception, "final_test_accuracy", "n_test")
         gap = 100 * (inception["best_test_accuracy"] - inception["final_test_accuracy"])
         limit = inception["paper_model"].map(fig2b) + 100 * SD_MULTIPLE * inception.merge(
-            cells, how="left")["sd"].set_axis(inception.index)
-        first = row("21", what, paper, f"{gap.min():.2f} to {gap.max():.2f} pts (limits {limit.min():.2f}"
-                    f"-{limit.max():.2f})", tolerance, describe_runs(inception), passed=bool((gap <= limit).all()))
+            cells, how="left"
+        )["sd"].set_axis(inception.index)
+        first = row(
+            "21",
+            what,
+            paper,
+            f"{gap.min():.2f} to {gap.max():.2f} pts (limits {limit.min():.2f}-{limit.max():.2f})",
+            tolerance,
+            describe_runs(inception),
+            passed=bool((gap <= limit).all()),
+        )
     return [first, _imagenet_gap(whole)]
 
 
 def _imagenet_gap(whole: pd.DataFrame) -> dict:
     gaps = _table2_gaps()
-    what, tolerance = "Early stopping gap on ImageNet (best - final top-1)", "the paper's range +-3 sd"
+    what, tolerance = (
+        "Early stopping gap on ImageNet (best - final top-1)",
+        "the paper's range +-3 sd",
+    )
     paper = ", ".join(f"{g:.2f}" for g in gaps) + " pts (Table 2)"
     selected = whole[whole["dataset_name"] == PAPER_IMAGENET]
     if selected.empty:
         return row("21b", what, paper, "", tolerance, na="no ImageNet runs configured")
     gap = 100 * (selected["best_test_accuracy"] - selected["final_test_accuracy"])
-    band = 100 * SD_MULTIPLE * np.hypot(accuracy_sd(selected["final_test_accuracy"], selected["n_test"]),
-                                        accuracy_sd(selected["final_test_accuracy"], PAPER_IMAGENET_TEST_SIZE))
+    band = (
+        100
+        * SD_MULTIPLE
+        * np.hypot(
+            accuracy_sd(selected["final_test_accuracy"], selected["n_test"]),
+            accuracy_sd(selected["final_test_accuracy"], PAPER_IMAGENET_TEST_SIZE),
+        )
+    )
     ok = (gap >= gaps.min() - band) & (gap <= gaps.max() + band)
-    return row("21b", what, paper, f"{gap.min():.2f} to {gap.max():.2f} pts", tolerance,
-               describe_runs(selected), passed=bool(ok.all()))
+    return row(
+        "21b",
+        what,
+        paper,
+        f"{gap.min():.2f} to {gap.max():.2f} pts",
+        tolerance,
+        describe_runs(selected),
+        passed=bool(ok.all()),
+    )
 
 
 def check_imagenet_table2(runs: pd.DataFrame) -> dict:
@@ -222,13 +350,23 @@ def check_imagenet_table2(runs: pd.DataFrame) -> dict:
     imagenet = runs[runs["dataset_name"] == PAPER_IMAGENET]
     what, tolerance = "Table 2 top-1 test accuracy (ImageNet)", "+-3 sd of the difference each"
     cells = read_paper_table("table2")
-    true_labels = cells[(cells["metric"] == "top1_test_pct") & (cells["paper_condition"] == "true_labels")]
+    true_labels = cells[
+        (cells["metric"] == "top1_test_pct") & (cells["paper_condition"] == "true_labels")
+    ]
     paper = ", ".join(f"{v:.2f}" for v in true_labels["value"])
     if imagenet.empty:
         return row("20", what, paper, "", tolerance, na="no ImageNet runs configured")
     long = compare_with_paper(imagenet, "table2")
     test = long[long["metric"] == "top1_test_pct"].dropna(subset=["ours", "paper"])
-    gap, tol = against_paper(test["ours"], ours_sd(test, imagenet), test["paper"], PAPER_IMAGENET_TEST_SIZE)
-    return row("20", what, ", ".join(f"{v:.2f}" for v in test["paper"]),
-               ", ".join(f"{v:.2f}" for v in test["ours"]), tolerance, describe_runs(imagenet),
-               passed=bool(len(test) and (gap <= tol).all()))
+    gap, tol = against_paper(
+        test["ours"], ours_sd(test, imagenet), test["paper"], PAPER_IMAGENET_TEST_SIZE
+    )
+    return row(
+        "20",
+        what,
+        ", ".join(f"{v:.2f}" for v in test["paper"]),
+        ", ".join(f"{v:.2f}" for v in test["ours"]),
+        tolerance,
+        describe_runs(imagenet),
+        passed=bool(len(test) and (gap <= tol).all()),
+    )

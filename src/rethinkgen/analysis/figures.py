@@ -4,8 +4,8 @@ Every function takes the tidy `curves` and `runs` tables of one experiment
 (rethinkgen.analysis.aggregate) and returns a matplotlib Figure whose ``plotted_data`` is
 the frame it drew (written beside the image); FIGURES maps a config `kind` to the function.
 Only runs that are results are drawn as such; diverged and unfinished runs get their own
-legend entry (rethinkgen.analysis.figure_data). Ours is drawn solid, the paper dashed, in the same colour. The
-paper's curves are only drawn when our runs use the paper's dataset; otherwise the
+legend entry (rethinkgen.analysis.figure_data). Ours is drawn solid, the paper dashed, in the
+same colour. The paper's curves are only drawn when our runs use the paper's dataset; otherwise the
 title says which data ours is on, so nobody compares Fashion-MNIST to CIFAR-10 by eye.
 """
 
@@ -18,13 +18,20 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from rethinkgen.analysis.derived import cumulative_best, relative_time_to_fit
-from rethinkgen.analysis.figure_data import (curves_to_budget, plotted_rows, split_results,
-                                             summarize)
-from rethinkgen.paper import FIG1A_CONDITIONS, MODEL_LABELS, PAPER_DATASET, read_paper_table, read_reference_csv
+from rethinkgen.analysis.figure_data import curves_to_budget, plotted_rows, split_results, summarize
 from rethinkgen.analysis.tables import DATASET_LABELS
+from rethinkgen.paper import (
+    FIG1A_CONDITIONS,
+    MODEL_LABELS,
+    PAPER_DATASET,
+    read_paper_table,
+    read_reference_csv,
+)
 
 OURS, PAPER = "ours", "paper (Zhang et al. 2017)"
 CONDITION_LABELS = {c: c.replace("_", " ") for c in FIG1A_CONDITIONS}
+
+
 def _source_style(data: pd.DataFrame) -> dict:
     """Solid for ours, dashed for the paper; only the sources actually drawn get a legend entry."""
     present = [s for s in (OURS, PAPER) if s in set(data["source"])]
@@ -61,9 +68,12 @@ def _title(fig: Figure, what: str, df: pd.DataFrame, paper_dataset: str = PAPER_
     """Figure title; names our data and says so when the paper's curves are left out."""
     names = sorted(set(df["dataset_name"]))
     ours = ", ".join(DATASET_LABELS.get(n, n) for n in names) or "no runs"
-    line2 = (f"ours and paper on {DATASET_LABELS[paper_dataset]}" if _paper_applies(df, paper_dataset)
-             else f"ours on {ours} ({', '.join(sorted(set(df['dataset'])))}); paper's "
-                  f"{DATASET_LABELS[paper_dataset]} curves not drawn")
+    line2 = (
+        f"ours and paper on {DATASET_LABELS[paper_dataset]}"
+        if _paper_applies(df, paper_dataset)
+        else f"ours on {ours} ({', '.join(sorted(set(df['dataset'])))}); paper's "
+        f"{DATASET_LABELS[paper_dataset]} curves not drawn"
+    )
     fig.suptitle(f"{what}\n{line2}", fontsize="medium")
 
 
@@ -75,19 +85,35 @@ def _paper_models(paper: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
 def _mark_failed(ax, failed: pd.DataFrame, x: pd.Series | float, y: float) -> None:
     """Runs that are not results (diverged, unfinished): an x at the top, own legend entry."""
     if len(failed):
-        ax.scatter(x, np.full(len(failed), y), marker="x", color="black", s=50, zorder=6,
-                   transform=ax.get_xaxis_transform(),
-                   label=f"diverged or unfinished: not a result ({len(failed)} run(s))")
+        ax.scatter(
+            x,
+            np.full(len(failed), y),
+            marker="x",
+            color="black",
+            s=50,
+            zorder=6,
+            transform=ax.get_xaxis_transform(),
+            label=f"diverged or unfinished: not a result ({len(failed)} run(s))",
+        )
 
 
 def _failed_note(fig: Figure, failed: pd.DataFrame) -> None:
     """Curve figures name the runs left out because they are not results."""
     if len(failed):
-        names = ", ".join(sorted(f"{r.model}/{r.corruption}/seed{r.seed} ({r.outcome})"
-                                 for r in failed.assign(outcome=failed.get("outcome", "diverged"))
-                                 .itertuples()))
-        fig.text(0.01, -0.02, f"not drawn, not results: {names}", fontsize="small",
-                 color="firebrick", va="top")
+        names = ", ".join(
+            sorted(
+                f"{r.model}/{r.corruption}/seed{r.seed} ({r.outcome})"
+                for r in failed.assign(outcome=failed.get("outcome", "diverged")).itertuples()
+            )
+        )
+        fig.text(
+            0.01,
+            -0.02,
+            f"not drawn, not results: {names}",
+            fontsize="small",
+            color="firebrick",
+            va="top",
+        )
 
 
 def _record(fig: Figure, drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: str) -> Figure:
@@ -98,8 +124,10 @@ def _record(fig: Figure, drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: s
 def _finish(fig: Figure, legend_ax) -> Figure:
     sns.move_legend(legend_ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     legend = legend_ax.legend if hasattr(legend_ax, "_legend") else legend_ax.get_legend()
-    for text in (legend.texts if legend else []):  # readable legend headings
-        text.set_text({"model_label": "model", "split": "split"}.get(text.get_text(), text.get_text()))
+    for text in legend.texts if legend else []:  # readable legend headings
+        text.set_text(
+            {"model_label": "model", "split": "split"}.get(text.get_text(), text.get_text())
+        )
     fig.tight_layout()
     return fig
 
@@ -109,20 +137,39 @@ def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
     each run up to its budget; mean and sd band over seeds (n in the legend title)."""
     _, failed = split_results(runs)
     curves = curves_to_budget(curves, runs)
-    ours = _with_labels(curves[(curves["split"] == "train_online")
-                               & curves["paper_condition"].isin(FIG1A_CONDITIONS)])
+    ours = _with_labels(
+        curves[
+            (curves["split"] == "train_online") & curves["paper_condition"].isin(FIG1A_CONDITIONS)
+        ]
+    )
     scale, xlabel = _step_units(ours["step"], _paper_applies(ours))
     ours = ours.assign(thousand_steps=ours["step"] / scale, condition=ours["paper_condition"])
     frames = [ours]
     if _paper_applies(ours):
-        paper = read_reference_csv("fig1a_learning_curves.csv").rename(columns={"train_loss": "loss"})
+        paper = read_reference_csv("fig1a_learning_curves.csv").rename(
+            columns={"train_loss": "loss"}
+        )
         frames.append(_paper_models(paper, ours))
     data = pd.concat(frames, ignore_index=True)
     data["condition"] = data["condition"].map(CONDITION_LABELS)
-    order = [CONDITION_LABELS[c] for c in FIG1A_CONDITIONS if CONDITION_LABELS[c] in set(data["condition"])]
-    g = sns.relplot(data=data, x="thousand_steps", y="loss", hue="condition", hue_order=order,
-                    col="model_label", kind="line", errorbar=_errorbar(data), height=3.6, aspect=1.3,
-                    **_source_style(data))
+    order = [
+        CONDITION_LABELS[c]
+        for c in FIG1A_CONDITIONS
+        if CONDITION_LABELS[c] in set(data["condition"])
+    ]
+    g = sns.relplot(
+        data=data,
+        x="thousand_steps",
+        y="loss",
+        hue="condition",
+        hue_order=order,
+        col="model_label",
+        kind="line",
+        errorbar=_errorbar(data),
+        height=3.6,
+        aspect=1.3,
+        **_source_style(data),
+    )
     g.set_axis_labels(xlabel, "average training loss")
     g.set_titles("{col_name} (n = %s)" % _seed_counts(ours))
     _title(g.figure, "Fig. 1a: learning curves under randomization tests", ours)
@@ -133,12 +180,23 @@ def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
 def _seed_counts(ours: pd.DataFrame) -> str:
     """How many runs each line averages: one number, or the range."""
     counts = ours.groupby(["model", "corruption", "regularizer"])["seed"].nunique()
-    return "?" if counts.empty else (str(counts.min()) if counts.min() == counts.max()
-                                     else f"{counts.min()}-{counts.max()}")
+    return (
+        "?"
+        if counts.empty
+        else (
+            str(counts.min()) if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}"
+        )
+    )
 
 
-def _corruption_lines(data: pd.DataFrame, y: str, ylabel: str, what: str,
-                      ours: pd.DataFrame, censored: str | None = None) -> tuple[Figure, plt.Axes]:
+def _corruption_lines(
+    data: pd.DataFrame,
+    y: str,
+    ylabel: str,
+    what: str,
+    ours: pd.DataFrame,
+    censored: str | None = None,
+) -> tuple[Figure, plt.Axes]:
     """Per model: ours as mean ± sd over seeds (a censoring-aware median where some seed
     is censored, hollow where that median is only a lower bound), the paper dashed."""
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
@@ -146,17 +204,37 @@ def _corruption_lines(data: pd.DataFrame, y: str, ylabel: str, what: str,
     mine = data[data["source"] == OURS]
     summary = summarize(mine, ["model_label", "label_corruption"], y, censored)
     for label, rows in summary.groupby("model_label", sort=False):
-        n = f"n = {rows['n'].min()}" + ("" if rows["n"].min() == rows["n"].max()
-                                          else f"-{rows['n'].max()}")
-        ax.errorbar(rows["label_corruption"], rows["estimate"], yerr=rows["sd"].fillna(0),
-                    color=colors[label], marker="o", capsize=3, label=f"{label}, ours ({n})")
+        n = f"n = {rows['n'].min()}" + (
+            "" if rows["n"].min() == rows["n"].max() else f"-{rows['n'].max()}"
+        )
+        ax.errorbar(
+            rows["label_corruption"],
+            rows["estimate"],
+            yerr=rows["sd"].fillna(0),
+            color=colors[label],
+            marker="o",
+            capsize=3,
+            label=f"{label}, ours ({n})",
+        )
         bounded = rows[rows["lower_bound"]]
         if len(bounded):
-            ax.scatter(bounded["label_corruption"], bounded["estimate"], marker="^", s=70,
-                       facecolors="white", edgecolors=colors[label], zorder=5)
+            ax.scatter(
+                bounded["label_corruption"],
+                bounded["estimate"],
+                marker="^",
+                s=70,
+                facecolors="white",
+                edgecolors=colors[label],
+                zorder=5,
+            )
     for label, rows in data[data["source"] == PAPER].groupby("model_label", sort=False):
-        ax.plot(rows["label_corruption"], rows[y], ls="--", color=colors.get(label, "grey"),
-                label=f"{label}, {PAPER}")
+        ax.plot(
+            rows["label_corruption"],
+            rows[y],
+            ls="--",
+            color=colors.get(label, "grey"),
+            label=f"{label}, {PAPER}",
+        )
     ax.set(xlabel="label corruption p", ylabel=ylabel, xlim=(-0.03, 1.03))
     _title(fig, what, ours)
     fig.summary = summary
@@ -169,33 +247,59 @@ def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figur
     A run not fitted within its cap counts as at least cap / (p = 0 epochs): drawn hollow,
     and a group with one is summarized by its censoring-aware median."""
     results, failed = split_results(runs)
-    ours = _with_labels(relative_time_to_fit(results)).rename(columns={"corruption_prob": "label_corruption"})
+    ours = _with_labels(relative_time_to_fit(results)).rename(
+        columns={"corruption_prob": "label_corruption"}
+    )
     bound = ours["readout_epoch"] if "readout_epoch" in ours else ours["max_epochs"]
     ours["censored"] = ours["relative_time_to_fit"].isna() & ours["base_epochs_to_fit"].notna()
     ours["relative_time_to_fit"] = ours["relative_time_to_fit"].fillna(
-        bound.astype(float) / ours["base_epochs_to_fit"].astype(float))
-    ours = ours[ours["base_epochs_to_fit"].notna()].assign(source=OURS) \
-        if ours["base_epochs_to_fit"].notna().any() else ours.assign(source=OURS)
+        bound.astype(float) / ours["base_epochs_to_fit"].astype(float)
+    )
+    ours = (
+        ours[ours["base_epochs_to_fit"].notna()].assign(source=OURS)
+        if ours["base_epochs_to_fit"].notna().any()
+        else ours.assign(source=OURS)
+    )
     frames = [ours]
     if _paper_applies(ours):
         paper = read_reference_csv("fig1b_convergence_slowdown.csv").rename(
-            columns={"relative_time_to_overfit": "relative_time_to_fit"})
+            columns={"relative_time_to_overfit": "relative_time_to_fit"}
+        )
         frames.append(_paper_models(paper, ours))
     data = pd.concat(frames, ignore_index=True)
-    fig, ax = _corruption_lines(data, "relative_time_to_fit",
-                                "relative time to overfit\n(epochs to fit / epochs at p = 0)",
-                                "Fig. 1b: convergence slowdown", ours, censored="censored")
+    fig, ax = _corruption_lines(
+        data,
+        "relative_time_to_fit",
+        "relative time to overfit\n(epochs to fit / epochs at p = 0)",
+        "Fig. 1b: convergence slowdown",
+        ours,
+        censored="censored",
+    )
     unfitted = ours[ours["censored"]]
     if len(unfitted):  # not fitted within the cap: at least cap / base, drawn hollow
-        ax.scatter(unfitted["label_corruption"], unfitted["relative_time_to_fit"],
-                   marker="^", facecolors="none", edgecolors="firebrick", s=60, zorder=5,
-                   label=f"not fitted within its cap: lower bound ({len(unfitted)} run(s))")
+        ax.scatter(
+            unfitted["label_corruption"],
+            unfitted["relative_time_to_fit"],
+            marker="^",
+            facecolors="none",
+            edgecolors="firebrick",
+            s=60,
+            zorder=5,
+            label=f"not fitted within its cap: lower bound ({len(unfitted)} run(s))",
+        )
     _mark_failed(ax, failed, failed.get("corruption_prob", pd.Series(dtype=float)), 0.97)
     ax.legend()
     unplaced = relative_time_to_fit(results)["base_epochs_to_fit"].isna().sum()
     if unplaced:  # no p = 0 fit time to divide by: say so rather than drop points silently
-        ax.text(0.01, 0.98, f"{unplaced} run(s) without a p = 0 fit time: not drawn",
-                transform=ax.transAxes, va="top", fontsize="small", color="firebrick")
+        ax.text(
+            0.01,
+            0.98,
+            f"{unplaced} run(s) without a p = 0 fit time: not drawn",
+            transform=ax.transAxes,
+            va="top",
+            fontsize="small",
+            color="firebrick",
+        )
     return _record(_finish(fig, ax), data, failed, "label_corruption", "relative_time_to_fit")
 
 
@@ -204,52 +308,95 @@ def plot_test_error_vs_corruption(curves: pd.DataFrame, runs: pd.DataFrame) -> F
     corruption, mean ± sd over seeds, with the chance level 1 - 1/K."""
     results, failed = split_results(runs[runs["corruption_prob"].notna()])
     ours = _with_labels(results)
-    ours = ours.assign(label_corruption=ours["corruption_prob"], source=OURS,
-                       test_error=1.0 - ours["final_test_accuracy"])
+    ours = ours.assign(
+        label_corruption=ours["corruption_prob"],
+        source=OURS,
+        test_error=1.0 - ours["final_test_accuracy"],
+    )
     if "censored" not in ours:
         ours["censored"] = False
     frames = [ours]
     if _paper_applies(ours):
         frames.append(_paper_models(read_reference_csv("fig1c_test_error_vs_corruption.csv"), ours))
     data = pd.concat(frames, ignore_index=True)
-    fig, ax = _corruption_lines(data, "test_error", "test error",
-                                "Fig. 1c: test error vs label corruption", ours)
+    fig, ax = _corruption_lines(
+        data, "test_error", "test error", "Fig. 1c: test error vs label corruption", ours
+    )
     censored = ours[ours["censored"].astype(bool)]
     if len(censored):
-        ax.scatter(censored["label_corruption"], censored["test_error"], marker="^", s=60,
-                   facecolors="none", edgecolors="firebrick", zorder=5,
-                   label=f"not fitted within its cap: read at the cap ({len(censored)} run(s))")
+        ax.scatter(
+            censored["label_corruption"],
+            censored["test_error"],
+            marker="^",
+            s=60,
+            facecolors="none",
+            edgecolors="firebrick",
+            zorder=5,
+            label=f"not fitted within its cap: read at the cap ({len(censored)} run(s))",
+        )
     for classes in sorted(set(ours["num_classes"].dropna())):
-        ax.axhline(1 - 1 / classes, color="firebrick", ls=":", lw=1.2,
-                   label=f"chance (1 - 1/{int(classes)})")
+        ax.axhline(
+            1 - 1 / classes,
+            color="firebrick",
+            ls=":",
+            lw=1.2,
+            label=f"chance (1 - 1/{int(classes)})",
+        )
     _mark_failed(ax, failed, failed["corruption_prob"], 0.97)
     ax.legend()
     return _record(_finish(fig, ax), data, failed, "label_corruption", "test_error")
 
 
-def _train_test_panels(curves: pd.DataFrame, panel: str, what: str, paper: pd.DataFrame | None,
-                       paper_levels: dict | None = None, paper_dataset: str = PAPER_DATASET) -> Figure:
+def _train_test_panels(
+    curves: pd.DataFrame,
+    panel: str,
+    what: str,
+    paper: pd.DataFrame | None,
+    paper_levels: dict | None = None,
+    paper_dataset: str = PAPER_DATASET,
+) -> Figure:
     """Train and test accuracy vs thousand steps, one panel per value of `panel`; the
     band between test accuracy and its running maximum is what early stopping could gain."""
     ours = curves[curves["split"].isin(["train_online", "test"])].copy()
     scale, xlabel = _step_units(ours["step"], paper is not None)
-    ours = ours.assign(thousand_steps=ours["step"] / scale, source=OURS,
-                       split=ours["split"].replace({"train_online": "train"}))
+    ours = ours.assign(
+        thousand_steps=ours["step"] / scale,
+        source=OURS,
+        split=ours["split"].replace({"train_online": "train"}),
+    )
     data = pd.concat([ours, paper] if paper is not None else [ours], ignore_index=True)
     panels = list(dict.fromkeys(ours[panel]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.6, 3.8),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.2 * len(panels) + 1.6, 3.8), sharey=True, squeeze=False
+    )
     best = cumulative_best(curves).groupby([panel, "step"])[["accuracy", "best_so_far"]].mean()
     for ax, name in zip(axes[0], panels):
-        sns.lineplot(data=data[data[panel] == name], x="thousand_steps", y="accuracy", hue="split",
-                     hue_order=["train", "test"], errorbar=_errorbar(data), ax=ax, **_source_style(data))
+        sns.lineplot(
+            data=data[data[panel] == name],
+            x="thousand_steps",
+            y="accuracy",
+            hue="split",
+            hue_order=["train", "test"],
+            errorbar=_errorbar(data),
+            ax=ax,
+            **_source_style(data),
+        )
         env = best.loc[name].reset_index()
-        ax.fill_between(env["step"] / scale, env["accuracy"], env["best_so_far"], color="tab:orange",
-                        alpha=0.3, label="best test so far (early stopping)")
+        ax.fill_between(
+            env["step"] / scale,
+            env["accuracy"],
+            env["best_so_far"],
+            color="tab:orange",
+            alpha=0.3,
+            label="best test so far (early stopping)",
+        )
         for label, level in (paper_levels or {}).get(name, {}).items():
             ax.axhline(level, color="grey", ls="--", lw=1, label=label)
-        ax.set(title=name, xlabel=f"training {xlabel}".replace("training thousand", "thousand training"),
-               ylabel="accuracy")
+        ax.set(
+            title=name,
+            xlabel=f"training {xlabel}".replace("training thousand", "thousand training"),
+            ylabel="accuracy",
+        )
         ax.legend().set_visible(ax is axes[0][-1])
     _title(fig, what, curves, paper_dataset)
     return _finish(fig, axes[0][-1])
@@ -263,20 +410,31 @@ def plot_batchnorm(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
     paper = None
     if _paper_applies(ours):
         paper = _paper_models(read_reference_csv("fig2b_batchnorm_curves.csv"), ours)
-    fig = _train_test_panels(ours, "model_label", "Fig. 2b: Inception with and without BatchNorm",
-                             paper)
+    fig = _train_test_panels(
+        ours, "model_label", "Fig. 2b: Inception with and without BatchNorm", paper
+    )
     _failed_note(fig, failed)
-    drawn = pd.concat([ours.assign(source=OURS), paper], ignore_index=True) \
-        if paper is not None else ours.assign(source=OURS)
+    drawn = (
+        pd.concat([ours.assign(source=OURS), paper], ignore_index=True)
+        if paper is not None
+        else ours.assign(source=OURS)
+    )
     return _record(fig, drawn, failed, "step", "accuracy")
 
 
 def regularizer_label(df: pd.DataFrame) -> pd.Series:
     """'w/ aug, wd, dropout' style names used in Fig. 2a's legend."""
-    used = pd.DataFrame({"aug": df["augment"].astype(bool) | df["random_crop"].astype(bool),
-                         "wd": df["weight_decay"] > 0, "dropout": df["dropout"] > 0})
-    return used.apply(lambda r: "w/ " + ", ".join(c for c in used if r[c]) if r.any()
-                      else "no regularizer", axis=1)
+    used = pd.DataFrame(
+        {
+            "aug": df["augment"].astype(bool) | df["random_crop"].astype(bool),
+            "wd": df["weight_decay"] > 0,
+            "dropout": df["dropout"] > 0,
+        }
+    )
+    return used.apply(
+        lambda r: "w/ " + ", ".join(c for c in used if r[c]) if r.any() else "no regularizer",
+        axis=1,
+    )
 
 
 def plot_imagenet_regularizers(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
@@ -288,15 +446,25 @@ def plot_imagenet_regularizers(curves: pd.DataFrame, runs: pd.DataFrame) -> Figu
     levels = {}
     if _paper_applies(ours, "imagenet"):  # no digitized curves: Table 2's final/best levels
         table2 = read_paper_table("table2")
-        table2 = table2[(table2["paper_condition"] == "true_labels") & (table2["metric"] == "top1_test_pct")]
-        table2 = table2.assign(weight_decay=np.where(table2["weight_decay_on"], 1.0, 0.0),
-                               dropout=np.where(table2["dropout_on"], 1.0, 0.0))
+        table2 = table2[
+            (table2["paper_condition"] == "true_labels") & (table2["metric"] == "top1_test_pct")
+        ]
+        table2 = table2.assign(
+            weight_decay=np.where(table2["weight_decay_on"], 1.0, 0.0),
+            dropout=np.where(table2["dropout_on"], 1.0, 0.0),
+        )
         for row, setting in zip(table2.itertuples(), regularizer_label(table2)):
             levels[setting] = {f"{PAPER}: final test": row.value / 100}
             if "best during training" in row.note:
                 levels[setting]["paper: best test"] = float(row.note.split()[-1]) / 100
-    fig = _train_test_panels(ours, "setting", "Fig. 2a: Inception V3 on ImageNet, regularizers",
-                              None, levels, paper_dataset="imagenet")
+    fig = _train_test_panels(
+        ours,
+        "setting",
+        "Fig. 2a: Inception V3 on ImageNet, regularizers",
+        None,
+        levels,
+        paper_dataset="imagenet",
+    )
     _failed_note(fig, failed)
     return _record(fig, ours.assign(source=OURS), failed, "step", "accuracy")
 

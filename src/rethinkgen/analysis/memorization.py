@@ -16,8 +16,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-SUBSETS = {"train_clean": "clean subset", "train_corrupted": "corrupted subset (assigned labels)",
-           "validation": "validation (held out)", "test": "test"}
+SUBSETS = {
+    "train_clean": "clean subset",
+    "train_corrupted": "corrupted subset (assigned labels)",
+    "validation": "validation (held out)",
+    "test": "test",
+}
 RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
 
 
@@ -26,25 +30,31 @@ def partial_runs(curves: pd.DataFrame) -> pd.DataFrame:
     partial = curves[(curves["corruption_prob"] > 0) & (curves["corruption_prob"] < 1)]
     scored = partial.loc[partial["split"] == "train_corrupted", RUN_KEYS].drop_duplicates()
     if scored.empty:
-        raise ValueError("no partially corrupted run recorded train_clean/train_corrupted rows: "
-                         "the experiment needs random_labels corruptions with 0 < prob < 1, "
-                         "data corrupted by this version (true labels in train.npz) and "
-                         "eval_train_every: 1")
+        raise ValueError(
+            "no partially corrupted run recorded train_clean/train_corrupted rows: "
+            "the experiment needs random_labels corruptions with 0 < prob < 1, "
+            "data corrupted by this version (true labels in train.npz) and "
+            "eval_train_every: 1"
+        )
     return partial.merge(scored, on=RUN_KEYS)
 
 
 def _at_epoch(rows: pd.DataFrame, split: str, epoch: int) -> float:
     """Accuracy of `split` at `epoch`, or at the last evaluation before it."""
     split_rows = rows[(rows["split"] == split) & (rows["epoch"] <= epoch)]
-    return float(split_rows.sort_values("epoch")["accuracy"].iloc[-1]) if len(split_rows) else np.nan
+    return (
+        float(split_rows.sort_values("epoch")["accuracy"].iloc[-1]) if len(split_rows) else np.nan
+    )
 
 
 def validation_peak(run: pd.DataFrame) -> int:
     """The epoch of best validation accuracy (the first, on ties)."""
     val = run[(run["split"] == "validation") & (run["epoch"] > 0)].sort_values("epoch")
     if val.empty:
-        raise ValueError("no validation rows: set `validation_fraction` (e.g. 0.1) in the "
-                         "memorization experiment's training section and retrain its runs")
+        raise ValueError(
+            "no validation rows: set `validation_fraction` (e.g. 0.1) in the "
+            "memorization experiment's training section and retrain its runs"
+        )
     return int(val.loc[val["accuracy"].idxmax(), "epoch"])
 
 
@@ -55,15 +65,21 @@ def memorization_table(curves: pd.DataFrame) -> pd.DataFrame:
     for keys, run in partial_runs(curves).groupby(RUN_KEYS, sort=True):
         test = run[(run["split"] == "test") & (run["epoch"] > 0)].sort_values("epoch")
         peak, last = validation_peak(run), int(test["epoch"].max())
-        rows.append({**dict(zip(RUN_KEYS, keys)), "corruption_prob": float(run["corruption_prob"].iloc[0]),
-                     "val_peak_epoch": peak, "epochs": last,
-                     "test_at_val_peak": _at_epoch(run, "test", peak),
-                     "test_peak_accuracy": float(test["accuracy"].max()),
-                     "clean_accuracy_at_peak": _at_epoch(run, "train_clean", peak),
-                     "corrupted_accuracy_at_peak": _at_epoch(run, "train_corrupted", peak),
-                     "final_test_accuracy": float(test["accuracy"].iloc[-1]),
-                     "final_clean_accuracy": _at_epoch(run, "train_clean", last),
-                     "final_corrupted_accuracy": _at_epoch(run, "train_corrupted", last)})
+        rows.append(
+            {
+                **dict(zip(RUN_KEYS, keys)),
+                "corruption_prob": float(run["corruption_prob"].iloc[0]),
+                "val_peak_epoch": peak,
+                "epochs": last,
+                "test_at_val_peak": _at_epoch(run, "test", peak),
+                "test_peak_accuracy": float(test["accuracy"].max()),
+                "clean_accuracy_at_peak": _at_epoch(run, "train_clean", peak),
+                "corrupted_accuracy_at_peak": _at_epoch(run, "train_corrupted", peak),
+                "final_test_accuracy": float(test["accuracy"].iloc[-1]),
+                "final_clean_accuracy": _at_epoch(run, "train_clean", last),
+                "final_corrupted_accuracy": _at_epoch(run, "train_corrupted", last),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -74,14 +90,17 @@ def memorization_finding(table: pd.DataFrame) -> str:
     drop = table["test_at_val_peak"] - table["final_test_accuracy"]
     optimism = table["test_peak_accuracy"] - table["test_at_val_peak"]
     models = ", ".join(sorted(table["model"].unique()))
-    return (f"{len(table)} runs ({models}; {table['seed'].nunique()} seeds). At the epoch picked on "
-            f"the held-out validation split the clean subset was fitted better than the corrupted "
-            f"one in {int(earlier.sum())} of {len(table)} runs (mean {table['clean_accuracy_at_peak'].mean():.0%} "
-            f"vs {table['corrupted_accuracy_at_peak'].mean():.0%}); by the end the corrupted subset reached "
-            f"{table['final_corrupted_accuracy'].mean():.0%} on average and test accuracy had fallen "
-            f"{drop.mean() * 100:.1f} +- {drop.std(ddof=1) * 100:.1f} points from the picked epoch. "
-            f"Picking on the test set instead would have reported {optimism.mean() * 100:.1f} points more "
-            f"(largest {optimism.max() * 100:.1f}).")
+    return (
+        f"{len(table)} runs ({models}; {table['seed'].nunique()} seeds). At the epoch picked on "
+        "the held-out validation split the clean subset was fitted better than the corrupted one "
+        f"in {int(earlier.sum())} of {len(table)} runs (mean "
+        f"{table['clean_accuracy_at_peak'].mean():.0%} vs "
+        f"{table['corrupted_accuracy_at_peak'].mean():.0%}); by the end the corrupted subset "
+        f"reached {table['final_corrupted_accuracy'].mean():.0%} on average and test accuracy had "
+        f"fallen {drop.mean() * 100:.1f} +- {drop.std(ddof=1) * 100:.1f} points from the picked "
+        f"epoch. Picking on the test set instead would have reported {optimism.mean() * 100:.1f} "
+        f"points more (largest {optimism.max() * 100:.1f})."
+    )
 
 
 def plot_memorization(curves: pd.DataFrame) -> Figure:
@@ -89,15 +108,24 @@ def plot_memorization(curves: pd.DataFrame) -> Figure:
     data = partial_runs(curves)
     data = data[data["split"].isin(list(SUBSETS))]
     models, probs = sorted(data["model"].unique()), sorted(data["corruption_prob"].unique())
-    fig, axes = plt.subplots(len(models), len(probs), figsize=(3.2 * len(probs), 2.8 * len(models)),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        len(models),
+        len(probs),
+        figsize=(3.2 * len(probs), 2.8 * len(models)),
+        squeeze=False,
+        sharey=True,
+    )
     for (i, model), (j, prob) in ((m, p) for m in enumerate(models) for p in enumerate(probs)):
         ax = axes[i][j]
         cell = data[(data["model"] == model) & (data["corruption_prob"] == prob)]
         for split, label in SUBSETS.items():
             line = cell[cell["split"] == split].groupby("step")["accuracy"].mean()
             ax.plot(line.index, line.values, label=label)
-        peak = cell[(cell["split"] == "validation") & (cell["epoch"] > 0)].groupby("step")["accuracy"].mean()
+        peak = (
+            cell[(cell["split"] == "validation") & (cell["epoch"] > 0)]
+            .groupby("step")["accuracy"]
+            .mean()
+        )
         if len(peak):
             ax.axvline(peak.idxmax(), color="grey", linestyle=":", linewidth=1)
         ax.set_title(f"{model}, p = {prob:g}", fontsize=9)
@@ -106,7 +134,10 @@ def plot_memorization(curves: pd.DataFrame) -> Figure:
     for row in axes:
         row[0].set_ylabel("accuracy")
     axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Memorization dynamics: clean vs corrupted training examples (dotted: validation peak; mean over seeds)",
-                 fontsize=10)
+    fig.suptitle(
+        "Memorization dynamics: clean vs corrupted training examples "
+        "(dotted: validation peak; mean over seeds)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig

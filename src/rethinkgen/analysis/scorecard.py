@@ -25,11 +25,16 @@ TITLE = "Scorecard: the paper's reproduction checks (docs/paper.md)"
 
 
 def _run_checks(runs: pd.DataFrame, param_counts: pd.DataFrame | None) -> list[dict]:
-    """Checks 1-9 (parameter counts, fitting, chance, Table 1 and the gains of crop and BatchNorm)."""
+    """Checks 1-9 (parameter counts, fitting, chance, Table 1 and the gains of crop and
+    BatchNorm)."""
     return [
         runs_.check_param_counts(param_counts),
-        runs_.check_fitting(runs, "2", "Random labels fitted, no regularizer (AlexNet + wd: check 18)",
-                            "random_labels"),
+        runs_.check_fitting(
+            runs,
+            "2",
+            "Random labels fitted, no regularizer (AlexNet + wd: check 18)",
+            "random_labels",
+        ),
         runs_.check_chance_test_accuracy(runs),
         runs_.check_table1_cells(runs, "4-5", ["inception"], " (all crop/wd settings)"),
         gains_.check_crop_gain(runs),
@@ -55,9 +60,14 @@ def _figure1_checks(runs: pd.DataFrame, curves: pd.DataFrame) -> list[dict]:
     ]
 
 
-def build_scorecard(runs: pd.DataFrame, curves: pd.DataFrame, expressivity: pd.DataFrame | None = None,
-                    kernels: pd.DataFrame | None = None, param_counts: pd.DataFrame | None = None,
-                    min_norm: pd.DataFrame | None = None) -> pd.DataFrame:
+def build_scorecard(
+    runs: pd.DataFrame,
+    curves: pd.DataFrame,
+    expressivity: pd.DataFrame | None = None,
+    kernels: pd.DataFrame | None = None,
+    param_counts: pd.DataFrame | None = None,
+    min_norm: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Every check as one row, ordered by check id. `expressivity` and `kernels` are the theory
     tables (None when the config has no theory section); `param_counts` (paper_model,
     num_params: the paper's models built at 3x28x28) and `min_norm` (the least-squares
@@ -80,6 +90,10 @@ def scorecard_notes(card: pd.DataFrame) -> list[str]:
     """One line of counts, and what the ids and the `runs` column refer to."""
     results = card["result"].str.extract(r"^(pass|fail|not applicable)")[0].value_counts()
     counts = ", ".join(f"{results.get(k, 0)} {k}" for k in ("pass", "fail", "not applicable"))
-    return [f"{len(card)} checks: {counts}.", TOLERANCE_RULE,
-            "Check ids are those of docs/paper.md, \"Reproduction checks\". `runs` names the runs "
-            "(dataset/model/corruption/regularizer/seed, braces for alternatives) or theory-table rows read."]
+    return [
+        f"{len(card)} checks: {counts}.",
+        TOLERANCE_RULE,
+        'Check ids are those of docs/paper.md, "Reproduction checks". `runs` names the runs '
+        "(dataset/model/corruption/regularizer/seed, braces for alternatives) "
+        "or theory-table rows read.",
+    ]

@@ -54,10 +54,18 @@ FASHION_MNIST = IdxSource(
     # Measured on Debian's dataset-fashion-mnist (0.0~git20200523), whose decompressed
     # bytes are the originals.
     content_sha256={
-        "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-        "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        "train-images-idx3-ubyte.gz": (
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
+        ),
+        "train-labels-idx1-ubyte.gz": (
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"
+        ),
+        "t10k-images-idx3-ubyte.gz": (
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"
+        ),
+        "t10k-labels-idx1-ubyte.gz": (
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
+        ),
     },
     how_to_get=(
         "On Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist` (installs the four "
@@ -70,8 +78,10 @@ FASHION_MNIST = IdxSource(
 MNIST = IdxSource(
     name="mnist",
     classes=MNIST_CLASSES,
-    urls=["https://ossci-datasets.s3.amazonaws.com/mnist/",
-          "https://storage.googleapis.com/cvdf-datasets/mnist/"],
+    urls=[
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ],
     gz_md5={
         "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
         "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -80,10 +90,18 @@ MNIST = IdxSource(
     },
     # The decompressed originals' SHA-256, as widely published with MNIST copies.
     content_sha256={
-        "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-        "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-        "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        "train-images-idx3-ubyte.gz": (
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+        ),
+        "train-labels-idx1-ubyte.gz": (
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
+        ),
+        "t10k-images-idx3-ubyte.gz": (
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
+        ),
+        "t10k-labels-idx1-ubyte.gz": (
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
+        ),
     },
     how_to_get=(
         "Download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
@@ -103,7 +121,9 @@ def parse_idx(raw: bytes, *, images: bool, filename: str) -> np.ndarray:
     magic = int.from_bytes(raw[0:4], "big")
     expected_magic = IDX_IMAGE_MAGIC if images else IDX_LABEL_MAGIC
     if magic != expected_magic:
-        raise DatasetCorruptError(f"{filename}: IDX magic number {magic}, expected {expected_magic}")
+        raise DatasetCorruptError(
+            f"{filename}: IDX magic number {magic}, expected {expected_magic}"
+        )
     ndim = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
@@ -126,13 +146,17 @@ def identify_idx_file(name: str, compressed: bytes, raw: bytes) -> IdxSource | N
     return None
 
 
-def read_idx_gz(path: Path, source: IdxSource, *, images: bool, expected_count: int | None) -> np.ndarray:
+def read_idx_gz(
+    path: Path, source: IdxSource, *, images: bool, expected_count: int | None
+) -> np.ndarray:
     """Read one IDX .gz file, verifying that it really holds the dataset."""
     compressed = path.read_bytes()
     try:
         raw = gzip.decompress(compressed)
     except (OSError, EOFError) as err:
-        raise DatasetCorruptError(f"{path}: not a complete gzip file ({err}). {source.how_to_get}") from err
+        raise DatasetCorruptError(
+            f"{path}: not a complete gzip file ({err}). {source.how_to_get}"
+        ) from err
     array = parse_idx(raw, images=images, filename=str(path))
     name = path.name
     if source.gz_md5.get(name) == md5_of(compressed):
@@ -145,11 +169,13 @@ def read_idx_gz(path: Path, source: IdxSource, *, images: bool, expected_count: 
             raise DatasetCorruptError(
                 f"{path} is {other.name}'s {name}, but the config says `name: {source.name}`. "
                 f"Set `name: {other.name}` for this dataset, or point `root` at {source.name}'s "
-                f"files. {source.how_to_get}")
+                f"files. {source.how_to_get}"
+            )
         raise DatasetCorruptError(
             f"{path}: matches none of {source.name}'s published checksums (neither the .gz "
             f"nor its decompressed content, SHA-256 {hashlib.sha256(raw).hexdigest()}). The file "
-            f"is not the genuine {source.name}. {source.how_to_get}")
+            f"is not the genuine {source.name}. {source.how_to_get}"
+        )
     if expected_count is not None and len(array) != expected_count:
         raise DatasetCorruptError(f"{path}: {len(array)} records, expected {expected_count}")
     log.info("read %s: %s records, verified by %s", path, len(array), verified)
@@ -169,14 +195,21 @@ def prepare_idx(source: IdxSource, root: str, download: bool, expected_counts=ID
             raise DatasetUnavailableError(f"{source.name}: {err}. {source.how_to_get}") from err
     elif missing:
         raise DatasetUnavailableError(
-            f"{source.name}: {', '.join(missing)} not found in {folder.resolve()}. {source.how_to_get}"
+            f"{source.name}: {', '.join(missing)} not found in {folder.resolve()}. "
+            f"{source.how_to_get}"
         )
     splits = []
     for split in ("train", "test"):
         count = None if expected_counts is None else expected_counts[split]
-        images = read_idx_gz(folder / IDX_FILES[f"{split}_images"], source, images=True, expected_count=count)
-        labels = read_idx_gz(folder / IDX_FILES[f"{split}_labels"], source, images=False, expected_count=count)
+        images = read_idx_gz(
+            folder / IDX_FILES[f"{split}_images"], source, images=True, expected_count=count
+        )
+        labels = read_idx_gz(
+            folder / IDX_FILES[f"{split}_labels"], source, images=False, expected_count=count
+        )
         if len(images) != len(labels):
-            raise DatasetCorruptError(f"{source.name} {split}: {len(images)} images, {len(labels)} labels")
+            raise DatasetCorruptError(
+                f"{source.name} {split}: {len(images)} images, {len(labels)} labels"
+            )
         splits.append(Split(images, labels, list(source.classes)))
     return tuple(splits)

@@ -28,8 +28,13 @@ def _check_md5(path: Path, data: bytes, published: str) -> None:
     if md5_of(data) == published:
         log.info("%s: verified (torchvision's published MD5)", path)
     else:
-        log.warning("%s: MD5 %s is not torchvision's published %s; reading it as a modified "
-                    "copy or a subset of the dataset", path, md5_of(data), published)
+        log.warning(
+            "%s: MD5 %s is not torchvision's published %s; reading it as a modified "
+            "copy or a subset of the dataset",
+            path,
+            md5_of(data),
+            published,
+        )
 
 
 def _need(path: Path, dataset: str, how: str) -> Path:
@@ -46,9 +51,11 @@ def _labelled(images: np.ndarray, labels: np.ndarray, classes: list[str], where:
     return Split(np.ascontiguousarray(images, dtype=np.uint8), labels.astype(np.int64), classes)
 
 
-SVHN_HOW = ("Copy train_32x32.mat and test_32x32.mat (http://ufldl.stanford.edu/housenumbers/, "
-            "or torchvision.datasets.SVHN's download folder) into the folder named by "
-            "`datasets.<key>.root`.")
+SVHN_HOW = (
+    "Copy train_32x32.mat and test_32x32.mat (http://ufldl.stanford.edu/housenumbers/, "
+    "or torchvision.datasets.SVHN's download folder) into the folder named by "
+    "`datasets.<key>.root`."
+)
 
 
 def prepare_svhn(spec: dict):
@@ -68,14 +75,19 @@ def prepare_svhn(spec: dict):
         if "X" not in mat or "y" not in mat or mat["X"].ndim != 4:
             raise DatasetCorruptError(f"svhn: {path} lacks X (32, 32, 3, N) and y. {SVHN_HOW}")
         labels = mat["y"].reshape(-1).astype(np.int64) % 10  # SVHN labels digit 0 as 10
-        splits.append(_labelled(mat["X"].transpose(3, 0, 1, 2), labels,
-                                [str(d) for d in range(10)], str(path)))
+        splits.append(
+            _labelled(
+                mat["X"].transpose(3, 0, 1, 2), labels, [str(d) for d in range(10)], str(path)
+            )
+        )
     return tuple(splits)
 
 
-CIFAR100_HOW = ("Copy cifar-100-python.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html), or "
-                "the cifar-100-python folder it extracts to, into the folder named by "
-                "`datasets.<key>.root`.")
+CIFAR100_HOW = (
+    "Copy cifar-100-python.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html), or "
+    "the cifar-100-python folder it extracts to, into the folder named by "
+    "`datasets.<key>.root`."
+)
 
 
 def _cifar100_members(root: Path) -> dict[str, bytes]:
@@ -95,27 +107,41 @@ def _cifar100_members(root: Path) -> dict[str, bytes]:
         with tarfile.open(archive, "r:gz") as tar:
             return {n: tar.extractfile(f"{CIFAR100.base_folder}/{n}").read() for n in names}
     except (tarfile.TarError, KeyError, EOFError, OSError, AttributeError) as err:
-        raise DatasetCorruptError(f"cifar100: cannot read {archive} ({err}). {CIFAR100_HOW}") from err
+        raise DatasetCorruptError(
+            f"cifar100: cannot read {archive} ({err}). {CIFAR100_HOW}"
+        ) from err
 
 
 def prepare_cifar100(spec: dict):
     """CIFAR-100 with its 100 fine labels (the python pickles)."""
     members = _cifar100_members(Path(spec["root"]))
     try:
-        parts = {n: pickle.loads(data, encoding="latin1") for n, data in members.items()}  # noqa: S301
+        parts = {
+            n: pickle.loads(data, encoding="latin1")  # noqa: S301
+            for n, data in members.items()
+        }
         classes = list(parts["meta"]["fine_label_names"])
         return tuple(
-            _labelled(np.asarray(parts[s]["data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1),
-                      np.asarray(parts[s]["fine_labels"]), classes, f"cifar100 {s}")
-            for s in ("train", "test"))
+            _labelled(
+                np.asarray(parts[s]["data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1),
+                np.asarray(parts[s]["fine_labels"]),
+                classes,
+                f"cifar100 {s}",
+            )
+            for s in ("train", "test")
+        )
     except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as err:
-        raise DatasetCorruptError(f"cifar100: the pickles under {spec['root']} are not CIFAR-100's "
-                                  f"({type(err).__name__}: {err}). {CIFAR100_HOW}") from err
+        raise DatasetCorruptError(
+            f"cifar100: the pickles under {spec['root']} are not CIFAR-100's "
+            f"({type(err).__name__}: {err}). {CIFAR100_HOW}"
+        ) from err
 
 
-KMNIST_HOW = ("Copy KMNIST's four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-              "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; "
-              "https://github.com/rois-codh/kmnist) into the folder named by `datasets.<key>.root`.")
+KMNIST_HOW = (
+    "Copy KMNIST's four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; "
+    "https://github.com/rois-codh/kmnist) into the folder named by `datasets.<key>.root`."
+)
 
 
 def prepare_kmnist(spec: dict):
@@ -132,15 +158,25 @@ def prepare_kmnist(spec: dict):
         try:
             raw = gzip.decompress(compressed)
         except (OSError, EOFError) as err:
-            raise DatasetCorruptError(f"kmnist: {path} is not a complete gzip file. {KMNIST_HOW}") from err
+            raise DatasetCorruptError(
+                f"kmnist: {path} is not a complete gzip file. {KMNIST_HOW}"
+            ) from err
         arrays[filename] = parse_idx(raw, images="images" in filename, filename=str(path))
     return tuple(
-        _labelled(arrays[f"{prefix}-images-idx3-ubyte.gz"], arrays[f"{prefix}-labels-idx1-ubyte.gz"],
-                  list(KMNIST.classes), f"kmnist {prefix}")
-        for prefix in ("train", "t10k"))
+        _labelled(
+            arrays[f"{prefix}-images-idx3-ubyte.gz"],
+            arrays[f"{prefix}-labels-idx1-ubyte.gz"],
+            list(KMNIST.classes),
+            f"kmnist {prefix}",
+        )
+        for prefix in ("train", "t10k")
+    )
 
 
 LOCAL_COPIES = {"svhn": prepare_svhn, "cifar100": prepare_cifar100, "kmnist": prepare_kmnist}
 # (channels, height, width) and number of classes, known without reading the files.
-LOCAL_COPY_SHAPES = {"svhn": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100),
-                     "kmnist": ((1, 28, 28), 10)}
+LOCAL_COPY_SHAPES = {
+    "svhn": ((3, 32, 32), 10),
+    "cifar100": ((3, 32, 32), 100),
+    "kmnist": ((1, 28, 28), 10),
+}

@@ -43,30 +43,39 @@ def folder_classes(root: str | os.PathLike) -> list[str]:
         if not (base / split).is_dir():
             raise DatasetUnavailableError(
                 f"image_folder: {(base / split).resolve()} not found. Arrange your images as "
-                f"{base}/train/<class>/<image> and {base}/test/<class>/<image>")
+                f"{base}/train/<class>/<image> and {base}/test/<class>/<image>"
+            )
     try:
         classes = {split: find_classes(str(base / split))[0] for split in ("train", "test")}
     except FileNotFoundError as err:
-        raise DatasetCorruptError(f"image_folder: {err}. Put each class's images in its own folder") from err
+        raise DatasetCorruptError(
+            f"image_folder: {err}. Put each class's images in its own folder"
+        ) from err
     if len(classes["train"]) < 2:
         raise DatasetCorruptError(
             f"image_folder: {base / 'train'} has {len(classes['train'])} class folder(s) "
-            f"({', '.join(classes['train'])}); a classification needs at least two, one folder per class")
+            f"({', '.join(classes['train'])}); a classification needs at least two, "
+            "one folder per class"
+        )
     if classes["test"] != classes["train"]:
         raise DatasetCorruptError(
             f"image_folder: train/ has classes {classes['train']} but test/ has {classes['test']}; "
-            "both must hold the same class folders")
+            "both must hold the same class folders"
+        )
     return classes["train"]
 
 
-def folder_samples(root: str | os.PathLike, split: str, classes: list[str]) -> list[tuple[str, int]]:
+def folder_samples(
+    root: str | os.PathLike, split: str, classes: list[str]
+) -> list[tuple[str, int]]:
     """(path relative to root, class index) of every image of one split, sorted."""
     from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
     base = Path(root)
     try:
-        samples = make_dataset(str(base / split), {c: i for i, c in enumerate(classes)},
-                               extensions=IMG_EXTENSIONS)
+        samples = make_dataset(
+            str(base / split), {c: i for i, c in enumerate(classes)}, extensions=IMG_EXTENSIONS
+        )
     except FileNotFoundError as err:  # a class folder without any image file
         raise DatasetCorruptError(f"image_folder: {err}") from err
     return [(os.path.relpath(path, base), label) for path, label in samples]
@@ -77,8 +86,11 @@ def load_image(path: str | os.PathLike, size: int, channels: int) -> np.ndarray:
     from PIL import Image, ImageOps
 
     with Image.open(path) as img:
-        img = ImageOps.fit(img.convert("RGB" if channels == 3 else "L"), (size, size),
-                           method=Image.Resampling.BILINEAR)
+        img = ImageOps.fit(
+            img.convert("RGB" if channels == 3 else "L"),
+            (size, size),
+            method=Image.Resampling.BILINEAR,
+        )
         return np.asarray(img, dtype=np.uint8).reshape(size, size, channels)
 
 
@@ -96,8 +108,15 @@ def prepare_image_folder(spec: dict):
     for split, rows in samples.items():
         images = np.stack([load_image(base / p, size, channels) for p, _ in rows])
         labels = np.array([label for _, label in rows], dtype=np.int64)
-        log.info("image_folder %s: %d images, %d classes, %dx%dx%d", split, len(rows),
-                 len(classes), size, size, channels)
+        log.info(
+            "image_folder %s: %d images, %d classes, %dx%dx%d",
+            split,
+            len(rows),
+            len(classes),
+            size,
+            size,
+            channels,
+        )
         splits.append(Split(images, labels, list(classes)))
     return tuple(splits)
 
@@ -124,8 +143,11 @@ def _npz_header(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of one array of an .npz, read from its header only."""
     with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
         version = np.lib.format.read_magic(member)
-        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                else np.lib.format.read_array_header_2_0)  # 2.0 and 3.0 share the layout
+        read = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )  # 2.0 and 3.0 share the layout
         shape, _, dtype = read(member)
         return shape, dtype
 
@@ -134,36 +156,50 @@ def npz_input(path: str | os.PathLike) -> tuple[tuple[int, int, int], int]:
     """((C, H, W), number of classes) of an npz dataset, checking its layout."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetUnavailableError(f"npz: {path.resolve()} not found. `root` of an npz dataset "
-                                      f"is the .npz file holding {', '.join(NPZ_KEYS)}")
+        raise DatasetUnavailableError(
+            f"npz: {path.resolve()} not found. `root` of an npz dataset "
+            f"is the .npz file holding {', '.join(NPZ_KEYS)}"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in NPZ_KEYS if k not in data.files]
             if missing:
-                raise DatasetCorruptError(f"npz: {path} lacks {', '.join(missing)} (has {', '.join(data.files)})")
+                raise DatasetCorruptError(
+                    f"npz: {path} lacks {', '.join(missing)} (has {', '.join(data.files)})"
+                )
             labels = np.concatenate([data["y_train"], data["y_test"]])
             classes = [str(c) for c in data["classes"]] if "classes" in data.files else None
     except (zipfile.BadZipFile, ValueError, OSError) as err:
-        raise DatasetCorruptError(f"npz: cannot read {path} ({err}); write it with numpy.savez") from err
+        raise DatasetCorruptError(
+            f"npz: cannot read {path} ({err}); write it with numpy.savez"
+        ) from err
     shape, dtype = _npz_header(path, "x_train")
     test_shape, test_dtype = _npz_header(path, "x_test")
     if (test_shape[1:], test_dtype) != (shape[1:], dtype):
-        raise DatasetCorruptError(f"npz: {path} x_train images are {shape[1:]} {dtype} but x_test "
-                                  f"images {test_shape[1:]} {test_dtype}; they must match")
+        raise DatasetCorruptError(
+            f"npz: {path} x_train images are {shape[1:]} {dtype} but x_test "
+            f"images {test_shape[1:]} {test_dtype}; they must match"
+        )
     return _image_shape(shape, dtype, path), _num_classes(labels, classes, path)
 
 
 def _image_shape(shape: tuple, dtype: np.dtype, path: Path) -> tuple[int, int, int]:
     if dtype != np.uint8:
-        raise DatasetCorruptError(f"npz: {path} x_train is {dtype}; store images as uint8 0-255 "
-                                  "(e.g. (x * 255).round().astype(np.uint8))")
+        raise DatasetCorruptError(
+            f"npz: {path} x_train is {dtype}; store images as uint8 0-255 "
+            "(e.g. (x * 255).round().astype(np.uint8))"
+        )
     if len(shape) == 3:
         return (1, shape[1], shape[2])
     if len(shape) != 4:
-        raise DatasetCorruptError(f"npz: {path} x_train has shape {shape}; use (N, H, W) or (N, H, W, C)")
+        raise DatasetCorruptError(
+            f"npz: {path} x_train has shape {shape}; use (N, H, W) or (N, H, W, C)"
+        )
     if shape[1] in (1, 3) and shape[3] not in (1, 3):
-        raise DatasetCorruptError(f"npz: {path} x_train {shape} looks channels-first; store "
-                                  "(N, H, W, C), e.g. x.transpose(0, 2, 3, 1)")
+        raise DatasetCorruptError(
+            f"npz: {path} x_train {shape} looks channels-first; store "
+            "(N, H, W, C), e.g. x.transpose(0, 2, 3, 1)"
+        )
     return (shape[3], shape[1], shape[2])
 
 
@@ -174,7 +210,9 @@ def _num_classes(labels: np.ndarray, classes: list[str] | None, path: Path) -> i
     if labels.size and labels.max() >= count:
         raise DatasetCorruptError(f"npz: {path} has label {labels.max()} but {count} classes")
     if len(np.unique(labels)) < 2:
-        raise DatasetCorruptError(f"npz: {path} labels hold one class; a classification needs two or more")
+        raise DatasetCorruptError(
+            f"npz: {path} labels hold one class; a classification needs two or more"
+        )
     return count
 
 
@@ -182,6 +220,16 @@ def prepare_npz(spec: dict):
     path = Path(spec["root"])
     (channels, height, width), count = npz_input(path)
     with np.load(path, allow_pickle=False) as data:
-        classes = [str(c) for c in data["classes"]] if "classes" in data.files else [str(i) for i in range(count)]
-        return tuple(Split(data[f"x_{s}"].reshape(-1, height, width, channels),
-                           data[f"y_{s}"].astype(np.int64), classes) for s in ("train", "test"))
+        classes = (
+            [str(c) for c in data["classes"]]
+            if "classes" in data.files
+            else [str(i) for i in range(count)]
+        )
+        return tuple(
+            Split(
+                data[f"x_{s}"].reshape(-1, height, width, channels),
+                data[f"y_{s}"].astype(np.int64),
+                classes,
+            )
+            for s in ("train", "test")
+        )

@@ -13,14 +13,18 @@ from typing import Callable
 
 import numpy as np
 
-from rethinkgen.data.cifar10 import CIFAR10_ARCHIVE, CIFAR10_MD5, CIFAR10_URL, prepare_cifar10  # noqa: F401
+from rethinkgen.data.cifar10 import (  # noqa: F401
+    CIFAR10_ARCHIVE,
+    CIFAR10_MD5,
+    CIFAR10_URL,
+    prepare_cifar10,
+)
 from rethinkgen.data.download import DatasetCorruptError, DatasetUnavailableError
 from rethinkgen.data.idx import FASHION_MNIST, MNIST, prepare_idx
 from rethinkgen.data.images import check_images_decode
 from rethinkgen.data.local_copies import LOCAL_COPIES
 from rethinkgen.data.own import prepare_image_folder, prepare_npz
 from rethinkgen.data.splits import ImageListSplit, Split
-
 
 # ---------------------------------------------------------------------------------------
 # ImageNet (ILSVRC2012, ImageFolder layout)
@@ -41,7 +45,9 @@ def prepare_imagenet(root: str, download: bool = False):
     base = Path(root)
     for split in ("train", "val"):
         if not (base / split).is_dir():
-            raise DatasetUnavailableError(f"imagenet: {(base / split).resolve()} not found. {IMAGENET_HOW_TO_GET}")
+            raise DatasetUnavailableError(
+                f"imagenet: {(base / split).resolve()} not found. {IMAGENET_HOW_TO_GET}"
+            )
     classes, class_to_idx = find_classes(str(base / "train"))
     val_classes, _ = find_classes(str(base / "val"))
     if val_classes != classes:
@@ -95,7 +101,10 @@ def stratified_subset_indices(labels: np.ndarray, n: int, rng: np.random.Generat
     quota = np.floor(exact).astype(int)
     remainder_order = np.argsort(-(exact - quota), kind="stable")
     quota[remainder_order[: n - quota.sum()]] += 1
-    chosen = [rng.choice(np.flatnonzero(labels == c), size=q, replace=False) for c, q in zip(classes, quota)]
+    chosen = [
+        rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
+        for c, q in zip(classes, quota)
+    ]
     return np.sort(np.concatenate(chosen))
 
 
@@ -114,4 +123,3 @@ def prepare_dataset(spec: dict, seed: int) -> tuple[Split | ImageListSplit, Spli
     if spec.get("n_test") is not None:
         test = test.subset(stratified_subset_indices(test.labels, spec["n_test"], rng))
     return train, test
-

@@ -38,7 +38,9 @@ class TwoLayerReLUInterpolant(nn.Module):
     """c(x) = sum_j w_j relu(<a, x> - b_j). `output_weights` of shape (n, k) holds k
     networks that share a and b (each on its own has 2n + d weights)."""
 
-    def __init__(self, projection: torch.Tensor, biases: torch.Tensor, output_weights: torch.Tensor):
+    def __init__(
+        self, projection: torch.Tensor, biases: torch.Tensor, output_weights: torch.Tensor
+    ):
         super().__init__()
         self.projection = nn.Parameter(projection.to(torch.float64), requires_grad=False)
         self.biases = nn.Parameter(biases.to(torch.float64), requires_grad=False)
@@ -50,7 +52,7 @@ class TwoLayerReLUInterpolant(nn.Module):
     def forward_with_scale(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Outputs and sum_j |w_j| relu(<a,x> - b_j): the size of the sum each output is
         computed from, against which float64 rounding of the output is judged."""
-        n, weights = len(self.biases), self.output_weights.reshape(len(self.biases), -1)
+        weights = self.output_weights.reshape(len(self.biases), -1)
         k = weights.shape[1]
         both = torch.cat([weights, weights.abs()], dim=1)
         projected = x.to(torch.float64) @ self.projection
@@ -77,7 +79,9 @@ def num_weights(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def choose_projection(points: np.ndarray, rng: np.random.Generator, candidates: int = 8) -> np.ndarray:
+def choose_projection(
+    points: np.ndarray, rng: np.random.Generator, candidates: int = 8
+) -> np.ndarray:
     """Gaussian direction, best of `candidates` draws by smallest gap between sorted
     projections relative to their range (the smallest gap bounds min_i(x_i - b_i))."""
     points = np.asarray(points, dtype=np.float64)
@@ -119,7 +123,9 @@ def solve_interleaved_system(x: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.
             rhs[block] -= (x_t[block, None] - b_t[None, cols]).clamp_min_(0.0) @ w[cols]
         diagonal_block = (x_t[block, None] - b_t[None, block]).clamp_min_(0.0).numpy()
         w[block] = torch.from_numpy(
-            scipy.linalg.solve_triangular(diagonal_block, rhs[block].numpy(), lower=True, check_finite=False)
+            scipy.linalg.solve_triangular(
+                diagonal_block, rhs[block].numpy(), lower=True, check_finite=False
+            )
         )
     return w.numpy()
 
@@ -158,7 +164,9 @@ def fit_two_layer_interpolant(
         )
     b = interleaving_biases(x, bias_gap_fraction)
     w_sorted = solve_interleaved_system(x, b, targets[order])
-    model = TwoLayerReLUInterpolant(torch.from_numpy(projection), torch.from_numpy(b), torch.from_numpy(w_sorted))
+    model = TwoLayerReLUInterpolant(
+        torch.from_numpy(projection), torch.from_numpy(b), torch.from_numpy(w_sorted)
+    )
     return InterpolantFit(model, order, float((x - b).min()), time.perf_counter() - start)
 
 
@@ -186,18 +194,29 @@ def expressivity_rows(
     rng = np.random.default_rng(seed)
     unique_index, n_duplicates = deduplicate_images(images)
     log.info("%d images, %d exact duplicates dropped", len(images), n_duplicates)
-    largest = max(len(unique_index) if size == "all" else min(int(size), len(unique_index)) for size in sample_sizes)
-    refuse_if_too_big(expressivity_bytes(largest, images[0].size), f"Theorem 1's fit at n = {largest:,}",
-                      "smaller sample_sizes, or a machine with more memory")
+    largest = max(
+        len(unique_index) if size == "all" else min(int(size), len(unique_index))
+        for size in sample_sizes
+    )
+    refuse_if_too_big(
+        expressivity_bytes(largest, images[0].size),
+        f"Theorem 1's fit at n = {largest:,}",
+        "smaller sample_sizes, or a machine with more memory",
+    )
     rows = []
     for requested in sample_sizes:
         n = len(unique_index) if requested == "all" else min(int(requested), len(unique_index))
         subset = np.sort(rng.choice(unique_index, size=n, replace=False))
         points = images[subset].reshape(n, -1).astype(np.float64) / 255.0
-        targets = {"real": rng.standard_normal(n), "labels": rng.integers(0, num_classes, n).astype(np.float64)}
+        targets = {
+            "real": rng.standard_normal(n),
+            "labels": rng.integers(0, num_classes, n).astype(np.float64),
+        }
         projection = choose_projection(points, rng, projection_candidates)
         for fraction in bias_gap_fractions:
-            fit = fit_two_layer_interpolant(points, np.stack(list(targets.values()), axis=1), projection, fraction)
+            fit = fit_two_layer_interpolant(
+                points, np.stack(list(targets.values()), axis=1), projection, fraction
+            )
             rows += _score_fit(fit, points, targets, num_classes, requested, n_duplicates, fraction)
     return pd.DataFrame(rows).assign(dataset=dataset)[["dataset", *rows[0]]]
 
@@ -213,14 +232,25 @@ def _score_fit(fit, points, targets, num_classes, requested, n_duplicates, fract
         w = fit.model.output_weights[:, k].numpy()
         predicted = np.clip(np.rint(outputs[:, k]), 0, num_classes - 1)
         rows.append(
-            dict(n_requested=str(requested), n=n, d=d, n_duplicates_dropped=n_duplicates, target=kind,
-                 bias_gap_fraction=fraction, num_parameters=d + 2 * n,
-                 max_abs_residual=float(residual.max()),
-                 max_relative_residual=float((residual / np.maximum(scale[:, k], np.finfo(float).tiny)).max()),
-                 min_diagonal=fit.min_diagonal, max_abs_weight=float(np.abs(w).max()),
-                 weight_norm=float(np.linalg.norm(w)),
-                 label_accuracy=float((predicted == y).mean()) if kind == "labels" else float("nan"),
-                 fit_time_s=fit.fit_time_s, eval_time_s=eval_time)
+            dict(
+                n_requested=str(requested),
+                n=n,
+                d=d,
+                n_duplicates_dropped=n_duplicates,
+                target=kind,
+                bias_gap_fraction=fraction,
+                num_parameters=d + 2 * n,
+                max_abs_residual=float(residual.max()),
+                max_relative_residual=float(
+                    (residual / np.maximum(scale[:, k], np.finfo(float).tiny)).max()
+                ),
+                min_diagonal=fit.min_diagonal,
+                max_abs_weight=float(np.abs(w).max()),
+                weight_norm=float(np.linalg.norm(w)),
+                label_accuracy=float((predicted == y).mean()) if kind == "labels" else float("nan"),
+                fit_time_s=fit.fit_time_s,
+                eval_time_s=eval_time,
+            )
         )
         log.info("n=%d fraction=%.2f %s: max residual %.3g", n, fraction, kind, residual.max())
     return rows
@@ -228,14 +258,28 @@ def _score_fit(fit, points, targets, num_classes, requested, n_duplicates, fract
 
 def expressivity_markdown(table: pd.DataFrame) -> str:
     """The table as Markdown with a header that says what was fitted."""
-    columns = ["dataset", "n", "d", "num_parameters", "target", "bias_gap_fraction", "max_abs_residual",
-               "max_relative_residual", "min_diagonal", "max_abs_weight", "weight_norm", "label_accuracy",
-               "fit_time_s", "eval_time_s", "n_duplicates_dropped"]
+    columns = [
+        "dataset",
+        "n",
+        "d",
+        "num_parameters",
+        "target",
+        "bias_gap_fraction",
+        "max_abs_residual",
+        "max_relative_residual",
+        "min_diagonal",
+        "max_abs_weight",
+        "weight_norm",
+        "label_accuracy",
+        "fit_time_s",
+        "eval_time_s",
+        "n_duplicates_dropped",
+    ]
     header = (
         "# Theorem 1: a depth-2 ReLU network with 2n + d weights fits random targets\n\n"
-        "Random real targets (standard normal) and random class labels (fitted as reals, read back by "
-        "rounding) on n distinct training images (pixels / 255), float64. Biases at "
-        "x_(i-1) + fraction * (x_i - x_(i-1)); 0.5 = midpoints. `max_relative_residual` is |c(x) - y| "
-        "over sum_j |w_j| relu(<a,x> - b_j).\n\n"
+        "Random real targets (standard normal) and random class labels (fitted as reals, read "
+        "back by rounding) on n distinct training images (pixels / 255), float64. Biases at "
+        "x_(i-1) + fraction * (x_i - x_(i-1)); 0.5 = midpoints. `max_relative_residual` is "
+        "|c(x) - y| over sum_j |w_j| relu(<a,x> - b_j).\n\n"
     )
     return header + table[columns].to_markdown(index=False, floatfmt=".3g") + "\n"

@@ -44,10 +44,14 @@ log = logging.getLogger(__name__)
 _ROW_BLOCK = 2048  # rows of K computed per product; bounds the float32 scratch memory
 _BANDWIDTH_SAMPLE = 1000  # training points whose pairwise distances set the bandwidth
 
+
 def kernel_device(device: str = "auto") -> torch.device:
     """The device of a kernel solve: "auto" is CUDA when there is one, else the CPU."""
-    return torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                        ("cpu" if device == "auto" else device))
+    return torch.device(
+        "cuda"
+        if device == "auto" and torch.cuda.is_available()
+        else ("cpu" if device == "auto" else device)
+    )
 
 
 def available_memory_bytes(device: torch.device) -> int:
@@ -56,8 +60,10 @@ def available_memory_bytes(device: torch.device) -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-MEMORY_OPTIONS = ("a smaller n_train (memory grows with n^2); solve_dtype: float32_refined (one float32 "
-                  "n x n matrix, 4 n^2 bytes); or a machine with more memory (the rule's mem_mb is this estimate)")
+MEMORY_OPTIONS = (
+    "a smaller n_train (memory grows with n^2); solve_dtype: float32_refined (one float32 "
+    "n x n matrix, 4 n^2 bytes); or a machine with more memory (the rule's mem_mb is this estimate)"
+)
 
 
 def plan_solve(n: int, m: int, d: int, device: torch.device, requested: str = "auto") -> str:
@@ -65,13 +71,20 @@ def plan_solve(n: int, m: int, d: int, device: torch.device, requested: str = "a
     that its estimated peak memory fits the machine (MemoryError with options if not)."""
     solver = choose_solver(requested, n, m, d, available_memory_bytes(device))
     total = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else None
-    refuse_if_too_big(kernel_solve_bytes(solver, n, m, d), f"The kernel solve ({solver}, n = {n:,})",
-                      MEMORY_OPTIONS, total)
+    refuse_if_too_big(
+        kernel_solve_bytes(solver, n, m, d),
+        f"The kernel solve ({solver}, n = {n:,})",
+        MEMORY_OPTIONS,
+        total,
+    )
     return solver
 
 
 def accumulate_gram(
-    chunks: Iterator[tuple[torch.Tensor, torch.Tensor]], n_train: int, n_test: int, dtype: torch.dtype,
+    chunks: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    n_train: int,
+    n_test: int,
+    dtype: torch.dtype,
     device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Inner products summed over feature-column chunks (the random conv net yields its
@@ -96,7 +109,9 @@ def accumulate_gram(
 
 def median_distance(gram: torch.Tensor, sq_norms: torch.Tensor, rng: np.random.Generator) -> float:
     """Median pairwise Euclidean distance among a seeded sample of training points."""
-    idx = torch.from_numpy(rng.choice(len(sq_norms), min(_BANDWIDTH_SAMPLE, len(sq_norms)), replace=False))
+    idx = torch.from_numpy(
+        rng.choice(len(sq_norms), min(_BANDWIDTH_SAMPLE, len(sq_norms)), replace=False)
+    )
     idx = idx.to(gram.device)
     sub = gram[idx][:, idx].double()
     d2 = (sq_norms[idx, None] + sq_norms[None, idx] - 2 * sub).clamp_min(0)
@@ -104,7 +119,9 @@ def median_distance(gram: torch.Tensor, sq_norms: torch.Tensor, rng: np.random.G
     return float(d2[upper[0], upper[1]].sqrt().median())
 
 
-def gram_to_gaussian_(gram: torch.Tensor, sq_rows: torch.Tensor, sq_cols: torch.Tensor, bandwidth: float) -> None:
+def gram_to_gaussian_(
+    gram: torch.Tensor, sq_rows: torch.Tensor, sq_cols: torch.Tensor, bandwidth: float
+) -> None:
     """In place: G_ij -> exp(-||x_i - x_j||^2 / (2 bandwidth^2)), row block by row block,
     without temporaries the size of a block (allocations dominated the time)."""
     sq_rows, sq_cols = sq_rows.to(gram.dtype), sq_cols.to(gram.dtype)
@@ -115,7 +132,9 @@ def gram_to_gaussian_(gram: torch.Tensor, sq_rows: torch.Tensor, sq_cols: torch.
         block.mul_(-1.0 / (2 * bandwidth**2)).exp_()
 
 
-def cholesky_solve_in_place(kernel: torch.Tensor, targets: torch.Tensor, ridge: float) -> torch.Tensor:
+def cholesky_solve_in_place(
+    kernel: torch.Tensor, targets: torch.Tensor, ridge: float
+) -> torch.Tensor:
     """alpha = (K + ridge I)^-1 Y; `kernel` (symmetric, row-major) is overwritten: its upper
     triangle, read column-major, becomes the Cholesky factor L (see `cholesky_factor`)."""
     if ridge > 0:
@@ -130,9 +149,9 @@ def cholesky_solve_in_place(kernel: torch.Tensor, targets: torch.Tensor, ridge: 
     torch.linalg.cholesky_ex(factor, out=(factor, info))
     if int(info) != 0:
         raise RuntimeError(
-            f"Cholesky failed at pivot {int(info)} ({kernel.dtype}): the kernel matrix is numerically "
-            "singular (a linear kernel needs at least as many features as points). Use float64 "
-            "(solve_dtype), a ridge > 0, or a smaller bandwidth."
+            f"Cholesky failed at pivot {int(info)} ({kernel.dtype}): the kernel matrix is "
+            "numerically singular (a linear kernel needs at least as many features as points). "
+            "Use float64 (solve_dtype), a ridge > 0, or a smaller bandwidth."
         )
     return torch.cholesky_solve(targets.to(kernel.dtype), factor)
 
@@ -143,7 +162,9 @@ def cholesky_factor(kernel: torch.Tensor) -> torch.Tensor:
 
 
 def one_hot(labels: np.ndarray, num_classes: int) -> torch.Tensor:
-    return torch.nn.functional.one_hot(torch.as_tensor(labels, dtype=torch.int64), num_classes).double()
+    return torch.nn.functional.one_hot(
+        torch.as_tensor(labels, dtype=torch.int64), num_classes
+    ).double()
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -159,16 +180,24 @@ def _random_subset(labels: np.ndarray, n: int | None, rng: np.random.Generator) 
     return np.sort(rng.choice(len(labels), size=n, replace=False))
 
 
-def build_kernels(train_images: np.ndarray, test_images: np.ndarray, spec: dict, seed: int,
-                  dtype: torch.dtype, dev: torch.device, rng: np.random.Generator):
+def build_kernels(
+    train_images: np.ndarray,
+    test_images: np.ndarray,
+    spec: dict,
+    seed: int,
+    dtype: torch.dtype,
+    dev: torch.device,
+    rng: np.random.Generator,
+):
     """(K train x train in `dtype`, K test x train in float32, feature dim, bandwidth) for one
     `theory.kernel_solves` entry; the Gaussian bandwidth is bandwidth_scale x the median
     pairwise distance of a seeded sample (NaN for a linear kernel)."""
     feature_spec = dict(spec["features"])
     make_chunks = FEATURES[feature_spec.pop("kind")]
     stream = make_chunks(train_images, test_images, device=dev, seed=seed, **feature_spec)
-    kernel, cross, sq_train, sq_test = accumulate_gram(stream.chunks, len(train_images), len(test_images),
-                                                       dtype, dev)
+    kernel, cross, sq_train, sq_test = accumulate_gram(
+        stream.chunks, len(train_images), len(test_images), dtype, dev
+    )
     log.info("Gram matrices built; peak memory %.0f MB", peak_memory_mb(dev))
     bandwidth = float("nan")
     if spec["kernel"] == "gaussian":
@@ -181,8 +210,13 @@ def build_kernels(train_images: np.ndarray, test_images: np.ndarray, spec: dict,
 
 
 def solve_kernel_interpolation(
-    train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
-    spec: dict, seed: int, device: str = "auto",
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    spec: dict,
+    seed: int,
+    device: str = "auto",
 ) -> dict:
     """One row of Table 3: solve (K + ridge * mean(diag K) I) alpha = Y on a seeded subset
     and report errors, the per-class solution norm sqrt(alpha_c^T K alpha_c), timings
@@ -193,8 +227,13 @@ def solve_kernel_interpolation(
     test_idx = _random_subset(test_labels, spec.get("n_test"), rng)
     n, m = len(train_idx), len(test_idx)
     num_classes = int(max(train_labels.max(), test_labels.max())) + 1
-    solver = plan_solve(n, m, feature_dim(spec["features"], train_images[0].size), dev,
-                        spec.get("solve_dtype", "auto"))
+    solver = plan_solve(
+        n,
+        m,
+        feature_dim(spec["features"], train_images[0].size),
+        dev,
+        spec.get("solve_dtype", "auto"),
+    )
     if solver == "float32_refined":  # LAPACK on the host
         dev = torch.device("cpu")
     log.info("n_train=%d n_test=%d device=%s solver=%s", n, m, dev, solver)
@@ -205,26 +244,40 @@ def solve_kernel_interpolation(
     if solver == "float32_refined":
         solved = solve_refined_row(train_images, test_images, targets, spec, seed, rng)
     else:
-        solved = _solve_in_memory(train_images, test_images, targets, spec, seed, rng,
-                                  getattr(torch, solver), dev)
-    alpha, train_pred, test_pred, targets = solved.pop("alpha"), solved.pop("train_pred"), solved.pop("test_pred"), \
-        targets.double()
+        solved = _solve_in_memory(
+            train_images, test_images, targets, spec, seed, rng, getattr(torch, solver), dev
+        )
+    alpha, train_pred, test_pred, targets = (
+        solved.pop("alpha"),
+        solved.pop("train_pred"),
+        solved.pop("test_pred"),
+        targets.double(),
+    )
     ridge = solved["ridge_absolute"]
     # alpha_c^T K alpha_c = alpha_c^T (K alpha_c), with K alpha = Y - ridge * alpha
     norms = (alpha * (targets - ridge * alpha)).sum(0).clamp_min(0).sqrt().cpu().numpy()
     row = {
-        "n_train": n, "n_test": m, "features": spec["features"]["kind"], "kernel": spec["kernel"],
+        "n_train": n,
+        "n_test": m,
+        "features": spec["features"]["kind"],
+        "kernel": spec["kernel"],
         "feature_dim": solved["feature_dim"],
-        "bandwidth_scale": spec.get("bandwidth_scale", float("nan")), "bandwidth": solved["bandwidth"],
-        "ridge": spec.get("ridge", 0.0), "solve_dtype": solver,
+        "bandwidth_scale": spec.get("bandwidth_scale", float("nan")),
+        "bandwidth": solved["bandwidth"],
+        "ridge": spec.get("ridge", 0.0),
+        "solve_dtype": solver,
         "relative_residual": float((train_pred + ridge * alpha - targets).norm() / targets.norm()),
         "iterations": solved["iterations"],
-        "train_error": float((train_pred.argmax(1).cpu().numpy() != train_labels[train_idx]).mean()),
+        "train_error": float(
+            (train_pred.argmax(1).cpu().numpy() != train_labels[train_idx]).mean()
+        ),
         "test_error": float((test_pred.argmax(1).cpu().numpy() != test_labels[test_idx]).mean()),
         "max_train_residual": float((train_pred - targets).abs().max()),
-        "solution_norm_mean": float(norms.mean()), "solution_norm_total": float(math.sqrt((norms**2).sum())),
+        "solution_norm_mean": float(norms.mean()),
+        "solution_norm_total": float(math.sqrt((norms**2).sum())),
         "solution_norm_per_class": norms.tolist(),
-        "build_time_s": solved["build_time_s"], "solve_time_s": solved["solve_time_s"],
+        "build_time_s": solved["build_time_s"],
+        "solve_time_s": solved["solve_time_s"],
         "peak_memory_mb": peak_memory_mb(dev),
         "device": str(dev),
     }
@@ -235,7 +288,9 @@ def solve_kernel_interpolation(
 def _solve_in_memory(train_images, test_images, targets, spec, seed, rng, dtype, dev) -> dict:
     """K and K test x train in memory, K factored in place by torch (float64 or float32)."""
     start = time.perf_counter()
-    kernel, cross, dim, bandwidth = build_kernels(train_images, test_images, spec, seed, dtype, dev, rng)
+    kernel, cross, dim, bandwidth = build_kernels(
+        train_images, test_images, spec, seed, dtype, dev, rng
+    )
     build_time = time.perf_counter() - start
     start = time.perf_counter()
     ridge = spec.get("ridge", 0.0) * float(kernel.diagonal().double().mean())
@@ -244,38 +299,85 @@ def _solve_in_memory(train_images, test_images, targets, spec, seed, rng, dtype,
     log.info("built and solved; peak memory %.0f MB", peak_memory_mb(dev))
     factor = cholesky_factor(kernel)
     train_pred = (factor @ (factor.T @ alpha) - ridge * alpha).double()
-    test_pred = torch.cat([cross[r : r + _ROW_BLOCK].to(alpha.dtype) @ alpha for r in range(0, len(cross), _ROW_BLOCK)])
-    return {"alpha": alpha.double(), "train_pred": train_pred, "test_pred": test_pred, "ridge_absolute": ridge,
-            "feature_dim": dim, "bandwidth": bandwidth, "iterations": 0, "build_time_s": build_time,
-            "solve_time_s": solve_time}
+    test_pred = torch.cat(
+        [
+            cross[r : r + _ROW_BLOCK].to(alpha.dtype) @ alpha
+            for r in range(0, len(cross), _ROW_BLOCK)
+        ]
+    )
+    return {
+        "alpha": alpha.double(),
+        "train_pred": train_pred,
+        "test_pred": test_pred,
+        "ridge_absolute": ridge,
+        "feature_dim": dim,
+        "bandwidth": bandwidth,
+        "iterations": 0,
+        "build_time_s": build_time,
+        "solve_time_s": solve_time,
+    }
 
 
 def table3(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Our rows beside the paper's (matched by `paper_row`), and the Markdown version."""
-    paper = pd.DataFrame.from_dict(PAPER_TABLE3, orient="index").rename_axis("paper_row").reset_index()
+    paper = (
+        pd.DataFrame.from_dict(PAPER_TABLE3, orient="index").rename_axis("paper_row").reset_index()
+    )
     table = rows.merge(paper, on="paper_row", how="left", validate="many_to_one")
     table["same_dataset_as_paper"] = table["dataset_name"].str.replace("_", "").str.lower() == (
         table["paper_dataset"].str.lower()
     )
-    columns = ["kernel_solve", "dataset", "n_train", "n_test", "features", "kernel", "bandwidth", "ridge",
-               "solve_dtype", "relative_residual", "iterations", "train_error", "test_error", "paper_dataset", "paper_features",
-               "paper_test_error", "solution_norm_mean", "solution_norm_total", "paper_solution_norm",
-               "build_time_s", "solve_time_s", "peak_memory_mb", "same_dataset_as_paper"]
+    columns = [
+        "kernel_solve",
+        "dataset",
+        "n_train",
+        "n_test",
+        "features",
+        "kernel",
+        "bandwidth",
+        "ridge",
+        "solve_dtype",
+        "relative_residual",
+        "iterations",
+        "train_error",
+        "test_error",
+        "paper_dataset",
+        "paper_features",
+        "paper_test_error",
+        "solution_norm_mean",
+        "solution_norm_total",
+        "paper_solution_norm",
+        "build_time_s",
+        "solve_time_s",
+        "peak_memory_mb",
+        "same_dataset_as_paper",
+    ]
     differing = sorted(set(table.loc[~table["same_dataset_as_paper"], "dataset"]))
-    note = (f"**Dataset differs from the paper's** for: {', '.join(differing)} (e.g. Fashion-MNIST offline "
-            "instead of MNIST/CIFAR10): compare trends, not values.\n\n" if differing else "")
+    note = (
+        f"**Dataset differs from the paper's** for: {', '.join(differing)} "
+        "(e.g. Fashion-MNIST offline instead of MNIST/CIFAR10): compare trends, not values.\n\n"
+        if differing
+        else ""
+    )
     markdown = (
         "# Table 3: minimum-norm kernel interpolation (no regularization unless ridge > 0)\n\n"
-        "Errors are fractions. Solution norm: sqrt(alpha_c^T K alpha_c) per class c with one-hot targets "
-        "(mean over classes, and the root of their sum of squares); the paper's label encoding is not "
-        "stated. Ridge is relative to the mean diagonal of K.\n\n" + note
-        + table[[c for c in columns if c in table]].to_markdown(index=False, floatfmt=".4g") + "\n"  # rows from before the refined solver lack its columns
+        "Errors are fractions. Solution norm: sqrt(alpha_c^T K alpha_c) per class c with one-hot "
+        "targets (mean over classes, and the root of their sum of squares); the paper's label "
+        "encoding is not stated. Ridge is relative to the mean diagonal of K.\n\n"
+        + note
+        + table[[c for c in columns if c in table]].to_markdown(index=False, floatfmt=".4g")
+        + "\n"  # rows from before the refined solver lack its columns
     )
     return table, markdown
 
 
-def sgd_least_squares(x: np.ndarray, y: np.ndarray, epochs: int, rng: np.random.Generator,
-                      w0: np.ndarray | None = None) -> np.ndarray:
+def sgd_least_squares(
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    rng: np.random.Generator,
+    w0: np.ndarray | None = None,
+) -> np.ndarray:
     """Plain SGD on (1/2) sum_i (w^T x_i - y_i)^2 from `w0` (default 0), one sample per step
     in a seeded random order, step 1 / ||x_i||^2 (the largest stable step for one sample).
 

@@ -22,8 +22,11 @@ REFINE_BLOCK = 512  # rows of K recomputed at once in float64 by the refined pat
 SOLVERS = ("float64", "float32", "float32_refined")
 
 # Training/test sizes and pixels per image of every source, when a dataset spec sets none.
-SOURCE_SIZES = {"mnist": (60000, 10000, 784), "fashion_mnist": (60000, 10000, 784),
-                "cifar10": (50000, 10000, 3072)}
+SOURCE_SIZES = {
+    "mnist": (60000, 10000, 784),
+    "fashion_mnist": (60000, 10000, 784),
+    "cifar10": (50000, 10000, 3072),
+}
 
 
 def machine_memory_bytes() -> int:
@@ -41,7 +44,9 @@ def dataset_sizes(dataset_spec: dict) -> tuple[int, int, int]:
     n = dataset_spec.get("n_train") or n
     m = dataset_spec.get("n_test") or m
     if n is None or m is None:
-        raise ValueError(f"dataset {dataset_spec['name']!r}: set n_train and n_test for a memory estimate")
+        raise ValueError(
+            f"dataset {dataset_spec['name']!r}: set n_train and n_test for a memory estimate"
+        )
     return n, m, dim
 
 
@@ -51,7 +56,11 @@ def feature_dim(features: dict, pixels: int) -> int:
     if features["kind"] == "pixels":
         return pixels
     if features["kind"] == "gabor":
-        return len(features["wavelengths"]) * features["orientations"] * math.ceil(side / features["pool"]) ** 2
+        return (
+            len(features["wavelengths"])
+            * features["orientations"]
+            * math.ceil(side / features["pool"]) ** 2
+        )
     return 4 * features["num_filters"]
 
 
@@ -67,15 +76,23 @@ def choose_solver(requested: str, n: int, m: int, d: int, available: int) -> str
     """`auto`: float64 in memory where it fits in 70% of `available`, else the refined float32."""
     if requested != "auto":
         return requested
-    return "float64" if kernel_solve_bytes("float64", n, m, d) <= 0.7 * available else "float32_refined"
+    return (
+        "float64"
+        if kernel_solve_bytes("float64", n, m, d) <= 0.7 * available
+        else "float32_refined"
+    )
 
 
-def kernel_solve_plan(spec: dict, dataset_spec: dict, available: int | None = None) -> tuple[str, int]:
+def kernel_solve_plan(
+    spec: dict, dataset_spec: dict, available: int | None = None
+) -> tuple[str, int]:
     """(solver, estimated peak bytes) of a `theory.kernel_solves` entry on its dataset."""
     n_all, m_all, pixels = dataset_sizes(dataset_spec)
     n, m = min(spec.get("n_train") or n_all, n_all), min(spec.get("n_test") or m_all, m_all)
     d = feature_dim(spec["features"], pixels or 784)
-    solver = choose_solver(spec.get("solve_dtype", "auto"), n, m, d, available or machine_memory_bytes())
+    solver = choose_solver(
+        spec.get("solve_dtype", "auto"), n, m, d, available or machine_memory_bytes()
+    )
     return solver, kernel_solve_bytes(solver, n, m, d)
 
 
@@ -101,6 +118,6 @@ def refuse_if_too_big(estimate: int, what: str, options: str, available: int | N
     available = available or machine_memory_bytes()
     if estimate > available:
         raise MemoryError(
-            f"{what} needs about {estimate / 1e9:.1f} GB but this machine has {available / 1e9:.1f} GB; "
-            f"not starting. Options: {options}"
+            f"{what} needs about {estimate / 1e9:.1f} GB but this machine has "
+            f"{available / 1e9:.1f} GB; not starting. Options: {options}"
         )

@@ -3,9 +3,10 @@ exact resumption from per-epoch checkpoints (Appendix A; docs/paper.md, "Trainin
 
 One code path serves CPU and CUDA. In-memory splits live on the device as uint8 and are
 preprocessed per batch by :mod:`rethinkgen.training.preprocess` (which also holds the batch
-sources); ImageNet-style image lists are decoded by DataLoader workers. All randomness is seeded from ``cfg.seed``: shuffling and
-augmentation draw from an explicit generator, dropout from the global torch RNG, and
-every state is checkpointed so a killed run resumes bit-identically on CPU.
+sources); ImageNet-style image lists are decoded by DataLoader workers. All randomness is
+seeded from ``cfg.seed``: shuffling and augmentation draw from an explicit generator,
+dropout from the global torch RNG, and every state is checkpointed so a killed run resumes
+bit-identically on CPU.
 """
 
 from __future__ import annotations
@@ -16,24 +17,28 @@ import math
 import sys
 import time
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from rethinkgen.training import console, distributed
-from rethinkgen.training.checkpoint import (capture_rng_states, load_checkpoint, move_aside,
-                                            restore_rng_states, save_checkpoint)
+from rethinkgen.training.checkpoint import (
+    capture_rng_states,
+    load_checkpoint,
+    move_aside,
+    restore_rng_states,
+    save_checkpoint,
+)
 from rethinkgen.training.epochs import evaluate, train_one_epoch
 from rethinkgen.training.models import count_parameters
+from rethinkgen.training.norms import weight_norms
 from rethinkgen.training.precision import precision_name
 from rethinkgen.training.protocol import Interrupted, epoch_lr, fit_met
 from rethinkgen.training.records import format_epoch, metrics_frame, now, run_info
 from rethinkgen.training.session import Session, setup
 from rethinkgen.training.settings import TrainConfig
 from rethinkgen.training.state import RunState, code_identity
-from rethinkgen.training.norms import weight_norms
 from rethinkgen.training.validation import hold_out
 
 logger = logging.getLogger(__name__)
@@ -68,25 +73,36 @@ def _resume(run: Session, cfg: TrainConfig, checkpoint_path, log) -> RunState | 
         state = RunState(**checkpoint["state"])
     except (RuntimeError, ValueError, KeyError, TypeError) as error:
         moved = move_aside(Path(checkpoint_path))
-        log.warning("not resuming from checkpoint %s: its state does not load into this "
-                    "code's model (%s); moved it to %s, starting the run over",
-                    checkpoint_path, str(error).strip().splitlines()[0], moved)
+        log.warning(
+            "not resuming from checkpoint %s: its state does not load into this "
+            "code's model (%s); moved it to %s, starting the run over",
+            checkpoint_path,
+            str(error).strip().splitlines()[0],
+            moved,
+        )
         raise _StateMismatch from error
     log.info("resumed from %s at epoch %d", checkpoint_path, state.epoch)
     return state
 
 
-def _save(run: Session, cfg: TrainConfig, state: RunState, checkpoint_path,
-          force: bool = False) -> None:
+def _save(
+    run: Session, cfg: TrainConfig, state: RunState, checkpoint_path, force: bool = False
+) -> None:
     """Checkpoint every ``checkpoint_every`` epochs, at the end, and when ``force``d."""
-    if checkpoint_path and (force or state.status is not None
-                            or state.epoch % cfg.checkpoint_every == 0):
+    if checkpoint_path and (
+        force or state.status is not None or state.epoch % cfg.checkpoint_every == 0
+    ):
         if run.dist_ctx is None or run.dist_ctx.is_main:  # identical models: one writer
-            save_checkpoint({"fingerprint": cfg.fingerprint(),
-                             "model": run.model.state_dict(),
-                             "optimizer": run.optimizer.state_dict(),
-                             "rng": capture_rng_states(run.generators),
-                             "state": dataclasses.asdict(state)}, checkpoint_path)
+            save_checkpoint(
+                {
+                    "fingerprint": cfg.fingerprint(),
+                    "model": run.model.state_dict(),
+                    "optimizer": run.optimizer.state_dict(),
+                    "rng": capture_rng_states(run.generators),
+                    "state": dataclasses.asdict(state),
+                },
+                checkpoint_path,
+            )
         distributed.barrier()  # no rank runs ahead of the checkpoint on disk
 
 
@@ -95,8 +111,14 @@ def _evaluate(run: Session, cfg: TrainConfig, batches) -> dict:
     return evaluate(run.model, batches.ordered(cfg.eval_batch_size), run.pipeline, run.top5)
 
 
-def _evaluate_train(run: Session, cfg: TrainConfig, state: RunState, lr: float,
-                    wall_time_s: float, images_per_s: float) -> dict:
+def _evaluate_train(
+    run: Session,
+    cfg: TrainConfig,
+    state: RunState,
+    lr: float,
+    wall_time_s: float,
+    images_per_s: float,
+) -> dict:
     """Whole-training-set evaluation, then its clean and corrupted subsets (if any)."""
     train_eval = _evaluate(run, cfg, run.train_eval_batches)
     state.add_rows("train", train_eval, lr, wall_time_s, images_per_s)
@@ -113,8 +135,9 @@ def _train_epoch(run: Session, cfg: TrainConfig, epoch: int) -> dict:
         generator = torch.Generator(device=generator.device)
         generator.manual_seed(augment_seed)
     batches = run.train_batches.shuffled(cfg.batch_size, generator, epoch)
-    return train_one_epoch(run.step_model, batches, run.optimizer, run.pipeline, generator,
-                           run.top5)
+    return train_one_epoch(
+        run.step_model, batches, run.optimizer, run.pipeline, generator, run.top5
+    )
 
 
 def _stop_requested(should_stop, run: Session) -> bool:
@@ -126,8 +149,9 @@ def _stop_requested(should_stop, run: Session) -> bool:
     return bool(flag.item() > 0)
 
 
-def _train_and_evaluate(run: Session, cfg: TrainConfig, state: RunState, epoch: int, lr: float,
-                        wall, log) -> None:
+def _train_and_evaluate(
+    run: Session, cfg: TrainConfig, state: RunState, epoch: int, lr: float, wall, log
+) -> None:
     """One epoch of SGD, then its evaluations, fit and status, recorded in ``state``.
 
     The whole training set and the test set are scored on their schedules, at every
@@ -143,8 +167,9 @@ def _train_and_evaluate(run: Session, cfg: TrainConfig, state: RunState, epoch: 
     train_eval = None
     if not diverged and (epoch % cfg.eval_train_every == 0 or readout):
         train_eval = _evaluate_train(run, cfg, state, lr, wall(), ips)
-    first_fit = not diverged and state.record_fit(fit_met(cfg, online, train_eval),
-                                                  cfg.fit_patience)
+    first_fit = not diverged and state.record_fit(
+        fit_met(cfg, online, train_eval), cfg.fit_patience
+    )
     if diverged:
         state.status = "diverged"
         log.warning("epoch %d: training loss %s -> diverged", epoch, online["loss"])
@@ -160,18 +185,31 @@ def _train_and_evaluate(run: Session, cfg: TrainConfig, state: RunState, epoch: 
         test_eval = _evaluate(run, cfg, run.test_batches)
         state.add_rows("test", test_eval, lr, wall(), ips)
         state.record_test(test_eval["accuracy"])
-    log.info(format_epoch(epoch, cfg.max_epochs, state.step, lr, online, train_eval,
-                          test_eval, ips))
+    log.info(
+        format_epoch(epoch, cfg.max_epochs, state.step, lr, online, train_eval, test_eval, ips)
+    )
 
 
 def _progress(cfg: TrainConfig, state: RunState) -> dict:
-    return {"epoch": state.epoch, "max_epochs": cfg.max_epochs, "step": state.step,
-            "status": state.status, "epochs_to_fit": state.epochs_to_fit,
-            "wall_time_s": state.wall_time_s}
+    return {
+        "epoch": state.epoch,
+        "max_epochs": cfg.max_epochs,
+        "step": state.step,
+        "status": state.status,
+        "epochs_to_fit": state.epochs_to_fit,
+        "wall_time_s": state.wall_time_s,
+    }
 
 
-def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
-          log: logging.Logger = logger, on_epoch=None, should_stop=None) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    train_split,
+    test_split,
+    checkpoint_path=None,
+    log: logging.Logger = logger,
+    on_epoch=None,
+    should_stop=None,
+) -> TrainResult:
     """Train one run for its budget of ``max_epochs``, resuming from ``checkpoint_path``.
 
     Every epoch: set the learning rate, train, evaluate, record the fit, checkpoint. The
@@ -193,8 +231,12 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
     resumed_from_epoch = None if state is None else state.epoch
     state = state or RunState()
     if state.note_code(code_identity()):
-        log.warning("resuming at epoch %d with other code than trained epochs 1-%d "
-                    "(recorded in run_info.json code_versions)", state.epoch + 1, state.epoch)
+        log.warning(
+            "resuming at epoch %d with other code than trained epochs 1-%d "
+            "(recorded in run_info.json code_versions)",
+            state.epoch + 1,
+            state.epoch,
+        )
     segment_start, prior_wall = time.perf_counter(), state.wall_time_s
 
     def wall() -> float:
@@ -215,9 +257,13 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         _train_and_evaluate(run, cfg, state, epoch, lr, wall, log)
-        state.weight_norms.append({"epoch": epoch, "step": state.step, "norms": weight_norms(run.model)})
+        state.weight_norms.append(
+            {"epoch": epoch, "step": state.step, "norms": weight_norms(run.model)}
+        )
         state.wall_time_s = wall()
-        stop = state.status is None and should_stop is not None and _stop_requested(should_stop, run)
+        stop = (
+            state.status is None and should_stop is not None and _stop_requested(should_stop, run)
+        )
         _save(run, cfg, state, checkpoint_path, force=stop)
         report()
         if progress_bar is not None:
@@ -231,18 +277,22 @@ def train(cfg: TrainConfig, train_split, test_split, checkpoint_path=None,
     metrics = metrics_frame(state.rows, cfg)
     info = run_info(cfg, state, metrics, _facts(run), started_at, wall(), resumed_from_epoch)
     info["weight_norms"] = state.weight_norms  # per epoch (rethinkgen.training.norms)
-    log.info("finished: status %s after %d epochs (%d steps)", state.status, state.epoch,
-             state.step)
+    log.info(
+        "finished: status %s after %d epochs (%d steps)", state.status, state.epoch, state.step
+    )
     model_state = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
     return TrainResult(metrics=metrics, info=info, model_state=model_state)
 
 
 def _facts(run: Session) -> dict:
     """What run_info.json reports about the data, the model and where it trained."""
-    return {"data": run.data, "num_params": count_parameters(run.model),
-            "device": str(run.device),
-            "world_size": run.dist_ctx.world_size if run.dist_ctx else 1,
-            "precision": precision_name(run.pipeline.autocast_dtype)}
+    return {
+        "data": run.data,
+        "num_params": count_parameters(run.model),
+        "device": str(run.device),
+        "world_size": run.dist_ctx.world_size if run.dist_ctx else 1,
+        "precision": precision_name(run.pipeline.autocast_dtype),
+    }
 
 
 def _progress_bar(cfg: TrainConfig, state: RunState):
@@ -251,4 +301,6 @@ def _progress_bar(cfg: TrainConfig, state: RunState):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=cfg.max_epochs, initial=state.epoch, unit="epoch", desc=console.run_label(cfg))
+    return tqdm(
+        total=cfg.max_epochs, initial=state.epoch, unit="epoch", desc=console.run_label(cfg)
+    )
