@@ -35,8 +35,19 @@ def write_config(workdir: Path, seeds: int, base: Path) -> Path:
 
 
 def dry_run_command(snakefile: Path, workdir: Path, config: Path) -> list[str]:
-    return ["-m", "snakemake", "-n", "--snakefile", str(snakefile), "--directory",
-            str(workdir / "work"), "--configfile", str(config), "--quiet", "rules"]
+    return [
+        "-m",
+        "snakemake",
+        "-n",
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir / "work"),
+        "--configfile",
+        str(config),
+        "--quiet",
+        "rules",
+    ]
 
 
 def time_dry_run(python: str, args: list[str]) -> tuple[float, str]:
@@ -56,8 +67,9 @@ def train_jobs(stdout: str) -> int:
 
 
 def profile_top(python: str, args: list[str], out: Path, top: int) -> str:
-    subprocess.run([python, "-m", "cProfile", "-o", str(out), *args], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [python, "-m", "cProfile", "-o", str(out), *args], check=True, capture_output=True
+    )
     buffer = io.StringIO()
     stats = pstats.Stats(str(out), stream=buffer)
     stats.sort_stats("tottime").print_stats(top)
@@ -87,8 +99,11 @@ def main() -> None:
             seconds, stdout = time_dry_run(args.python, command)
             times.append(seconds)
         runs = train_jobs(stdout)
-        print(f"{runs} training runs, snakemake -n: " + ", ".join(f"{t:.1f} s" for t in times)
-              + f" (best {min(times):.1f} s)")
+        print(
+            f"{runs} training runs, snakemake -n: "
+            + ", ".join(f"{t:.1f} s" for t in times)
+            + f" (best {min(times):.1f} s)"
+        )
         if args.json:
             args.json.write_text(json.dumps({"runs": runs, "seconds": times}, indent=2))
         if args.profile:

@@ -28,7 +28,9 @@ def main() -> None:
     report = json.loads(args.report.read_text())
     config = yaml.safe_load(args.config.read_text())
     speed = {row["model"]: row["ours_img_s"] for row in report["throughput"]}
-    single = {c["model"]: c["aggregate_img_s"] for c in report["concurrency"] if c["concurrent_runs"] == 1}
+    single = {
+        c["model"]: c["aggregate_img_s"] for c in report["concurrency"] if c["concurrent_runs"] == 1
+    }
     gains = {}
     for c in report["concurrency"]:
         gains.setdefault(c["concurrent_runs"], []).append(c["aggregate_img_s"] / single[c["model"]])

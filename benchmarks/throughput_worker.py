@@ -5,8 +5,8 @@ import argparse
 
 import numpy as np
 import torch
-
 from train_throughput import engine_images_per_s
+
 from rethinkgen.paper import PAPER_MODEL_SPECS
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -19,5 +19,8 @@ rng = np.random.default_rng(0)
 images = rng.integers(0, 256, (args.n, 32, 32, 3), np.uint8)
 labels = rng.integers(0, 10, args.n).astype(np.int64)
 spec = dict(PAPER_MODEL_SPECS[args.model], lr=0.01)
-print(engine_images_per_s(spec, images, labels, 28, torch.device(args.device), args.steps, 128,
-                          "auto"))
+print(
+    engine_images_per_s(
+        spec, images, labels, 28, torch.device(args.device), args.steps, 128, "auto"
+    )
+)

@@ -22,8 +22,12 @@ import torch.nn.functional as F
 
 from rethinkgen.paper import PAPER_MODEL_SPECS
 from rethinkgen.training.models import build_model
-from rethinkgen.training.preprocess import (BatchPipeline, InMemoryBatches, nhwc_to_device,
-                                   per_image_standardization)
+from rethinkgen.training.preprocess import (
+    BatchPipeline,
+    InMemoryBatches,
+    nhwc_to_device,
+    per_image_standardization,
+)
 from rethinkgen.training.settings import TrainConfig
 
 
@@ -39,10 +43,13 @@ class ReferenceDataset(torch.utils.data.Dataset):
         from torchvision import transforms as T
 
         self.images, self.labels = images, labels
-        self.transform = T.Compose([
-            T.ToTensor(), T.CenterCrop(crop),
-            T.Lambda(lambda x: per_image_standardization(x[None])[0]),
-        ])
+        self.transform = T.Compose(
+            [
+                T.ToTensor(),
+                T.CenterCrop(crop),
+                T.Lambda(lambda x: per_image_standardization(x[None])[0]),
+            ]
+        )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -51,13 +58,19 @@ class ReferenceDataset(torch.utils.data.Dataset):
         return self.transform(self.images[i]), int(self.labels[i])
 
 
-def reference_images_per_s(spec, images, labels, crop, device, steps, batch_size, workers,
-                           clock=time.perf_counter):
+def reference_images_per_s(
+    spec, images, labels, crop, device, steps, batch_size, workers, clock=time.perf_counter
+):
     model = build_model(spec, 10, (images.shape[3], crop, crop)).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=0.9)
     loader = torch.utils.data.DataLoader(
-        ReferenceDataset(images, labels, crop), batch_size=batch_size, shuffle=True,
-        num_workers=workers, pin_memory=device.type == "cuda", drop_last=True)
+        ReferenceDataset(images, labels, crop),
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        drop_last=True,
+    )
     model.train()
     done, start, seen = 0, None, 0
     while done < steps + 2:
@@ -83,15 +96,15 @@ def engine_images_per_s(spec, images, labels, crop, device, steps, batch_size, a
     other jobs on a shared CPU) replaces the engine's own wall-clock rate."""
     from rethinkgen.training.epochs import train_one_epoch
 
-    cfg = TrainConfig(model_spec=spec, lr=spec["lr"], crop_size=crop, amp=amp,
-                      device=str(device))
+    cfg = TrainConfig(model_spec=spec, lr=spec["lr"], crop_size=crop, amp=amp, device=str(device))
     pipeline = BatchPipeline.from_config(cfg, device, image_list=False)
     model = build_model(spec, 10, (images.shape[3], crop, crop)).to(device)
     if pipeline.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=0.9, fused=True)
-    data = InMemoryBatches(nhwc_to_device(images, device),
-                           torch.as_tensor(labels, dtype=torch.int64).to(device))
+    data = InMemoryBatches(
+        nhwc_to_device(images, device), torch.as_tensor(labels, dtype=torch.int64).to(device)
+    )
     gen = torch.Generator(device=device).manual_seed(0)
 
     def limited(n):
@@ -123,8 +136,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="reference DataLoader workers")
     parser.add_argument("--amp", default="auto", help="our engine: auto/bf16 or off")
     parser.add_argument("--repeats", type=int, default=3, help="best of N timed windows")
-    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                        help="cpu: images per CPU-second of this process (a shared, loaded CPU)")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: images per CPU-second of this process (a shared, loaded CPU)",
+    )
     args = parser.parse_args()
 
     device = torch.device(args.device)
@@ -135,29 +152,48 @@ def main() -> None:
     images = rng.integers(0, 256, (args.n, args.size, args.size, args.channels), np.uint8)
     labels = rng.integers(0, 10, args.n).astype(np.int64)
     crop = min(28, args.size)
-    print(f"device {device}"
-          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
-          + f", torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"load {os.getloadavg()[0]:.2f}, clock {args.clock}, amp {args.amp}, "
-          f"images {args.size}x{args.size}x{args.channels}, "
-          f"batch {args.batch_size}")
-    print(f"{'model':<16}{'reference img/s':>16}{'ours img/s':>12}{'speed-up':>10}"
-          f"{'ours s/epoch(10k)':>19}")
+    print(
+        f"device {device}"
+        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
+        + f", torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"load {os.getloadavg()[0]:.2f}, clock {args.clock}, amp {args.amp}, "
+        f"images {args.size}x{args.size}x{args.channels}, "
+        f"batch {args.batch_size}"
+    )
+    print(
+        f"{'model':<16}{'reference img/s':>16}{'ours img/s':>12}{'speed-up':>10}"
+        f"{'ours s/epoch(10k)':>19}"
+    )
     for name in args.models:
         spec = dict(PAPER_MODEL_SPECS[name], lr=0.01)
         conv = spec["arch"] != "mlp"
         steps = args.steps or (6 if conv and device.type == "cpu" else 200)
         # Best of several timed windows: robust to other jobs sharing the machine.
         clock = time.process_time if args.clock == "cpu" else time.perf_counter
-        ref = max(reference_images_per_s(spec, images, labels, crop, device, steps,
-                                         args.batch_size, args.workers, clock)
-                  for _ in range(args.repeats))
-        ours = max(engine_images_per_s(spec, images, labels, crop, device, steps,
-                                       args.batch_size, args.amp,
-                                       clock if args.clock == "cpu" else None)
-                   for _ in range(args.repeats))
-        print(f"{name:<16}{ref:>16,.0f}{ours:>12,.0f}{ours / ref:>9.2f}x"
-              f"{10000 / ours:>19.1f}", flush=True)
+        ref = max(
+            reference_images_per_s(
+                spec, images, labels, crop, device, steps, args.batch_size, args.workers, clock
+            )
+            for _ in range(args.repeats)
+        )
+        ours = max(
+            engine_images_per_s(
+                spec,
+                images,
+                labels,
+                crop,
+                device,
+                steps,
+                args.batch_size,
+                args.amp,
+                clock if args.clock == "cpu" else None,
+            )
+            for _ in range(args.repeats)
+        )
+        print(
+            f"{name:<16}{ref:>16,.0f}{ours:>12,.0f}{ours / ref:>9.2f}x{10000 / ours:>19.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -25,5 +25,7 @@ args = parser.parse_args()
 rng = np.random.default_rng(args.seed)
 train, test = prepare_idx(FASHION_MNIST, args.root, download=False)
 for name, split, n in (("train", train, args.n_train), ("test", test, args.n_test)):
-    written = export_image_folder(split.subset(stratified_subset_indices(split.labels, n, rng)), args.out, name)
+    written = export_image_folder(
+        split.subset(stratified_subset_indices(split.labels, n, rng)), args.out, name
+    )
     print(f"{args.out}/{name}: {written} images in {split.num_classes} class folders")

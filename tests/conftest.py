@@ -30,7 +30,9 @@ def test_device() -> torch.device:
     return torch.device(TEST_DEVICE)
 
 
-def make_split(n: int = 200, h: int = 8, w: int = 8, c: int = 3, k: int = 10, seed: int = 0) -> Split:
+def make_split(
+    n: int = 200, h: int = 8, w: int = 8, c: int = 3, k: int = 10, seed: int = 0
+) -> Split:
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(n, h, w, c), dtype=np.uint8)
     labels = rng.integers(0, k, size=n).astype(np.int64)
@@ -47,8 +49,9 @@ def tiny_test_split() -> Split:
     return make_split(n=50, seed=1)
 
 
-def spec_of(config: dict, dataset: str, model: str, corruption: str, regularizer: str,
-            seed: int = 0) -> dict:
+def spec_of(
+    config: dict, dataset: str, model: str, corruption: str, regularizer: str, seed: int = 0
+) -> dict:
     """The RunSpec dict a run of ``config`` records in its run_info.json."""
     from rethinkgen.config import run_spec
     from rethinkgen.run import RunKeys

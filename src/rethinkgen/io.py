@@ -58,7 +58,8 @@ def damaged_file_error(path: str | os.PathLike, error: Exception) -> DamagedFile
     return DamagedFileError(
         f"{path} cannot be read ({type(error).__name__}: {error}): it is truncated or damaged, "
         f"e.g. by a full disk or an interrupted copy. Delete it (rm {path}) and rerun the same "
-        "command: Snakemake rebuilds a missing input from the rule that makes it")
+        "command: Snakemake rebuilds a missing input from the rule that makes it"
+    )
 
 
 # What numpy/zipfile and pyarrow raise on a truncated or damaged file.
@@ -100,7 +101,12 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 # torch.save and other C++ writers report a full disk in their own words, without errno.
-DISK_FULL_TEXT = ("No space left on device", "basic_ios::clear", "iostream error", "Disk quota exceeded")
+DISK_FULL_TEXT = (
+    "No space left on device",
+    "basic_ios::clear",
+    "iostream error",
+    "Disk quota exceeded",
+)
 
 
 def disk_full_note(error: BaseException, fallback: str | os.PathLike) -> str | None:
@@ -111,17 +117,20 @@ def disk_full_note(error: BaseException, fallback: str | os.PathLike) -> str | N
     path = Path(getattr(error, "filename", None) or fallback)
     folder = next((p for p in [path, *path.parents] if p.exists()), Path("."))
     free = shutil.disk_usage(folder).free
-    return (f"disk full? writing {path} failed with {free / 2**30:.2f} GiB free on the file "
-            f"system of {folder}. Free space there (or point results/ elsewhere) and rerun: "
-            "finished jobs are kept, and training resumes from its last checkpoint")
+    return (
+        f"disk full? writing {path} failed with {free / 2**30:.2f} GiB free on the file "
+        f"system of {folder}. Free space there (or point results/ elsewhere) and rerun: "
+        "finished jobs are kept, and training resumes from its last checkpoint"
+    )
 
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 
 @contextlib.contextmanager
-def rule_logging(log_path: str | os.PathLike, history: str | os.PathLike | None = None,
-                 level: int = logging.INFO) -> Iterator[None]:
+def rule_logging(
+    log_path: str | os.PathLike, history: str | os.PathLike | None = None, level: int = logging.INFO
+) -> Iterator[None]:
     """Log to a rule's log file; an exception that ends the block is logged there too.
 
     Snakemake deletes a rule's log before each attempt and tells the user to read it when
@@ -135,8 +144,10 @@ def rule_logging(log_path: str | os.PathLike, history: str | os.PathLike | None 
         path.parent.mkdir(parents=True, exist_ok=True)
     if history is not None and Path(history).is_file():
         with open(log_path, "a") as log:
-            log.write(f"--- earlier attempts (from {history}) ---\n{Path(history).read_text()}"
-                      "--- this attempt ---\n")
+            log.write(
+                f"--- earlier attempts (from {history}) ---\n{Path(history).read_text()}"
+                "--- this attempt ---\n"
+            )
     root = logging.getLogger()
     handlers = [logging.FileHandler(path, mode="a") for path in paths]
     for handler in handlers:

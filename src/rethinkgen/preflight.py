@@ -11,17 +11,20 @@ EXECUTOR_COMMANDS = {"slurm": ("sbatch", "squeue")}
 TRAINING_RULE = "train_model"
 
 
-def missing_executor_commands(executor: str | None,
-                              which: Callable[[str], str | None] = shutil.which) -> str | None:
+def missing_executor_commands(
+    executor: str | None, which: Callable[[str], str | None] = shutil.which
+) -> str | None:
     """Why the chosen executor cannot submit from this machine, or None."""
     missing = [c for c in EXECUTOR_COMMANDS.get(executor or "", ()) if which(c) is None]
     if not missing:
         return None
-    return (f"--executor {executor} (e.g. from --profile slurm) needs the commands "
-            f"{', '.join(EXECUTOR_COMMANDS[executor])}, but {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not on PATH on this machine. Run "
-            "Snakemake on your cluster's login node (where `sinfo` works), or drop "
-            "--profile slurm to run locally.")
+    return (
+        f"--executor {executor} (e.g. from --profile slurm) needs the commands "
+        f"{', '.join(EXECUTOR_COMMANDS[executor])}, but {', '.join(missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} not on PATH on this machine. Run "
+        "Snakemake on your cluster's login node (where `sinfo` works), or drop "
+        "--profile slurm to run locally."
+    )
 
 
 def runs_training(rule_names: Iterable[str]) -> bool:

@@ -36,8 +36,12 @@ def start_ticks(pid: int) -> int | None:
 def current() -> dict:
     """This process's identity: pid, host, boot id and start time."""
     pid = os.getpid()
-    return {"pid": pid, "host": socket.gethostname(), "boot_id": boot_id(),
-            "pid_started": start_ticks(pid)}
+    return {
+        "pid": pid,
+        "host": socket.gethostname(),
+        "boot_id": boot_id(),
+        "pid_started": start_ticks(pid),
+    }
 
 
 def is_running(record: dict) -> bool:

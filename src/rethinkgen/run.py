@@ -57,18 +57,18 @@ class RunKeys:
 class RunPaths:
     """Every file of one run. ``RunPaths.of(RUN_PATTERN)`` gives the wildcard patterns."""
 
-    run_dir: Path            # results/runs/<run>: the declared outputs
+    run_dir: Path  # results/runs/<run>: the declared outputs
     metrics: Path
     info: Path
     model: Path
-    checkpoint_dir: Path     # results/checkpoints/<run>: survives a killed job
+    checkpoint_dir: Path  # results/checkpoints/<run>: survives a killed job
     checkpoint: Path
-    spec: Path               # run.json: the spec the job trained with
+    spec: Path  # run.json: the spec the job trained with
     live_metrics: Path
     progress: Path
-    history: Path            # every attempt's log lines (Snakemake deletes the rule's log)
+    history: Path  # every attempt's log lines (Snakemake deletes the rule's log)
     tensorboard: Path
-    log: Path                # logs/train_model/<run>.log
+    log: Path  # logs/train_model/<run>.log
     benchmark: Path
 
     @classmethod
@@ -76,13 +76,21 @@ class RunPaths:
         results = Path(results)
         run_dir, live = results / "runs" / subpath, results / "checkpoints" / subpath
         root = results.parent
-        return cls(run_dir=run_dir, metrics=run_dir / "metrics.parquet",
-                   info=run_dir / "run_info.json", model=run_dir / "model.pt",
-                   checkpoint_dir=live, checkpoint=live / "last.pt", spec=live / "run.json",
-                   live_metrics=live / "live_metrics.parquet", progress=live / "progress.json",
-                   history=live / "train.log", tensorboard=results / "tensorboard" / subpath,
-                   log=root / "logs" / "train_model" / f"{subpath}.log",
-                   benchmark=root / "benchmarks" / "train_model" / f"{subpath}.tsv")
+        return cls(
+            run_dir=run_dir,
+            metrics=run_dir / "metrics.parquet",
+            info=run_dir / "run_info.json",
+            model=run_dir / "model.pt",
+            checkpoint_dir=live,
+            checkpoint=live / "last.pt",
+            spec=live / "run.json",
+            live_metrics=live / "live_metrics.parquet",
+            progress=live / "progress.json",
+            history=live / "train.log",
+            tensorboard=results / "tensorboard" / subpath,
+            log=root / "logs" / "train_model" / f"{subpath}.log",
+            benchmark=root / "benchmarks" / "train_model" / f"{subpath}.tsv",
+        )
 
     def pattern(self, name: str) -> str:
         """One path as a string (for Snakemake rules)."""
@@ -106,19 +114,29 @@ class RunSpec:
         return self.keys.paths(results)
 
     def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self.keys), "data_seed": self.data_seed,
-                "dataset_spec": self.dataset_spec, "model_spec": self.model_spec,
-                "corruption_spec": self.corruption_spec,
-                "regularizer_spec": self.regularizer_spec, "training": self.training,
-                "model_source": self.model_source}
+        return {
+            **dataclasses.asdict(self.keys),
+            "data_seed": self.data_seed,
+            "dataset_spec": self.dataset_spec,
+            "model_spec": self.model_spec,
+            "corruption_spec": self.corruption_spec,
+            "regularizer_spec": self.regularizer_spec,
+            "training": self.training,
+            "model_source": self.model_source,
+        }
 
     @classmethod
     def from_dict(cls, spec: dict) -> "RunSpec":
-        return cls(keys=RunKeys.of(spec), dataset_spec=spec["dataset_spec"],
-                   model_spec=spec["model_spec"], corruption_spec=spec["corruption_spec"],
-                   regularizer_spec=spec["regularizer_spec"], data_seed=int(spec["data_seed"]),
-                   training=dict(spec.get("training") or {}),
-                   model_source=spec.get("model_source"))
+        return cls(
+            keys=RunKeys.of(spec),
+            dataset_spec=spec["dataset_spec"],
+            model_spec=spec["model_spec"],
+            corruption_spec=spec["corruption_spec"],
+            regularizer_spec=spec["regularizer_spec"],
+            data_seed=int(spec["data_seed"]),
+            training=dict(spec.get("training") or {}),
+            model_source=spec.get("model_source"),
+        )
 
     def train_config(self, **overrides) -> TrainConfig:
         return TrainConfig.from_dict(self.to_dict(), **overrides)
@@ -126,8 +144,10 @@ class RunSpec:
     def identity(self) -> dict:
         """What the result is: the data specs and seed plus the training identity."""
         spec = self.to_dict()
-        return {**{key: spec[key] for key in DATA_SPEC_KEYS if spec[key] is not None},
-                **self.train_config().identity()}
+        return {
+            **{key: spec[key] for key in DATA_SPEC_KEYS if spec[key] is not None},
+            **self.train_config().identity(),
+        }
 
     def without_scheduling(self) -> "RunSpec":
         training = {k: v for k, v in self.training.items() if k not in SCHEDULING_SETTINGS}

@@ -90,8 +90,12 @@ RUN_FIELDS = [
 CURVES = pa.schema(KEY_FIELDS + METRIC_FIELDS + RUN_FACT_FIELDS + DESIGN_FIELDS)
 RUNS = pa.schema(KEY_FIELDS + DESIGN_FIELDS + RUN_FACT_FIELDS + READOUT_FIELDS + RUN_FIELDS)
 
-_PANDAS = {pa.string(): "string", pa.int64(): "int64", pa.float64(): "float64",
-           pa.bool_(): "boolean"}
+_PANDAS = {
+    pa.string(): "string",
+    pa.int64(): "int64",
+    pa.float64(): "float64",
+    pa.bool_(): "boolean",
+}
 
 
 def pandas_dtypes(schema: pa.Schema) -> dict[str, str]:
@@ -113,4 +117,6 @@ def to_arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
             values = values.astype("boolean")
         columns[field.name] = pa.array(values, type=field.type, from_pandas=True)
     return pa.table(columns, schema=schema)
+
+
 METRIC_COLUMNS = list(METRIC_DTYPES)

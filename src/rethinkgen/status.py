@@ -49,15 +49,26 @@ DEFAULT_CONFIG = "config/quick.yaml"
 STATES = ("not started", "running", "fitted", "finished", "diverged", "failed", "unreadable")
 # What a damaged file raises when read: JSON, Parquet (pyarrow), or a missing key.
 UNREADABLE = (OSError, ValueError, KeyError, TypeError, DamagedFileError)
-HEADERS = ["dataset", "model", "corruption", "regularizer", "seed", "status", "train acc",
-           "test acc", "train loss", "elapsed", "remaining"]
+HEADERS = [
+    "dataset",
+    "model",
+    "corruption",
+    "regularizer",
+    "seed",
+    "status",
+    "train acc",
+    "test acc",
+    "train loss",
+    "elapsed",
+    "remaining",
+]
 
 
 @dataclass(frozen=True)
 class RunStatus:
     run: RunKeys
-    state: str                     # one of STATES
-    detail: str                    # e.g. "running at epoch 3 of 200"
+    state: str  # one of STATES
+    detail: str  # e.g. "running at epoch 3 of 200"
     train_accuracy: float | None = None
     test_accuracy: float | None = None
     train_loss: float | None = None  # of the last epoch's mini-batches (train_online)
@@ -105,26 +116,40 @@ def _finished_status(run: RunKeys, info: dict, log: Path) -> RunStatus:
     if info.get("mixed_code"):  # resumed across a code change: run_info lists each version
         detail += " (mixed code)"
     train = _final(info, "train", "accuracy")
-    return RunStatus(run, state, detail,
-                     train_accuracy=_final(info, "train_online", "accuracy") if train is None
-                     else train,
-                     test_accuracy=_final(info, "test", "accuracy"),
-                     train_loss=_final(info, "train_online", "loss"),
-                     elapsed_s=info.get("wall_time_s"), remaining_s=0.0, log=log)
+    return RunStatus(
+        run,
+        state,
+        detail,
+        train_accuracy=_final(info, "train_online", "accuracy") if train is None else train,
+        test_accuracy=_final(info, "test", "accuracy"),
+        train_loss=_final(info, "train_online", "loss"),
+        elapsed_s=info.get("wall_time_s"),
+        remaining_s=0.0,
+        log=log,
+    )
 
 
-def _live_status(run: RunKeys, progress: dict, metrics: pd.DataFrame | None, log: Path,
-                 now: datetime, stale_after_s: float) -> RunStatus:
+def _live_status(
+    run: RunKeys,
+    progress: dict,
+    metrics: pd.DataFrame | None,
+    log: Path,
+    now: datetime,
+    stale_after_s: float,
+) -> RunStatus:
     epoch, max_epochs = int(progress["epoch"]), int(progress["max_epochs"])
     train = _last(metrics, "train", "accuracy")
-    values = dict(train_accuracy=_last(metrics, "train_online", "accuracy") if train is None
-                  else train,
-                  test_accuracy=_last(metrics, "test", "accuracy"),
-                  train_loss=_last(metrics, "train_online", "loss"), log=log)
+    values = dict(
+        train_accuracy=_last(metrics, "train_online", "accuracy") if train is None else train,
+        test_accuracy=_last(metrics, "test", "accuracy"),
+        train_loss=_last(metrics, "train_online", "loss"),
+        log=log,
+    )
     wall = float(progress["wall_time_s"] or 0.0)
     if not process_alive(progress, now, stale_after_s):
-        return RunStatus(run, "failed", f"failed after epoch {epoch} of {max_epochs}",
-                         elapsed_s=wall, **values)
+        return RunStatus(
+            run, "failed", f"failed after epoch {epoch} of {max_epochs}", elapsed_s=wall, **values
+        )
     since_update = _age_s(progress, now)
     if progress["status"] is not None:  # training ended; the outputs are being written
         remaining = 0.0
@@ -132,8 +157,14 @@ def _live_status(run: RunKeys, progress: dict, metrics: pd.DataFrame | None, log
         remaining = None
     else:
         remaining = max(_seconds_per_epoch(progress) * (max_epochs - epoch) - since_update, 0.0)
-    return RunStatus(run, "running", f"running at epoch {epoch} of {max_epochs}",
-                     elapsed_s=wall + since_update, remaining_s=remaining, **values)
+    return RunStatus(
+        run,
+        "running",
+        f"running at epoch {epoch} of {max_epochs}",
+        elapsed_s=wall + since_update,
+        remaining_s=remaining,
+        **values,
+    )
 
 
 def run_status(run: RunKeys, results: Path, now: datetime, stale_after_s: float) -> RunStatus:
@@ -144,25 +175,36 @@ def run_status(run: RunKeys, results: Path, now: datetime, stale_after_s: float)
         return _status_from_files(run, files, now, stale_after_s)
     except UNREADABLE as error:
         # Which file failed: the first that exists and does not parse.
-        for path, read in ((files.progress, read_json), (files.info, read_json),
-                           (files.live_metrics, read_live_metrics)):
+        for path, read in (
+            (files.progress, read_json),
+            (files.info, read_json),
+            (files.live_metrics, read_live_metrics),
+        ):
             try:
                 if path.exists():
                     read(path)
             except UNREADABLE:
                 reading = path
                 break
-        return RunStatus(run, "unreadable", f"unreadable: {reading} ({type(error).__name__}); "
-                         "delete it and rerun", log=files.log)
+        return RunStatus(
+            run,
+            "unreadable",
+            f"unreadable: {reading} ({type(error).__name__}); delete it and rerun",
+            log=files.log,
+        )
 
 
-def _status_from_files(run: RunKeys, files: RunPaths, now: datetime,
-                       stale_after_s: float) -> RunStatus:
+def _status_from_files(
+    run: RunKeys, files: RunPaths, now: datetime, stale_after_s: float
+) -> RunStatus:
     progress = read_json(files.progress) if files.progress.exists() else None
     if files.info.exists():
         # A newer progress.json that is still training means a rerun has replaced it.
-        rerun = progress is not None and progress["status"] is None and \
-            files.progress.stat().st_mtime > files.info.stat().st_mtime
+        rerun = (
+            progress is not None
+            and progress["status"] is None
+            and files.progress.stat().st_mtime > files.info.stat().st_mtime
+        )
         if not rerun:
             return _finished_status(run, read_json(files.info), files.log)
     if progress is None:
@@ -171,8 +213,9 @@ def _status_from_files(run: RunKeys, files: RunPaths, now: datetime,
     return _live_status(run, progress, metrics, files.log, now, stale_after_s)
 
 
-def grid_status(runs: list[RunKeys], results: Path, stale_after_s: float = 1800.0,
-                now: datetime | None = None) -> list[RunStatus]:
+def grid_status(
+    runs: list[RunKeys], results: Path, stale_after_s: float = 1800.0, now: datetime | None = None
+) -> list[RunStatus]:
     now = now or datetime.now(timezone.utc)
     return [run_status(run, results, now, stale_after_s) for run in runs]
 
@@ -183,8 +226,9 @@ def format_duration(seconds: float | None) -> str:
     seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes \
-        else f"{secs}s"
+    return (
+        f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    )
 
 
 def _percent(value: float | None) -> str:
@@ -193,23 +237,39 @@ def _percent(value: float | None) -> str:
 
 def render_table(statuses: list[RunStatus], tty: bool = False) -> str:
     """The table: box-drawn on a terminal, plain columns when piped or logged."""
-    rows = [[s.run.dataset, s.run.model, s.run.corruption, s.run.regularizer, s.run.seed,
-             s.detail, _percent(s.train_accuracy), _percent(s.test_accuracy),
-             "" if s.train_loss is None else f"{s.train_loss:.3f}",
-             format_duration(s.elapsed_s),
-             format_duration(s.remaining_s) if s.state == "running" else ""]
-            for s in statuses]
-    return tabulate(rows, headers=HEADERS, tablefmt="rounded_outline" if tty else "simple",
-                    disable_numparse=True)
+    rows = [
+        [
+            s.run.dataset,
+            s.run.model,
+            s.run.corruption,
+            s.run.regularizer,
+            s.run.seed,
+            s.detail,
+            _percent(s.train_accuracy),
+            _percent(s.test_accuracy),
+            "" if s.train_loss is None else f"{s.train_loss:.3f}",
+            format_duration(s.elapsed_s),
+            format_duration(s.remaining_s) if s.state == "running" else "",
+        ]
+        for s in statuses
+    ]
+    return tabulate(
+        rows,
+        headers=HEADERS,
+        tablefmt="rounded_outline" if tty else "simple",
+        disable_numparse=True,
+    )
 
 
 def summary_line(statuses: list[RunStatus]) -> str:
     counts = {state: sum(s.state == state for s in statuses) for state in STATES}
     finished = counts["fitted"] + counts["finished"] + counts["diverged"]
-    line = (f"{finished} of {len(statuses)} runs finished ({counts['fitted']} fitted, "
-            f"{counts['finished']} at max_epochs, {counts['diverged']} diverged), "
-            f"{counts['running']} running, {counts['failed']} failed, "
-            f"{counts['not started']} not started")
+    line = (
+        f"{finished} of {len(statuses)} runs finished ({counts['fitted']} fitted, "
+        f"{counts['finished']} at max_epochs, {counts['diverged']} diverged), "
+        f"{counts['running']} running, {counts['failed']} failed, "
+        f"{counts['not started']} not started"
+    )
     if counts["unreadable"]:
         line += f", {counts['unreadable']} unreadable"
     remaining = [s.remaining_s for s in statuses if s.state == "running" and s.remaining_s]
@@ -219,8 +279,12 @@ def summary_line(statuses: list[RunStatus]) -> str:
 
 
 def failure_notes(statuses: list[RunStatus]) -> list[str]:
-    return [f"failed: {s.run.dataset}/{s.run.model}/{s.run.corruption}/{s.run.regularizer}/"
-            f"seed{s.run.seed}: see {s.log}" for s in statuses if s.state == "failed"]
+    return [
+        f"failed: {s.run.dataset}/{s.run.model}/{s.run.corruption}/{s.run.regularizer}/"
+        f"seed{s.run.seed}: see {s.log}"
+        for s in statuses
+        if s.state == "failed"
+    ]
 
 
 def load_config(paths: list[str]) -> dict:
@@ -237,15 +301,25 @@ def load_config(paths: list[str]) -> dict:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m rethinkgen.status",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--configfile", nargs="+", default=[DEFAULT_CONFIG],
-                        help=f"as given to snakemake; replaces the default {DEFAULT_CONFIG}")
+    parser = argparse.ArgumentParser(
+        prog="python -m rethinkgen.status", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--configfile",
+        nargs="+",
+        default=[DEFAULT_CONFIG],
+        help=f"as given to snakemake; replaces the default {DEFAULT_CONFIG}",
+    )
     parser.add_argument("--results", default="results", help="the results directory")
     parser.add_argument("--experiment", help="only this experiment's runs")
-    parser.add_argument("--stale-after", type=float, default=30.0, metavar="MINUTES",
-                        help="a run on another host that wrote no progress for this long "
-                             "(or three epoch times) is failed (default 30)")
+    parser.add_argument(
+        "--stale-after",
+        type=float,
+        default=30.0,
+        metavar="MINUTES",
+        help="a run on another host that wrote no progress for this long "
+        "(or three epoch times) is failed (default 30)",
+    )
     return parser.parse_args(argv)
 
 
@@ -253,13 +327,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     config = load_config(args.configfile)
     if args.experiment and args.experiment not in config["experiments"]:
-        raise SystemExit(f"no experiment '{args.experiment}' in the config; configured: "
-                         f"{', '.join(config['experiments'])}")
+        raise SystemExit(
+            f"no experiment '{args.experiment}' in the config; configured: "
+            f"{', '.join(config['experiments'])}"
+        )
     runs = experiment_runs(config, args.experiment) if args.experiment else all_runs(config)
     if not Path(args.results).is_dir():
-        print(f"warning: the results folder {Path(args.results).resolve()} does not exist, so "
-              "every run shows as not started; give --results as the folder snakemake writes "
-              "(results/ under the directory it ran in)", file=sys.stderr)
+        print(
+            f"warning: the results folder {Path(args.results).resolve()} does not exist, so "
+            "every run shows as not started; give --results as the folder snakemake writes "
+            "(results/ under the directory it ran in)",
+            file=sys.stderr,
+        )
     statuses = grid_status(runs, Path(args.results), stale_after_s=60 * args.stale_after)
     print(render_table(statuses, tty=sys.stdout.isatty()))
     print(summary_line(statuses))

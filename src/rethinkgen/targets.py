@@ -50,7 +50,11 @@ def theory_targets(config: dict) -> list[str]:
     """The theory rules' final tables (none when the config has no theory section)."""
     if "theory" not in config:
         return []
-    return [f"results/tables/{table}.{ext}" for table in THEORY_TABLES.values() for ext in THEORY_FORMATS]
+    return [
+        f"results/tables/{table}.{ext}"
+        for table in THEORY_TABLES.values()
+        for ext in THEORY_FORMATS
+    ]
 
 
 def scorecard_inputs(config: dict) -> dict[str, str]:
@@ -62,8 +66,18 @@ def scorecard_inputs(config: dict) -> dict[str, str]:
 
 def report_targets(config: dict) -> list[str]:
     """Every final output the configured experiments allow (theory: theory_targets)."""
-    figures = [f for k, s in config.get("figures", {}).items() if output_available(config, s) for f in figure_files(k)]
-    tables = [f for k, s in config.get("tables", {}).items() if output_available(config, s) for f in table_files(k)]
+    figures = [
+        f
+        for k, s in config.get("figures", {}).items()
+        if output_available(config, s)
+        for f in figure_files(k)
+    ]
+    tables = [
+        f
+        for k, s in config.get("tables", {}).items()
+        if output_available(config, s)
+        for f in table_files(k)
+    ]
     return [AGGREGATED["curves"], AGGREGATED["runs"]] + figures + tables + scorecard_files()
 
 
@@ -75,8 +89,12 @@ def short_targets(config: dict) -> dict[str, list[str]]:
 
 
 # ---- `snakemake beyond` (rethinkgen.analysis.beyond builds the outputs)
-FIGURE_KINDS = ("memorization_dynamics", "capacity_vs_samples", "expressivity_activations",
-                "weight_decay_failure")
+FIGURE_KINDS = (
+    "memorization_dynamics",
+    "capacity_vs_samples",
+    "expressivity_activations",
+    "weight_decay_failure",
+)
 RUN_INFO_KINDS = ("weight_decay_failure",)  # read the runs' run_info.json (weight norms)
 THEORY_KINDS = ("expressivity_activations",)
 
@@ -100,9 +118,13 @@ def check_beyond(config: dict) -> list[str]:
         name = spec["experiment"]
         experiment = config["experiments"].get(name)
         if experiment is None:
-            problems.append(f"beyond.{key}.experiment: '{name}' is not defined under 'experiments:'")
+            problems.append(
+                f"beyond.{key}.experiment: '{name}' is not defined under 'experiments:'"
+            )
         elif experiment.get("target", "all") != "beyond":
-            problems.append(f"beyond.{key}.experiment: experiment '{name}' must set `target: beyond`")
+            problems.append(
+                f"beyond.{key}.experiment: experiment '{name}' must set `target: beyond`"
+            )
         if spec["kind"] in THEORY_KINDS and "theory" not in spec:
             problems.append(f"beyond.{key}: kind {spec['kind']} needs a `theory:` section")
     return problems
@@ -112,8 +134,11 @@ def check_beyond(config: dict) -> list[str]:
 def bare_words(argv: list[str], known: set[str]) -> list[str]:
     """Words on a command line that could be rule targets but name no rule (a cheap
     pre-filter: option values such as `--quiet rules` are weeded out by `requested_targets`)."""
-    return [a for a in argv if a.replace("_", "").replace("-", "").isalnum() and a[0].isalpha()
-            and a not in known]
+    return [
+        a
+        for a in argv
+        if a.replace("_", "").replace("-", "").isalnum() and a[0].isalpha() and a not in known
+    ]
 
 
 def requested_targets(argv: list[str]) -> list[str]:
@@ -126,28 +151,39 @@ def requested_targets(argv: list[str]) -> list[str]:
         return []
 
 
-def unknown_target_message(targets: list[str], target_rules: list[str], existing=lambda p: False) -> str | None:
+def unknown_target_message(
+    targets: list[str], target_rules: list[str], existing=lambda p: False
+) -> str | None:
     """Which bare-word targets name no rule, with the rules that can be targets."""
-    unknown = [t for t in targets if "/" not in t and "." not in t and t not in target_rules
-               and not existing(t)]
+    unknown = [
+        t
+        for t in targets
+        if "/" not in t and "." not in t and t not in target_rules and not existing(t)
+    ]
     if not unknown:
         return None
-    return (f"no target named {', '.join(repr(t) for t in unknown)}. Targets: "
-            f"{', '.join(sorted(target_rules))}; or any output file, e.g. results/figures/"
-            "fig1a_learning_curves.pdf. `snakemake --list-target-rules` lists them too")
+    return (
+        f"no target named {', '.join(repr(t) for t in unknown)}. Targets: "
+        f"{', '.join(sorted(target_rules))}; or any output file, e.g. results/figures/"
+        "fig1a_learning_curves.pdf. `snakemake --list-target-rules` lists them too"
+    )
 
 
 # ---- targets that a config may leave empty: say so, and why, instead of "1 of 1 steps done"
 def nothing_to_make(config: dict, target: str) -> str | None:
     """Why `snakemake <target>` has nothing to build under this config (None: it has work)."""
     if target == "beyond" and not config.get("beyond"):
-        return ("snakemake beyond: nothing to make: this config has no `beyond:` section, so "
-                "there are no beyond-the-paper outputs to build. config/quick.yaml and "
-                "config/config.yaml have one (docs/beyond.md); add one or pass one of those "
-                "with --configfile.")
+        return (
+            "snakemake beyond: nothing to make: this config has no `beyond:` section, so "
+            "there are no beyond-the-paper outputs to build. config/quick.yaml and "
+            "config/config.yaml have one (docs/beyond.md); add one or pass one of those "
+            "with --configfile."
+        )
     if target in ("expressivity", "table3") and "theory" not in config:
-        return (f"snakemake {target}: nothing to make: this config has no `theory:` section "
-                "(Theorem 1 and Table 3 are configured there; config/quick.yaml has one).")
+        return (
+            f"snakemake {target}: nothing to make: this config has no `theory:` section "
+            "(Theorem 1 and Table 3 are configured there; config/quick.yaml has one)."
+        )
     return None
 
 

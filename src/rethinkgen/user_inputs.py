@@ -17,10 +17,15 @@ from rethinkgen.config import USER_ARCHS
 
 USER_DATASETS = ("image_folder", "npz")
 # (C, H, W) and class count of the datasets whose shape is fixed (local_copies adds its own).
-FIXED_INPUTS = {"fashion_mnist": ((1, 28, 28), 10), "mnist": ((1, 28, 28), 10),
-                "cifar10": ((3, 32, 32), 10)}
-ARCH_KEYS = {"torchvision": ("name", "e.g. name: resnet18"),
-             "python": ("factory", 'e.g. factory: "examples.my_model:build"')}
+FIXED_INPUTS = {
+    "fashion_mnist": ((1, 28, 28), 10),
+    "mnist": ((1, 28, 28), 10),
+    "cifar10": ((3, 32, 32), 10),
+}
+ARCH_KEYS = {
+    "torchvision": ("name", "e.g. name: resnet18"),
+    "python": ("factory", 'e.g. factory: "examples.my_model:build"'),
+}
 
 
 def _default(setting: str):
@@ -35,8 +40,10 @@ def _crop(shape: tuple[int, int, int], training: dict) -> tuple[int, int, int]:
     if crop is not None and crop > min(shape[1:]):
         from rethinkgen.training.user_models import UserModelError
 
-        raise UserModelError(f"training.crop_size {crop} exceeds the {shape[1]}x{shape[2]} images; "
-                             "set crop_size: null (whole images) or a smaller crop")
+        raise UserModelError(
+            f"training.crop_size {crop} exceeds the {shape[1]}x{shape[2]} images; "
+            "set crop_size: null (whole images) or a smaller crop"
+        )
     return shape if crop is None else (shape[0], crop, crop)
 
 
@@ -62,8 +69,11 @@ def dataset_input(spec: dict, training: dict) -> tuple[tuple[int, int, int], int
 
 
 def _training(config: dict, model_key: str, regularizer_key: str) -> dict:
-    return (config["training"] | config["models"][model_key].get("training", {})
-            | config["regularizers"][regularizer_key].get("training", {}))
+    return (
+        config["training"]
+        | config["models"][model_key].get("training", {})
+        | config["regularizers"][regularizer_key].get("training", {})
+    )
 
 
 def _check_dataset(spec: dict, key: str) -> list[str]:
@@ -75,7 +85,11 @@ def _check_dataset(spec: dict, key: str) -> list[str]:
         dataset_input(spec, {"crop_size": None})
         if spec["name"] == "image_folder":
             classes = folder_classes(spec["root"])
-            paths = [p for split in ("train", "test") for p, _ in folder_samples(spec["root"], split, classes)]
+            paths = [
+                p
+                for split in ("train", "test")
+                for p, _ in folder_samples(spec["root"], split, classes)
+            ]
             check_images_decode(Path(spec["root"]), paths)
     except (DatasetCorruptError, DatasetUnavailableError) as err:
         return [f"datasets.{key}: {err}"]
@@ -104,7 +118,9 @@ def _grid_pairs(config: dict):
     for experiment in config["experiments"].values():
         for grid in experiment["grids"]:
             for combo in itertools.product(grid["datasets"], grid["models"], grid["regularizers"]):
-                if all(k in config[s] for k, s in zip(combo, ("datasets", "models", "regularizers"))):
+                if all(
+                    k in config[s] for k, s in zip(combo, ("datasets", "models", "regularizers"))
+                ):
                     seen.setdefault(combo, None)
     return list(seen)
 
@@ -131,8 +147,10 @@ def user_input_problems(config: dict) -> list[str]:
         if config["models"][model_key]["arch"] not in USER_ARCHS or dataset_key in unusable:
             continue
         if config["regularizers"][regularizer_key].get("dropout", 0) > 0:
-            problems.append(f"regularizers.{regularizer_key}: dropout cannot be added to a user model "
-                            f"(models.{model_key}); put dropout inside the model instead")
+            problems.append(
+                f"regularizers.{regularizer_key}: dropout cannot be added to a user model "
+                f"(models.{model_key}); put dropout inside the model instead"
+            )
         training = _training(config, model_key, regularizer_key)
         todo = (model_key, dataset_key, training.get("crop_size"), training.get("image_size"))
         if todo not in checked:
@@ -151,10 +169,19 @@ def own_model_page(config: dict) -> dict | None:
     spec = config.get("own_model")
     if spec is None:
         return None
-    shown = {part: [key for key, figure in config.get("figures", {}).items()
-                    if figure["experiment"] == spec[part]] for part in PAGE_EXPERIMENTS[:2]}
-    shown["dynamics"] = [key for key, output in config.get("beyond", {}).items()
-                         if output["experiment"] == spec["dynamics"] and output["kind"] == "memorization_dynamics"]
+    shown = {
+        part: [
+            key
+            for key, figure in config.get("figures", {}).items()
+            if figure["experiment"] == spec[part]
+        ]
+        for part in PAGE_EXPERIMENTS[:2]
+    }
+    shown["dynamics"] = [
+        key
+        for key, output in config.get("beyond", {}).items()
+        if output["experiment"] == spec["dynamics"] and output["kind"] == "memorization_dynamics"
+    ]
     return {**spec, **{f"{part}_figures": keys for part, keys in shown.items()}}
 
 
@@ -166,8 +193,11 @@ def own_model_problems(config: dict) -> list[str]:
     spec = config.get("own_model")
     if spec is None:
         return []
-    problems = [f"own_model.{part}: '{spec[part]}' is not defined under 'experiments:'"
-                for part in PAGE_EXPERIMENTS if spec[part] not in config["experiments"]]
+    problems = [
+        f"own_model.{part}: '{spec[part]}' is not defined under 'experiments:'"
+        for part in PAGE_EXPERIMENTS
+        if spec[part] not in config["experiments"]
+    ]
     for part, section in (("model", "models"), ("dataset", "datasets")):
         if spec[part] not in config[section]:
             problems.append(f"own_model.{part}: '{spec[part]}' is not defined under '{section}:'")

@@ -13,11 +13,10 @@ from rethinkgen.config import all_runs, target_runs
 from rethinkgen.data.corruptions import apply_corruption
 from rethinkgen.data.splits import Split, load_split, save_split
 from rethinkgen.schemas import METRIC_COLUMNS
-from rethinkgen.training.session import TRAIN_SUBSETS, label_subsets
-from rethinkgen.training.settings import TrainConfig
 from rethinkgen.training.engine import train
 from rethinkgen.training.models import ACTIVATIONS, build_model
-
+from rethinkgen.training.session import TRAIN_SUBSETS, label_subsets
+from rethinkgen.training.settings import TrainConfig
 from tests.conftest import make_split
 from tests.unit.test_train import run_dict
 
@@ -36,8 +35,12 @@ def test_random_labels_keep_the_true_labels_and_they_survive_save_and_load(tmp_p
 
 
 def test_label_subsets_count_an_unchanged_random_label_as_clean():
-    split = Split(np.zeros((4, 2, 2, 1), np.uint8), np.array([0, 1, 2, 3]), ["a", "b", "c", "d"],
-                  true_labels=np.array([0, 2, 2, 1]))
+    split = Split(
+        np.zeros((4, 2, 2, 1), np.uint8),
+        np.array([0, 1, 2, 3]),
+        ["a", "b", "c", "d"],
+        true_labels=np.array([0, 2, 2, 1]),
+    )
     subsets = label_subsets(split)
     np.testing.assert_array_equal(subsets["train_clean"].labels, [0, 2])
     np.testing.assert_array_equal(subsets["train_corrupted"].labels, [1, 3])
@@ -48,7 +51,9 @@ def test_label_subsets_count_an_unchanged_random_label_as_clean():
 
 def test_engine_scores_clean_and_corrupted_subsets_at_each_train_evaluation():
     train_split, test_split = make_split(96), make_split(32, seed=1)
-    noisy = apply_corruption({"kind": "random_labels", "prob": 0.5}, train_split, test_split, seed=0)
+    noisy = apply_corruption(
+        {"kind": "random_labels", "prob": 0.5}, train_split, test_split, seed=0
+    )
     cfg = TrainConfig.from_dict(run_dict(max_epochs=4, eval_train_every=2))
     metrics = train(cfg, noisy.train, noisy.test).metrics
     assert list(metrics.columns) == METRIC_COLUMNS
@@ -76,8 +81,12 @@ def test_mlp_activation_option(activation):
 
 def test_beyond_experiments_are_left_out_of_all_runs():
     grid = {"datasets": ["d"], "models": ["m"], "corruptions": ["c"], "regularizers": ["r"]}
-    config = {"seeds": [0], "experiments": {
-        "paper": {"grids": [grid]},
-        "extra": {"target": "beyond", "grids": [grid | {"models": ["m2"]}]}}}
+    config = {
+        "seeds": [0],
+        "experiments": {
+            "paper": {"grids": [grid]},
+            "extra": {"target": "beyond", "grids": [grid | {"models": ["m2"]}]},
+        },
+    }
     assert [run.model for run in all_runs(config)] == ["m"]
     assert [run.model for run in target_runs(config, "beyond")] == ["m2"]

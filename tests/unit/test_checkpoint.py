@@ -11,9 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from rethinkgen.training.checkpoint import (capture_rng_states, checksum_path, load_checkpoint,
-                                            remove_checkpoint, restore_rng_states,
-                                            save_checkpoint)
+from rethinkgen.training.checkpoint import (
+    capture_rng_states,
+    checksum_path,
+    load_checkpoint,
+    remove_checkpoint,
+    restore_rng_states,
+    save_checkpoint,
+)
 
 
 def payload(fingerprint: str = "run-a") -> dict:
@@ -21,17 +26,28 @@ def payload(fingerprint: str = "run-a") -> dict:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(torch.ones(2, 4)).sum().backward()
     optimizer.step()
-    return {"fingerprint": fingerprint, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "rng": capture_rng_states({"data": torch.Generator().manual_seed(1)}),
-            "state": {"epoch": 3, "step": 12, "status": None, "wall_time_s": 1.5,
-                      "rows": [{"split": "train", "loss": 0.5, "accuracy": 0.25}]}}
+    return {
+        "fingerprint": fingerprint,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": capture_rng_states({"data": torch.Generator().manual_seed(1)}),
+        "state": {
+            "epoch": 3,
+            "step": 12,
+            "status": None,
+            "wall_time_s": 1.5,
+            "rows": [{"split": "train", "loss": 0.5, "accuracy": 0.25}],
+        },
+    }
 
 
 def refused_files(folder: Path) -> list[str]:
     """Names of the files moved aside, without their ``.refused-<UTC time>`` part."""
-    return sorted(re.sub(r"\.refused-\d{8}T\d{6}\.\d{6}Z", "", p.name)
-                  for p in folder.iterdir() if ".refused-" in p.name)
+    return sorted(
+        re.sub(r"\.refused-\d{8}T\d{6}\.\d{6}Z", "", p.name)
+        for p in folder.iterdir()
+        if ".refused-" in p.name
+    )
 
 
 class PlantedPayload:
@@ -101,8 +117,11 @@ def test_other_fingerprint_is_refused_and_moved_aside(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert load_checkpoint(path, fingerprint="run-b") is None
     assert "another configuration" in caplog.text
-    (moved,) = [p for p in tmp_path.iterdir() if p.name.startswith("last.pt.refused-")
-                and not p.name.endswith(".sha256")]
+    (moved,) = [
+        p
+        for p in tmp_path.iterdir()
+        if p.name.startswith("last.pt.refused-") and not p.name.endswith(".sha256")
+    ]
     assert moved.read_bytes() == original  # kept for inspection, never deleted
     assert load_checkpoint(path, fingerprint="run-b") is None  # nothing left to resume
 
@@ -114,7 +133,8 @@ def test_missing_checkpoint_is_none_and_moves_nothing(tmp_path):
 
 @pytest.mark.parametrize("killed_after", ["sidecar_extended", "checkpoint_replaced"])
 def test_kill_between_checkpoint_and_checksum_leaves_a_loadable_checkpoint(
-        tmp_path, monkeypatch, killed_after):
+    tmp_path, monkeypatch, killed_after
+):
     path = tmp_path / "last.pt"
     save_checkpoint(payload("run-a"), path)
     writes = []

@@ -19,12 +19,33 @@ NAMES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"
 
 def batches(seed: int = 0, n: int = 4) -> dict:
     rng = np.random.default_rng(seed)
-    found = {name: {"batch_label": f"{name} of 6", "labels": rng.integers(0, 10, n).tolist(),
-                    "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                    "filenames": [f"img_{i}.png" for i in range(n)]} for name in NAMES[:-1]}
-    return found | {"batches.meta": {"label_names": ["airplane", "automobile", "bird", "cat", "deer",
-                                                     "dog", "frog", "horse", "ship", "truck"],
-                                     "num_cases_per_batch": n, "num_vis": 3072}}
+    found = {
+        name: {
+            "batch_label": f"{name} of 6",
+            "labels": rng.integers(0, 10, n).tolist(),
+            "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            "filenames": [f"img_{i}.png" for i in range(n)],
+        }
+        for name in NAMES[:-1]
+    }
+    return found | {
+        "batches.meta": {
+            "label_names": [
+                "airplane",
+                "automobile",
+                "bird",
+                "cat",
+                "deer",
+                "dog",
+                "frog",
+                "horse",
+                "ship",
+                "truck",
+            ],
+            "num_cases_per_batch": n,
+            "num_vis": 3072,
+        }
+    }
 
 
 def as_bytes_keys(batch: dict) -> dict:
@@ -61,7 +82,9 @@ def test_repacked_archive_is_accepted_by_its_batch_files(genuine, tmp_path):
     pack(repacked, blobs, level=1, reverse=True)  # same batch files, other bytes
     assert md5_of(repacked.read_bytes()) != archive_md5
     train, test = prepare_cifar10(str(tmp_path), False, md5=archive_md5, member_md5=member_md5)
-    original, _ = prepare_cifar10(str(tmp_path / "orig"), False, md5=archive_md5, member_md5=member_md5)
+    original, _ = prepare_cifar10(
+        str(tmp_path / "orig"), False, md5=archive_md5, member_md5=member_md5
+    )
     assert np.array_equal(train.images, original.images) and train.images.shape == (20, 32, 32, 3)
     assert test.classes[0] == "airplane"
 
@@ -73,14 +96,18 @@ def test_a_changed_batch_names_both_failed_checks(genuine, tmp_path):
     with pytest.raises(DatasetCorruptError) as err:
         prepare_cifar10(str(tmp_path), False, md5=archive_md5, member_md5=member_md5)
     message = str(err.value)
-    assert f"(1) archive MD5 " in message and f"expected {archive_md5}" in message
-    assert f"(2) batch files inside it: data_batch_3 MD5 {md5_of(damaged['data_batch_3'])} " \
-           f"(published {member_md5['data_batch_3']})" in message
+    assert "(1) archive MD5 " in message and f"expected {archive_md5}" in message
+    assert (
+        f"(2) batch files inside it: data_batch_3 MD5 {md5_of(damaged['data_batch_3'])} "
+        f"(published {member_md5['data_batch_3']})" in message
+    )
     assert "data_batch_1" not in message
 
 
 def test_python3_pickles_with_bytes_keys_are_read(tmp_path):
-    blobs = {name: pickle.dumps(as_bytes_keys(batch), protocol=4) for name, batch in batches().items()}
+    blobs = {
+        name: pickle.dumps(as_bytes_keys(batch), protocol=4) for name, batch in batches().items()
+    }
     pack(tmp_path / "cifar-10-python.tar.gz", blobs)
     sums = {name: md5_of(blob) for name, blob in blobs.items()}
     train, test = prepare_cifar10(str(tmp_path), False, md5="0" * 32, member_md5=sums)

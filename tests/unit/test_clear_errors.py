@@ -10,7 +10,6 @@ import torch
 
 from rethinkgen.data.splits import load_split, save_split
 from rethinkgen.io import DamagedFileError, read_parquet, rule_logging, write_parquet
-
 from tests.conftest import make_split
 from tests.unit.test_live import metrics_frame
 
@@ -21,7 +20,9 @@ def test_truncated_npz_names_the_file_and_what_to_delete(tmp_path):
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(DamagedFileError) as err:
         load_split(path)
-    assert str(err.value).startswith(f"{path} cannot be read (BadZipFile") and f"rm {path}" in str(err.value)
+    assert str(err.value).startswith(f"{path} cannot be read (BadZipFile") and f"rm {path}" in str(
+        err.value
+    )
     with pytest.raises(FileNotFoundError):  # missing is not damaged: Snakemake's own message
         load_split(tmp_path / "missing.npz")
 

@@ -10,17 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
 from rethinkgen.data.splits import load_split, save_split
 from rethinkgen.training import cli, engine
 from rethinkgen.training.checkpoint import checksum_path, save_checkpoint
-from rethinkgen.training.settings import TrainConfig
 from rethinkgen.training.engine import TrainResult, train
 from rethinkgen.training.records import metrics_frame
-
+from rethinkgen.training.settings import TrainConfig
 from tests.conftest import make_split
 from tests.unit.test_train import run_dict
 
@@ -57,33 +55,61 @@ def test_rerun_after_the_data_changed_does_not_resume(inputs, tmp_path):
     train_path, test_path = inputs
     checkpoint = tmp_path / "ckpt" / "last.pt"
     run = run_dict(max_epochs=2) | {"dataset_spec": {"name": "tiny", "n_train": 256}}
-    first = train(cli.train_config(run, train_path, test_path), load_split(train_path),
-                  load_split(test_path), checkpoint_path=checkpoint)
+    first = train(
+        cli.train_config(run, train_path, test_path),
+        load_split(train_path),
+        load_split(test_path),
+        checkpoint_path=checkpoint,
+    )
     assert first.info["epochs"] == 2 and checkpoint.exists()  # as a killed run leaves it
 
-    same = train(cli.train_config(run, train_path, test_path), load_split(train_path),
-                 load_split(test_path), checkpoint_path=checkpoint)
+    same = train(
+        cli.train_config(run, train_path, test_path),
+        load_split(train_path),
+        load_split(test_path),
+        checkpoint_path=checkpoint,
+    )
     assert same.info["resumed_from_epoch"] == 2  # unchanged data: resumes
 
     save_split(make_split(n=320, h=8, w=8, c=1, seed=1), train_path)
     run["dataset_spec"]["n_train"] = 320
-    rerun = train(cli.train_config(run, train_path, test_path), load_split(train_path),
-                  load_split(test_path), checkpoint_path=checkpoint)
+    rerun = train(
+        cli.train_config(run, train_path, test_path),
+        load_split(train_path),
+        load_split(test_path),
+        checkpoint_path=checkpoint,
+    )
     assert rerun.info["resumed_from_epoch"] is None
 
 
 def fake_result() -> TrainResult:
-    metrics = metrics_frame([{"epoch": 0, "step": 0, "split": "test", "loss": 2.3,
-                              "accuracy": 0.1, "top5_accuracy": float("nan"), "lr": 0.1,
-                              "wall_time_s": 0.0, "images_per_s": float("nan")}],
-                            TrainConfig.from_dict(run_dict()))
-    return TrainResult(metrics=metrics, info={"status": "max_epochs"},
-                       model_state={"weight": torch.zeros(2)})
+    metrics = metrics_frame(
+        [
+            {
+                "epoch": 0,
+                "step": 0,
+                "split": "test",
+                "loss": 2.3,
+                "accuracy": 0.1,
+                "top5_accuracy": float("nan"),
+                "lr": 0.1,
+                "wall_time_s": 0.0,
+                "images_per_s": float("nan"),
+            }
+        ],
+        TrainConfig.from_dict(run_dict()),
+    )
+    return TrainResult(
+        metrics=metrics, info={"status": "max_epochs"}, model_state={"weight": torch.zeros(2)}
+    )
 
 
 def outputs(tmp_path) -> dict:
-    return {"metrics": tmp_path / "out" / "metrics.parquet",
-            "info": tmp_path / "out" / "run_info.json", "model": tmp_path / "out" / "model.pt"}
+    return {
+        "metrics": tmp_path / "out" / "metrics.parquet",
+        "info": tmp_path / "out" / "run_info.json",
+        "model": tmp_path / "out" / "model.pt",
+    }
 
 
 def test_sigterm_checkpoints_and_exits_with_the_retry_status(inputs, tmp_path, monkeypatch):
@@ -99,8 +125,13 @@ def test_sigterm_checkpoints_and_exits_with_the_retry_status(inputs, tmp_path, m
 
     monkeypatch.setattr(cli, "train_run", train_until_signal)
     with pytest.raises(SystemExit) as exit_info:
-        cli.train_until_stopped(TrainConfig.from_dict(run_dict()), train=inputs[0],
-                                test=inputs[1], checkpoint=checkpoint, **outputs(tmp_path))
+        cli.train_until_stopped(
+            TrainConfig.from_dict(run_dict()),
+            train=inputs[0],
+            test=inputs[1],
+            checkpoint=checkpoint,
+            **outputs(tmp_path),
+        )
     assert exit_info.value.code == 143
     assert checkpoint.exists() and checksum_path(checkpoint).exists()  # kept for the retry
     assert not any(path.exists() for path in outputs(tmp_path).values())
@@ -111,8 +142,13 @@ def test_finished_run_removes_checkpoint_checksum_and_log_history(inputs, tmp_pa
     save_checkpoint({"fingerprint": "x"}, checkpoint)
     cli.history_path(checkpoint).write_text("epoch 1 of an earlier attempt\n")
     monkeypatch.setattr(cli, "train_run", lambda *args, **kwargs: fake_result())
-    cli.train_and_write(TrainConfig.from_dict(run_dict()), train=inputs[0], test=inputs[1],
-                        checkpoint=checkpoint, **outputs(tmp_path))
+    cli.train_and_write(
+        TrainConfig.from_dict(run_dict()),
+        train=inputs[0],
+        test=inputs[1],
+        checkpoint=checkpoint,
+        **outputs(tmp_path),
+    )
     assert all(path.exists() for path in outputs(tmp_path).values())
     assert list(checkpoint.parent.iterdir()) == []
     assert list(outputs(tmp_path)["model"].parent.glob("*.sha256")) == []  # plain output
@@ -124,13 +160,26 @@ def test_sigterm_then_retry_resumes_from_the_checkpoint(inputs, tmp_path):
     run = run_dict(max_epochs=40, batch_size=8)
     (tmp_path / "run.json").write_text(json.dumps(run))
     checkpoint = tmp_path / "ckpt" / "last.pt"
-    command = [sys.executable, "-m", "rethinkgen.training.cli", "--run-config",
-               str(tmp_path / "run.json"), "--train", str(inputs[0]), "--test", str(inputs[1]),
-               "--checkpoint", str(checkpoint), "--threads", "1",
-               *[f"--{name}={path}" for name, path in outputs(tmp_path).items()]]
+    command = [
+        sys.executable,
+        "-m",
+        "rethinkgen.training.cli",
+        "--run-config",
+        str(tmp_path / "run.json"),
+        "--train",
+        str(inputs[0]),
+        "--test",
+        str(inputs[1]),
+        "--checkpoint",
+        str(checkpoint),
+        "--threads",
+        "1",
+        *[f"--{name}={path}" for name, path in outputs(tmp_path).items()],
+    ]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo / "src"), str(repo)]))
-    job = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           text=True)
+    job = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while not checkpoint.exists() and time.monotonic() < deadline:
         assert job.poll() is None, job.stderr.read()

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from rethinkgen.config import ConfigError, check_config
-from rethinkgen.config_checks import ConfigWarning, MAX_KEY_LENGTH
+from rethinkgen.config_checks import MAX_KEY_LENGTH, ConfigWarning
 from rethinkgen.config_files import schema_error_summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +76,9 @@ def test_misspelled_grid_key_gets_did_you_mean():
 def test_misspelled_setting_lists_every_key_whole_and_suggests_one():
     config = quick()
     config["training"]["lr_decayy"] = 0.9
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(config))
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(SCHEMA).iter_errors(config)
+    )
     summary = schema_error_summary(error)
     expected = summary.splitlines()[1]
     assert "did you mean 'lr_decay'?" in expected and "..." not in expected

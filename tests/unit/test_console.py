@@ -7,7 +7,6 @@ import sys
 from rethinkgen.training import console, engine
 from rethinkgen.training.settings import TrainConfig
 from rethinkgen.training.state import RunState
-
 from tests.unit.test_train import run_dict
 
 
@@ -20,9 +19,16 @@ def test_bar_only_on_a_terminal_watched_by_one_job():
 
 
 def test_the_bar_carries_the_runs_name(monkeypatch):
-    cfg = TrainConfig.from_dict(run_dict(max_epochs=3) | {
-        "dataset": "fashion_mnist_tiny", "model": "mlp_1x512", "corruption": "random_labels",
-        "regularizer": "none", "seed": 2})
+    cfg = TrainConfig.from_dict(
+        run_dict(max_epochs=3)
+        | {
+            "dataset": "fashion_mnist_tiny",
+            "model": "mlp_1x512",
+            "corruption": "random_labels",
+            "regularizer": "none",
+            "seed": 2,
+        }
+    )
     state = RunState()
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     monkeypatch.delenv(console.SHARED_TERMINAL_ENV, raising=False)

@@ -53,15 +53,21 @@ def test_same_seed_bit_identical_other_seed_differs(spec):
     assert split_digest(first.train) != split_digest(other.train)
 
 
-@pytest.mark.parametrize("kind", ["random_labels", "shuffled_pixels", "random_pixels", "gaussian", "none"])
+@pytest.mark.parametrize(
+    "kind", ["random_labels", "shuffled_pixels", "random_pixels", "gaussian", "none"]
+)
 def test_no_global_random_state_touched(kind):
     np.random.seed(123)
     before = np.random.get_state()[1].copy()
     import torch
 
     torch_before = torch.random.get_rng_state().clone()
-    apply_corruption({"kind": kind, "prob": 1.0} if kind == "random_labels" else {"kind": kind},
-                     make_split(), make_split(n=10, seed=1), seed=3)
+    apply_corruption(
+        {"kind": kind, "prob": 1.0} if kind == "random_labels" else {"kind": kind},
+        make_split(),
+        make_split(n=10, seed=1),
+        seed=3,
+    )
     assert np.array_equal(np.random.get_state()[1], before)
     assert torch.equal(torch.random.get_rng_state(), torch_before)
 
@@ -84,12 +90,16 @@ def test_shuffled_pixels_one_permutation_for_all_images_in_both_splits():
     train.images = images
     test = make_split(n=n, h=h, w=w, seed=2)
     test.images = images.copy()
-    result = apply_corruption({"kind": "shuffled_pixels", "splits": ["train", "test"]}, train, test, seed=0)
+    result = apply_corruption(
+        {"kind": "shuffled_pixels", "splits": ["train", "test"]}, train, test, seed=0
+    )
     perms = result.train.images[..., 0].reshape(n, -1)
     assert np.all(perms == perms[0])  # one permutation shared by all training images
     assert np.array_equal(result.test.images, result.train.images)  # and by the test set
     assert not np.array_equal(perms[0], np.arange(h * w))
-    assert np.array_equal(result.train.images[..., 1], result.train.images[..., 0] + 100)  # channels together
+    assert np.array_equal(
+        result.train.images[..., 1], result.train.images[..., 0] + 100
+    )  # channels together
     assert np.array_equal(np.sort(perms[0]), np.arange(h * w))
 
 
@@ -113,10 +123,14 @@ def test_permute_pixels_is_a_bijection():
 
 def test_gaussian_matches_dataset_mean_and_variance():
     rng = np.random.default_rng(0)
-    images = np.clip(rng.normal([60, 120, 200], [20, 40, 30], size=(2000, 8, 8, 3)), 0, 255).astype(np.uint8)
+    images = np.clip(rng.normal([60, 120, 200], [20, 40, 30], size=(2000, 8, 8, 3)), 0, 255).astype(
+        np.uint8
+    )
     train = make_split(n=2000)
     train.images = images
-    result = apply_corruption({"kind": "gaussian", "splits": ["train", "test"]}, train, make_split(n=100), seed=0)
+    result = apply_corruption(
+        {"kind": "gaussian", "splits": ["train", "test"]}, train, make_split(n=100), seed=0
+    )
     pixels = images.reshape(-1, 3).astype(np.float64)
     fake = result.train.images.reshape(-1, 3).astype(np.float64)
     assert result.train.images.dtype == np.float32
@@ -150,6 +164,8 @@ def test_stream_key_is_a_stable_hash_of_the_spec():
     assert (f"{key:016x}", draws) == ("29ba69576ccb7df6", "independent")
     assert stream_key({"prob": 0.5, "kind": "random_labels"})[0] == key  # key order irrelevant
     assert key != stream_key({"kind": "random_labels", "prob": 0.4})[0]
-    assert stream_key({"kind": "random_labels", "prob": 0.4, "nested": True})[0] == \
-        stream_key({"kind": "random_labels", "prob": 0.9, "nested": True})[0]
+    assert (
+        stream_key({"kind": "random_labels", "prob": 0.4, "nested": True})[0]
+        == stream_key({"kind": "random_labels", "prob": 0.9, "nested": True})[0]
+    )
     assert stream_key({"kind": "random_pixels"})[0] != stream_key({"kind": "gaussian"})[0]

@@ -9,9 +9,11 @@ from rethinkgen.training import cost
 
 def run(arch: str, n_train: int | None = 500, epochs: int = 35, **extra) -> dict:
     model_spec = {"arch": arch, **extra.pop("model", {})}
-    return {"model_spec": model_spec,
-            "dataset_spec": {"name": "fashion_mnist", "n_train": n_train},
-            "training": {"max_epochs": epochs, **extra}}
+    return {
+        "model_spec": model_spec,
+        "dataset_spec": {"name": "fashion_mnist", "n_train": n_train},
+        "training": {"max_epochs": epochs, **extra},
+    }
 
 
 def test_costs_order_the_offline_runs_as_measured():
@@ -37,9 +39,11 @@ def test_cost_grows_with_budget_and_data_and_shrinks_with_fewer_test_passes():
 
 
 def test_priority_is_a_bounded_integer_that_keeps_the_order():
-    priorities = [cost.priority(run("mlp", 10_000, 150, model={"hidden": [512]})),
-                  cost.priority(run("small_alexnet", epochs=120)),
-                  cost.priority(run("small_inception", epochs=60)),
-                  cost.priority(run("inception_v3", n_train=None, epochs=100))]
+    priorities = [
+        cost.priority(run("mlp", 10_000, 150, model={"hidden": [512]})),
+        cost.priority(run("small_alexnet", epochs=120)),
+        cost.priority(run("small_inception", epochs=60)),
+        cost.priority(run("inception_v3", n_train=None, epochs=100)),
+    ]
     assert priorities == sorted(priorities) and len(set(priorities)) == 4
     assert all(isinstance(p, int) and 0 <= p <= 100 for p in priorities)

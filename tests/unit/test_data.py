@@ -43,8 +43,14 @@ def write_idx_folder(folder: Path, n_train=30, n_test=10, seed=0) -> dict[str, b
 
 
 def source_for(folder: Path, raw: dict[str, bytes], trust="gz") -> IdxSource:
-    gz = {n: md5_of((folder / n).read_bytes()) for n in raw} if trust == "gz" else {n: "0" * 32 for n in raw}
-    content = {n: hashlib.sha256(b).hexdigest() for n, b in raw.items()} if trust == "content" else {}
+    gz = (
+        {n: md5_of((folder / n).read_bytes()) for n in raw}
+        if trust == "gz"
+        else {n: "0" * 32 for n in raw}
+    )
+    content = (
+        {n: hashlib.sha256(b).hexdigest() for n, b in raw.items()} if trust == "content" else {}
+    )
     return IdxSource("tiny", [str(i) for i in range(10)], [], gz, content, "HOW-TO-GET")
 
 
@@ -56,7 +62,9 @@ def test_idx_gz_read_with_known_checksums(tmp_path):
     train, test = prepare_idx(source_for(tmp_path, raw), str(tmp_path), False, COUNTS)
     assert train.images.shape == (30, 28, 28, 1) and train.images.dtype == np.uint8
     assert test.labels.dtype == np.int64 and len(test) == 10
-    expected = np.frombuffer(raw["train-images-idx3-ubyte.gz"], np.uint8, offset=16).reshape(30, 28, 28, 1)
+    expected = np.frombuffer(raw["train-images-idx3-ubyte.gz"], np.uint8, offset=16).reshape(
+        30, 28, 28, 1
+    )
     assert np.array_equal(train.images, expected)
 
 
@@ -89,15 +97,21 @@ def test_mnist_without_a_published_checksum_is_refused(tmp_path):
 def test_mnist_name_on_another_idx_datasets_files_names_the_right_one(tmp_path, monkeypatch):
     raw = write_idx_folder(tmp_path)
     recompressed = {n: hashlib.sha256(b).hexdigest() for n, b in raw.items()}
-    monkeypatch.setattr(idx, "FASHION_MNIST", idx.FASHION_MNIST.__class__(
-        **(vars(idx.FASHION_MNIST) | {"content_sha256": recompressed})))
-    with pytest.raises(DatasetCorruptError, match="is fashion_mnist's .*`name: mnist`.*"
-                                                  "Set `name: fashion_mnist`"):
+    monkeypatch.setattr(
+        idx,
+        "FASHION_MNIST",
+        idx.FASHION_MNIST.__class__(**(vars(idx.FASHION_MNIST) | {"content_sha256": recompressed})),
+    )
+    with pytest.raises(
+        DatasetCorruptError, match="is fashion_mnist's .*`name: mnist`.*Set `name: fashion_mnist`"
+    ):
         prepare_idx(idx.MNIST, str(tmp_path), False, None)
 
 
-@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
-                    reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+    reason="dataset-fashion-mnist not installed",
+)
 def test_mnist_name_on_debians_fashion_mnist_is_refused():
     with pytest.raises(DatasetCorruptError, match="Set `name: fashion_mnist`"):
         prepare_idx(idx.MNIST, "/usr/share/datasets/fashion-mnist", False)
@@ -209,7 +223,9 @@ def write_image_folder(root: Path, classes=("n01", "n02", "n03"), per_class=2):
             folder = root / split / name
             folder.mkdir(parents=True)
             for i in range(per_class):
-                Image.new("RGB", (20 + i, 16), color=(index * 60, i * 90, 10)).save(folder / f"img{i}.JPEG")
+                Image.new("RGB", (20 + i, 16), color=(index * 60, i * 90, 10)).save(
+                    folder / f"img{i}.JPEG"
+                )
 
 
 def test_imagenet_file_list(tmp_path):
@@ -221,7 +237,11 @@ def test_imagenet_file_list(tmp_path):
     assert (Path(train.root) / train.paths[2]).is_file()
     save_split(val, tmp_path / "val.npz")
     back = load_split(tmp_path / "val.npz")
-    assert isinstance(back, ImageListSplit) and list(back.paths) == list(val.paths) and back.root == val.root
+    assert (
+        isinstance(back, ImageListSplit)
+        and list(back.paths) == list(val.paths)
+        and back.root == val.root
+    )
 
 
 def test_imagenet_corrupt_jpeg_fails_preparation_naming_it(tmp_path):
@@ -272,12 +292,19 @@ def test_stratified_subset_keeps_class_proportions_and_is_seeded():
 def test_prepare_dataset_subsets_a_real_format_folder(tmp_path, monkeypatch):
     raw = write_idx_folder(tmp_path, n_train=60, n_test=20)
     source = source_for(tmp_path, raw)
-    monkeypatch.setitem(data.SOURCES, "mnist", lambda root, download: prepare_idx(source, root, download, None))
-    train, test = prepare_dataset({"name": "mnist", "root": str(tmp_path), "n_train": 20, "n_test": 10}, seed=0)
+    monkeypatch.setitem(
+        data.SOURCES, "mnist", lambda root, download: prepare_idx(source, root, download, None)
+    )
+    train, test = prepare_dataset(
+        {"name": "mnist", "root": str(tmp_path), "n_train": 20, "n_test": 10}, seed=0
+    )
     assert len(train) == 20 and len(test) == 10
 
 
-@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+    reason="dataset-fashion-mnist not installed",
+)
 def test_debian_fashion_mnist_is_recognised_as_genuine():
     train, test = prepare_idx(idx.FASHION_MNIST, "/usr/share/datasets/fashion-mnist", False)
     assert train.images.shape == (60000, 28, 28, 1) and len(test) == 10000

@@ -13,27 +13,41 @@ import pytest
 import torch
 from PIL import Image
 
-from rethinkgen.training import distributed
 from rethinkgen.data.splits import ImageListSplit, load_split, save_split
-from rethinkgen.training.distributed import Shard
 from rethinkgen.io import read_json
+from rethinkgen.training import distributed
+from rethinkgen.training.distributed import Shard
+from rethinkgen.training.engine import train
+from rethinkgen.training.epochs import evaluate
 from rethinkgen.training.models import build_model
 from rethinkgen.training.preprocess import BatchPipeline, InMemoryBatches, make_batches
 from rethinkgen.training.settings import TrainConfig
-from rethinkgen.training.epochs import evaluate
-from rethinkgen.training.engine import train
-
 from tests.conftest import make_split
 
 MLP = {"arch": "mlp", "hidden": [32], "lr": 0.05}
 
 
 def run_dict(**training) -> dict:
-    base = {"max_epochs": 2, "batch_size": 8, "image_size": 16, "num_workers": 0,
-            "amp": "off", "device": "cpu", "stop_when_fitted": False, "num_threads": 1}
-    return {"dataset": "imagenet_tiny", "model": "mlp", "corruption": "none",
-            "regularizer": "none", "seed": 3, "model_spec": dict(MLP),
-            "regularizer_spec": {}, "training": base | training}
+    base = {
+        "max_epochs": 2,
+        "batch_size": 8,
+        "image_size": 16,
+        "num_workers": 0,
+        "amp": "off",
+        "device": "cpu",
+        "stop_when_fitted": False,
+        "num_threads": 1,
+    }
+    return {
+        "dataset": "imagenet_tiny",
+        "model": "mlp",
+        "corruption": "none",
+        "regularizer": "none",
+        "seed": 3,
+        "model_spec": dict(MLP),
+        "regularizer_spec": {},
+        "training": base | training,
+    }
 
 
 def image_list_split(root, n: int, seed: int) -> ImageListSplit:
@@ -47,22 +61,26 @@ def image_list_split(root, n: int, seed: int) -> ImageListSplit:
         Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(root / rel)
         paths.append(rel)
         labels.append(label)
-    return ImageListSplit(str(root), np.array(paths), np.array(labels, dtype=np.int64),
-                          ["a", "b", "c"])
+    return ImageListSplit(
+        str(root), np.array(paths), np.array(labels, dtype=np.int64), ["a", "b", "c"]
+    )
 
 
 # ----------------------------------------------------------------------------- launch decision
 
 
-@pytest.mark.parametrize("training, image_list, gpus, expected", [
-    ({}, True, 4, 4),                          # ImageNet on a 4-GPU job: one rank per GPU
-    ({}, True, 1, 1),                          # one GPU: in-process
-    ({}, True, 0, 1),                          # CPU job: in-process
-    ({}, False, 4, 1),                         # in-memory datasets stay on one GPU
-    ({"device": "cpu"}, True, 4, 1),           # the config pins the CPU
-    ({"nproc_per_node": 2}, False, 0, 2),      # asked for explicitly (gloo on CPU)
-    ({"nproc_per_node": 1}, True, 4, 4),       # 1 is the default: GPUs still decide
-])
+@pytest.mark.parametrize(
+    "training, image_list, gpus, expected",
+    [
+        ({}, True, 4, 4),  # ImageNet on a 4-GPU job: one rank per GPU
+        ({}, True, 1, 1),  # one GPU: in-process
+        ({}, True, 0, 1),  # CPU job: in-process
+        ({}, False, 4, 1),  # in-memory datasets stay on one GPU
+        ({"device": "cpu"}, True, 4, 1),  # the config pins the CPU
+        ({"nproc_per_node": 2}, False, 0, 2),  # asked for explicitly (gloo on CPU)
+        ({"nproc_per_node": 1}, True, 4, 4),  # 1 is the default: GPUs still decide
+    ],
+)
 def test_processes_for(training, image_list, gpus, expected):
     run = {"training": training}
     assert distributed.processes_for(run, image_list, gpus) == expected
@@ -77,18 +95,39 @@ def test_visible_gpu_count_counts_devices_only_when_cuda_works(monkeypatch, cuda
 
 def test_torchrun_command_starts_the_cli_on_one_node():
     command = distributed.torchrun_command(
-        4, run_json="r.json", train="tr.npz", test="te.npz", checkpoint="c/last.pt",
-        metrics="m.parquet", info="i.json", model="m.pt", threads=2, python="py")
-    assert command[:5] == ["py", "-m", "torch.distributed.run", "--standalone",
-                           "--nproc-per-node=4"]
+        4,
+        run_json="r.json",
+        train="tr.npz",
+        test="te.npz",
+        checkpoint="c/last.pt",
+        metrics="m.parquet",
+        info="i.json",
+        model="m.pt",
+        threads=2,
+        python="py",
+    )
+    assert command[:5] == [
+        "py",
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node=4",
+    ]
     assert command[5:7] == ["-m", "rethinkgen.training.cli"]
     args = dict(zip(command[7::2], command[8::2]))
-    assert args == {"--run-config": "r.json", "--train": "tr.npz", "--test": "te.npz",
-                    "--metrics": "m.parquet", "--info": "i.json", "--model": "m.pt",
-                    "--checkpoint": "c/last.pt", "--threads": "2"}
+    assert args == {
+        "--run-config": "r.json",
+        "--train": "tr.npz",
+        "--test": "te.npz",
+        "--metrics": "m.parquet",
+        "--info": "i.json",
+        "--model": "m.pt",
+        "--checkpoint": "c/last.pt",
+        "--threads": "2",
+    }
     no_checkpoint = distributed.torchrun_command(
-        2, run_json="r", train="a", test="b", checkpoint=None, metrics="m", info="i",
-        model="o")
+        2, run_json="r", train="a", test="b", checkpoint=None, metrics="m", info="i", model="o"
+    )
     assert "--checkpoint" not in no_checkpoint and "--threads" not in no_checkpoint
 
 
@@ -100,15 +139,27 @@ def test_split_is_image_list(tmp_path):
 
 
 def test_launch_logs_the_ranks_and_raises_on_failure(tmp_path, monkeypatch):
-    failing = [sys.executable, "-c",
-               "import os, sys; print('rank output', os.environ['OMP_NUM_THREADS']); "
-               "sys.exit(3)"]
+    failing = [
+        sys.executable,
+        "-c",
+        "import os, sys; print('rank output', os.environ['OMP_NUM_THREADS']); sys.exit(3)",
+    ]
     monkeypatch.setattr(distributed, "torchrun_command", lambda *a, **k: failing)
     log = tmp_path / "train.log"
     log.write_text("adapter line\n")
     with pytest.raises(RuntimeError, match="exit code 3"):
-        distributed.launch(2, run_dict(), train="a", test="b", checkpoint=None, metrics="m",
-                           info="i", model="o", threads=8, log_path=log)
+        distributed.launch(
+            2,
+            run_dict(),
+            train="a",
+            test="b",
+            checkpoint=None,
+            metrics="m",
+            info="i",
+            model="o",
+            threads=8,
+            log_path=log,
+        )
     assert log.read_text() == "adapter line\nrank output 4\n"  # appended; 8 CPUs / 2 ranks
 
 
@@ -121,8 +172,9 @@ def test_not_under_torchrun_means_single_process():
 
 
 def test_rank_logger_lets_only_warnings_through_on_other_ranks(caplog):
-    ctx = distributed.DistributedContext(rank=1, local_rank=1, world_size=2,
-                                         device=torch.device("cpu"))
+    ctx = distributed.DistributedContext(
+        rank=1, local_rank=1, world_size=2, device=torch.device("cpu")
+    )
     log = distributed.rank_logger(logging.getLogger("rethinkgen.test"), ctx)
     with caplog.at_level(logging.INFO):
         log.info("epoch line")
@@ -145,9 +197,9 @@ def test_shard_orders_agree_and_seeds_differ_per_rank_and_epoch():
 
 
 def test_shard_splits_each_global_batch_and_drops_a_too_small_last_one():
-    batches = list(torch.arange(11).split(4))         # 4, 4, 3 samples
+    batches = list(torch.arange(11).split(4))  # 4, 4, 3 samples
     parts = [Shard(rank, 2, 0).split_batches(batches) for rank in range(2)]
-    assert [len(p) for p in parts] == [2, 2]           # 3 < 2 per rank x 2 ranks: dropped
+    assert [len(p) for p in parts] == [2, 2]  # 3 < 2 per rank x 2 ranks: dropped
     for step in range(2):
         together = torch.cat([parts[0][step], parts[1][step]]).sort().values
         assert torch.equal(together, batches[step].sort().values)
@@ -179,8 +231,10 @@ def test_image_list_shards_cover_the_split_deterministically(tmp_path):
 
     def epoch_labels(shard, epoch):
         batches = make_batches(split, cfg, True, cpu, shard)
-        return [labels.tolist() for _, labels in
-                batches.shuffled(4, torch.Generator().manual_seed(0), epoch)]
+        return [
+            labels.tolist()
+            for _, labels in batches.shuffled(4, torch.Generator().manual_seed(0), epoch)
+        ]
 
     # 11 images -> 6 per rank (one padded), per-rank batch 2 -> 3 steps on every rank
     assert [len(epoch_labels(shard, 1)) for shard in shards] == [3, 3]
@@ -202,15 +256,20 @@ def _write_inputs(tmp_path, n_train: int, n_test: int, **training):
 def _torchrun(tmp_path, nproc: int) -> tuple[pd.DataFrame, dict, str]:
     out = tmp_path / "out"
     command = distributed.torchrun_command(
-        nproc, run_json=tmp_path / "run.json", train=tmp_path / "train.npz",
-        test=tmp_path / "test.npz", checkpoint=tmp_path / "ckpt" / "last.pt",
-        metrics=out / "metrics.parquet", info=out / "run_info.json", model=out / "model.pt",
-        threads=1)
+        nproc,
+        run_json=tmp_path / "run.json",
+        train=tmp_path / "train.npz",
+        test=tmp_path / "test.npz",
+        checkpoint=tmp_path / "ckpt" / "last.pt",
+        metrics=out / "metrics.parquet",
+        info=out / "run_info.json",
+        model=out / "model.pt",
+        threads=1,
+    )
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (tmp_path / "ckpt" / "last.pt").exists()  # removed after the outputs
-    return (pd.read_parquet(out / "metrics.parquet"), read_json(out / "run_info.json"),
-            done.stderr)
+    return (pd.read_parquet(out / "metrics.parquet"), read_json(out / "run_info.json"), done.stderr)
 
 
 def _numbers(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -221,11 +280,15 @@ def test_torchrun_one_process_matches_in_process_training(tmp_path):
     # A full batch per step: the gradient does not depend on the shuffling order, which
     # DistributedSampler draws differently from the in-process loader.
     run = _write_inputs(tmp_path, n_train=12, n_test=6, batch_size=16)
-    expected = train(TrainConfig.from_dict(run), load_split(tmp_path / "train.npz"),
-                     load_split(tmp_path / "test.npz"))
+    expected = train(
+        TrainConfig.from_dict(run),
+        load_split(tmp_path / "train.npz"),
+        load_split(tmp_path / "test.npz"),
+    )
     metrics, info, log = _torchrun(tmp_path, nproc=1)
-    pd.testing.assert_frame_equal(_numbers(metrics), _numbers(expected.metrics),
-                                  check_exact=False, rtol=1e-5)
+    pd.testing.assert_frame_equal(
+        _numbers(metrics), _numbers(expected.metrics), check_exact=False, rtol=1e-5
+    )
     assert info["world_size"] == 1 and info["status"] == "max_epochs"
     assert log.count("epoch   2/2") == 1
 
@@ -242,16 +305,23 @@ def test_torchrun_two_processes_report_whole_dataset_metrics(tmp_path):
     # Before training both ranks hold the seed's initial model: the sharded, all-reduced
     # evaluation must equal evaluating the whole splits in one process.
     initial = train(TrainConfig.from_dict(run, max_epochs=0), train_split, test_split)
-    pd.testing.assert_frame_equal(_numbers(metrics[metrics.epoch == 0]),
-                                  _numbers(initial.metrics), check_exact=False, rtol=1e-5)
+    pd.testing.assert_frame_equal(
+        _numbers(metrics[metrics.epoch == 0]),
+        _numbers(initial.metrics),
+        check_exact=False,
+        rtol=1e-5,
+    )
     # After training: the saved model, evaluated on all 7 test images in one process,
     # gives the final test row.
     cfg = TrainConfig.from_dict(run)
     model = build_model(cfg.model_spec, 3, (3, 16, 16))
     model.load_state_dict(torch.load(tmp_path / "out" / "model.pt"))
     cpu = torch.device("cpu")
-    whole = evaluate(model, make_batches(test_split, cfg, False, cpu).ordered(100),
-                     BatchPipeline.from_config(cfg, cpu, image_list=True))
+    whole = evaluate(
+        model,
+        make_batches(test_split, cfg, False, cpu).ordered(100),
+        BatchPipeline.from_config(cfg, cpu, image_list=True),
+    )
     final = metrics[metrics.split == "test"].iloc[-1]
     assert final["loss"] == pytest.approx(whole["loss"], rel=1e-5)
     assert final["accuracy"] == pytest.approx(whole["accuracy"])
@@ -270,7 +340,14 @@ def test_torchrun_two_processes_train_an_in_memory_split(tmp_path):
     assert info["world_size"] == 2
     # global batches of 16 as in one process: 16 + 16 + 8 -> 3 steps per epoch
     assert metrics[metrics.split == "train_online"]["step"].tolist() == [3, 6]
-    initial = train(TrainConfig.from_dict(run, max_epochs=0), load_split(tmp_path / "train.npz"),
-                    load_split(tmp_path / "test.npz"))
-    pd.testing.assert_frame_equal(_numbers(metrics[metrics.epoch == 0]),
-                                  _numbers(initial.metrics), check_exact=False, rtol=1e-5)
+    initial = train(
+        TrainConfig.from_dict(run, max_epochs=0),
+        load_split(tmp_path / "train.npz"),
+        load_split(tmp_path / "test.npz"),
+    )
+    pd.testing.assert_frame_equal(
+        _numbers(metrics[metrics.epoch == 0]),
+        _numbers(initial.metrics),
+        check_exact=False,
+        rtol=1e-5,
+    )

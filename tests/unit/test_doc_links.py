@@ -38,10 +38,14 @@ def relative_links(page: Path) -> list[str]:
 
 
 def test_anchor_rule_matches_github():
-    assert github_anchor("Run it (a fresh Debian machine, 2 CPU cores, offline)") == \
-        "run-it-a-fresh-debian-machine-2-cpu-cores-offline"
-    assert github_anchor("### `metrics.parquet` (one row per evaluation and split)".lstrip("# ")) == \
-        "metricsparquet-one-row-per-evaluation-and-split"
+    assert (
+        github_anchor("Run it (a fresh Debian machine, 2 CPU cores, offline)")
+        == "run-it-a-fresh-debian-machine-2-cpu-cores-offline"
+    )
+    assert (
+        github_anchor("### `metrics.parquet` (one row per evaluation and split)".lstrip("# "))
+        == "metricsparquet-one-row-per-evaluation-and-split"
+    )
 
 
 def test_pages_have_links():
@@ -55,7 +59,9 @@ def test_relative_links_resolve(page):
         path, _, anchor = target.partition("#")
         file = (page.parent / path).resolve() if path else page
         if not file.exists():
-            broken.append(f"{target}: no file {file.relative_to(ROOT) if file.is_relative_to(ROOT) else file}")
+            broken.append(
+                f"{target}: no file {file.relative_to(ROOT) if file.is_relative_to(ROOT) else file}"
+            )
         elif anchor and file.suffix == ".md" and anchor not in anchors(file):
             broken.append(f"{target}: no heading with anchor #{anchor} in {file.name}")
     assert not broken, f"{page.relative_to(ROOT)}: broken links:\n  " + "\n  ".join(broken)

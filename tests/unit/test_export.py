@@ -13,25 +13,57 @@ from rethinkgen import cli
 from rethinkgen.export.runs import finished_runs
 from rethinkgen.schemas import METRIC_COLUMNS
 
-KEYS = {"dataset": "fashion_mnist_tiny", "model": "mlp_1x512", "corruption": "random_labels",
-        "regularizer": "none", "seed": 0}
+KEYS = {
+    "dataset": "fashion_mnist_tiny",
+    "model": "mlp_1x512",
+    "corruption": "random_labels",
+    "regularizer": "none",
+    "seed": 0,
+}
 
 
 def write_run(results: Path, seed: int = 0, epochs: int = 3) -> Path:
     keys = {**KEYS, "seed": seed}
     folder = results / "runs" / "/".join(str(keys[k]) for k in list(keys)[:4]) / f"seed{seed}"
     folder.mkdir(parents=True)
-    rows = [{**keys, "epoch": e, "step": 4 * e, "split": split, "loss": 2.3 - 0.5 * e - (split == "test"),
-             "accuracy": 0.1 + 0.2 * e + 0.01 * seed, "top5_accuracy": None, "lr": 0.01 * 0.95 ** e,
-             "wall_time_s": float(e), "images_per_s": 1000.0}
-            for e in range(1, epochs + 1) for split in ("train_online", "train", "test")]
+    rows = [
+        {
+            **keys,
+            "epoch": e,
+            "step": 4 * e,
+            "split": split,
+            "loss": 2.3 - 0.5 * e - (split == "test"),
+            "accuracy": 0.1 + 0.2 * e + 0.01 * seed,
+            "top5_accuracy": None,
+            "lr": 0.01 * 0.95**e,
+            "wall_time_s": float(e),
+            "images_per_s": 1000.0,
+        }
+        for e in range(1, epochs + 1)
+        for split in ("train_online", "train", "test")
+    ]
     pd.DataFrame(rows, columns=METRIC_COLUMNS).to_parquet(folder / "metrics.parquet")
-    final = {s: {"epoch": epochs, "accuracy": 0.1 + 0.2 * epochs, "loss": 0.8, "top5_accuracy": None}
-             for s in ("train_online", "train", "test")}
-    info = {"keys": keys, "status": "max_epochs", "fitted": False, "epochs": epochs, "epochs_to_fit": None,
-            "steps_to_fit": None, "best_test_accuracy": 0.7, "num_params": 407050, "final": final,
-            "identity": {"model_spec": {"arch": "mlp", "hidden": [512], "lr": 0.01},
-                         "max_epochs": epochs, "batch_size": 128, "amp": "off"}}
+    final = {
+        s: {"epoch": epochs, "accuracy": 0.1 + 0.2 * epochs, "loss": 0.8, "top5_accuracy": None}
+        for s in ("train_online", "train", "test")
+    }
+    info = {
+        "keys": keys,
+        "status": "max_epochs",
+        "fitted": False,
+        "epochs": epochs,
+        "epochs_to_fit": None,
+        "steps_to_fit": None,
+        "best_test_accuracy": 0.7,
+        "num_params": 407050,
+        "final": final,
+        "identity": {
+            "model_spec": {"arch": "mlp", "hidden": [512], "lr": 0.01},
+            "max_epochs": epochs,
+            "batch_size": 128,
+            "amp": "off",
+        },
+    }
     (folder / "run_info.json").write_text(json.dumps(info))
     return folder
 
@@ -51,16 +83,25 @@ def test_export_without_runs_says_what_to_do(tmp_path):
 
 
 def test_tensorboard_export_reads_back_and_is_idempotent(tmp_path):
-    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    event_accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator"
+    )
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     write_run(tmp_path / "results")
     out = tmp_path / "tb"
     for _ in range(2):  # the second export replaces the first
-        assert cli.main(["export", "tensorboard", "--results", str(tmp_path / "results"), "--out", str(out)]) == 0
+        assert (
+            cli.main(
+                ["export", "tensorboard", "--results", str(tmp_path / "results"), "--out", str(out)]
+            )
+            == 0
+        )
     run_dir = out / "fashion_mnist_tiny/mlp_1x512/random_labels/none/seed0"
     assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1
-    acc = event_accumulator.EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "tensors": 0})
+    acc = event_accumulator.EventAccumulator(
+        str(run_dir), size_guidance={"scalars": 0, "tensors": 0}
+    )
     acc.Reload()
     tags = acc.Tags()["scalars"]
     assert {"loss/train", "accuracy/test", "lr", "final/test_accuracy"} <= set(tags)
@@ -95,17 +136,23 @@ def test_mlflow_export_reads_back_and_is_idempotent(tmp_path):
     runs = client.search_runs([experiment.experiment_id])
     assert sorted(r.info.run_name for r in runs) == [
         "fashion_mnist_tiny/mlp_1x512/random_labels/none/seed0",
-        "fashion_mnist_tiny/mlp_1x512/random_labels/none/seed1", "figures"]
+        "fashion_mnist_tiny/mlp_1x512/random_labels/none/seed1",
+        "figures",
+    ]
     seed1 = next(r for r in runs if r.info.run_name.endswith("seed1"))
     assert seed1.data.params["seed"] == "1" and seed1.data.params["batch_size"] == "128"
     history = client.get_metric_history(seed1.info.run_id, "accuracy_test")
     assert [(m.step, round(m.value, 4)) for m in history] == [(1, 0.31), (2, 0.51), (3, 0.71)]
     figures = next(r for r in runs if r.info.run_name == "figures")
     assert [a.path for a in client.list_artifacts(figures.info.run_id, "figures")] == [
-        "figures/fig1a_learning_curves.png"]
+        "figures/fig1a_learning_curves.png"
+    ]
     # A changed run replaces its earlier export instead of adding a second one.
     info = results / "runs/fashion_mnist_tiny/mlp_1x512/random_labels/none/seed1/run_info.json"
     info.write_text(info.read_text().replace('"max_epochs"', '"fitted"', 1))
     assert cli.main(args) == 0
     names = [r.info.run_name for r in client.search_runs([experiment.experiment_id])]
-    assert len(names) == 3 and names.count("fashion_mnist_tiny/mlp_1x512/random_labels/none/seed1") == 1
+    assert (
+        len(names) == 3
+        and names.count("fashion_mnist_tiny/mlp_1x512/random_labels/none/seed1") == 1
+    )

@@ -7,12 +7,12 @@ import torch
 from rethinkgen.theory.expressivity import (
     TwoLayerReLUInterpolant,
     choose_projection,
-    num_weights,
     deduplicate_images,
     expressivity_markdown,
     expressivity_rows,
     fit_two_layer_interpolant,
     interleaving_biases,
+    num_weights,
     solve_interleaved_system,
 )
 
@@ -21,10 +21,14 @@ from rethinkgen.theory.expressivity import (
 def test_fits_random_targets_exactly(n, d):
     rng = np.random.default_rng(n + d)
     points, targets = rng.standard_normal((n, d)), rng.standard_normal(n)
-    fit = fit_two_layer_interpolant(points, targets, choose_projection(points, rng), bias_gap_fraction=0.1)
+    fit = fit_two_layer_interpolant(
+        points, targets, choose_projection(points, rng), bias_gap_fraction=0.1
+    )
     outputs = fit.model(torch.from_numpy(points)).numpy()
     assert outputs.shape == (n,)
-    np.testing.assert_allclose(outputs, targets, rtol=0, atol=1e-6 * max(1.0, np.abs(targets).max()))
+    np.testing.assert_allclose(
+        outputs, targets, rtol=0, atol=1e-6 * max(1.0, np.abs(targets).max())
+    )
     assert num_weights(fit.model) == 2 * n + d
 
 
@@ -45,7 +49,9 @@ def test_system_is_lower_triangular_with_diagonal_gaps():
     np.testing.assert_array_equal(np.triu(a, 1), 0.0)
     np.testing.assert_allclose(np.linalg.eigvals(a).real.min(), (x - b).min(), rtol=1e-10)
     y = rng.standard_normal(40)
-    np.testing.assert_allclose(solve_interleaved_system(x, b, y), np.linalg.solve(a, y), rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(
+        solve_interleaved_system(x, b, y), np.linalg.solve(a, y), rtol=1e-8, atol=1e-8
+    )
 
 
 def test_blocked_solve_crosses_block_boundaries(monkeypatch):
@@ -63,7 +69,9 @@ def test_min_diagonal_is_smallest_gap_term():
     rng = np.random.default_rng(4)
     points = rng.standard_normal((100, 3))
     projection = choose_projection(points, rng)
-    fit = fit_two_layer_interpolant(points, rng.standard_normal(100), projection, bias_gap_fraction=0.25)
+    fit = fit_two_layer_interpolant(
+        points, rng.standard_normal(100), projection, bias_gap_fraction=0.25
+    )
     x = np.sort(points @ projection)
     assert fit.min_diagonal == pytest.approx(0.75 * np.diff(x).min(), rel=1e-9)
 
@@ -104,8 +112,9 @@ def test_expressivity_rows_handle_duplicates_and_fit_labels():
     rng = np.random.default_rng(8)
     images = rng.integers(0, 256, (300, 6, 6, 1), dtype=np.uint8)
     images[100:110] = images[0]  # ten exact duplicates, as real datasets contain
-    table = expressivity_rows("toy", images, num_classes=10, sample_sizes=[50, "all"],
-                              bias_gap_fractions=[0.1], seed=0)
+    table = expressivity_rows(
+        "toy", images, num_classes=10, sample_sizes=[50, "all"], bias_gap_fractions=[0.1], seed=0
+    )
     assert list(table["n"]) == [50, 50, 290, 290]
     assert (table["n_duplicates_dropped"] == 10).all()
     assert (table["num_parameters"] == 36 + 2 * table["n"]).all()

@@ -7,49 +7,86 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
-import numpy as np  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from tests.conftest import design_of, spec_of
-from rethinkgen.analysis import aggregate, figures  # noqa: E402
+from rethinkgen.analysis import figures  # noqa: E402
+from tests.conftest import design_of
 
 CONFIG = {
-    "datasets": {"cifar10": {"name": "cifar10"}, "fmnist": {"name": "fashion_mnist"},
-                 "imagenet": {"name": "imagenet"}},
-    "models": {"inception": {"arch": "small_inception", "batch_norm": True},
-               "inception_nobn": {"arch": "small_inception", "batch_norm": False},
-               "mlp_1x512": {"arch": "mlp", "hidden": [512]}, "v3": {"arch": "inception_v3"}},
-    "corruptions": {"true_labels": {"kind": "none"}, "labels_p050": {"kind": "random_labels", "prob": 0.5},
-                    "random_labels": {"kind": "random_labels", "prob": 1.0},
-                    "shuffled_pixels": {"kind": "shuffled_pixels"}},
+    "datasets": {
+        "cifar10": {"name": "cifar10"},
+        "fmnist": {"name": "fashion_mnist"},
+        "imagenet": {"name": "imagenet"},
+    },
+    "models": {
+        "inception": {"arch": "small_inception", "batch_norm": True},
+        "inception_nobn": {"arch": "small_inception", "batch_norm": False},
+        "mlp_1x512": {"arch": "mlp", "hidden": [512]},
+        "v3": {"arch": "inception_v3"},
+    },
+    "corruptions": {
+        "true_labels": {"kind": "none"},
+        "labels_p050": {"kind": "random_labels", "prob": 0.5},
+        "random_labels": {"kind": "random_labels", "prob": 1.0},
+        "shuffled_pixels": {"kind": "shuffled_pixels"},
+    },
     "regularizers": {"none": {}, "all": {"augment": True, "weight_decay": 4e-5, "dropout": 0.2}},
     "training": {"lr_decay": 0.95, "max_epochs": 5},
 }
 CORRUPTION_P = {"true_labels": 0.0, "labels_p050": 0.5, "random_labels": 1.0}
 
 
-def tidy(dataset="cifar10", models=("inception", "mlp_1x512"), corruptions=("true_labels", "random_labels"),
-         regularizers=("none",), seeds=(0,)):
+def tidy(
+    dataset="cifar10",
+    models=("inception", "mlp_1x512"),
+    corruptions=("true_labels", "random_labels"),
+    regularizers=("none",),
+    seeds=(0,),
+):
     """(curves, runs) for a tiny grid; accuracy falls with label corruption."""
     curves, runs = [], []
     for model in models:
         for corruption in corruptions:
             for regularizer in regularizers:
                 for seed in seeds:
-                    k = dict(dataset=dataset, model=model, corruption=corruption, regularizer=regularizer,
-                             seed=seed)
+                    k = dict(
+                        dataset=dataset,
+                        model=model,
+                        corruption=corruption,
+                        regularizer=regularizer,
+                        seed=seed,
+                    )
                     design = design_of(CONFIG, dataset, model, corruption, regularizer)
                     design |= dict(num_classes=10, n_test=10_000, max_epochs=20)
                     p = CORRUPTION_P.get(corruption, 0.3)
                     for epoch in range(1, 5):
-                        for split, acc in (("train_online", 0.2 * epoch), ("test", 0.8 - 0.7 * p + 0.01 * seed)):
-                            curves.append(k | design | dict(epoch=epoch, step=500 * epoch, split=split,
-                                                             loss=2.3 / epoch, accuracy=acc))
-                    runs.append(k | design | dict(epochs_to_fit=int(4 + 6 * p) + seed,
-                                                  final_test_accuracy=0.8 - 0.7 * p + 0.01 * seed))
+                        for split, acc in (
+                            ("train_online", 0.2 * epoch),
+                            ("test", 0.8 - 0.7 * p + 0.01 * seed),
+                        ):
+                            curves.append(
+                                k
+                                | design
+                                | dict(
+                                    epoch=epoch,
+                                    step=500 * epoch,
+                                    split=split,
+                                    loss=2.3 / epoch,
+                                    accuracy=acc,
+                                )
+                            )
+                    runs.append(
+                        k
+                        | design
+                        | dict(
+                            epochs_to_fit=int(4 + 6 * p) + seed,
+                            final_test_accuracy=0.8 - 0.7 * p + 0.01 * seed,
+                        )
+                    )
     return pd.DataFrame(curves), pd.DataFrame(runs)
 
 
@@ -68,8 +105,12 @@ def test_every_registered_figure_returns_a_figure():
     curves, runs = tidy(corruptions=tuple(CORRUPTION_P) + ("shuffled_pixels",))
     for name, plot in figures.FIGURES.items():
         if name == "imagenet_regularizers":
-            curves, runs = tidy("imagenet", models=("v3",), corruptions=("true_labels",),
-                                regularizers=("none", "all"))
+            curves, runs = tidy(
+                "imagenet",
+                models=("v3",),
+                corruptions=("true_labels",),
+                regularizers=("none", "all"),
+            )
         assert isinstance(plot(curves, runs), Figure), name
 
 
@@ -99,13 +140,23 @@ def test_convergence_slowdown_plots_ratio_to_p0():
 
 def spread(fig: Figure) -> float:
     """The largest error bar drawn (sd over seeds)."""
-    return max((float(np.ptp(seg[:, 1])) for ax in fig.axes for c in ax.collections
-                if isinstance(c, LineCollection) for seg in c.get_segments()), default=0.0)
+    return max(
+        (
+            float(np.ptp(seg[:, 1]))
+            for ax in fig.axes
+            for c in ax.collections
+            if isinstance(c, LineCollection)
+            for seg in c.get_segments()
+        ),
+        default=0.0,
+    )
 
 
 def test_one_seed_draws_no_spread_several_seeds_do_and_say_how_many():
     one = figures.plot_test_error_vs_corruption(*tidy("fmnist", corruptions=tuple(CORRUPTION_P)))
-    two = figures.plot_test_error_vs_corruption(*tidy("fmnist", corruptions=tuple(CORRUPTION_P), seeds=(0, 1)))
+    two = figures.plot_test_error_vs_corruption(
+        *tidy("fmnist", corruptions=tuple(CORRUPTION_P), seeds=(0, 1))
+    )
     assert spread(one) == 0 and spread(two) > 0
     assert "Inception, ours (n = 2)" in legend_texts(two)
 
@@ -117,10 +168,13 @@ def test_diverged_runs_are_marked_and_never_drawn_as_results():
     runs.loc[diverged, ["outcome", "final_test_accuracy"]] = ["diverged", 0.1]
     for plot in (figures.plot_test_error_vs_corruption, figures.plot_convergence_slowdown):
         fig = plot(curves, runs)
-        assert any(t.startswith("diverged or unfinished: not a result (2 run") for t in legend_texts(fig))
+        assert any(
+            t.startswith("diverged or unfinished: not a result (2 run") for t in legend_texts(fig)
+        )
         data = fig.plotted_data
-        assert set(data.loc[data["seed"].eq(1) & data["corruption"].eq("random_labels"), "outcome"]) \
-            == {"diverged"}
+        assert set(
+            data.loc[data["seed"].eq(1) & data["corruption"].eq("random_labels"), "outcome"]
+        ) == {"diverged"}
         assert "ours (n = 1-2)" in " ".join(legend_texts(fig))  # p = 1 averages one seed
     summary = figures.plot_test_error_vs_corruption(curves, runs).summary
     at_1 = summary[summary["label_corruption"] == 1.0]
@@ -128,7 +182,9 @@ def test_diverged_runs_are_marked_and_never_drawn_as_results():
 
 
 def test_a_censored_run_is_a_lower_bound_and_its_group_a_censoring_aware_median():
-    curves, runs = tidy("fmnist", models=("mlp_1x512",), corruptions=tuple(CORRUPTION_P), seeds=(0, 1, 2))
+    curves, runs = tidy(
+        "fmnist", models=("mlp_1x512",), corruptions=tuple(CORRUPTION_P), seeds=(0, 1, 2)
+    )
     runs["outcome"], runs["readout_epoch"] = "fitted", 20
     late = (runs["corruption"] == "random_labels") & (runs["seed"] == 2)
     runs.loc[late, ["outcome", "epochs_to_fit", "censored"]] = ["censored", None, True]
@@ -142,34 +198,51 @@ def test_a_censored_run_is_a_lower_bound_and_its_group_a_censoring_aware_median(
 
 def test_every_figure_records_the_rows_it_drew():
     curves, runs = tidy(corruptions=tuple(CORRUPTION_P))
-    for name in ("learning_curves", "convergence_slowdown", "test_error_vs_corruption", "batchnorm"):
+    for name in (
+        "learning_curves",
+        "convergence_slowdown",
+        "test_error_vs_corruption",
+        "batchnorm",
+    ):
         data = figures.FIGURES[name](curves, runs).plotted_data
         assert {"source", "outcome"} <= set(data.columns) and len(data), name
         assert set(data["source"]) <= {figures.OURS, figures.PAPER}, name
 
 
 def test_learning_curves_one_line_per_condition_and_paper_dashed():
-    curves, runs = tidy(models=("inception",), corruptions=("true_labels", "random_labels", "shuffled_pixels"))
+    curves, runs = tidy(
+        models=("inception",), corruptions=("true_labels", "random_labels", "shuffled_pixels")
+    )
     fig = figures.plot_learning_curves(curves, runs)
     texts = legend_texts(fig)
     assert {"true labels", "random labels", "shuffled pixels", figures.PAPER} <= set(texts)
     # conditions listed in the paper's order of fitting (rethinkgen.paper.FIG1A_CONDITIONS)
     assert [t for t in texts if t in {"true labels", "shuffled pixels", "random labels"}] == [
-        "true labels", "shuffled pixels", "random labels"]
+        "true labels",
+        "shuffled pixels",
+        "random labels",
+    ]
 
 
 def test_learning_curves_plot_our_losses_against_steps():
-    curves, runs = tidy("fmnist", models=("inception",), corruptions=("true_labels", "random_labels"))
+    curves, runs = tidy(
+        "fmnist", models=("inception",), corruptions=("true_labels", "random_labels")
+    )
     curves.loc[curves["corruption"] == "random_labels", "loss"] *= 2  # tell the two lines apart
     ax = figures.plot_learning_curves(curves, runs).axes[0]
-    drawn = sorted((tuple(line.get_xdata()), tuple(line.get_ydata())) for line in ax.get_lines()
-                   if len(line.get_xdata()) == 4)
+    drawn = sorted(
+        (tuple(line.get_xdata()), tuple(line.get_ydata()))
+        for line in ax.get_lines()
+        if len(line.get_xdata()) == 4
+    )
     online = curves[curves["split"] == "train_online"].sort_values("step")
     expected = sorted((tuple(g["step"]), tuple(g["loss"])) for _, g in online.groupby("corruption"))
     assert len(drawn) == 2
     for (x, y), (steps, losses) in zip(drawn, expected):
         assert y == pytest.approx(losses)
-        assert x == pytest.approx(steps) or x == pytest.approx([v / 1000 for v in steps])  # steps or k steps
+        assert x == pytest.approx(steps) or x == pytest.approx(
+            [v / 1000 for v in steps]
+        )  # steps or k steps
 
 
 def test_test_error_plot_draws_one_minus_final_test_accuracy():
@@ -190,9 +263,28 @@ def test_batchnorm_panels_per_model_with_early_stopping_band():
 
 
 def test_imagenet_regularizers_draws_table2_levels():
-    curves, runs = tidy("imagenet", models=("v3",), corruptions=("true_labels",), regularizers=("none", "all"))
+    curves, runs = tidy(
+        "imagenet", models=("v3",), corruptions=("true_labels",), regularizers=("none", "all")
+    )
     fig = figures.plot_imagenet_regularizers(curves, runs)
     assert [ax.get_title() for ax in fig.axes] == ["no regularizer", "w/ aug, wd, dropout"]
-    levels = {round(line.get_ydata()[0], 4) for ax in fig.axes for line in ax.get_lines()
-              if len(line.get_ydata()) == 2 and line.get_linestyle() == "--"}
+    levels = {
+        round(line.get_ydata()[0], 4)
+        for ax in fig.axes
+        for line in ax.get_lines()
+        if len(line.get_ydata()) == 2 and line.get_linestyle() == "--"
+    }
     assert {0.598, 0.6316, 0.7784} <= levels  # Table 2: final/best of "none", final of "all"
+
+
+def test_a_ladder_of_sizes_draws_one_line_per_dataset_key():
+    small = tidy("fmnist", models=("mlp_1x512",), corruptions=tuple(CORRUPTION_P))
+    CONFIG["datasets"]["fmnist_big"] = {"name": "fashion_mnist"}
+    big = tidy("fmnist_big", models=("mlp_1x512",), corruptions=tuple(CORRUPTION_P))
+    curves = pd.concat([small[0], big[0]], ignore_index=True)
+    runs = pd.concat([small[1], big[1]], ignore_index=True)
+    texts = legend_texts(figures.plot_test_error_vs_corruption(curves, runs))
+    assert (
+        "MLP 1x512, fmnist, ours (n = 1)" in texts
+        and "MLP 1x512, fmnist_big, ours (n = 1)" in texts
+    )

@@ -14,13 +14,16 @@ def release_slot_locks():
         gpu_share._held_locks.pop().close()
 
 
-@pytest.mark.parametrize("training, expected", [
-    ({"device": "auto"}, {"gpu": 0, "gpu_slots": 0}),
-    ({"device": "cpu", "runs_per_gpu": 4}, {"gpu": 0, "gpu_slots": 0}),
-    ({"device": "cuda"}, {"gpu": 1, "gpu_slots": 1}),
-    ({"device": "cuda:1", "runs_per_gpu": 1}, {"gpu": 1, "gpu_slots": 1}),
-    ({"device": "cuda", "runs_per_gpu": 4}, {"gpu": 0, "gpu_slots": 1}),
-])
+@pytest.mark.parametrize(
+    "training, expected",
+    [
+        ({"device": "auto"}, {"gpu": 0, "gpu_slots": 0}),
+        ({"device": "cpu", "runs_per_gpu": 4}, {"gpu": 0, "gpu_slots": 0}),
+        ({"device": "cuda"}, {"gpu": 1, "gpu_slots": 1}),
+        ({"device": "cuda:1", "runs_per_gpu": 1}, {"gpu": 1, "gpu_slots": 1}),
+        ({"device": "cuda", "runs_per_gpu": 4}, {"gpu": 0, "gpu_slots": 1}),
+    ],
+)
 def test_train_job_resources(training, expected):
     assert gpu_share.train_job_resources(training) == expected
 
@@ -38,8 +41,9 @@ def test_jobs_spread_over_gpus_then_share_them(tmp_path, caplog):
     pinned = []
     for _ in range(4):
         job_env = dict(env)
-        pinned.append((gpu_share.pin_to_gpu_slot("cuda", job_env, tmp_path),
-                       job_env["CUDA_VISIBLE_DEVICES"]))
+        pinned.append(
+            (gpu_share.pin_to_gpu_slot("cuda", job_env, tmp_path), job_env["CUDA_VISIBLE_DEVICES"])
+        )
     assert pinned == [(0, "4"), (1, "5"), (0, "4"), (1, "5")]
     assert gpu_share.pin_to_gpu_slot("cuda", dict(env), tmp_path) in (0, 1)  # oversubscribed
     assert "all 4 GPU slots are taken" in caplog.text
@@ -52,12 +56,15 @@ def test_released_slot_is_reused(tmp_path):
     assert gpu_share.pin_to_gpu_slot("auto", dict(env), tmp_path) == 0
 
 
-@pytest.mark.parametrize("env, device", [
-    ({}, "cuda"),                                   # no --resources gpu=G
-    ({gpu_share.SLOTS_ENV: "1:4"}, "cuda"),         # one GPU: nothing to choose
-    ({gpu_share.SLOTS_ENV: "2:4"}, "cpu"),
-    ({gpu_share.SLOTS_ENV: "2:4"}, "cuda:1"),        # the config names the GPU
-])
+@pytest.mark.parametrize(
+    "env, device",
+    [
+        ({}, "cuda"),  # no --resources gpu=G
+        ({gpu_share.SLOTS_ENV: "1:4"}, "cuda"),  # one GPU: nothing to choose
+        ({gpu_share.SLOTS_ENV: "2:4"}, "cpu"),
+        ({gpu_share.SLOTS_ENV: "2:4"}, "cuda:1"),  # the config names the GPU
+    ],
+)
 def test_no_pinning(env, device, tmp_path):
     job_env = dict(env)
     assert gpu_share.pin_to_gpu_slot(device, job_env, tmp_path) is None

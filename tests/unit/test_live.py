@@ -11,14 +11,19 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from rethinkgen import schemas
 from rethinkgen.io import read_json, write_parquet
 from rethinkgen.run import RunKeys
-from rethinkgen import schemas
 from rethinkgen.schemas import METRIC_COLUMNS, METRIC_DTYPES
 from rethinkgen.training.live import LIVE_METRICS, PROGRESS, LiveFiles, epoch_hook
 
-KEYS = {"dataset": "tiny", "model": "mlp", "corruption": "random_labels",
-        "regularizer": "none", "seed": 3}
+KEYS = {
+    "dataset": "tiny",
+    "model": "mlp",
+    "corruption": "random_labels",
+    "regularizer": "none",
+    "seed": 3,
+}
 MAX_EPOCHS = 5
 
 
@@ -29,17 +34,32 @@ def metrics_frame(last_epoch: int) -> pd.DataFrame:
         lr = 0.01 * 0.95 ** max(epoch - 1, 0)
         splits = ("train", "test") if epoch == 0 else ("train_online", "train", "test")
         for index, split in enumerate(splits):
-            rows.append({**KEYS, "epoch": epoch, "step": 10 * epoch, "split": split,
-                         "loss": 2.3 - 0.1 * epoch - 0.01 * index,
-                         "accuracy": 0.1 + 0.05 * epoch + 0.001 * index,
-                         "top5_accuracy": float("nan"), "lr": lr,
-                         "wall_time_s": 1.5 * epoch, "images_per_s": 100.0})
+            rows.append(
+                {
+                    **KEYS,
+                    "epoch": epoch,
+                    "step": 10 * epoch,
+                    "split": split,
+                    "loss": 2.3 - 0.1 * epoch - 0.01 * index,
+                    "accuracy": 0.1 + 0.05 * epoch + 0.001 * index,
+                    "top5_accuracy": float("nan"),
+                    "lr": lr,
+                    "wall_time_s": 1.5 * epoch,
+                    "images_per_s": 100.0,
+                }
+            )
     return pd.DataFrame(rows, columns=METRIC_COLUMNS).astype(METRIC_DTYPES)
 
 
 def progress(epoch: int, status: str | None = None) -> dict:
-    return {"epoch": epoch, "max_epochs": MAX_EPOCHS, "step": 10 * epoch, "status": status,
-            "epochs_to_fit": None, "wall_time_s": 1.5 * epoch}
+    return {
+        "epoch": epoch,
+        "max_epochs": MAX_EPOCHS,
+        "step": 10 * epoch,
+        "status": status,
+        "epochs_to_fit": None,
+        "wall_time_s": 1.5 * epoch,
+    }
 
 
 def test_live_metrics_has_the_metrics_schema_after_every_epoch(tmp_path: Path):
@@ -91,12 +111,12 @@ def test_epoch_hook_writes_beside_the_checkpoint(tmp_path: Path):
 
 
 def _scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    accumulator = pytest.importorskip(
-        "tensorboard.backend.event_processing.event_accumulator")
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
     events = accumulator.EventAccumulator(str(log_dir))
     events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)]
-            for tag in events.Tags()["scalars"]}
+    return {
+        tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]
+    }
 
 
 def test_tensorboard_event_files_hold_the_runs_scalars(tmp_path: Path):
@@ -107,8 +127,10 @@ def test_tensorboard_event_files_hold_the_runs_scalars(tmp_path: Path):
         hook(metrics_frame(epoch), progress(epoch, "max_epochs" if epoch == MAX_EPOCHS else None))
     scalars = _scalars(tmp_path / "results/tensorboard/tiny/mlp/random_labels/none/seed3")
     expected = metrics_frame(MAX_EPOCHS)
-    assert set(scalars) == {"lr", *(f"{m}/{s}" for m in ("loss", "accuracy")
-                                    for s in ("train_online", "train", "test"))}
+    assert set(scalars) == {
+        "lr",
+        *(f"{m}/{s}" for m in ("loss", "accuracy") for s in ("train_online", "train", "test")),
+    }
     for split, rows in expected.groupby("split"):
         for metric in ("loss", "accuracy"):
             steps = [step for step, _ in scalars[f"{metric}/{split}"]]

@@ -10,6 +10,7 @@ from rethinkgen.paper import PAPER_MODEL_SPECS, PAPER_NUM_PARAMS, paper_model_of
 from rethinkgen.training.layers import CrossChannelLRN
 from rethinkgen.training.models import MODELS, build_model, count_parameters, parameter_table
 
+
 @pytest.mark.parametrize("name", sorted(PAPER_NUM_PARAMS))
 def test_parameter_count_equals_paper_table1(name):
     model = build_model(PAPER_MODEL_SPECS[name], 10, (3, 28, 28))
@@ -31,8 +32,12 @@ def test_paper_model_of_reads_specs_as_the_builder_does():
 def test_paper_counts_are_the_published_numbers():
     # Guard against someone "fixing" the expected values instead of the models.
     assert PAPER_NUM_PARAMS == {
-        "inception": 1_649_402, "inception_nobn": 1_649_402, "alexnet": 1_387_786,
-        "mlp_3x512": 1_735_178, "mlp_1x512": 1_209_866}
+        "inception": 1_649_402,
+        "inception_nobn": 1_649_402,
+        "alexnet": 1_387_786,
+        "mlp_3x512": 1_735_178,
+        "mlp_1x512": 1_209_866,
+    }
 
 
 def test_batchnorm_variant_has_shift_but_no_scale_and_no_conv_bias():
@@ -75,8 +80,14 @@ def test_inception_v3_builds_with_dropout_regularizer():
 def test_unknown_arch_is_rejected():
     with pytest.raises(KeyError):
         build_model({"arch": "resnet"}, 10, (3, 28, 28))
-    assert set(MODELS) == {"small_inception", "small_alexnet", "mlp", "inception_v3", "torchvision",
-                           "python"}  # the last two: your own (training/user_models.py)
+    assert set(MODELS) == {
+        "small_inception",
+        "small_alexnet",
+        "mlp",
+        "inception_v3",
+        "torchvision",
+        "python",
+    }  # the last two: your own (training/user_models.py)
 
 
 def test_cross_channel_lrn_matches_tf_definition():
@@ -85,7 +96,7 @@ def test_cross_channel_lrn_matches_tf_definition():
     radius, alpha, beta, bias = 4, 0.001 / 9, 0.75, 1.0
     # Direct TF formula: sqr_sum over channels c-r..c+r.
     sq = x * x
-    window = torch.stack([sq[:, max(0, c - radius):c + radius + 1].sum(1) for c in range(16)], 1)
+    window = torch.stack([sq[:, max(0, c - radius) : c + radius + 1].sum(1) for c in range(16)], 1)
     expected = x / (bias + alpha * window) ** beta
     assert torch.allclose(CrossChannelLRN(16)(x), expected, atol=1e-5)
     # Same as torch's LocalResponseNorm, whose alpha is divided by the window size.

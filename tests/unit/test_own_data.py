@@ -18,7 +18,6 @@ from rethinkgen.data.own import export_image_folder
 from rethinkgen.data.sources import prepare_dataset
 from rethinkgen.data.splits import Split
 from rethinkgen.user_inputs import user_input_problems
-
 from tests.conftest import make_split
 
 
@@ -29,16 +28,21 @@ def _folder(root, classes=("cat", "dog"), per_class=3, size=(12, 10), seed=0):
             (root / split / name).mkdir(parents=True, exist_ok=True)
             for i in range(per_class):
                 pixels = rng.integers(0, 256, size=(*size[::-1], 3), dtype=np.uint8)
-                Image.fromarray(pixels).save(root / split / name / f"{i}.{'png' if i % 2 else 'jpg'}")
+                Image.fromarray(pixels).save(
+                    root / split / name / f"{i}.{'png' if i % 2 else 'jpg'}"
+                )
     return root
 
 
 def test_image_folder_is_resized_cropped_and_labelled(tmp_path):
-    train, test = prepare_dataset({"name": "image_folder", "root": str(_folder(tmp_path)), "image_size": 8}, 0)
+    train, test = prepare_dataset(
+        {"name": "image_folder", "root": str(_folder(tmp_path)), "image_size": 8}, 0
+    )
     assert train.images.shape == (6, 8, 8, 3) and train.images.dtype == np.uint8
     assert train.classes == ["cat", "dog"] and train.labels.tolist() == [0, 0, 0, 1, 1, 1]
-    grey, _ = prepare_dataset({"name": "image_folder", "root": str(tmp_path), "channels": 1,
-                               "image_size": 5}, 0)
+    grey, _ = prepare_dataset(
+        {"name": "image_folder", "root": str(tmp_path), "channels": 1, "image_size": 5}, 0
+    )
     assert grey.images.shape == (6, 5, 5, 1)
 
 
@@ -47,25 +51,44 @@ def test_export_then_read_round_trip(tmp_path):
     split.classes = ["T-shirt/top", "Trouser"]
     for name in ("train", "test"):
         export_image_folder(split, tmp_path, name)
-    train, _ = prepare_dataset({"name": "image_folder", "root": str(tmp_path), "channels": 1,
-                                "image_size": 6}, 0)
+    train, _ = prepare_dataset(
+        {"name": "image_folder", "root": str(tmp_path), "channels": 1, "image_size": 6}, 0
+    )
     order = np.argsort(split.labels, kind="stable")  # folders list class by class
     np.testing.assert_array_equal(train.images, split.images[order])
     assert train.classes == ["T-shirt-top", "Trouser"]
 
 
 def _dataset_config(spec: dict) -> dict:
-    return {"datasets": {"mine": spec}, "models": {"mlp": {"arch": "mlp", "hidden": [8], "lr": 0.1}},
-            "corruptions": {"none": {"kind": "none"}}, "regularizers": {"none": {}}, "training": {},
-            "experiments": {"e": {"grids": [{"datasets": ["mine"], "models": ["mlp"],
-                                             "corruptions": ["none"], "regularizers": ["none"]}]}}}
+    return {
+        "datasets": {"mine": spec},
+        "models": {"mlp": {"arch": "mlp", "hidden": [8], "lr": 0.1}},
+        "corruptions": {"none": {"kind": "none"}},
+        "regularizers": {"none": {}},
+        "training": {},
+        "experiments": {
+            "e": {
+                "grids": [
+                    {
+                        "datasets": ["mine"],
+                        "models": ["mlp"],
+                        "corruptions": ["none"],
+                        "regularizers": ["none"],
+                    }
+                ]
+            }
+        },
+    }
 
 
 def test_one_class_folder_fails_before_any_job(tmp_path):
-    problems = user_input_problems(_dataset_config({"name": "image_folder",
-                                                    "root": str(_folder(tmp_path, classes=("cat",)))}))
+    problems = user_input_problems(
+        _dataset_config({"name": "image_folder", "root": str(_folder(tmp_path, classes=("cat",)))})
+    )
     assert len(problems) == 1
-    assert "datasets.mine: image_folder:" in problems[0] and "1 class folder(s) (cat)" in problems[0]
+    assert (
+        "datasets.mine: image_folder:" in problems[0] and "1 class folder(s) (cat)" in problems[0]
+    )
     assert "at least two" in problems[0]
 
 
@@ -92,18 +115,27 @@ def _npz(path, **arrays):
 def test_npz_arrays(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(10, 5, 4), dtype=np.uint8)
-    path = _npz(tmp_path / "d.npz", x_train=x, y_train=np.arange(10) % 3, x_test=x[:4],
-                y_test=np.array([0, 1, 2, 0]), classes=np.array(["a", "b", "c"]))
+    path = _npz(
+        tmp_path / "d.npz",
+        x_train=x,
+        y_train=np.arange(10) % 3,
+        x_test=x[:4],
+        y_test=np.array([0, 1, 2, 0]),
+        classes=np.array(["a", "b", "c"]),
+    )
     train, test = prepare_dataset({"name": "npz", "root": path}, 0)
     assert train.images.shape == (10, 5, 4, 1) and test.classes == ["a", "b", "c"]
     np.testing.assert_array_equal(train.images[..., 0], x)
 
 
-@pytest.mark.parametrize("x, y, message", [
-    (np.zeros((4, 3, 8, 8), np.uint8), np.array([0, 1, 0, 1]), "looks channels-first"),
-    (np.zeros((4, 8, 8), np.float32), np.array([0, 1, 0, 1]), "store images as uint8"),
-    (np.zeros((4, 8, 8), np.uint8), np.zeros(4, np.int64), "one class"),
-])
+@pytest.mark.parametrize(
+    "x, y, message",
+    [
+        (np.zeros((4, 3, 8, 8), np.uint8), np.array([0, 1, 0, 1]), "looks channels-first"),
+        (np.zeros((4, 8, 8), np.float32), np.array([0, 1, 0, 1]), "store images as uint8"),
+        (np.zeros((4, 8, 8), np.uint8), np.zeros(4, np.int64), "one class"),
+    ],
+)
 def test_npz_layout_errors(tmp_path, x, y, message):
     path = _npz(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x, y_test=y)
     problems = user_input_problems(_dataset_config({"name": "npz", "root": path}))
@@ -115,15 +147,28 @@ def _svhn(root):
 
     rng = np.random.default_rng(0)
     for name, n in (("train_32x32.mat", 6), ("test_32x32.mat", 4)):
-        savemat(root / name, {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
-                              "y": (np.arange(n) % 10 + 1).reshape(-1, 1).astype(np.uint8)})
+        savemat(
+            root / name,
+            {
+                "X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
+                "y": (np.arange(n) % 10 + 1).reshape(-1, 1).astype(np.uint8),
+            },
+        )
 
 
 def _cifar100(root):
     rng = np.random.default_rng(0)
-    members = {"train": {"data": rng.integers(0, 256, (6, 3072), dtype=np.uint8), "fine_labels": [0, 1, 99, 5, 6, 7]},
-               "test": {"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), "fine_labels": [1, 2, 3, 4]},
-               "meta": {"fine_label_names": [f"c{i}" for i in range(100)]}}
+    members = {
+        "train": {
+            "data": rng.integers(0, 256, (6, 3072), dtype=np.uint8),
+            "fine_labels": [0, 1, 99, 5, 6, 7],
+        },
+        "test": {
+            "data": rng.integers(0, 256, (4, 3072), dtype=np.uint8),
+            "fine_labels": [1, 2, 3, 4],
+        },
+        "meta": {"fine_label_names": [f"c{i}" for i in range(100)]},
+    }
     with tarfile.open(root / "cifar-100-python.tar.gz", "w:gz") as tar:
         for name, content in members.items():
             data = pickle.dumps(content)
@@ -137,14 +182,21 @@ def _kmnist(root):
     for prefix, n in (("train", 6), ("t10k", 4)):
         images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
         head = (2051).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in images.shape)
-        (root / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(head + images.tobytes()))
+        (root / f"{prefix}-images-idx3-ubyte.gz").write_bytes(
+            gzip.compress(head + images.tobytes())
+        )
         labels = (np.arange(n) % 10).astype(np.uint8)
         head = (2049).to_bytes(4, "big") + n.to_bytes(4, "big")
-        (root / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(head + labels.tobytes()))
+        (root / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(
+            gzip.compress(head + labels.tobytes())
+        )
 
 
-LOCAL = {"svhn": (_svhn, (6, 32, 32, 3), 10), "cifar100": (_cifar100, (6, 32, 32, 3), 100),
-         "kmnist": (_kmnist, (6, 28, 28, 1), 10)}
+LOCAL = {
+    "svhn": (_svhn, (6, 32, 32, 3), 10),
+    "cifar100": (_cifar100, (6, 32, 32, 3), 100),
+    "kmnist": (_kmnist, (6, 28, 28, 1), 10),
+}
 
 
 @pytest.mark.parametrize("name", sorted(LOCAL))
@@ -172,17 +224,32 @@ def _every_source(tmp_path) -> dict[str, tuple[Split, Split]]:
         write(tmp_path / name)
         sources[name] = prepare_dataset({"name": name, "root": str(tmp_path / name)}, 0)
     sources["image_folder"] = prepare_dataset(
-        {"name": "image_folder", "root": str(_folder(tmp_path / "folder")), "image_size": 8}, 0)
+        {"name": "image_folder", "root": str(_folder(tmp_path / "folder")), "image_size": 8}, 0
+    )
     x = np.random.default_rng(1).integers(0, 256, (8, 6, 6, 2), dtype=np.uint8)
-    sources["npz"] = prepare_dataset({"name": "npz", "root": _npz(
-        tmp_path / "d.npz", x_train=x, y_train=np.arange(8) % 2, x_test=x, y_test=np.arange(8) % 2)}, 0)
+    sources["npz"] = prepare_dataset(
+        {
+            "name": "npz",
+            "root": _npz(
+                tmp_path / "d.npz",
+                x_train=x,
+                y_train=np.arange(8) % 2,
+                x_test=x,
+                y_test=np.arange(8) % 2,
+            ),
+        },
+        0,
+    )
     return sources
 
 
-SPECS = {"none": {"kind": "none"}, "random_labels": {"kind": "random_labels", "prob": 1.0},
-         "shuffled_pixels": {"kind": "shuffled_pixels", "splits": ["train", "test"]},
-         "random_pixels": {"kind": "random_pixels", "splits": ["train", "test"]},
-         "gaussian": {"kind": "gaussian", "splits": ["train", "test"]}}
+SPECS = {
+    "none": {"kind": "none"},
+    "random_labels": {"kind": "random_labels", "prob": 1.0},
+    "shuffled_pixels": {"kind": "shuffled_pixels", "splits": ["train", "test"]},
+    "random_pixels": {"kind": "random_pixels", "splits": ["train", "test"]},
+    "gaussian": {"kind": "gaussian", "splits": ["train", "test"]},
+}
 
 
 def test_every_randomization_on_every_new_source(tmp_path):

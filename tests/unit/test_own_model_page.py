@@ -6,17 +6,29 @@ from rethinkgen.analysis.own_model import paper_note, verdict
 
 
 def _runs(**overrides) -> pd.DataFrame:
-    rows = [{"model": "mine", "corruption_prob": p, "final_train_accuracy": acc, "epochs_to_fit": fit,
-             "final_test_accuracy": test, "max_epochs": 30, "num_classes": 10,
-             "dataset_name": "image_folder", "paper_model": None}
-            for p, acc, fit, test in ((0.0, 1.0, 4, 0.8), (1.0, 0.96, None, 0.1))]
+    rows = [
+        {
+            "model": "mine",
+            "corruption_prob": p,
+            "final_train_accuracy": acc,
+            "epochs_to_fit": fit,
+            "final_test_accuracy": test,
+            "max_epochs": 30,
+            "num_classes": 10,
+            "dataset_name": "image_folder",
+            "paper_model": None,
+        }
+        for p, acc, fit, test in ((0.0, 1.0, 4, 0.8), (1.0, 0.96, None, 0.1))
+    ]
     return pd.DataFrame(rows).assign(**overrides)
 
 
 def test_verdict_says_fit_and_chance():
     text = verdict(_runs(), "mine")
     assert text.startswith("`mine` reached 96.0% training accuracy on completely random labels")
-    assert "did not meet the fit criterion within 30 epochs" in text and "chance being 10.0%" in text
+    assert (
+        "did not meet the fit criterion within 30 epochs" in text and "chance being 10.0%" in text
+    )
     fitted = verdict(_runs(epochs_to_fit=[4, 12]), "mine")
     assert "met the fit criterion after 12 epochs (true labels: 4)" in fitted
 

@@ -10,8 +10,12 @@ import torch
 from torch import nn
 
 from rethinkgen.training.models import build_model
-from rethinkgen.training.user_models import model_source
-from rethinkgen.training.user_models import UserModelError, check_outputs, load_factory
+from rethinkgen.training.user_models import (
+    UserModelError,
+    check_outputs,
+    load_factory,
+    model_source,
+)
 from rethinkgen.user_inputs import user_input_problems
 
 
@@ -30,7 +34,8 @@ def factory_module(tmp_path, monkeypatch):
         "    return [nn.Linear(1, 1)]\n"
         "def wrong_outputs(num_classes, input_shape):\n"
         "    c, h, w = input_shape\n"
-        "    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, num_classes + 1))\n")
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(c * h * w, num_classes + 1))\n"
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
     yield package / "nets.py"
@@ -38,8 +43,10 @@ def factory_module(tmp_path, monkeypatch):
         del sys.modules[name]
 
 
-@pytest.mark.parametrize("name, shape", [("resnet18", (1, 28, 28)), ("mobilenet_v3_small", (3, 32, 32)),
-                                         ("vit_b_16", (3, 32, 32))])
+@pytest.mark.parametrize(
+    "name, shape",
+    [("resnet18", (1, 28, 28)), ("mobilenet_v3_small", (3, 32, 32)), ("vit_b_16", (3, 32, 32))],
+)
 def test_torchvision_builders_fit_the_data(name, shape):
     model = build_model({"arch": "torchvision", "name": name, "lr": 0.1}, 7, shape)
     check_outputs(model, 7, shape, name)  # raises unless (2, 7) logits
@@ -49,8 +56,11 @@ def test_torchvision_builders_fit_the_data(name, shape):
 
 def test_small_input_stem_is_the_cifar_resnet():
     small = build_model({"arch": "torchvision", "name": "resnet18", "lr": 0.1}, 10, (3, 32, 32))
-    kept = build_model({"arch": "torchvision", "name": "resnet18", "lr": 0.1,
-                        "small_input_stem": False}, 10, (3, 32, 32))
+    kept = build_model(
+        {"arch": "torchvision", "name": "resnet18", "lr": 0.1, "small_input_stem": False},
+        10,
+        (3, 32, 32),
+    )
     assert small.conv1.stride == (1, 1) and isinstance(small.maxpool, nn.Identity)
     assert kept.conv1.stride == (2, 2) and isinstance(kept.maxpool, nn.MaxPool2d)
     large = build_model({"arch": "torchvision", "name": "resnet18", "lr": 0.1}, 10, (3, 96, 96))
@@ -63,7 +73,9 @@ def test_unknown_torchvision_name_lists_the_known_ones():
 
 
 def test_python_factory_from_the_working_directory(factory_module):
-    model = build_model({"arch": "python", "factory": "usermods.nets:good", "lr": 0.1}, 4, (1, 6, 6))
+    model = build_model(
+        {"arch": "python", "factory": "usermods.nets:good", "lr": 0.1}, 4, (1, 6, 6)
+    )
     assert model(torch.zeros(3, 1, 6, 6)).shape == (3, 4)
 
 
@@ -86,25 +98,49 @@ def test_factory_errors(factory_module):
     with pytest.raises(UserModelError, match="must read 'package.module:function'"):
         load_factory("usermods.nets.good")
     with pytest.raises(UserModelError, match="returned list, not a torch.nn.Module"):
-        build_model({"arch": "python", "factory": "usermods.nets:not_a_module", "lr": 0.1}, 4, (1, 6, 6))
-    wrong = build_model({"arch": "python", "factory": "usermods.nets:wrong_outputs", "lr": 0.1}, 4, (1, 6, 6))
+        build_model(
+            {"arch": "python", "factory": "usermods.nets:not_a_module", "lr": 0.1}, 4, (1, 6, 6)
+        )
+    wrong = build_model(
+        {"arch": "python", "factory": "usermods.nets:wrong_outputs", "lr": 0.1}, 4, (1, 6, 6)
+    )
     with pytest.raises(UserModelError, match=r"outputs \(2, 5\).*must give \(2, 4\)"):
         check_outputs(wrong, 4, (1, 6, 6), "here")
 
 
 def _config(model: dict, dataset: dict | None = None, regularizer: dict | None = None) -> dict:
-    return {"datasets": {"data": dataset or {"name": "fashion_mnist", "root": "/nonexistent"}},
-            "models": {"mine": model}, "corruptions": {"none": {"kind": "none"}},
-            "regularizers": {"reg": regularizer or {}}, "training": {"crop_size": None},
-            "experiments": {"e": {"grids": [{"datasets": ["data"], "models": ["mine"],
-                                             "corruptions": ["none"], "regularizers": ["reg"]}]}}}
+    return {
+        "datasets": {"data": dataset or {"name": "fashion_mnist", "root": "/nonexistent"}},
+        "models": {"mine": model},
+        "corruptions": {"none": {"kind": "none"}},
+        "regularizers": {"reg": regularizer or {}},
+        "training": {"crop_size": None},
+        "experiments": {
+            "e": {
+                "grids": [
+                    {
+                        "datasets": ["data"],
+                        "models": ["mine"],
+                        "corruptions": ["none"],
+                        "regularizers": ["reg"],
+                    }
+                ]
+            }
+        },
+    }
 
 
-@pytest.mark.parametrize("factory, expected", [
-    ("nowhere.nets:good", "models.mine on datasets.data: factory 'nowhere.nets:good': cannot import"),
-    ("usermods.nets:not_a_module", "returned list, not a torch.nn.Module"),
-    ("usermods.nets:wrong_outputs", r"outputs (2, 11) for 2 images of shape (1, 28, 28)"),
-])
+@pytest.mark.parametrize(
+    "factory, expected",
+    [
+        (
+            "nowhere.nets:good",
+            "models.mine on datasets.data: factory 'nowhere.nets:good': cannot import",
+        ),
+        ("usermods.nets:not_a_module", "returned list, not a torch.nn.Module"),
+        ("usermods.nets:wrong_outputs", r"outputs (2, 11) for 2 images of shape (1, 28, 28)"),
+    ],
+)
 def test_config_check_names_the_bad_factory(factory_module, factory, expected):
     problems = user_input_problems(_config({"arch": "python", "factory": factory, "lr": 0.1}))
     assert len(problems) == 1 and expected in problems[0]
@@ -114,8 +150,10 @@ def test_config_check_passes_a_good_factory_and_refuses_dropout(factory_module):
     model = {"arch": "python", "factory": "usermods.nets:good", "lr": 0.1}
     assert user_input_problems(_config(model)) == []
     problems = user_input_problems(_config(model, regularizer={"dropout": 0.5}))
-    assert problems == ["regularizers.reg: dropout cannot be added to a user model (models.mine); "
-                        "put dropout inside the model instead"]
+    assert problems == [
+        "regularizers.reg: dropout cannot be added to a user model (models.mine); "
+        "put dropout inside the model instead"
+    ]
     assert "needs 'name'" in user_input_problems(_config({"arch": "torchvision", "lr": 0.1}))[0]
 
 

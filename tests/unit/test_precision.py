@@ -10,13 +10,18 @@ from rethinkgen.training.preprocess import BatchPipeline
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
 
-@pytest.mark.parametrize("amx, avx512_bf16, probe_says_faster, expected", [
-    (True, True, False, torch.bfloat16),     # AMX: bf16 without a probe
-    (False, True, True, torch.bfloat16),     # AVX-512 BF16 only: the probe decides
-    (False, True, False, None),
-    (False, False, True, None),              # no bf16 instructions: fp32, no probe
-])
-def test_auto_on_cpu_follows_amx_then_the_probe(monkeypatch, amx, avx512_bf16, probe_says_faster, expected):
+@pytest.mark.parametrize(
+    "amx, avx512_bf16, probe_says_faster, expected",
+    [
+        (True, True, False, torch.bfloat16),  # AMX: bf16 without a probe
+        (False, True, True, torch.bfloat16),  # AVX-512 BF16 only: the probe decides
+        (False, True, False, None),
+        (False, False, True, None),  # no bf16 instructions: fp32, no probe
+    ],
+)
+def test_auto_on_cpu_follows_amx_then_the_probe(
+    monkeypatch, amx, avx512_bf16, probe_says_faster, expected
+):
     probed = []
     monkeypatch.setattr(precision, "cpu_has_amx", lambda: amx)
     monkeypatch.setattr(precision, "cpu_has_avx512_bf16", lambda: avx512_bf16)

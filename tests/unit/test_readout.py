@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import dataclasses
 
-import pandas as pd
-import pytest
-
 from rethinkgen.analysis.readout import read_out, readout_point
 from rethinkgen.config import shared_budget
 from rethinkgen.training.engine import train
 from tests.conftest import make_split
 from tests.unit.test_train import config
 
-FIT_CAP = {"max_epochs": 12, "stop_when_fitted": True}    # Figure 1b: stop at fit, cap 12
-WHOLE = {"max_epochs": 8, "stop_when_fitted": False}      # Table 1: the whole budget, 8
+FIT_CAP = {"max_epochs": 12, "stop_when_fitted": True}  # Figure 1b: stop at fit, cap 12
+WHOLE = {"max_epochs": 8, "stop_when_fitted": False}  # Table 1: the whole budget, 8
 
 
 def shared_run(**training):
     """A run trained as the two experiments above share it."""
-    cfg = dataclasses.replace(config(max_epochs=1, eval_train_every=5, eval_test_every=5),
-                              **shared_budget([FIT_CAP, WHOLE]), **training)
+    cfg = dataclasses.replace(
+        config(max_epochs=1, eval_train_every=5, eval_test_every=5),
+        **shared_budget([FIT_CAP, WHOLE]),
+        **training,
+    )
     cfg = dataclasses.replace(cfg, readout_epochs=tuple(cfg.readout_epochs))
     return train(cfg, make_split(n=64, seed=2), make_split(n=32, seed=3))
 
@@ -39,8 +39,10 @@ def test_a_shared_run_trains_past_the_short_budget_and_each_experiment_reads_its
         at = metrics[metrics["epoch"] == epoch].set_index("split")
         assert row["final_train_accuracy"] == at.loc["train", "accuracy"]  # scored that epoch
         assert row["final_test_accuracy"] == at.loc["test", "accuracy"]
-    assert table1["final_test_accuracy"] != fig1b["final_test_accuracy"] or \
-        table1["final_train_online_loss"] != fig1b["final_train_online_loss"]
+    assert (
+        table1["final_test_accuracy"] != fig1b["final_test_accuracy"]
+        or table1["final_train_online_loss"] != fig1b["final_train_online_loss"]
+    )
 
 
 def test_a_shared_run_that_fits_early_still_trains_the_whole_budget():
@@ -52,9 +54,17 @@ def test_a_shared_run_that_fits_early_still_trains_the_whole_budget():
 
 
 def test_a_run_stopped_at_fit_is_scored_on_the_whole_training_set_at_that_epoch():
-    cfg = config(model_spec={"arch": "mlp", "hidden": [256], "lr": 0.05}, max_epochs=40,
-                 lr_decay=1.0, batch_size=16, fit_metric="online_accuracy", fit_threshold=0.9,
-                 stop_when_fitted=True, eval_train_every=10, eval_test_every=10)
+    cfg = config(
+        model_spec={"arch": "mlp", "hidden": [256], "lr": 0.05},
+        max_epochs=40,
+        lr_decay=1.0,
+        batch_size=16,
+        fit_metric="online_accuracy",
+        fit_threshold=0.9,
+        stop_when_fitted=True,
+        eval_train_every=10,
+        eval_test_every=10,
+    )
     result = train(cfg, make_split(n=64, seed=2), make_split(n=32, seed=3))
     stop = result.info["epochs"]
     assert result.info["status"] == "fitted" and stop % 10 != 0  # between scheduled passes
@@ -64,8 +74,9 @@ def test_a_run_stopped_at_fit_is_scored_on_the_whole_training_set_at_that_epoch(
 
 
 def test_a_diverged_run_is_scored_where_it_diverged_and_read_as_diverged():
-    cfg = config(model_spec={"arch": "mlp", "hidden": [64], "lr": 1000.0}, max_epochs=5,
-                 divergence_loss=50.0)
+    cfg = config(
+        model_spec={"arch": "mlp", "hidden": [64], "lr": 1000.0}, max_epochs=5, divergence_loss=50.0
+    )
     result = train(cfg, make_split(n=64, seed=2), make_split(n=32, seed=3))
     info = result.info
     assert info["status"] == "diverged" and info["final"]["test"]["epoch"] == info["epochs"]

@@ -16,9 +16,8 @@ import pytest
 import torch
 
 from rethinkgen.data.splits import load_split, save_split
-from rethinkgen.training.settings import TrainConfig
 from rethinkgen.training.engine import train
-
+from rethinkgen.training.settings import TrainConfig
 from tests.conftest import make_split
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,13 +25,25 @@ MAX_EPOCHS = 16
 # Dropout (global torch RNG), random crops and flip/rotation (data generator) and
 # momentum buffers all have to be restored exactly for the curves to match.
 RUN = {
-    "dataset": "tiny", "model": "mlp", "corruption": "random_labels", "regularizer": "aug",
+    "dataset": "tiny",
+    "model": "mlp",
+    "corruption": "random_labels",
+    "regularizer": "aug",
     "seed": 7,
     "model_spec": {"arch": "mlp", "hidden": [256], "lr": 0.02},
-    "regularizer_spec": {"random_crop": True, "augment": True, "dropout": 0.3,
-                         "weight_decay": 1e-4},
-    "training": {"max_epochs": MAX_EPOCHS, "batch_size": 32, "crop_size": 12,
-                 "stop_when_fitted": False, "num_threads": 1},
+    "regularizer_spec": {
+        "random_crop": True,
+        "augment": True,
+        "dropout": 0.3,
+        "weight_decay": 1e-4,
+    },
+    "training": {
+        "max_epochs": MAX_EPOCHS,
+        "batch_size": 32,
+        "crop_size": 12,
+        "stop_when_fitted": False,
+        "num_threads": 1,
+    },
 }
 
 TRAINER = textwrap.dedent("""
@@ -53,14 +64,21 @@ TRAINER = textwrap.dedent("""
 def _command(tmp_path: Path, name: str) -> list[str]:
     out = tmp_path / name
     out.mkdir()
-    return [sys.executable, str(tmp_path / "trainer.py"), repr(RUN), str(tmp_path / "data"),
-            str(tmp_path / name / "last.pt"), str(out)]
+    return [
+        sys.executable,
+        str(tmp_path / "trainer.py"),
+        repr(RUN),
+        str(tmp_path / "data"),
+        str(tmp_path / name / "last.pt"),
+        str(out),
+    ]
 
 
 def _env() -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "src"), str(REPO),
-                                                    env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO / "src"), str(REPO), env.get("PYTHONPATH")) if p
+    )
     return env
 
 
@@ -82,13 +100,17 @@ def workdir(tmp_path: Path) -> Path:
 
 def test_sigkill_then_rerun_matches_uninterrupted_run(workdir: Path):
     # The uninterrupted reference runs in-process (interpreter start-ups cost seconds).
-    reference = train(TrainConfig.from_dict(RUN), load_split(workdir / "data" / "train.npz"),
-                      load_split(workdir / "data" / "test.npz"))
+    reference = train(
+        TrainConfig.from_dict(RUN),
+        load_split(workdir / "data" / "train.npz"),
+        load_split(workdir / "data" / "test.npz"),
+    )
 
     command = _command(workdir, "killed")
     checkpoint = Path(command[4])
-    proc = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     # Kill as soon as a mid-run checkpoint exists (no grace: SIGKILL at an arbitrary point).
     while _checkpoint_epoch(checkpoint) < 2 and time.monotonic() < deadline:
@@ -102,8 +124,12 @@ def test_sigkill_then_rerun_matches_uninterrupted_run(workdir: Path):
     assert not (checkpoint.parent / "metrics.parquet").exists()
 
     # Rerun (in-process, like a restarted job) from the killed run's checkpoint.
-    resumed = train(TrainConfig.from_dict(RUN), load_split(workdir / "data" / "train.npz"),
-                    load_split(workdir / "data" / "test.npz"), checkpoint_path=checkpoint)
+    resumed = train(
+        TrainConfig.from_dict(RUN),
+        load_split(workdir / "data" / "train.npz"),
+        load_split(workdir / "data" / "test.npz"),
+        checkpoint_path=checkpoint,
+    )
     assert resumed.info["resumed_from_epoch"] >= killed_at
     assert resumed.info["epochs"] == MAX_EPOCHS
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from rethinkgen import cli
@@ -58,18 +57,46 @@ def test_targets_lists_what_each_makes_and_what_cannot_be_made(capsys):
 def test_targets_on_the_offline_default_has_beyond(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     assert cli.main(["targets"]) == 0  # the default config/quick.yaml
-    beyond = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("beyond"))
+    beyond = next(
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("beyond")
+    )
     assert "memorization_dynamics" in beyond and "nothing" not in beyond
 
 
 def test_status_runs_from_the_command_and_the_module(tmp_path):
     """The console script's entry point and `python -m rethinkgen.status` give the same table."""
     env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
-    via_cli = subprocess.run([sys.executable, "-c", "import sys; from rethinkgen.cli import main; sys.exit(main())",
-                              "status", "--configfile", SMOKE, "--results", str(tmp_path)],
-                             capture_output=True, text=True, env=env, cwd=tmp_path)
-    via_module = subprocess.run([sys.executable, "-m", "rethinkgen.status", "--configfile", SMOKE,
-                                 "--results", str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    via_cli = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from rethinkgen.cli import main; sys.exit(main())",
+            "status",
+            "--configfile",
+            SMOKE,
+            "--results",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    via_module = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rethinkgen.status",
+            "--configfile",
+            SMOKE,
+            "--results",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert via_cli.returncode == 0, via_cli.stderr
     assert via_cli.stdout == via_module.stdout
     assert "0 of 11 runs finished" in via_cli.stdout

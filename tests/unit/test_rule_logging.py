@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from rethinkgen.io import rule_logging
 from rethinkgen import config as config_module
+from rethinkgen.io import rule_logging
 from rethinkgen.training import cli
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "workflow" / "scripts"
@@ -38,11 +38,14 @@ def test_prepare_dataset_failure_lands_in_the_rule_log(tmp_path):
     log = tmp_path / "prepare.log"
     out = tmp_path / "out"
     with pytest.raises(RuntimeError):
-        run_adapter("prepare_dataset.py", log=[str(log)],
-                    params=SimpleNamespace(spec={"name": "mnist", "root": str(tmp_path / "none")},
-                                           seed=0),
-                    output=SimpleNamespace(train=out / "train.npz", test=out / "test.npz",
-                                           info=out / "info.json"))
+        run_adapter(
+            "prepare_dataset.py",
+            log=[str(log)],
+            params=SimpleNamespace(spec={"name": "mnist", "root": str(tmp_path / "none")}, seed=0),
+            output=SimpleNamespace(
+                train=out / "train.npz", test=out / "test.npz", info=out / "info.json"
+            ),
+        )
     text = log.read_text()
     assert "DatasetUnavailableError" in text and "not found in" in text
 
@@ -53,8 +56,9 @@ def test_training_log_keeps_earlier_attempts(tmp_path, monkeypatch):
 
     def fake_training(run, **kwargs):
         error = next(attempts)
-        logging.getLogger("rethinkgen.training.engine").info("epoch line of %s",
-                                                              "attempt 1" if error else "attempt 2")
+        logging.getLogger("rethinkgen.training.engine").info(
+            "epoch line of %s", "attempt 1" if error else "attempt 2"
+        )
         if error:
             raise error
 
@@ -62,16 +66,24 @@ def test_training_log_keeps_earlier_attempts(tmp_path, monkeypatch):
     history = checkpoint.with_name("train.log")  # RunPaths.history: beside the checkpoint
     spec = SimpleNamespace(paths=lambda: SimpleNamespace(history=history))
     monkeypatch.setattr(config_module, "job_run_spec", lambda *args: spec)
-    job = dict(params=SimpleNamespace(identity={}), threads=1, config={"training": {}},
-               wildcards=SimpleNamespace(),
-               log=[str(log)], input=SimpleNamespace(train="t.npz", test="v.npz"),
-               output=SimpleNamespace(metrics="m", info="i", model="p"))
+    job = dict(
+        params=SimpleNamespace(identity={}),
+        threads=1,
+        config={"training": {}},
+        wildcards=SimpleNamespace(),
+        log=[str(log)],
+        input=SimpleNamespace(train="t.npz", test="v.npz"),
+        output=SimpleNamespace(metrics="m", info="i", model="p"),
+    )
     with pytest.raises(RuntimeError):
         run_adapter("train_model.py", **job)
     assert "killed by the node's OOM killer" in log.read_text()
     log.unlink()  # Snakemake deletes the rule's log before the next attempt
     run_adapter("train_model.py", **job)
     text = log.read_text()
-    assert text.index("epoch line of attempt 1") < text.index("OOM killer") \
+    assert (
+        text.index("epoch line of attempt 1")
+        < text.index("OOM killer")
         < text.index("epoch line of attempt 2")
+    )
     assert "earlier attempts" in text

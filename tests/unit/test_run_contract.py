@@ -47,8 +47,12 @@ def test_a_runs_paths_come_from_one_function():
 
 def test_the_run_path_pattern_is_spelled_once():
     """`git grep -n "seed{seed}" -- src workflow` finds the pattern in one place only."""
-    found = subprocess.run(["git", "grep", "-n", "seed{seed}", "--", "src", "workflow"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.splitlines()
+    found = subprocess.run(
+        ["git", "grep", "-n", "seed{seed}", "--", "src", "workflow"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
     assert [line.split(":")[0] for line in found] == ["src/rethinkgen/run.py"], found
 
 
@@ -56,8 +60,13 @@ def test_the_arrow_schema_is_the_only_metrics_schema(tmp_path: Path):
     """The engine's frame, the live file and metrics.parquet all have schemas.METRICS."""
     cfg = config(max_epochs=1)
     checkpoint = tmp_path / "ckpt" / "last.pt"
-    result = train(cfg, make_split(n=64), make_split(n=32, seed=1), checkpoint_path=checkpoint,
-                   on_epoch=epoch_hook(checkpoint))
+    result = train(
+        cfg,
+        make_split(n=64),
+        make_split(n=32, seed=1),
+        checkpoint_path=checkpoint,
+        on_epoch=epoch_hook(checkpoint),
+    )
     write_parquet(result.metrics, tmp_path / "metrics.parquet", schema=schemas.METRICS)
     for path in (tmp_path / "metrics.parquet", checkpoint.parent / "live_metrics.parquet"):
         assert pq.read_schema(path).remove_metadata().equals(schemas.METRICS), path
@@ -67,24 +76,35 @@ def test_the_arrow_schema_is_the_only_metrics_schema(tmp_path: Path):
 def _with_new_default(schema: dict) -> dict:
     """The schema as a later version might ship it: a new corruption key with a default."""
     schema = copy.deepcopy(schema)
-    schema["$defs"]["corruption"]["properties"]["new_option"] = {"type": "boolean",
-                                                                 "default": False}
+    schema["$defs"]["corruption"]["properties"]["new_option"] = {
+        "type": "boolean",
+        "default": False,
+    }
     return schema
 
 
-@pytest.mark.parametrize("spec", [{"kind": "random_labels", "prob": 0.4},
-                                  {"kind": "shuffled_pixels", "splits": ["train", "test"]},
-                                  {"kind": "none"}])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"kind": "random_labels", "prob": 0.4},
+        {"kind": "shuffled_pixels", "splits": ["train", "test"]},
+        {"kind": "none"},
+    ],
+)
 def test_the_corruption_key_is_stable_under_a_new_schema_default(spec):
     old = spec_defaults(SCHEMA)["corruptions"]
     new = spec_defaults(_with_new_default(SCHEMA))["corruptions"]
     filled_old = old | spec  # what Snakemake's validate leaves in the config
     filled_new = new | spec
     assert filled_old != filled_new
-    assert canonical_spec(filled_old, old) == canonical_spec(filled_new, new) == \
-        canonical_spec(spec, old)
-    assert stream_key(canonical_spec(filled_old, old)) == \
-        stream_key(canonical_spec(filled_new, new))
+    assert (
+        canonical_spec(filled_old, old)
+        == canonical_spec(filled_new, new)
+        == canonical_spec(spec, old)
+    )
+    assert stream_key(canonical_spec(filled_old, old)) == stream_key(
+        canonical_spec(filled_new, new)
+    )
 
 
 def test_a_saved_corruption_records_the_key_that_drew_it():
@@ -99,8 +119,13 @@ def test_a_checkpoint_that_does_not_load_is_moved_aside_and_the_run_completes(tm
     cfg = config(max_epochs=2)
     checkpoint = tmp_path / "last.pt"
     with pytest.raises(Interrupted):
-        train(cfg, make_split(n=64), make_split(n=32, seed=1), checkpoint_path=checkpoint,
-              should_stop=lambda: True)
+        train(
+            cfg,
+            make_split(n=64),
+            make_split(n=32, seed=1),
+            checkpoint_path=checkpoint,
+            should_stop=lambda: True,
+        )
     payload = torch.load(checkpoint, weights_only=True)
     first = next(iter(payload["model"]))
     payload["model"][first] = torch.zeros(3, 3)  # a weight of another shape
@@ -114,8 +139,13 @@ def test_a_resume_across_a_code_change_is_recorded(tmp_path: Path, monkeypatch):
     cfg = config(max_epochs=3)
     checkpoint = tmp_path / "last.pt"
     with pytest.raises(Interrupted):
-        train(cfg, make_split(n=64), make_split(n=32, seed=1), checkpoint_path=checkpoint,
-              should_stop=lambda: True)
+        train(
+            cfg,
+            make_split(n=64),
+            make_split(n=32, seed=1),
+            checkpoint_path=checkpoint,
+            should_stop=lambda: True,
+        )
     changed = dict(state_module.code_identity(), source_sha256="0" * 64)
     monkeypatch.setattr("rethinkgen.training.engine.code_identity", lambda: changed)
     info = train(cfg, make_split(n=64), make_split(n=32, seed=1), checkpoint_path=checkpoint).info
@@ -129,8 +159,13 @@ def test_a_stop_request_checkpoints_even_between_scheduled_checkpoints(tmp_path:
     cfg = dataclasses.replace(config(max_epochs=6), checkpoint_every=5)
     checkpoint = tmp_path / "last.pt"
     with pytest.raises(Interrupted):
-        train(cfg, make_split(n=64), make_split(n=32, seed=1), checkpoint_path=checkpoint,
-              should_stop=lambda: True)
+        train(
+            cfg,
+            make_split(n=64),
+            make_split(n=32, seed=1),
+            checkpoint_path=checkpoint,
+            should_stop=lambda: True,
+        )
     assert torch.load(checkpoint, weights_only=True)["state"]["epoch"] == 1
     resumed = train(cfg, make_split(n=64), make_split(n=32, seed=1), checkpoint_path=checkpoint)
     assert resumed.info["resumed_from_epoch"] == 1 and resumed.info["epochs"] == 6
@@ -138,8 +173,13 @@ def test_a_stop_request_checkpoints_even_between_scheduled_checkpoints(tmp_path:
 
 def test_scheduling_settings_leave_the_fingerprint_alone():
     base = config(max_epochs=2)
-    for change in ({"num_threads": 2}, {"eval_batch_size": 7}, {"checkpoint_every": 3},
-                   {"tensorboard": True}, {"device": "cpu"}):
+    for change in (
+        {"num_threads": 2},
+        {"eval_batch_size": 7},
+        {"checkpoint_every": 3},
+        {"tensorboard": True},
+        {"device": "cpu"},
+    ):
         assert dataclasses.replace(base, **change).fingerprint() == base.fingerprint(), change
     assert dataclasses.replace(base, batch_size=64).fingerprint() != base.fingerprint()
     assert json.loads(base.fingerprint())["max_epochs"] == 2
@@ -154,11 +194,16 @@ def test_metrics_frame_dtypes_derive_from_arrow():
 def test_replicates_can_draw_their_own_data():
     from rethinkgen.config import run_spec
 
-    config = {"data_seed": 100, "seeds": [0, 1], "training": {"max_epochs": 2},
-              "datasets": {"d": {"name": "fashion_mnist", "n_train": 10}},
-              "models": {"m": {"arch": "mlp", "hidden": [4], "lr": 0.1}},
-              "corruptions": {"c": {"kind": "random_labels", "prob": 1.0}},
-              "regularizers": {"r": {}}, "experiments": {}}
+    config = {
+        "data_seed": 100,
+        "seeds": [0, 1],
+        "training": {"max_epochs": 2},
+        "datasets": {"d": {"name": "fashion_mnist", "n_train": 10}},
+        "models": {"m": {"arch": "mlp", "hidden": [4], "lr": 0.1}},
+        "corruptions": {"c": {"kind": "random_labels", "prob": 1.0}},
+        "regularizers": {"r": {}},
+        "experiments": {},
+    }
     seeds = [run_spec(config, RunKeys("d", "m", "c", "r", s)).data_seed for s in (0, 1)]
     assert seeds == [100, 100]  # by default every replicate shares the data draw
     config["replicate_data_seeds"] = True
@@ -168,16 +213,23 @@ def test_replicates_can_draw_their_own_data():
 
 
 def test_a_user_models_file_digest_is_part_of_the_run_identity(tmp_path, monkeypatch):
-    from rethinkgen.config import run_spec, _source_of
+    from rethinkgen.config import _source_of, run_spec
 
     module = tmp_path / "my_identity_net.py"
-    module.write_text("from torch import nn\n\ndef build(num_classes, input_shape):\n"
-                      "    return nn.Sequential(nn.Flatten(), nn.LazyLinear(num_classes))\n")
+    module.write_text(
+        "from torch import nn\n\ndef build(num_classes, input_shape):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.LazyLinear(num_classes))\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    config = {"data_seed": 1, "training": {"max_epochs": 2}, "experiments": {},
-              "datasets": {"d": {"name": "fashion_mnist"}},
-              "models": {"m": {"arch": "python", "factory": "my_identity_net:build", "lr": 0.1}},
-              "corruptions": {"c": {"kind": "none"}}, "regularizers": {"r": {}}}
+    config = {
+        "data_seed": 1,
+        "training": {"max_epochs": 2},
+        "experiments": {},
+        "datasets": {"d": {"name": "fashion_mnist"}},
+        "models": {"m": {"arch": "python", "factory": "my_identity_net:build", "lr": 0.1}},
+        "corruptions": {"c": {"kind": "none"}},
+        "regularizers": {"r": {}},
+    }
     keys = RunKeys("d", "m", "c", "r", 0)
     before = run_spec(config, keys).identity()
     assert before["model_source"]["factory"] == "my_identity_net:build"
@@ -185,5 +237,6 @@ def test_a_user_models_file_digest_is_part_of_the_run_identity(tmp_path, monkeyp
     module.write_text(module.read_text() + "# edited\n")
     _source_of.cache_clear()
     import sys
+
     sys.modules.pop("my_identity_net", None)
     assert run_spec(config, keys).identity()["model_source"] != before["model_source"]

@@ -8,8 +8,6 @@ import math
 import pandas as pd
 import pytest
 
-from tests.conftest import design_of, spec_of
-from rethinkgen.analysis import aggregate
 from rethinkgen.analysis.checks_common import SCORECARD_COLUMNS, describe_runs
 from rethinkgen.analysis.checks_curves import (
     check_curves_reach_zero,
@@ -25,7 +23,11 @@ from rethinkgen.analysis.checks_gains import (
     check_table4_augmentation,
     check_table4_weight_decay,
 )
-from rethinkgen.analysis.checks_runs import check_chance_test_accuracy, check_fitting, check_table1_cells
+from rethinkgen.analysis.checks_runs import (
+    check_chance_test_accuracy,
+    check_fitting,
+    check_table1_cells,
+)
 from rethinkgen.analysis.checks_theory import (
     check_kernel_interpolates,
     check_kernel_test_errors,
@@ -34,20 +36,36 @@ from rethinkgen.analysis.checks_theory import (
     theory_checks,
 )
 from rethinkgen.analysis.scorecard import build_scorecard, scorecard_notes
+from tests.conftest import design_of
 
 CONFIG = {
-    "datasets": {"cifar10": {"name": "cifar10"}, "fmnist": {"name": "fashion_mnist"},
-                 "fmnist_10k": {"name": "fashion_mnist"}},
-    "models": {"inception": {"arch": "small_inception", "batch_norm": True},
-               "inception_nobn": {"arch": "small_inception", "batch_norm": False},
-               "alexnet": {"arch": "small_alexnet"},
-               "mlp_1x512": {"arch": "mlp", "hidden": [512]}, "mlp_3x512": {"arch": "mlp", "hidden": [512] * 3}},
-    "corruptions": {"true_labels": {"kind": "none"}, "labels_p050": {"kind": "random_labels", "prob": 0.5},
-                    "labels_p080": {"kind": "random_labels", "prob": 0.8},
-                    "random_labels": {"kind": "random_labels", "prob": 1.0},
-                    "shuffled_pixels": {"kind": "shuffled_pixels"}, "gaussian": {"kind": "gaussian"}},
-    "regularizers": {"none": {}, "wd": {"weight_decay": 5e-4}, "crop": {"random_crop": True},
-                     "crop_wd": {"random_crop": True, "weight_decay": 5e-4}, "aug": {"augment": True}},
+    "datasets": {
+        "cifar10": {"name": "cifar10"},
+        "fmnist": {"name": "fashion_mnist"},
+        "fmnist_10k": {"name": "fashion_mnist"},
+    },
+    "models": {
+        "inception": {"arch": "small_inception", "batch_norm": True},
+        "inception_nobn": {"arch": "small_inception", "batch_norm": False},
+        "alexnet": {"arch": "small_alexnet"},
+        "mlp_1x512": {"arch": "mlp", "hidden": [512]},
+        "mlp_3x512": {"arch": "mlp", "hidden": [512] * 3},
+    },
+    "corruptions": {
+        "true_labels": {"kind": "none"},
+        "labels_p050": {"kind": "random_labels", "prob": 0.5},
+        "labels_p080": {"kind": "random_labels", "prob": 0.8},
+        "random_labels": {"kind": "random_labels", "prob": 1.0},
+        "shuffled_pixels": {"kind": "shuffled_pixels"},
+        "gaussian": {"kind": "gaussian"},
+    },
+    "regularizers": {
+        "none": {},
+        "wd": {"weight_decay": 5e-4},
+        "crop": {"random_crop": True},
+        "crop_wd": {"random_crop": True, "weight_decay": 5e-4},
+        "aug": {"augment": True},
+    },
 }
 N_TRAIN = {"cifar10": 50_000, "fmnist": 500, "fmnist_10k": 10_000}
 
@@ -56,15 +74,36 @@ def runs_frame(rows: list[dict]) -> pd.DataFrame:
     """runs.parquet rows: keys and overrides, design columns from CONFIG, whole-budget runs."""
     out = []
     for given in rows:
-        keys = dict(dataset="cifar10", model="inception", corruption="true_labels", regularizer="none", seed=0)
+        keys = dict(
+            dataset="cifar10",
+            model="inception",
+            corruption="true_labels",
+            regularizer="none",
+            seed=0,
+        )
         keys |= {k: given.pop(k) for k in list(given) if k in keys}
         n_train = N_TRAIN[keys["dataset"]]
-        base = dict(status="max_epochs", fitted=True, epochs_to_fit=10, epochs=20, steps=20 * math.ceil(n_train / 128),
-                    n_train=n_train, n_test=10_000 if keys["dataset"] == "cifar10" else 1000, num_classes=10,
-                    final_train_online_accuracy=1.0, final_train_accuracy=1.0, final_train_online_loss=0.001,
-                    final_test_accuracy=0.5, best_test_accuracy=0.5, num_params=1,
-                    fit_metric="online_loss", fit_threshold=0.1)
-        design = design_of(CONFIG, keys["dataset"], keys["model"], keys["corruption"], keys["regularizer"])
+        base = dict(
+            status="max_epochs",
+            fitted=True,
+            epochs_to_fit=10,
+            epochs=20,
+            steps=20 * math.ceil(n_train / 128),
+            n_train=n_train,
+            n_test=10_000 if keys["dataset"] == "cifar10" else 1000,
+            num_classes=10,
+            final_train_online_accuracy=1.0,
+            final_train_accuracy=1.0,
+            final_train_online_loss=0.001,
+            final_test_accuracy=0.5,
+            best_test_accuracy=0.5,
+            num_params=1,
+            fit_metric="online_loss",
+            fit_threshold=0.1,
+        )
+        design = design_of(
+            CONFIG, keys["dataset"], keys["model"], keys["corruption"], keys["regularizer"]
+        )
         out.append(keys | design | base | given)
     return pd.DataFrame(out)
 
@@ -75,51 +114,111 @@ def result(check: dict) -> str:
 
 # ------------------------------------------------------------------ the runs column
 
+
 def test_describe_runs_is_an_exact_brace_pattern():
-    runs = runs_frame([dict(dataset="fmnist", model="inception", corruption="random_labels"),
-                       dict(dataset="fmnist", model="alexnet", corruption="random_labels")])
+    runs = runs_frame(
+        [
+            dict(dataset="fmnist", model="inception", corruption="random_labels"),
+            dict(dataset="fmnist", model="alexnet", corruption="random_labels"),
+        ]
+    )
     assert describe_runs(runs) == "2 runs: fmnist/{alexnet,inception}/random_labels/none/seed0"
-    mixed = runs_frame([dict(dataset="fmnist", model="alexnet"), dict(dataset="fmnist_10k", model="mlp_1x512"),
-                        dict(dataset="fmnist", model="alexnet", seed=1)])
+    mixed = runs_frame(
+        [
+            dict(dataset="fmnist", model="alexnet"),
+            dict(dataset="fmnist_10k", model="mlp_1x512"),
+            dict(dataset="fmnist", model="alexnet", seed=1),
+        ]
+    )
     # no cross product that would name runs that do not exist
-    assert describe_runs(mixed) == ("3 runs: fmnist/alexnet/true_labels/none/seed{0,1}; "
-                                    "fmnist_10k/mlp_1x512/true_labels/none/seed0")
+    assert describe_runs(mixed) == (
+        "3 runs: fmnist/alexnet/true_labels/none/seed{0,1}; "
+        "fmnist_10k/mlp_1x512/true_labels/none/seed0"
+    )
     assert describe_runs(mixed.iloc[:0]) == ""
-    many = runs_frame([dict(dataset="fmnist", model=m, corruption=c, regularizer=r)
-                       for m in CONFIG["models"] for c in CONFIG["corruptions"] for r in ("none", "wd")][:-1])
+    many = runs_frame(
+        [
+            dict(dataset="fmnist", model=m, corruption=c, regularizer=r)
+            for m in CONFIG["models"]
+            for c in CONFIG["corruptions"]
+            for r in ("none", "wd")
+        ][:-1]
+    )
     text = describe_runs(many)  # 59 runs: no exact list, one enclosing pattern
-    assert text.startswith("59 runs within fmnist/{alexnet,inception,") and text.endswith("/{none,wd}/seed0")
+    assert text.startswith("59 runs within fmnist/{alexnet,inception,") and text.endswith(
+        "/{none,wd}/seed0"
+    )
 
 
 # ------------------------------------------------------------------ fitting (2, 9, 18, 19)
 
+
 def test_fitting_is_judged_on_the_whole_training_set():
-    good = runs_frame([dict(corruption="random_labels", final_train_accuracy=0.995, final_train_online_accuracy=0.9)])
-    bad = runs_frame([dict(corruption="random_labels", final_train_accuracy=0.95, final_train_online_accuracy=1.0,
-                           fitted=False, epochs_to_fit=None)])
+    good = runs_frame(
+        [
+            dict(
+                corruption="random_labels",
+                final_train_accuracy=0.995,
+                final_train_online_accuracy=0.9,
+            )
+        ]
+    )
+    bad = runs_frame(
+        [
+            dict(
+                corruption="random_labels",
+                final_train_accuracy=0.95,
+                final_train_online_accuracy=1.0,
+                fitted=False,
+                epochs_to_fit=None,
+            )
+        ]
+    )
     row = check_fitting(good, "2", "x", "random_labels")
-    assert result(row) == "pass" and row["ours"] == "inception: 99.50 vs >= 99.23 (online_loss < 0.1 by epoch 10)"
+    assert (
+        result(row) == "pass"
+        and row["ours"] == "inception: 99.50 vs >= 99.23 (online_loss < 0.1 by epoch 10)"
+    )
     assert row["runs"] == "1 run: cifar10/inception/random_labels/none/seed0"
     row = check_fitting(bad, "2", "x", "random_labels")
-    assert result(row) == "fail" and row["ours"] == "inception: 95.00 vs >= 99.23 (online_loss < 0.1 not met)"
+    assert (
+        result(row) == "fail"
+        and row["ours"] == "inception: 95.00 vs >= 99.23 (online_loss < 0.1 not met)"
+    )
     assert result(check_fitting(good, "2", "x", "true_labels")).startswith("not applicable")
 
 
 def test_fitting_reads_only_runs_that_trained_their_whole_budget():
     stopped = dict(corruption="random_labels", status="fitted", final_train_accuracy=0.94)
-    runs = runs_frame([dict(corruption="random_labels", model="mlp_1x512"), dict(stopped, model="alexnet")])
+    runs = runs_frame(
+        [dict(corruption="random_labels", model="mlp_1x512"), dict(stopped, model="alexnet")]
+    )
     row = check_fitting(runs, "2", "x", "random_labels")
-    assert result(row) == "pass" and row["runs"] == "1 run: cifar10/mlp_1x512/random_labels/none/seed0"
+    assert (
+        result(row) == "pass" and row["runs"] == "1 run: cifar10/mlp_1x512/random_labels/none/seed0"
+    )
     row = check_fitting(runs_frame([stopped]), "2", "x", "random_labels")
     assert result(row) == "not applicable (every such run stopped at its fit)"
 
 
 def test_random_label_fitting_does_not_require_alexnet_with_weight_decay():
-    runs = runs_frame([dict(model="mlp_1x512", corruption="random_labels", regularizer=r) for r in ("none", "wd")]
-                      + [dict(model="alexnet", corruption="random_labels", regularizer="wd",
-                              final_train_accuracy=0.2, fitted=False, epochs_to_fit=None)])
+    runs = runs_frame(
+        [dict(model="mlp_1x512", corruption="random_labels", regularizer=r) for r in ("none", "wd")]
+        + [
+            dict(
+                model="alexnet",
+                corruption="random_labels",
+                regularizer="wd",
+                final_train_accuracy=0.2,
+                fitted=False,
+                epochs_to_fit=None,
+            )
+        ]
+    )
     row = check_fitting(runs, "2", "x", "random_labels")
-    assert result(row) == "pass" and row["runs"] == "1 run: cifar10/mlp_1x512/random_labels/none/seed0"
+    assert (
+        result(row) == "pass" and row["runs"] == "1 run: cifar10/mlp_1x512/random_labels/none/seed0"
+    )
     row = check_table4_weight_decay(runs)
     assert result(row) == "pass"  # the MLP is judged; AlexNet + wd only stated
     assert "AlexNet + wd (qualitative): 20.00, did not meet the fit criterion" in row["ours"]
@@ -127,25 +226,54 @@ def test_random_label_fitting_does_not_require_alexnet_with_weight_decay():
 
 
 def test_table4_weight_decay_judges_inception_and_mlps():
-    runs = runs_frame([dict(model="mlp_1x512", corruption="random_labels", regularizer="wd",
-                            final_train_accuracy=0.95)])
+    runs = runs_frame(
+        [
+            dict(
+                model="mlp_1x512",
+                corruption="random_labels",
+                regularizer="wd",
+                final_train_accuracy=0.95,
+            )
+        ]
+    )
     assert result(check_table4_weight_decay(runs)) == "fail"
-    runs = runs_frame([dict(model="mlp_1x512", corruption="random_labels", regularizer="wd",
-                            final_train_accuracy=0.992)])
+    runs = runs_frame(
+        [
+            dict(
+                model="mlp_1x512",
+                corruption="random_labels",
+                regularizer="wd",
+                final_train_accuracy=0.992,
+            )
+        ]
+    )
     assert result(check_table4_weight_decay(runs)) == "pass"
-    only_alexnet = check_table4_weight_decay(runs_frame([dict(model="alexnet", corruption="random_labels",
-                                                              regularizer="wd")]))
+    only_alexnet = check_table4_weight_decay(
+        runs_frame([dict(model="alexnet", corruption="random_labels", regularizer="wd")])
+    )
     assert result(only_alexnet).startswith("not applicable (no Inception or MLP runs")
     assert "AlexNet + wd (qualitative): 100.00, fitted" in only_alexnet["ours"]
 
 
 def test_table4_crop_and_augmentation_use_the_final_online_accuracy():
     def runs(online, dataset="cifar10"):
-        return runs_frame([dict(dataset=dataset, corruption="random_labels", regularizer=r,
-                                final_train_online_accuracy=online, final_train_accuracy=0.4) for r in ("crop", "aug")])
+        return runs_frame(
+            [
+                dict(
+                    dataset=dataset,
+                    corruption="random_labels",
+                    regularizer=r,
+                    final_train_online_accuracy=online,
+                    final_train_accuracy=0.4,
+                )
+                for r in ("crop", "aug")
+            ]
+        )
 
     # Table 4's lowest value, 99.28, less 3 binomial sd at n_train: 99.17 on 50,000 images ...
-    assert result(check_table4_augmentation(runs(0.992))) == "pass"  # whole-set accuracy is not read
+    assert (
+        result(check_table4_augmentation(runs(0.992))) == "pass"
+    )  # whole-set accuracy is not read
     assert result(check_table4_augmentation(runs(0.985))) == "fail"
     # ... and 98.15 on 500
     assert result(check_table4_augmentation(runs(0.985, "fmnist"))) == "pass"
@@ -154,7 +282,9 @@ def test_table4_crop_and_augmentation_use_the_final_online_accuracy():
 
 
 def test_chance_check_uses_binomial_tolerance_of_the_test_set():
-    near = runs_frame([dict(corruption="random_labels", final_test_accuracy=0.115, dataset="fmnist")])
+    near = runs_frame(
+        [dict(corruption="random_labels", final_test_accuracy=0.115, dataset="fmnist")]
+    )
     far = runs_frame([dict(corruption="random_labels", final_test_accuracy=0.2, dataset="fmnist")])
     assert result(check_chance_test_accuracy(near)) == "pass"  # 3 sd on 1000 images = 2.8 pts
     assert result(check_chance_test_accuracy(far)) == "fail"
@@ -164,22 +294,35 @@ def test_table1_values_only_on_cifar10():
     runs = runs_frame([dict(dataset="fmnist", final_test_accuracy=0.9)])
     row = check_table1_cells(runs, "4", ["inception"])
     assert result(row) == "not applicable (paper value is for cifar10; ours is fashion_mnist)"
-    assert result(check_table1_cells(runs_frame([dict(final_test_accuracy=0.86)]), "4", ["inception"])) == "pass"
-    assert result(check_table1_cells(runs_frame([dict(final_test_accuracy=0.80)]), "4", ["inception"])) == "fail"
+    assert (
+        result(check_table1_cells(runs_frame([dict(final_test_accuracy=0.86)]), "4", ["inception"]))
+        == "pass"
+    )
+    assert (
+        result(check_table1_cells(runs_frame([dict(final_test_accuracy=0.80)]), "4", ["inception"]))
+        == "fail"
+    )
 
 
 # ------------------------------------------------------------------ gains (5b, 6b)
 
+
 def crop_runs(dataset, no_crop, crop, regularizers=("none", "crop")):
-    return runs_frame([dict(dataset=dataset, model="alexnet", regularizer=r, final_test_accuracy=a)
-                       for r, a in zip(regularizers, (no_crop, crop))])
+    return runs_frame(
+        [
+            dict(dataset=dataset, model="alexnet", regularizer=r, final_test_accuracy=a)
+            for r, a in zip(regularizers, (no_crop, crop))
+        ]
+    )
 
 
 def test_crop_gain_sign_off_cifar_and_size_on_cifar():
     assert result(check_crop_gain(crop_runs("fmnist", 0.80, 0.805))) == "pass"  # sign only
     assert result(check_crop_gain(crop_runs("fmnist", 0.80, 0.79))) == "fail"
     assert result(check_crop_gain(crop_runs("cifar10", 0.76, 0.795))) == "pass"  # +3.5 pts
-    assert result(check_crop_gain(crop_runs("cifar10", 0.76, 0.762))) == "fail"  # +0.2: below 3.02 - 3 sd
+    assert (
+        result(check_crop_gain(crop_runs("cifar10", 0.76, 0.762))) == "fail"
+    )  # +0.2: below 3.02 - 3 sd
     paired_by_wd = check_crop_gain(crop_runs("fmnist", 0.80, 0.82, ("wd", "crop_wd")))
     assert result(paired_by_wd) == "pass" and "(wd 0.0005)" in paired_by_wd["ours"]
     unpaired = check_crop_gain(crop_runs("fmnist", 0.80, 0.82, ("none", "crop_wd")))
@@ -188,29 +331,52 @@ def test_crop_gain_sign_off_cifar_and_size_on_cifar():
 
 def test_batchnorm_gain():
     def runs(bn, nobn, dataset="fmnist"):
-        return runs_frame([dict(dataset=dataset, model="inception", final_test_accuracy=bn),
-                           dict(dataset=dataset, model="inception_nobn", final_test_accuracy=nobn)])
+        return runs_frame(
+            [
+                dict(dataset=dataset, model="inception", final_test_accuracy=bn),
+                dict(dataset=dataset, model="inception_nobn", final_test_accuracy=nobn),
+            ]
+        )
 
     assert result(check_batchnorm_gain(runs(0.86, 0.83))) == "pass"
     assert result(check_batchnorm_gain(runs(0.80, 0.83))) == "fail"
-    assert result(check_batchnorm_gain(runs(0.90, 0.83, "cifar10"))) == "fail"  # +7 pts: beyond 1-4 (+-1)
+    assert (
+        result(check_batchnorm_gain(runs(0.90, 0.83, "cifar10"))) == "fail"
+    )  # +7 pts: beyond 1-4 (+-1)
     assert result(check_batchnorm_gain(runs(0.86, 0.83, "cifar10"))) == "pass"
-    apart = runs_frame([dict(dataset="fmnist", model="inception"), dict(dataset="cifar10", model="inception_nobn")])
+    apart = runs_frame(
+        [dict(dataset="fmnist", model="inception"), dict(dataset="cifar10", model="inception_nobn")]
+    )
     assert result(check_batchnorm_gain(apart)).startswith("not applicable")
 
 
 # ------------------------------------------------------------------ Figure 1 (10-17)
 
+
 def test_fit_ordering_check():
     def runs_with(epochs):
-        return runs_frame([dict(corruption=c, epochs_to_fit=e, fitted=e is not None) for c, e in epochs.items()])
+        return runs_frame(
+            [dict(corruption=c, epochs_to_fit=e, fitted=e is not None) for c, e in epochs.items()]
+        )
 
-    assert result(check_fit_ordering(runs_with({"true_labels": 5, "gaussian": 8, "random_labels": 20}))) == "pass"
-    assert result(check_fit_ordering(runs_with({"true_labels": 5, "gaussian": 30, "random_labels": 20}))) == "fail"
+    assert (
+        result(
+            check_fit_ordering(runs_with({"true_labels": 5, "gaussian": 8, "random_labels": 20}))
+        )
+        == "pass"
+    )
+    assert (
+        result(
+            check_fit_ordering(runs_with({"true_labels": 5, "gaussian": 30, "random_labels": 20}))
+        )
+        == "fail"
+    )
     unfitted = runs_with({"true_labels": 5, "gaussian": 8, "random_labels": None})
     row = check_fit_ordering(unfitted)
     assert result(row) == "pass"  # never fitting random labels = slowest
-    assert row["ours"] == "Inception (cifar10): true_labels 5 < gaussian 8 < random_labels not fitted"
+    assert (
+        row["ours"] == "Inception (cifar10): true_labels 5 < gaussian 8 < random_labels not fitted"
+    )
     assert result(check_fit_ordering(runs_with({"true_labels": 5}))).startswith("not applicable")
 
 
@@ -222,22 +388,42 @@ def test_curves_reach_zero_reads_the_final_online_loss():
 
 
 def test_model_order_compares_models_on_the_same_dataset_key():
-    def runs(errors, datasets=("fmnist", "fmnist", "fmnist"), corruptions=("true_labels", "labels_p050")):
+    def runs(
+        errors, datasets=("fmnist", "fmnist", "fmnist"), corruptions=("true_labels", "labels_p050")
+    ):
         # the same order at each p; p = 0.5 adds 0.5 to every error
-        return runs_frame([dict(dataset=d, model=m, corruption=c, final_test_accuracy=1 - e - 0.5 * (c != "true_labels"))
-                           for d, m, e in zip(datasets, ("inception", "alexnet", "mlp_1x512"), errors)
-                           for c in corruptions])
+        return runs_frame(
+            [
+                dict(
+                    dataset=d,
+                    model=m,
+                    corruption=c,
+                    final_test_accuracy=1 - e - 0.5 * (c != "true_labels"),
+                )
+                for d, m, e in zip(datasets, ("inception", "alexnet", "mlp_1x512"), errors)
+                for c in corruptions
+            ]
+        )
 
     row = check_model_order(runs((0.1, 0.2, 0.4)))
-    assert result(row) == "pass" and "inception 0.100 < alexnet 0.200 < mlp_1x512 0.400" in row["ours"]
+    assert (
+        result(row) == "pass" and "inception 0.100 < alexnet 0.200 < mlp_1x512 0.400" in row["ours"]
+    )
     assert result(check_model_order(runs((0.1, 0.5, 0.4)))) == "fail"
     # the MLP on its own dataset key is not compared with the conv nets
-    assert result(check_model_order(runs((0.1, 0.2, 0.05), ("fmnist", "fmnist", "fmnist_10k")))) == "pass"
+    assert (
+        result(check_model_order(runs((0.1, 0.2, 0.05), ("fmnist", "fmnist", "fmnist_10k"))))
+        == "pass"
+    )
     apart = check_model_order(runs((0.1, 0.2, 0.4), ("fmnist", "cifar10", "fmnist_10k")))
     assert result(apart).startswith("not applicable (no dataset key has two")
-    assert result(check_model_order(runs((0.1, 0.5, 0.4), corruptions=("labels_p080",)))).startswith("not applicable")
+    assert result(
+        check_model_order(runs((0.1, 0.5, 0.4), corruptions=("labels_p080",)))
+    ).startswith("not applicable")
     one_p = check_model_order(runs((0.1, 0.2, 0.4), corruptions=("true_labels",)))
-    assert result(one_p).startswith("not applicable (no dataset key has two")  # one pair at one p is no sweep
+    assert result(one_p).startswith(
+        "not applicable (no dataset key has two"
+    )  # one pair at one p is no sweep
 
 
 def crossing_curves(runs: pd.DataFrame, cross_epoch: int | None) -> pd.DataFrame:
@@ -261,15 +447,27 @@ def test_loss_crossing_in_epochs_where_step_counts_differ():
     fmnist = runs_frame([dict(dataset="fmnist", corruption="random_labels")])
     row = check_loss_crossing(crossing_curves(fmnist, 36), fmnist, "11b", "random_labels")
     assert result(row) == "pass" and row["ours"] == "epoch 36"  # the paper's epoch 35, +-50%
-    assert "in epochs" in row["tolerance"] and "step counts scale with the dataset size" in row["tolerance"]
-    assert result(check_loss_crossing(crossing_curves(fmnist, 55), fmnist, "11b", "random_labels")) == "fail"
+    assert (
+        "in epochs" in row["tolerance"]
+        and "step counts scale with the dataset size" in row["tolerance"]
+    )
+    assert (
+        result(check_loss_crossing(crossing_curves(fmnist, 55), fmnist, "11b", "random_labels"))
+        == "fail"
+    )
     subset = runs_frame([dict(corruption="true_labels", n_train=10_000, steps=20 * 79)])
     row = check_loss_crossing(crossing_curves(subset, 9), subset, "12", "true_labels")
-    assert result(row) == "pass" and "needs the paper's 50,000 images" in row["tolerance"]  # paper: epoch 8
-    assert result(check_loss_crossing(crossing_curves(subset, 13), subset, "12", "true_labels")) == "fail"
+    assert (
+        result(row) == "pass" and "needs the paper's 50,000 images" in row["tolerance"]
+    )  # paper: epoch 8
+    assert (
+        result(check_loss_crossing(crossing_curves(subset, 13), subset, "12", "true_labels"))
+        == "fail"
+    )
 
 
 # ------------------------------------------------------------------ early stopping (21)
+
 
 def test_early_stopping_gap_on_cifar10_needs_whole_budget_runs():
     def gap_row(**over):
@@ -278,48 +476,82 @@ def test_early_stopping_gap_on_cifar10_needs_whole_budget_runs():
     # limit: Fig. 2b's gap (0.19 pt for Inception) + 3 binomial sd of 86% on n_test
     assert result(gap_row(best_test_accuracy=0.87)) == "pass"  # 1 pt <= 0.19 + 1.04 (10,000 images)
     assert result(gap_row(best_test_accuracy=0.88)) == "fail"
-    assert result(gap_row(best_test_accuracy=0.88, dataset="fmnist")) == "pass"  # 2 pts <= 0.19 + 3.29 (1,000)
+    assert (
+        result(gap_row(best_test_accuracy=0.88, dataset="fmnist")) == "pass"
+    )  # 2 pts <= 0.19 + 3.29 (1,000)
     assert result(gap_row(best_test_accuracy=0.90, dataset="fmnist")) == "fail"
     assert "true-label Inception" in result(gap_row(best_test_accuracy=0.87, status="fitted"))
     imagenet = check_early_stopping(runs_frame([dict()]))[1]
-    assert (result(imagenet), imagenet["runs"]) == ("not applicable (no ImageNet runs configured)", "")
+    assert (result(imagenet), imagenet["runs"]) == (
+        "not applicable (no ImageNet runs configured)",
+        "",
+    )
 
 
 # ------------------------------------------------------------------ theory (22-27)
 
+
 def expressivity_rows(residual_01=1e-9, residual_05=1e3):
-    return pd.DataFrame([dict(dataset="fashion_mnist", n=n, target=t, bias_gap_fraction=f,
-                              max_relative_residual=r if n == 60000 else 1e-12)
-                         for n in (1000, 60000) for t in ("real", "labels")
-                         for f, r in ((0.1, residual_01), (0.5, residual_05))])
+    return pd.DataFrame(
+        [
+            dict(
+                dataset="fashion_mnist",
+                n=n,
+                target=t,
+                bias_gap_fraction=f,
+                max_relative_residual=r if n == 60000 else 1e-12,
+            )
+            for n in (1000, 60000)
+            for t in ("real", "labels")
+            for f, r in ((0.1, residual_01), (0.5, residual_05))
+        ]
+    )
 
 
 def test_theorem1_judges_the_largest_n_with_the_best_bias_placement():
     row = check_theorem1(expressivity_rows())
-    assert result(row) == "pass" and "n = 60,000" in row["ours"] and "fraction 0.5: 1e+03" in row["ours"]
+    assert (
+        result(row) == "pass"
+        and "n = 60,000" in row["ours"]
+        and "fraction 0.5: 1e+03" in row["ours"]
+    )
     assert row["runs"] == "expressivity: fashion_mnist n = 60,000 (4 rows)"
     assert result(check_theorem1(expressivity_rows(residual_01=1e-4, residual_05=1e-3))) == "fail"
 
 
 def kernel_rows(**columns):
-    base = dict(kernel_solve=["fm_pixels", "fm_gabor", "fm_pixels_l2"], dataset="fashion_mnist",
-                dataset_name="fashion_mnist", paper_row=["mnist_pixels", "mnist_gabor", "mnist_pixels"],
-                n_train=10_000, features=["pixels", "gabor", "pixels"], ridge=[0.0, 0.0, 1e-3],
-                train_error=[0.0, 0.0, 0.02], test_error=[0.15, 0.12, 0.14],
-                solution_norm_mean=[200.0, 350.0, 150.0], paper_dataset="MNIST",
-                paper_test_error=[0.012, 0.006, 0.012], same_dataset_as_paper=False)
+    base = dict(
+        kernel_solve=["fm_pixels", "fm_gabor", "fm_pixels_l2"],
+        dataset="fashion_mnist",
+        dataset_name="fashion_mnist",
+        paper_row=["mnist_pixels", "mnist_gabor", "mnist_pixels"],
+        n_train=10_000,
+        features=["pixels", "gabor", "pixels"],
+        ridge=[0.0, 0.0, 1e-3],
+        train_error=[0.0, 0.0, 0.02],
+        test_error=[0.15, 0.12, 0.14],
+        solution_norm_mean=[200.0, 350.0, 150.0],
+        paper_dataset="MNIST",
+        paper_test_error=[0.012, 0.006, 0.012],
+        same_dataset_as_paper=False,
+    )
     return pd.DataFrame(base | columns)
 
 
 def test_kernel_interpolation_has_zero_training_error():
     row = check_kernel_interpolates(kernel_rows())
-    assert result(row) == "pass" and row["runs"] == "table3_kernels: fm_pixels, fm_gabor"  # ridge rows excluded
+    assert (
+        result(row) == "pass" and row["runs"] == "table3_kernels: fm_pixels, fm_gabor"
+    )  # ridge rows excluded
     assert result(check_kernel_interpolates(kernel_rows(train_error=[0.001, 0.0, 0.0]))) == "fail"
 
 
 def test_features_raise_the_norm_and_lower_the_error():
     assert result(check_norm_up_error_down(kernel_rows())) == "pass"
-    assert result(check_norm_up_error_down(kernel_rows(solution_norm_mean=[400.0, 350.0, 1.0]))) == "fail"
+    assert (
+        result(check_norm_up_error_down(kernel_rows(solution_norm_mean=[400.0, 350.0, 1.0])))
+        == "fail"
+    )
     assert result(check_norm_up_error_down(kernel_rows(test_error=[0.10, 0.12, 0.1]))) == "fail"
     # a pixel solve on fewer points than the Gabor one is no baseline
     fewer = kernel_rows(n_train=[5_000, 10_000, 10_000])
@@ -327,10 +559,16 @@ def test_features_raise_the_norm_and_lower_the_error():
 
 
 def test_table3_values_only_on_the_papers_dataset():
-    assert "paper value is for MNIST; ours is fashion_mnist" in result(check_kernel_test_errors(kernel_rows(), "22b"))
-    mnist = kernel_rows(same_dataset_as_paper=True, dataset_name="mnist", test_error=[0.013, 0.007, 0.5])
+    assert "paper value is for MNIST; ours is fashion_mnist" in result(
+        check_kernel_test_errors(kernel_rows(), "22b")
+    )
+    mnist = kernel_rows(
+        same_dataset_as_paper=True, dataset_name="mnist", test_error=[0.013, 0.007, 0.5]
+    )
     assert result(check_kernel_test_errors(mnist, "22b")) == "pass"  # the ridge row is not compared
-    off = kernel_rows(same_dataset_as_paper=True, dataset_name="mnist", test_error=[0.02, 0.007, 0.5])
+    off = kernel_rows(
+        same_dataset_as_paper=True, dataset_name="mnist", test_error=[0.02, 0.007, 0.5]
+    )
     assert result(check_kernel_test_errors(off, "22b")) == "fail"
     assert result(check_kernel_test_errors(mnist, "23")).startswith("not applicable")
 
@@ -338,19 +576,41 @@ def test_table3_values_only_on_the_papers_dataset():
 def test_theory_checks_without_a_theory_section_and_sgd_covered_by_tests():
     rows = {r["check_id"]: r for r in theory_checks(None, None)}
     assert set(rows) == {"22a", "22b", "23", "24", "25", "26", "27"}
-    assert all(r["result"] == "not applicable (the config has no theory section)"
-               for i, r in rows.items() if i != "27")
+    assert all(
+        r["result"] == "not applicable (the config has no theory section)"
+        for i, r in rows.items()
+        if i != "27"
+    )
     assert rows["27"]["result"] == "not applicable (the least-squares problem was not solved)"
 
 
 # ------------------------------------------------------------------ the whole card
 
+
 def test_scorecard_has_one_row_per_check_in_id_order():
-    runs = runs_frame([dict(dataset="fmnist", corruption=c, epochs_to_fit=e, final_test_accuracy=a)
-                       for c, e, a in (("true_labels", 10, 0.86), ("labels_p050", 20, 0.3),
-                                       ("random_labels", 30, 0.1))])
-    curves = pd.DataFrame(columns=["dataset", "model", "corruption", "regularizer", "seed", "split",
-                                   "epoch", "step", "loss"])
+    runs = runs_frame(
+        [
+            dict(dataset="fmnist", corruption=c, epochs_to_fit=e, final_test_accuracy=a)
+            for c, e, a in (
+                ("true_labels", 10, 0.86),
+                ("labels_p050", 20, 0.3),
+                ("random_labels", 30, 0.1),
+            )
+        ]
+    )
+    curves = pd.DataFrame(
+        columns=[
+            "dataset",
+            "model",
+            "corruption",
+            "regularizer",
+            "seed",
+            "split",
+            "epoch",
+            "step",
+            "loss",
+        ]
+    )
     card = build_scorecard(runs, curves, expressivity_rows(), kernel_rows())
     assert list(card.columns) == SCORECARD_COLUMNS
     assert card["result"].str.match(r"^(pass|fail|not applicable \(.+\))$").all()
@@ -367,9 +627,22 @@ def test_scorecard_has_one_row_per_check_in_id_order():
 
 def test_slowdown_rises_and_stays_a_small_factor():
     def sweep(epochs_at_one):
-        return runs_frame([dict(dataset="fmnist_10k", model="mlp_1x512", corruption=c, epochs_to_fit=e,
-                                fitted=e is not None)
-                           for c, e in (("true_labels", 10), ("labels_p050", 15), ("random_labels", epochs_at_one))])
+        return runs_frame(
+            [
+                dict(
+                    dataset="fmnist_10k",
+                    model="mlp_1x512",
+                    corruption=c,
+                    epochs_to_fit=e,
+                    fitted=e is not None,
+                )
+                for c, e in (
+                    ("true_labels", 10),
+                    ("labels_p050", 15),
+                    ("random_labels", epochs_at_one),
+                )
+            ]
+        )
 
     rise = check_slowdown(sweep(25))
     assert result(rise[0]) == "pass" and rise[0]["ours"] == "mlp_1x512: 2.50"

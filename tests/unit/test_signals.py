@@ -35,8 +35,12 @@ def test_second_sigterm_terminates_at_once():
             time.sleep(30)
             print("survived the second", flush=True)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(SRC)), timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(SRC)),
+        timeout=60,
+    )
     assert result.stdout == "survived the first\n"
     assert result.returncode == -signal.SIGTERM
-

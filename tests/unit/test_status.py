@@ -16,13 +16,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rethinkgen.run import RunKeys as Run, RunPaths
 from rethinkgen.data.splits import save_split
 from rethinkgen.io import write_json, write_parquet
+from rethinkgen.run import RunKeys as Run
+from rethinkgen.run import RunPaths
+from rethinkgen.status import format_duration, grid_status, main, render_table, summary_line
 from rethinkgen.training.live import read_live_metrics
-from rethinkgen.status import (format_duration, grid_status, main, render_table,
-                               summary_line)
-
 from tests.conftest import make_split
 from tests.unit.test_live import metrics_frame
 
@@ -34,27 +33,55 @@ def run_of(corruption: str) -> Run:
     return Run("fashion_mnist_tiny", "mlp_1x512", corruption, "none", 0)
 
 
-def plant_progress(run: Run, results: Path, epoch: int, *, max_epochs: int = 10,
-                   status: str | None = None, age_s: float = 5.0, pid: int | None = None,
-                   host: str | None = None) -> RunPaths:
+def plant_progress(
+    run: Run,
+    results: Path,
+    epoch: int,
+    *,
+    max_epochs: int = 10,
+    status: str | None = None,
+    age_s: float = 5.0,
+    pid: int | None = None,
+    host: str | None = None,
+) -> RunPaths:
     files = run.paths(results)
     write_parquet(metrics_frame(epoch), files.live_metrics)
-    write_json({"epoch": epoch, "max_epochs": max_epochs, "step": 10 * epoch, "status": status,
-                "epochs_to_fit": None, "wall_time_s": 10.0 * epoch,
-                "updated_at": (NOW - timedelta(seconds=age_s)).isoformat(),
-                "pid": os.getpid() if pid is None else pid,
-                "host": socket.gethostname() if host is None else host}, files.progress)
+    write_json(
+        {
+            "epoch": epoch,
+            "max_epochs": max_epochs,
+            "step": 10 * epoch,
+            "status": status,
+            "epochs_to_fit": None,
+            "wall_time_s": 10.0 * epoch,
+            "updated_at": (NOW - timedelta(seconds=age_s)).isoformat(),
+            "pid": os.getpid() if pid is None else pid,
+            "host": socket.gethostname() if host is None else host,
+        },
+        files.progress,
+    )
     return files
 
 
-def plant_run_info(run: Run, results: Path, status: str, epochs: int,
-                   epochs_to_fit: int | None) -> RunPaths:
+def plant_run_info(
+    run: Run, results: Path, status: str, epochs: int, epochs_to_fit: int | None
+) -> RunPaths:
     files = run.paths(results)
     last = {"epoch": epochs, "accuracy": 0.9, "loss": 0.3}
-    write_json({"status": status, "epochs": epochs, "epochs_to_fit": epochs_to_fit,
-                "final": {"train_online": last, "train": {**last, "accuracy": 0.95},
-                          "test": {**last, "accuracy": 0.8}},
-                "wall_time_s": 125.0}, files.info)
+    write_json(
+        {
+            "status": status,
+            "epochs": epochs,
+            "epochs_to_fit": epochs_to_fit,
+            "final": {
+                "train_online": last,
+                "train": {**last, "accuracy": 0.95},
+                "test": {**last, "accuracy": 0.8},
+            },
+            "wall_time_s": 125.0,
+        },
+        files.info,
+    )
     return files
 
 
@@ -67,9 +94,21 @@ def dead_pid() -> int:
 
 def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int):
     results = tmp_path / "results"
-    runs = {name: run_of(name) for name in (
-        "untouched", "running_here", "running_remote", "crashed_here", "stale_remote",
-        "fitted", "max_epochs", "diverged", "rerun", "writing_outputs")}
+    runs = {
+        name: run_of(name)
+        for name in (
+            "untouched",
+            "running_here",
+            "running_remote",
+            "crashed_here",
+            "stale_remote",
+            "fitted",
+            "max_epochs",
+            "diverged",
+            "rerun",
+            "writing_outputs",
+        )
+    }
     plant_progress(runs["running_here"], results, 3)
     plant_progress(runs["running_remote"], results, 4, host="gpu-node-17", age_s=60)
     plant_progress(runs["crashed_here"], results, 2, pid=dead_pid)
@@ -84,8 +123,10 @@ def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int)
     plant_progress(runs["rerun"], results, 1)
     plant_progress(runs["writing_outputs"], results, 6, status="fitted")
 
-    statuses = {s.run.corruption: s for s in grid_status(list(runs.values()), results,
-                                                          stale_after_s=1800, now=NOW)}
+    statuses = {
+        s.run.corruption: s
+        for s in grid_status(list(runs.values()), results, stale_after_s=1800, now=NOW)
+    }
     details = {name: s.detail for name, s in statuses.items()}
     assert details == {
         "untouched": "not started",
@@ -112,11 +153,14 @@ def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int)
     fitted = statuses["fitted"]
     assert (fitted.train_accuracy, fitted.test_accuracy, fitted.elapsed_s) == (0.95, 0.8, 125.0)
     assert statuses["crashed_here"].log == (
-        tmp_path / "logs/train_model/fashion_mnist_tiny/mlp_1x512/crashed_here/none/seed0.log")
+        tmp_path / "logs/train_model/fashion_mnist_tiny/mlp_1x512/crashed_here/none/seed0.log"
+    )
 
     summary = summary_line(list(statuses.values()))
-    assert summary.startswith("3 of 10 runs finished (1 fitted, 1 at max_epochs, 1 diverged), "
-                              "4 running, 2 failed, 1 not started")
+    assert summary.startswith(
+        "3 of 10 runs finished (1 fitted, 1 at max_epochs, 1 diverged), "
+        "4 running, 2 failed, 1 not started"
+    )
 
 
 def test_a_remote_run_with_slow_epochs_is_not_called_stale_early(tmp_path: Path):
@@ -129,24 +173,44 @@ def test_a_remote_run_with_slow_epochs_is_not_called_stale_early(tmp_path: Path)
 
 
 def test_durations_read_naturally():
-    assert [format_duration(s) for s in (None, 7, 65, 3 * 3600 + 125)] == \
-        ["", "7s", "1m05s", "3h02m"]
+    assert [format_duration(s) for s in (None, 7, 65, 3 * 3600 + 125)] == [
+        "",
+        "7s",
+        "1m05s",
+        "3h02m",
+    ]
 
 
 def test_command_prints_the_grid_and_a_summary(tmp_path: Path, capsys, monkeypatch):
     results = tmp_path / "results"
     plant_run_info(run_of("true_labels"), results, "fitted", 12, 11)
     plant_progress(run_of("random_labels"), results, 3)
-    main(["--configfile", str(REPO / "config/smoke.yaml"), "--results", str(results),
-          "--experiment", "fig1a"])
+    main(
+        [
+            "--configfile",
+            str(REPO / "config/smoke.yaml"),
+            "--results",
+            str(results),
+            "--experiment",
+            "fig1a",
+        ]
+    )
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split()[:6] == ["dataset", "model", "corruption", "regularizer", "seed",
-                                    "status"]
+    assert lines[0].split()[:6] == [
+        "dataset",
+        "model",
+        "corruption",
+        "regularizer",
+        "seed",
+        "status",
+    ]
     assert len([line for line in lines if line.startswith("fashion_mnist_tiny")]) == 5
     assert "fitted at epoch 11" in out and "running at epoch 3 of 10" in out
-    assert lines[-1].startswith("1 of 5 runs finished (1 fitted, 0 at max_epochs, 0 diverged), "
-                                "1 running, 0 failed, 3 not started")
+    assert lines[-1].startswith(
+        "1 of 5 runs finished (1 fitted, 0 at max_epochs, 0 diverged), "
+        "1 running, 0 failed, 3 not started"
+    )
     assert "╭" not in out  # plain text when not a terminal
     assert "╭" in render_table(grid_status([run_of("x")], results), tty=True)
 
@@ -182,11 +246,19 @@ TRAINER = textwrap.dedent("""
 
 def test_a_real_training_job_is_watched_as_its_epochs_advance(tmp_path: Path):
     tensorboard = importlib.util.find_spec("tensorboard") is not None
-    run = {**vars(WATCHED), "model_spec": {"arch": "mlp", "hidden": [256], "lr": 0.02},
-           "regularizer_spec": {},
-           "training": {"max_epochs": MAX_EPOCHS, "batch_size": 32, "crop_size": 12,
-                        "stop_when_fitted": False, "num_threads": 1,
-                        "tensorboard": tensorboard}}
+    run = {
+        **vars(WATCHED),
+        "model_spec": {"arch": "mlp", "hidden": [256], "lr": 0.02},
+        "regularizer_spec": {},
+        "training": {
+            "max_epochs": MAX_EPOCHS,
+            "batch_size": 32,
+            "crop_size": 12,
+            "stop_when_fitted": False,
+            "num_threads": 1,
+            "tensorboard": tensorboard,
+        },
+    }
     (tmp_path / "data").mkdir()
     save_split(make_split(n=2000, h=16, w=16, c=1, seed=11), tmp_path / "data/train.npz")
     save_split(make_split(n=100, h=16, w=16, c=1, seed=12), tmp_path / "data/test.npz")
@@ -194,13 +266,27 @@ def test_a_real_training_job_is_watched_as_its_epochs_advance(tmp_path: Path):
     results = tmp_path / "results"
     files = WATCHED.paths(results)
     files.info.parent.mkdir(parents=True)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH")) if p))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            p for p in (str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH")) if p
+        ),
+    )
     proc = subprocess.Popen(
-        [sys.executable, str(tmp_path / "trainer.py"), repr(run), str(tmp_path / "data"),
-         str(files.checkpoint), str(files.info.parent)]
+        [
+            sys.executable,
+            str(tmp_path / "trainer.py"),
+            repr(run),
+            str(tmp_path / "data"),
+            str(files.checkpoint),
+            str(files.info.parent),
+        ]
         + ([str(files.tensorboard)] if tensorboard else []),
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     seen = []  # (epoch in the status table, last epoch in the live file) while running
     deadline = time.monotonic() + 300
@@ -224,8 +310,9 @@ def test_a_real_training_job_is_watched_as_its_epochs_advance(tmp_path: Path):
     final = grid_status([WATCHED], results)[0]
     assert final.state == "finished" and final.detail.startswith(f"finished at epoch {MAX_EPOCHS}")
     # The live file ends as the run's metrics.parquet, schema and rows.
-    pd.testing.assert_frame_equal(pd.read_parquet(files.live_metrics),
-                                  pd.read_parquet(files.info.parent / "metrics.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(files.live_metrics), pd.read_parquet(files.info.parent / "metrics.parquet")
+    )
     if tensorboard:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

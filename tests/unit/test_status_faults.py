@@ -10,7 +10,6 @@ from pathlib import Path
 from rethinkgen import process_identity
 from rethinkgen.io import read_json, write_json
 from rethinkgen.status import grid_status, main, render_table, summary_line
-
 from tests.unit.test_status import NOW, REPO, plant_progress, plant_run_info, run_of
 
 
@@ -22,11 +21,14 @@ def test_truncated_progress_and_corrupt_parquet_show_in_their_rows(tmp_path: Pat
     files = plant_progress(corrupt, results, 2)
     files.live_metrics.write_bytes(files.live_metrics.read_bytes()[:100])
     files = plant_run_info(bad_info, results, "fitted", 3, 3)
-    files.info.write_text("{\"status\": ")
+    files.info.write_text('{"status": ')
     plant_run_info(good, results, "fitted", 3, 3)
     statuses = grid_status([truncated, corrupt, bad_info, good], results, now=NOW)
     details = [s.detail for s in statuses]
-    assert details[0].startswith(f"unreadable: {results}/checkpoints/") and "progress.json" in details[0]
+    assert (
+        details[0].startswith(f"unreadable: {results}/checkpoints/")
+        and "progress.json" in details[0]
+    )
     assert details[1].startswith("unreadable: ") and "live_metrics.parquet" in details[1]
     assert "run_info.json" in details[2] and details[3] == "fitted at epoch 3"
     assert "delete it and rerun" in render_table(statuses)
@@ -34,8 +36,16 @@ def test_truncated_progress_and_corrupt_parquet_show_in_their_rows(tmp_path: Pat
 
 
 def test_missing_results_folder_is_named_in_a_warning(tmp_path: Path, capsys):
-    main(["--configfile", str(REPO / "config/smoke.yaml"), "--results", str(tmp_path / "nope"),
-          "--experiment", "fig1a"])
+    main(
+        [
+            "--configfile",
+            str(REPO / "config/smoke.yaml"),
+            "--results",
+            str(tmp_path / "nope"),
+            "--experiment",
+            "fig1a",
+        ]
+    )
     captured = capsys.readouterr()
     assert f"warning: the results folder {tmp_path / 'nope'} does not exist" in captured.err
     assert "not started" in captured.out
@@ -59,7 +69,17 @@ def test_a_reused_pid_is_not_a_live_run(tmp_path: Path):
 def test_identity_of_this_process_is_recorded_by_the_live_files():
     from rethinkgen.training.live import progress_record
 
-    record = progress_record({"epoch": 1, "max_epochs": 2, "step": 3, "status": None,
-                              "epochs_to_fit": None, "wall_time_s": 1.0})
-    assert record["pid"] == os.getpid() and record["pid_started"] == process_identity.start_ticks(os.getpid())
+    record = progress_record(
+        {
+            "epoch": 1,
+            "max_epochs": 2,
+            "step": 3,
+            "status": None,
+            "epochs_to_fit": None,
+            "wall_time_s": 1.0,
+        }
+    )
+    assert record["pid"] == os.getpid() and record["pid_started"] == process_identity.start_ticks(
+        os.getpid()
+    )
     assert record["boot_id"] == process_identity.boot_id() and json.dumps(record)

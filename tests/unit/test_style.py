@@ -30,6 +30,10 @@ def test_ruff_lint_is_clean():
 
 def test_no_source_line_over_the_configured_width():
     width = 100  # [tool.ruff] line-length
-    long = [f"{path}:{number}" for path in (ROOT / "src").rglob("*.py")
-            for number, line in enumerate(path.read_text().splitlines(), 1) if len(line) > width]
+    long = [
+        f"{path}:{number}"
+        for path in (ROOT / "src").rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if len(line) > width
+    ]
     assert not long, long[:20]

@@ -11,26 +11,43 @@ import pytest
 import torch
 from PIL import Image
 
-from rethinkgen.training.checkpoint import load_checkpoint
 from rethinkgen.data.splits import ImageListSplit, Split
-from rethinkgen.training.preprocess import (center_crop, per_image_standardization, prepare_batch,
-                                   random_crop, random_flip_rotate)
 from rethinkgen.schemas import METRIC_COLUMNS
-from rethinkgen.training.settings import TrainConfig
-from rethinkgen.training.epochs import evaluate, train_one_epoch
+from rethinkgen.training.checkpoint import load_checkpoint
 from rethinkgen.training.engine import train
-
+from rethinkgen.training.epochs import evaluate, train_one_epoch
+from rethinkgen.training.preprocess import (
+    center_crop,
+    per_image_standardization,
+    prepare_batch,
+    random_crop,
+    random_flip_rotate,
+)
+from rethinkgen.training.settings import TrainConfig
 from tests.conftest import TEST_DEVICE, make_split
 
 MLP = {"arch": "mlp", "hidden": [64], "lr": 0.05}
 
 
 def run_dict(model_spec=MLP, regularizer_spec=None, seed=0, **training) -> dict:
-    base = {"max_epochs": 3, "batch_size": 32, "crop_size": 6, "stop_when_fitted": False,
-            "num_threads": 1, "device": TEST_DEVICE}
-    return {"dataset": "tiny", "model": "m", "corruption": "random_labels",
-            "regularizer": "r", "seed": seed, "model_spec": dict(model_spec),
-            "regularizer_spec": regularizer_spec or {}, "training": base | training}
+    base = {
+        "max_epochs": 3,
+        "batch_size": 32,
+        "crop_size": 6,
+        "stop_when_fitted": False,
+        "num_threads": 1,
+        "device": TEST_DEVICE,
+    }
+    return {
+        "dataset": "tiny",
+        "model": "m",
+        "corruption": "random_labels",
+        "regularizer": "r",
+        "seed": seed,
+        "model_spec": dict(model_spec),
+        "regularizer_spec": regularizer_spec or {},
+        "training": base | training,
+    }
 
 
 def config(**kwargs) -> TrainConfig:
@@ -41,17 +58,27 @@ def config(**kwargs) -> TrainConfig:
 
 
 def test_from_dict_reads_model_regularizer_and_training():
-    cfg = TrainConfig.from_dict(run_dict(
-        regularizer_spec={"weight_decay": 5e-4, "random_crop": True, "dropout": 0.1},
-        lr_decay=0.999, max_epochs=7))
+    cfg = TrainConfig.from_dict(
+        run_dict(
+            regularizer_spec={"weight_decay": 5e-4, "random_crop": True, "dropout": 0.1},
+            lr_decay=0.999,
+            max_epochs=7,
+        )
+    )
     assert (cfg.lr, cfg.weight_decay, cfg.random_crop, cfg.dropout) == (0.05, 5e-4, True, 0.1)
     assert (cfg.lr_decay, cfg.max_epochs, cfg.batch_size, cfg.seed) == (0.999, 7, 32, 0)
     assert cfg.augment is False and cfg.momentum == 0.9
 
 
 def test_from_dict_defaults_fill_missing_training_keys():
-    cfg = TrainConfig.from_dict({"model_spec": {"arch": "mlp", "hidden": [8], "lr": 0.1},
-                                 "regularizer_spec": {}, "training": {}, "seed": 3})
+    cfg = TrainConfig.from_dict(
+        {
+            "model_spec": {"arch": "mlp", "hidden": [8], "lr": 0.1},
+            "regularizer_spec": {},
+            "training": {},
+            "seed": 3,
+        }
+    )
     assert (cfg.batch_size, cfg.momentum, cfg.lr_decay, cfg.crop_size) == (128, 0.9, 0.95, 28)
     assert cfg.whiten and cfg.amp == "off" and cfg.device == "auto" and not cfg.compile
 
@@ -79,7 +106,7 @@ def test_center_and_random_crop():
     assert crops.shape == (2, 1, 4, 4)
     for i in range(2):  # every crop is a contiguous window of its own image
         top, left = divmod(int(crops[i, 0, 0, 0]) - 64 * i, 8)
-        assert torch.equal(crops[i], images[i, :, top:top + 4, left:left + 4])
+        assert torch.equal(crops[i], images[i, :, top : top + 4, left : left + 4])
 
 
 def test_random_crop_pads_images_no_larger_than_the_crop():
@@ -100,8 +127,15 @@ def test_flip_rotate_keeps_shape_and_flips_without_rotation():
 
 def test_prepare_batch_eval_is_deterministic_and_whitened():
     images = torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8)
-    kwargs = dict(crop_size=6, random_crop_enabled=True, augment=True, rotation_degrees=25,
-                  whiten=True, generator=None, channels_last=False)
+    kwargs = dict(
+        crop_size=6,
+        random_crop_enabled=True,
+        augment=True,
+        rotation_degrees=25,
+        whiten=True,
+        generator=None,
+        channels_last=False,
+    )
     a = prepare_batch(images, train=False, **kwargs)
     assert a.shape == (5, 3, 6, 6) and a.dtype == torch.float32
     assert torch.equal(a, prepare_batch(images, train=False, **kwargs))
@@ -111,8 +145,17 @@ def test_prepare_batch_eval_is_deterministic_and_whitened():
 def test_prepare_batch_leaves_float_images_untouched():
     images = torch.rand(3, 1, 6, 6) * 255
     original = images.clone()
-    prepare_batch(images, crop_size=6, train=False, random_crop_enabled=False, augment=False,
-                  rotation_degrees=0, whiten=True, generator=None, channels_last=False)
+    prepare_batch(
+        images,
+        crop_size=6,
+        train=False,
+        random_crop_enabled=False,
+        augment=False,
+        rotation_degrees=0,
+        whiten=True,
+        generator=None,
+        channels_last=False,
+    )
     assert torch.equal(images, original)
 
 
@@ -133,8 +176,13 @@ def test_one_run_produces_design_metrics_and_info(tiny_split, tiny_test_split):
     assert info["status"] == "max_epochs" and info["epochs"] == 3 and info["steps"] == 21
     assert info["num_params"] == 6 * 6 * 3 * 64 + 64 + 64 * 10 + 10
     # run_info says what ran and what came of it, consistently with the metrics
-    assert info["keys"] == {"dataset": "tiny", "model": "m", "corruption": "random_labels",
-                            "regularizer": "r", "seed": 0}
+    assert info["keys"] == {
+        "dataset": "tiny",
+        "model": "m",
+        "corruption": "random_labels",
+        "regularizer": "r",
+        "seed": 0,
+    }
     assert info["spec"]["training"]["max_epochs"] == info["max_epochs"] == 3
     assert info["data"] == {"n_train": 200, "n_test": 50, "num_classes": 10}
     for split in ("train_online", "train", "test"):
@@ -148,12 +196,12 @@ def test_one_run_produces_design_metrics_and_info(tiny_split, tiny_test_split):
     assert info["device"] == str(torch.device(TEST_DEVICE)) and info["resumed_from_epoch"] is None
     assert info["started_at"] <= info["finished_at"] and info["wall_time_s"] > 0
     json.dumps(info)  # run_info.json must be serializable as is
-    assert set(result.model_state) == set(
-        torch.nn.Module.state_dict(_rebuild(result)).keys())
+    assert set(result.model_state) == set(torch.nn.Module.state_dict(_rebuild(result)).keys())
 
 
 def _rebuild(result):
     from rethinkgen.training.models import build_model
+
     return build_model(MLP, 10, (3, 6, 6))
 
 
@@ -172,9 +220,16 @@ def test_top5_reported_for_more_than_ten_classes():
 
 def test_tiny_random_label_set_is_fitted_and_stops():
     train_split, test_split = make_split(n=64, seed=2), make_split(n=32, seed=3)
-    cfg = config(model_spec={"arch": "mlp", "hidden": [256], "lr": 0.05}, max_epochs=200,
-                 stop_when_fitted=True, fit_patience=2, lr_decay=1.0, batch_size=16,
-                 fit_metric="train_accuracy", fit_threshold=1.0)
+    cfg = config(
+        model_spec={"arch": "mlp", "hidden": [256], "lr": 0.05},
+        max_epochs=200,
+        stop_when_fitted=True,
+        fit_patience=2,
+        lr_decay=1.0,
+        batch_size=16,
+        fit_metric="train_accuracy",
+        fit_threshold=1.0,
+    )
     result = train(cfg, train_split, test_split)
     info = result.info
     assert info["status"] == "fitted"
@@ -185,14 +240,24 @@ def test_tiny_random_label_set_is_fitted_and_stops():
     assert info["best_test_accuracy"] == test["accuracy"].max()
 
 
-@pytest.mark.parametrize("model_spec", [
-    {"arch": "small_inception", "batch_norm": True, "lr": 0.1},
-    {"arch": "small_alexnet", "lr": 0.01},
-])
+@pytest.mark.parametrize(
+    "model_spec",
+    [
+        {"arch": "small_inception", "batch_norm": True, "lr": 0.1},
+        {"arch": "small_alexnet", "lr": 0.01},
+    ],
+)
 def test_conv_nets_train_one_epoch_with_regularizers(model_spec, tiny_split, tiny_test_split):
-    cfg = config(model_spec=model_spec, max_epochs=1,
-                 regularizer_spec={"random_crop": True, "augment": True,
-                                   "weight_decay": 5e-4, "dropout": 0.2})
+    cfg = config(
+        model_spec=model_spec,
+        max_epochs=1,
+        regularizer_spec={
+            "random_crop": True,
+            "augment": True,
+            "weight_decay": 5e-4,
+            "dropout": 0.2,
+        },
+    )
     result = train(cfg, tiny_split, tiny_test_split)
     assert result.info["status"] == "max_epochs"
     assert np.isfinite(result.metrics["loss"]).all()
@@ -223,8 +288,9 @@ def test_train_one_epoch_and_evaluate_return_dicts(tiny_split, test_device):
     cfg = config()
     device = test_device
     model = build_model(MLP, 10, (3, 6, 6)).to(device)
-    batches = InMemoryBatches(nhwc_to_device(tiny_split.images, device),
-                              torch.as_tensor(tiny_split.labels).to(device))
+    batches = InMemoryBatches(
+        nhwc_to_device(tiny_split.images, device), torch.as_tensor(tiny_split.labels).to(device)
+    )
     pipeline = BatchPipeline.from_config(cfg, device, image_list=False)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     gen = torch.Generator(device=device).manual_seed(0)
@@ -236,8 +302,11 @@ def test_train_one_epoch_and_evaluate_return_dicts(tiny_split, test_device):
 
 def test_gaussian_float_images_train(tiny_test_split):
     rng = np.random.default_rng(0)
-    split = Split(rng.normal(120, 60, (100, 8, 8, 3)).astype(np.float32),
-                  rng.integers(0, 10, 100).astype(np.int64), [str(i) for i in range(10)])
+    split = Split(
+        rng.normal(120, 60, (100, 8, 8, 3)).astype(np.float32),
+        rng.integers(0, 10, 100).astype(np.int64),
+        [str(i) for i in range(10)],
+    )
     result = train(config(max_epochs=1), split, tiny_test_split)
     assert result.info["status"] == "max_epochs"
 
@@ -271,10 +340,12 @@ def test_image_list_split_trains_through_dataloader(tmp_path):
         Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(tmp_path / rel)
         paths.append(rel)
         labels.append(label)
-    split = ImageListSplit(str(tmp_path), np.array(paths), np.array(labels, dtype=np.int64),
-                           ["a", "b", "c"])
-    cfg = config(max_epochs=2, image_size=16, num_workers=2, batch_size=8,
-                 regularizer_spec={"augment": True})
+    split = ImageListSplit(
+        str(tmp_path), np.array(paths), np.array(labels, dtype=np.int64), ["a", "b", "c"]
+    )
+    cfg = config(
+        max_epochs=2, image_size=16, num_workers=2, batch_size=8, regularizer_spec={"augment": True}
+    )
     result = train(cfg, split, split)
     assert result.info["status"] == "max_epochs"
     assert result.info["num_params"] == 16 * 16 * 3 * 64 + 64 + 64 * 3 + 3

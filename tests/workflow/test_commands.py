@@ -6,10 +6,10 @@ import ast
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 
 from rethinkgen.training import distributed
@@ -30,15 +30,29 @@ def test_commands_need_nothing_beyond_the_default_install():
     default = requirement_names(project["dependencies"])
     # `snakemake --report` stops with "Python package pygments must be installed" without it;
     # `--profile slurm` fails with "invalid choice: 'slurm'" before the workflow is read.
-    assert {"pygments", "snakemake-executor-plugin-slurm", "snakemake-executor-plugin-slurm-jobstep"} <= default
+    assert {
+        "pygments",
+        "snakemake-executor-plugin-slurm",
+        "snakemake-executor-plugin-slurm-jobstep",
+    } <= default
     for extra in project["optional-dependencies"].values():
         assert not requirement_names(extra) & {"pygments", "snakemake-executor-plugin-slurm"}
 
 
 def test_slurm_profile_dry_run(tmp_path):
-    result = snakemake("-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-                       "--profile", str(ROOT / "profiles/slurm"),
-                       "--configfile", str(ROOT / "config/smoke.yaml"), "--quiet", "rules")
+    result = snakemake(
+        "-n",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--profile",
+        str(ROOT / "profiles/slurm"),
+        "--configfile",
+        str(ROOT / "config/smoke.yaml"),
+        "--quiet",
+        "rules",
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"^train_model\s+11$", result.stdout, re.M)
 
@@ -48,15 +62,29 @@ def test_script_finds_the_package_without_pythonpath(script, tmp_path):
     """Conda jobs get no PYTHONPATH; here not even site-packages (python -S), so only the
     script's own first lines can make `rethinkgen` importable, from this checkout."""
     body = ast.parse(script.read_text()).body
-    first_import = next(i for i, node in enumerate(body)
-                        if isinstance(node, (ast.Import, ast.ImportFrom)) and "rethinkgen" in ast.unparse(node))
+    first_import = next(
+        i
+        for i, node in enumerate(body)
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and "rethinkgen" in ast.unparse(node)
+    )
     # The statements before the first rethinkgen import that only use the standard library.
-    bootstrap = [ast.unparse(node) for node in body[:first_import]
-                 if not re.search(r"\b(logging|matplotlib|pyarrow|pandas|torch|numpy)\b", ast.unparse(node))]
-    probe = "\n".join(["import types", f"snakemake = types.SimpleNamespace(scriptdir={str(script.parent)!r})",
-                       *bootstrap, "import rethinkgen", "print(rethinkgen.__file__)"])
-    result = subprocess.run([sys.executable, "-S", "-E", "-c", probe], cwd=tmp_path,
-                            capture_output=True, text=True)
+    bootstrap = [
+        ast.unparse(node)
+        for node in body[:first_import]
+        if not re.search(r"\b(logging|matplotlib|pyarrow|pandas|torch|numpy)\b", ast.unparse(node))
+    ]
+    probe = "\n".join(
+        [
+            "import types",
+            f"snakemake = types.SimpleNamespace(scriptdir={str(script.parent)!r})",
+            *bootstrap,
+            "import rethinkgen",
+            "print(rethinkgen.__file__)",
+        ]
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-E", "-c", probe], cwd=tmp_path, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()) == ROOT / "src/rethinkgen/__init__.py"
 
@@ -94,12 +122,19 @@ def rules_with_conda_env() -> list[tuple[str, Path, Path]]:
             env = re.search(r'conda:\s*"([^"]+)"', block)
             script = re.search(r'script:\s*"([^"]+)"', block)
             if env and script:
-                found.append((block.split(":")[0], (smk.parent / env[1]).resolve(),
-                              (smk.parent / script[1]).resolve()))
+                found.append(
+                    (
+                        block.split(":")[0],
+                        (smk.parent / env[1]).resolve(),
+                        (smk.parent / script[1]).resolve(),
+                    )
+                )
     return found
 
 
-@pytest.mark.parametrize("rule, env, script", rules_with_conda_env(), ids=lambda x: getattr(x, "name", x))
+@pytest.mark.parametrize(
+    "rule, env, script", rules_with_conda_env(), ids=lambda x: getattr(x, "name", x)
+)
 def test_conda_env_has_what_the_rule_imports(rule, env, script):
     """`--sdm conda` runs each rule in its env: every library its script uses must be there."""
     spec = yaml.safe_load(env.read_text())["dependencies"]
@@ -120,7 +155,9 @@ def test_torchrun_ranks_get_the_package_path(monkeypatch, tmp_path):
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.setattr(distributed.subprocess, "run", fake_run)
     files = {k: tmp_path / k for k in ("train", "test", "metrics", "info", "model")}
-    distributed.launch(2, {"seed": 0}, checkpoint=None, threads=2, log_path=tmp_path / "log", **files)
+    distributed.launch(
+        2, {"seed": 0}, checkpoint=None, threads=2, log_path=tmp_path / "log", **files
+    )
     assert seen["PYTHONPATH"].split(":")[0] == str(ROOT / "src")
 
 
@@ -146,7 +183,11 @@ def test_workflow_as_a_module(tmp_path):
         target = "results/data/fashion_mnist_tiny/random_labels/data_seed20170424/train.npz"
         env_free = subprocess.run(
             ["env", "-u", "PYTHONPATH", sys.executable, "-m", "snakemake", "--cores", "1", target],
-            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert env_free.returncode == 0, env_free.stderr[-3000:]
         assert (tmp_path / target).is_file()
 
@@ -154,13 +195,23 @@ def test_workflow_as_a_module(tmp_path):
 def test_license_and_catalog_metadata():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["license"] == {"text": "MIT"}
-    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n\nCopyright (c) 2026 rethinkgen contributors")
+    assert (
+        (ROOT / "LICENSE")
+        .read_text()
+        .startswith("MIT License\n\nCopyright (c) 2026 rethinkgen contributors")
+    )
     usage = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())["usage"]
     assert set(usage) == {"mandatory-flags", "software-stack-deployment", "report"}
     # Claimed only what has run: the pip environment. The conda envs were never built, and
     # the catalog's newer key is apptainer, not singularity.
-    assert usage["software-stack-deployment"] == {"conda": False, "apptainer": False, "apptainer+conda": False}
+    assert usage["software-stack-deployment"] == {
+        "conda": False,
+        "apptainer": False,
+        "apptainer+conda": False,
+    }
     assert usage["report"] is True
     # Every rule that runs a script still names its environment, for whoever tries --sdm conda.
-    scripted = sum(smk.read_text().count("    script:") for smk in (ROOT / "workflow/rules").glob("*.smk"))
+    scripted = sum(
+        smk.read_text().count("    script:") for smk in (ROOT / "workflow/rules").glob("*.smk")
+    )
     assert len(rules_with_conda_env()) == scripted

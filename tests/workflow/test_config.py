@@ -1,6 +1,5 @@
 """Every class of bad config is rejected with a message naming the key."""
 
-import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +62,9 @@ def test_unknown_corruption_kind_and_bad_key_are_rejected():
 def test_experiment_naming_unknown_model():
     config = load()
     config["experiments"]["fig1a"]["grids"][0]["models"] = ["inceptoin"]
-    with pytest.raises(ConfigError, match=r"experiments\.fig1a\.grids\[0\]\.models: 'inceptoin' is not defined"):
+    with pytest.raises(
+        ConfigError, match=r"experiments\.fig1a\.grids\[0\]\.models: 'inceptoin' is not defined"
+    ):
         check_config(config)
 
 
@@ -72,10 +73,19 @@ def test_pixel_corruption_on_imagenet():
     config["datasets"]["imagenet"] = {"name": "imagenet", "root": "/data/ilsvrc2012"}
     config["models"]["inception_v3"] = {"arch": "inception_v3", "lr": 0.1}
     config["experiments"]["fig2a"] = {
-        "grids": [{"datasets": ["imagenet"], "models": ["inception_v3"],
-                   "corruptions": ["random_labels", "shuffled_pixels"], "regularizers": ["none"]}]
+        "grids": [
+            {
+                "datasets": ["imagenet"],
+                "models": ["inception_v3"],
+                "corruptions": ["random_labels", "shuffled_pixels"],
+                "regularizers": ["none"],
+            }
+        ]
     }
-    with pytest.raises(ConfigError, match="pixel corruption 'shuffled_pixels'.*only label randomization on ImageNet"):
+    with pytest.raises(
+        ConfigError,
+        match="pixel corruption 'shuffled_pixels'.*only label randomization on ImageNet",
+    ):
         check_config(config)
 
 
@@ -100,7 +110,9 @@ def test_runs_shared_by_experiments_are_counted_once():
 
 def test_regularizer_overrides_training_settings():
     config = load()
-    resolved = run_spec(config, Run("fashion_mnist_500", "inception", "random_labels", "aug_slow", 0))
+    resolved = run_spec(
+        config, Run("fashion_mnist_500", "inception", "random_labels", "aug_slow", 0)
+    )
     assert resolved.training["lr_decay"] == 0.999
     assert resolved.training["batch_size"] == 128
     assert "training" not in resolved.regularizer_spec
@@ -114,7 +126,9 @@ def test_bad_config_fails_before_any_job(tmp_path):
     bad.write_text(yaml.safe_dump(config))
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode != 0
     assert "'inceptoin' is not defined under 'models:'" in result.stdout + result.stderr
@@ -123,7 +137,9 @@ def test_bad_config_fails_before_any_job(tmp_path):
 def test_theory_naming_unknown_dataset():
     config = load()
     config["theory"]["kernel_solves"]["fashion_mnist_gabor"]["dataset"] = "fashion_mnst"
-    with pytest.raises(ConfigError, match=r"theory\.kernel_solves\.fashion_mnist_gabor\.dataset: 'fashion_mnst'"):
+    with pytest.raises(
+        ConfigError, match=r"theory\.kernel_solves\.fashion_mnist_gabor\.dataset: 'fashion_mnst'"
+    ):
         check_config(config)
 
 
@@ -135,16 +151,24 @@ def test_experiment_budgets_combine_for_shared_runs():
     shared = Run("fashion_mnist_500", "inception", "true_labels", "none", 0)  # fig1a, fig1bc, ...
     only_1bc = Run("fashion_mnist_500", "alexnet", "labels_p050", "none", 0)
     keys = ("max_epochs", "stop_when_fitted", "min_epochs", "readout_epochs", "score_at_fit")
-    assert {k: run_spec(config, only_1bc).training[k] for k in keys} \
-        == {"max_epochs": 50, "stop_when_fitted": True, "min_epochs": 0, "readout_epochs": [50],
-            "score_at_fit": True}
+    assert {k: run_spec(config, only_1bc).training[k] for k in keys} == {
+        "max_epochs": 50,
+        "stop_when_fitted": True,
+        "min_epochs": 0,
+        "readout_epochs": [50],
+        "score_at_fit": True,
+    }
     # shared with experiments that train the whole curve (fig1a's 30, table1's and fig2b's
     # model-level 40): at least their longest budget, then on to fit or fig1bc's cap 50;
     # scored at every experiment's read-out epoch and at its fit
     config["models"]["inception"]["training"] = {"max_epochs": 40}
-    assert {k: run_spec(config, shared).training[k] for k in keys} \
-        == {"max_epochs": 50, "stop_when_fitted": True, "min_epochs": 40,
-            "readout_epochs": [30, 40, 50], "score_at_fit": True}
+    assert {k: run_spec(config, shared).training[k] for k in keys} == {
+        "max_epochs": 50,
+        "stop_when_fitted": True,
+        "min_epochs": 40,
+        "readout_epochs": [30, 40, 50],
+        "score_at_fit": True,
+    }
 
 
 def test_model_level_training_override_is_resolved():
@@ -159,8 +183,8 @@ BEYOND_SCHEMA = str(ROOT / "workflow/schemas/beyond.schema.yaml")
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_shipped_beyond_sections_are_valid_and_kept_out_of_all(name):
-    from rethinkgen.targets import check_beyond
     from rethinkgen.config import target_runs
+    from rethinkgen.targets import check_beyond
 
     config = load(name)
     validate(config, BEYOND_SCHEMA)

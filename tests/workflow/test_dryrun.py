@@ -36,11 +36,23 @@ def test_paper_grid_size():
 
 
 def test_costliest_training_jobs_have_the_highest_priority(tmp_path):
-    result = snakemake("-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-                       "all", "--workflow-profile", "none", cwd=tmp_path)  # per-job blocks
+    result = snakemake(
+        "-n",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "all",
+        "--workflow-profile",
+        "none",
+        cwd=tmp_path,
+    )  # per-job blocks
     assert result.returncode == 0, result.stderr[-3000:]
-    jobs = re.findall(r"rule train_model:.*?wildcards: dataset=\S+ model=(\w+),.*?priority: (\d+)",
-                      result.stdout, re.S)
+    jobs = re.findall(
+        r"rule train_model:.*?wildcards: dataset=\S+ model=(\w+),.*?priority: (\d+)",
+        result.stdout,
+        re.S,
+    )
     by_model = {}
     for model, priority in jobs:
         by_model.setdefault(model, set()).add(int(priority))
@@ -60,12 +72,18 @@ def test_default_config_is_the_offline_one():
 
 
 def test_lint_passes():
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_snakefmt_clean():
     files = ["Snakefile", *map(str, sorted((ROOT / "workflow/rules").glob("*.smk")))]
-    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *files],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

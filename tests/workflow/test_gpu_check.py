@@ -14,8 +14,13 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_gpu_check_cpu_mode_writes_json_and_markdown(tmp_path):
     env = {**os.environ, "PYTHON": sys.executable}
-    result = subprocess.run([str(ROOT / "benchmarks/gpu_check.sh"), "--cpu", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run(
+        [str(ROOT / "benchmarks/gpu_check.sh"), "--cpu", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert [s["rc"] for s in report["steps"]] == [0, 0, 0, 0], report["steps"]
@@ -25,6 +30,9 @@ def test_gpu_check_cpu_mode_writes_json_and_markdown(tmp_path):
     assert [c["concurrent_runs"] for c in report["concurrency"]] == [1, 2]
     assert "| 600 | torch_cholesky |" in report["kernel_table"]
     assert "# GPU check: cpu" in (tmp_path / "gpu_check.md").read_text()
-    hours = subprocess.run([sys.executable, str(ROOT / "benchmarks/gpu_hours.py"),
-                            str(tmp_path / "gpu_check.json")], capture_output=True, text=True)
+    hours = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/gpu_hours.py"), str(tmp_path / "gpu_check.json")],
+        capture_output=True,
+        text=True,
+    )
     assert hours.returncode == 0 and "GPU-hours" in hours.stdout, hours.stderr

@@ -24,9 +24,19 @@ def paper_config(tmp_path: Path, **training) -> Path:
 
 
 def snakemake(tmp_path: Path, *args: str, dry: bool = True) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", *(["-n"] if dry else []), "--snakefile",
-               str(ROOT / "Snakefile"), "--directory", str(tmp_path / "work"), *args,
-               "--workflow-profile", "none"]  # the per-job blocks are read
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *(["-n"] if dry else []),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path / "work"),
+        *args,
+        "--workflow-profile",
+        "none",
+    ]  # the per-job blocks are read
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
@@ -36,13 +46,18 @@ def train_resources(output: str) -> list[str]:
     return blocks
 
 
-@pytest.mark.parametrize("runs_per_gpu, slots, claims_gpu", [
-    (4, 8, "gpu=0,"),  # several runs share each GPU through gpu_slots
-    (1, 2, "gpu=1,"),  # one run per GPU claims a whole GPU
-])
+@pytest.mark.parametrize(
+    "runs_per_gpu, slots, claims_gpu",
+    [
+        (4, 8, "gpu=0,"),  # several runs share each GPU through gpu_slots
+        (1, 2, "gpu=1,"),  # one run per GPU claims a whole GPU
+    ],
+)
 def test_local_runs_claim_gpu_slots(tmp_path, runs_per_gpu, slots, claims_gpu):
     config = paper_config(tmp_path, device="cuda", runs_per_gpu=runs_per_gpu)
-    result = snakemake(tmp_path, "--cores", "8", "--resources", "gpu=2", "--configfile", str(config))
+    result = snakemake(
+        tmp_path, "--cores", "8", "--resources", "gpu=2", "--configfile", str(config)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"gpu_slots={slots}: 2 GPU(s) x {runs_per_gpu} training run(s) per GPU" in result.stderr
     for resources in train_resources(result.stdout):
@@ -59,15 +74,18 @@ def test_device_auto_claims_no_gpu(tmp_path):
 
 def test_slurm_packed_profile_groups_runs_onto_one_gpu_job(tmp_path):
     config = paper_config(tmp_path, device="cuda", runs_per_gpu=4)
-    result = snakemake(tmp_path, "--profile", "slurm", "--profile", "slurm/packed",
-                       "--configfile", str(config))
+    result = snakemake(
+        tmp_path, "--profile", "slurm", "--profile", "slurm/packed", "--configfile", str(config)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "gpu_slots=4: 1 GPU(s) x 4 training run(s) per GPU" in result.stderr
     groups = result.stdout.split("Group job train")[1:]
     assert len(groups) == -(-PAPER_RUNS // 8)  # group-components: 8 runs per Slurm job
     # Members are indented; the next unindented job header ends the group.
-    members = [len(re.findall(r"^ {4}rule train_model:", re.split(r"\n(?=\[|rule )", g, 1)[0], re.M))
-               for g in groups]
+    members = [
+        len(re.findall(r"^ {4}rule train_model:", re.split(r"\n(?=\[|rule )", g, 1)[0], re.M))
+        for g in groups
+    ]
     assert sum(members) == PAPER_RUNS and max(members) == 8
     for resources in train_resources(result.stdout):
         assert re.search(r"gpu=0, gpu_slots=1, gres=gpu:1", resources), resources

@@ -29,8 +29,13 @@ def test_outer_workflow_with_a_prefix_dry_runs_and_keeps_local_rules(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"^rethinkgen_train_model\s+11$", result.stdout, re.M)
     local = set(re.search(r"^LOCAL: (.*)$", result.stderr, re.M)[1].split())
-    assert {"rethinkgen_prepare_dataset", "rethinkgen_corrupt_dataset", "rethinkgen_plot_figure",
-            "rethinkgen_make_table", "rethinkgen_aggregate_runs"} <= local
+    assert {
+        "rethinkgen_prepare_dataset",
+        "rethinkgen_corrupt_dataset",
+        "rethinkgen_plot_figure",
+        "rethinkgen_make_table",
+        "rethinkgen_aggregate_runs",
+    } <= local
     assert "rethinkgen_train_model" not in local
     listing = snakemake("-n", "--summary", cwd=tmp_path)
     assert "rethinkgen/results/figures/" in listing.stdout

@@ -19,8 +19,13 @@ ONE_RUN = "results/runs/fashion_mnist_tiny/mlp_1x512/true_labels/none/seed0/run_
 
 
 def test_one_run_by_its_output_path_plans_one_training_job():
-    counts = dry_run_counts(ONE_RUN, "--configfile", "config/smoke.yaml",
-                            "--config", "training={max_epochs: 3, tensorboard: true}")
+    counts = dry_run_counts(
+        ONE_RUN,
+        "--configfile",
+        "config/smoke.yaml",
+        "--config",
+        "training={max_epochs: 3, tensorboard: true}",
+    )
     assert counts["train_model"] == 1
     assert set(counts) == {"prepare_dataset", "corrupt_dataset", "train_model"}
 
@@ -36,8 +41,8 @@ def _with_cli_overrides(*entries: str) -> dict:
 
 def test_nested_overrides_reach_the_run_typed_and_merged():
     config = _with_cli_overrides(
-        "training={max_epochs: 3, tensorboard: true, lr_decay_every_steps: null}",
-        "seeds=[0, 1]")
+        "training={max_epochs: 3, tensorboard: true, lr_decay_every_steps: null}", "seeds=[0, 1]"
+    )
     spec = run_spec(config, Run("fashion_mnist_tiny", "mlp_1x512", "true_labels", "none", 0))
     training = spec.training
     assert training["max_epochs"] == 3 and config["training"]["tensorboard"] is True
@@ -48,11 +53,16 @@ def test_nested_overrides_reach_the_run_typed_and_merged():
 
 
 def test_strings_the_schema_allows_stay_strings():
-    config = _with_cli_overrides("training={amp: 'off', device: cpu}",
-                                 "models={mlp_1x512: {lr: 0.05}}")
+    config = _with_cli_overrides(
+        "training={amp: 'off', device: cpu}", "models={mlp_1x512: {lr: 0.05}}"
+    )
     assert config["training"]["amp"] == "off" and config["training"]["device"] == "cpu"
-    assert config["models"]["mlp_1x512"] == {"arch": "mlp", "hidden": [512], "lr": 0.05,
-                                             "init": "default"}  # the schema's default
+    assert config["models"]["mlp_1x512"] == {
+        "arch": "mlp",
+        "hidden": [512],
+        "lr": 0.05,
+        "init": "default",
+    }  # the schema's default
 
 
 def test_an_override_of_the_wrong_type_is_still_refused():
@@ -60,8 +70,15 @@ def test_an_override_of_the_wrong_type_is_still_refused():
         _with_cli_overrides("training={max_epochs: three}")
 
 
-ONE_RUN_COMMAND = (ONE_RUN, "--configfile", "config/smoke.yaml", "--cores", "1",
-                   "--config", "override={max_epochs: 3}")
+ONE_RUN_COMMAND = (
+    ONE_RUN,
+    "--configfile",
+    "config/smoke.yaml",
+    "--cores",
+    "1",
+    "--config",
+    "override={max_epochs: 3}",
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,19 +99,22 @@ def test_the_documented_override_trains_exactly_its_epochs(trained_one_run: Path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("edit", ["eval_batch_size: 7", "num_threads: 2", "tensorboard: true",
-                                  "checkpoint_every: 5"])
+@pytest.mark.parametrize(
+    "edit", ["eval_batch_size: 7", "num_threads: 2", "tensorboard: true", "checkpoint_every: 5"]
+)
 def test_editing_a_scheduling_setting_retrains_nothing(trained_one_run: Path, edit: str):
-    result = snakemake(*ONE_RUN_COMMAND[:-1], "override={max_epochs: 3, " + edit + "}", "-n",
-                       cwd=trained_one_run)
+    result = snakemake(
+        *ONE_RUN_COMMAND[:-1], "override={max_epochs: 3, " + edit + "}", "-n", cwd=trained_one_run
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Nothing to be done" in result.stdout + result.stderr, edit
 
 
 @pytest.mark.slow
 def test_editing_an_identity_setting_retrains_the_run(trained_one_run: Path):
-    result = snakemake(*ONE_RUN_COMMAND[:-1], "override={max_epochs: 3, batch_size: 64}", "-n",
-                       cwd=trained_one_run)
+    result = snakemake(
+        *ONE_RUN_COMMAND[:-1], "override={max_epochs: 3, batch_size: 64}", "-n", cwd=trained_one_run
+    )
     assert "train_model" in result.stdout, result.stdout[-2000:]
 
 
@@ -102,13 +122,22 @@ def test_identity_settings_are_pinned():
     """Which settings say what a result is (a change retrains) and which say how it runs."""
     from rethinkgen.training.settings import SCHEDULING_SETTINGS
 
-    assert set(SCHEDULING_SETTINGS) == {"eval_batch_size", "device", "num_threads",
-                                        "channels_last", "compile", "checkpoint_every",
-                                        "num_workers", "nproc_per_node", "tensorboard"}
+    assert set(SCHEDULING_SETTINGS) == {
+        "eval_batch_size",
+        "device",
+        "num_threads",
+        "channels_last",
+        "compile",
+        "checkpoint_every",
+        "num_workers",
+        "nproc_per_node",
+        "tensorboard",
+    }
     config = _with_cli_overrides("training={num_threads: 2, eval_batch_size: 7}")
     defaults = spec_defaults(yaml.safe_load(SCHEMA.read_text()))
-    identity = run_spec(config, Run("fashion_mnist_tiny", "mlp_1x512", "true_labels", "none", 0),
-                        defaults).identity()
+    identity = run_spec(
+        config, Run("fashion_mnist_tiny", "mlp_1x512", "true_labels", "none", 0), defaults
+    ).identity()
     assert {"num_threads", "eval_batch_size"}.isdisjoint(identity)
     assert identity["max_epochs"] == 2 and identity["data_seed"] == 20170424
     assert identity["corruption_spec"] == {"kind": "none"}  # schema defaults left out

@@ -22,9 +22,21 @@ def _workdir(tmp_path: Path, model: dict, epochs: int = 2) -> Path:
     """A user's project folder: examples/ copied in, an ImageFolder made from Fashion-MNIST,
     config/your_model.yaml made tiny (12x12 images, `epochs` epochs)."""
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    subprocess.run([sys.executable, str(ROOT / "examples/make_image_folder.py"), "--out", "folder",
-                    "--n-train", "60", "--n-test", "30"], cwd=tmp_path, check=True,
-                   env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples/make_image_folder.py"),
+            "--out",
+            "folder",
+            "--n-train",
+            "60",
+            "--n-test",
+            "30",
+        ],
+        cwd=tmp_path,
+        check=True,
+        env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
+    )
     config = yaml.safe_load((ROOT / "config/your_model.yaml").read_text())
     config["datasets"]["my_images"] |= {"root": "folder", "image_size": 12}
     config["models"]["my_model"] = model
@@ -34,16 +46,31 @@ def _workdir(tmp_path: Path, model: dict, epochs: int = 2) -> Path:
 
 
 def _run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return snakemake("memorize", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-                     "--configfile", str(workdir / "config.yaml"), *args, timeout=900)
+    return snakemake(
+        "memorize",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        *args,
+        timeout=900,
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not FASHION.is_dir(), reason="needs the Fashion-MNIST IDX files")
-@pytest.mark.parametrize("model, origin", [
-    ({"arch": "python", "factory": "examples.my_model:build", "lr": 0.01}, "examples.my_model:build"),
-    ({"arch": "torchvision", "name": "resnet18", "lr": 0.01}, "torchvision.models.resnet18"),
-])
+@pytest.mark.parametrize(
+    "model, origin",
+    [
+        (
+            {"arch": "python", "factory": "examples.my_model:build", "lr": 0.01},
+            "examples.my_model:build",
+        ),
+        ({"arch": "torchvision", "name": "resnet18", "lr": 0.01}, "torchvision.models.resnet18"),
+    ],
+)
 def test_ready_experiment_end_to_end(tmp_path, model, origin):
     workdir = _workdir(tmp_path, model)
     result = _run(workdir, "--cores", "2")
@@ -51,12 +78,23 @@ def test_ready_experiment_end_to_end(tmp_path, model, origin):
     page = (workdir / "results/own_model.md").read_text()
     assert page.startswith("# How much does your model memorize? `my_model` on `my_images`")
     assert origin in page and "source SHA-256" in page
-    for section in ("## Randomization tests (Figure 1a)", "## Label corruption sweep",
-                    "## Memorization dynamics", "The paper's curves are not drawn"):
+    for section in (
+        "## Randomization tests (Figure 1a)",
+        "## Label corruption sweep",
+        "## Memorization dynamics",
+        "The paper's curves are not drawn",
+    ):
         assert section in page
-    for figure in ("fig1a_learning_curves", "fig1b_convergence_slowdown",
-                   "fig1c_test_error_vs_corruption", "memorization_dynamics"):
-        assert f"](figures/{figure}.png)" in page and (workdir / f"results/figures/{figure}.png").is_file()
+    for figure in (
+        "fig1a_learning_curves",
+        "fig1b_convergence_slowdown",
+        "fig1c_test_error_vs_corruption",
+        "memorization_dynamics",
+    ):
+        assert (
+            f"](figures/{figure}.png)" in page
+            and (workdir / f"results/figures/{figure}.png").is_file()
+        )
     # Both models in every table, labelled by their config keys; the page's model first.
     tables = [block for block in page.split("\n\n") if block.startswith("| model")]
     assert len(tables) == 3
@@ -75,6 +113,8 @@ def test_unimportable_factory_stops_before_any_job(tmp_path):
     result = _run(tmp_path, "-n")
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert ("models.my_model on datasets.my_images: factory 'nowhere.nets:build': cannot import "
-            "module 'nowhere.nets'") in output
+    assert (
+        "models.my_model on datasets.my_images: factory 'nowhere.nets:build': cannot import "
+        "module 'nowhere.nets'"
+    ) in output
     assert "Job stats" not in output

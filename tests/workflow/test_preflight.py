@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rethinkgen.preflight import missing_executor_commands, runs_training
-from tests.workflow.dag import ROOT, snakemake
+from tests.workflow.dag import ROOT
 
 SMOKE = str(ROOT / "config/smoke.yaml")
 DATA = "resources/datasets/fashion_mnist_tiny/data_seed20170424/train.npz"
@@ -21,9 +21,27 @@ NEEDS_CUDA = not __import__("torch").cuda.is_available()
 def run(tmp_path: Path, *args: str, env: dict | None = None):
     env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT / "src")}
     import subprocess
-    return subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-                           "--directory", str(tmp_path), "--configfile", SMOKE, "--cores", "1", *args],
-                          capture_output=True, text=True, timeout=300, env=env)
+
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            SMOKE,
+            "--cores",
+            "1",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def test_missing_slurm_commands_are_named():
@@ -63,8 +81,13 @@ def path_without_slurm(folder: Path) -> str:
 
 
 def test_slurm_profile_without_slurm_names_the_missing_command(tmp_path):
-    result = run(tmp_path / "work", TRAINED, "--profile", str(ROOT / "profiles/slurm"),
-                 env={"PATH": path_without_slurm(tmp_path / "bin")})
+    result = run(
+        tmp_path / "work",
+        TRAINED,
+        "--profile",
+        str(ROOT / "profiles/slurm"),
+        env={"PATH": path_without_slurm(tmp_path / "bin")},
+    )
     assert result.returncode != 0
     assert "needs the commands sbatch, squeue, but sbatch, squeue are not on PATH" in result.stderr
     assert not (tmp_path / "work/resources").exists()  # before any job, local ones included

@@ -25,8 +25,16 @@ def load(configfile: str) -> dict:
 
 # Hand-counted from config/quick.yaml's grids (fig1bc: 2x2 + 1 + 6; table1: 2 + 3 + 1 + 1
 # + 4 + 2; table4: 1 + 2; scorecard and all: every distinct run).
-QUICK_TRAIN_JOBS = {"fig1a": 5, "fig1b": 11, "fig1c": 11, "table1": 13, "table4": 3, "fig2b": 2,
-                    "scorecard": 24, "all": 24}
+QUICK_TRAIN_JOBS = {
+    "fig1a": 5,
+    "fig1b": 11,
+    "fig1c": 11,
+    "table1": 13,
+    "table4": 3,
+    "fig2b": 2,
+    "scorecard": 24,
+    "all": 24,
+}
 
 
 @pytest.mark.parametrize("target, expected", QUICK_TRAIN_JOBS.items())
@@ -72,9 +80,11 @@ def test_scorecard_reads_the_theory_tables_when_the_config_has_them():
 def test_scorecard_and_theory_target_lists():
     config = load("config/quick.yaml")
     assert targets.scorecard_inputs(config) == {
-        "runs": "results/tables/runs.parquet", "curves": "results/tables/curves.parquet",
+        "runs": "results/tables/runs.parquet",
+        "curves": "results/tables/curves.parquet",
         "expressivity": "results/tables/expressivity.parquet",
-        "kernels": "results/tables/table3_kernels.parquet"}
+        "kernels": "results/tables/table3_kernels.parquet",
+    }
     no_theory = {k: v for k, v in config.items() if k != "theory"}
     assert set(targets.scorecard_inputs(no_theory)) == {"runs", "curves"}
     assert targets.theory_targets(no_theory) == []

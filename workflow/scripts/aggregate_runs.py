@@ -10,8 +10,8 @@ import logging
 
 import pyarrow.parquet as pq
 
-from rethinkgen.io import atomic_path, rule_logging
 from rethinkgen.analysis.aggregate import aggregate_runs
+from rethinkgen.io import atomic_path, rule_logging
 
 with rule_logging(snakemake.log[0]):
     run_dirs = [os.path.dirname(path) for path in snakemake.input.info]

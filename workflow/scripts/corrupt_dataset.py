@@ -14,8 +14,12 @@ from rethinkgen.io import rule_logging, write_json
 
 with rule_logging(snakemake.log[0]):
     spec = dict(snakemake.params.spec)
-    result = apply_corruption(spec, load_split(snakemake.input.train),
-                              load_split(snakemake.input.test), seed=snakemake.params.seed)
+    result = apply_corruption(
+        spec,
+        load_split(snakemake.input.train),
+        load_split(snakemake.input.test),
+        seed=snakemake.params.seed,
+    )
     save_split(result.train, snakemake.output.train)
     save_split(result.test, snakemake.output.test)
     write_json(result.stats, snakemake.output.info)

@@ -7,9 +7,10 @@ import sys
 sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
 
 import torch
+
 from rethinkgen.data.splits import load_split
-from rethinkgen.theory.expressivity import expressivity_rows
 from rethinkgen.io import rule_logging, write_parquet
+from rethinkgen.theory.expressivity import expressivity_rows
 
 with rule_logging(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

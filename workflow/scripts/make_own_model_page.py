@@ -14,10 +14,18 @@ from rethinkgen.io import atomic_path, rule_logging
 with rule_logging(snakemake.log[0]):
     spec = snakemake.params.spec
     page_dir = os.path.dirname(snakemake.output.md)
-    figures = {os.path.splitext(os.path.basename(f))[0]: os.path.relpath(f, page_dir)
-               for f in snakemake.input.figures}
-    text = render_page(spec, snakemake.config, pd.read_parquet(snakemake.input.randomizations),
-                       pd.read_parquet(snakemake.input.sweep), pd.read_parquet(snakemake.input.dynamics),
-                       figures, snakemake.params.source)
+    figures = {
+        os.path.splitext(os.path.basename(f))[0]: os.path.relpath(f, page_dir)
+        for f in snakemake.input.figures
+    }
+    text = render_page(
+        spec,
+        snakemake.config,
+        pd.read_parquet(snakemake.input.randomizations),
+        pd.read_parquet(snakemake.input.sweep),
+        pd.read_parquet(snakemake.input.dynamics),
+        figures,
+        snakemake.params.source,
+    )
     with atomic_path(snakemake.output.md) as tmp, open(tmp, "w") as handle:
         handle.write(text)

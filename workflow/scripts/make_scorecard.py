@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-
-from rethinkgen.io import read_parquet, rule_logging, write_parquet
 from rethinkgen.analysis.scorecard import TITLE, build_scorecard, scorecard_notes
 from rethinkgen.analysis.tables import render_html, render_latex, render_markdown
+from rethinkgen.io import read_parquet, rule_logging, write_parquet
 from rethinkgen.theory.least_squares import min_norm_agreement
 from rethinkgen.training.models import parameter_table
 
@@ -31,12 +30,17 @@ with rule_logging(snakemake.log[0]):
         read_parquet(snakemake.input.curves),
         expressivity=optional_table("expressivity"),
         kernels=optional_table("kernels"),
-        param_counts=pd.DataFrame(parameter_table(), columns=["paper_model", "num_params", "paper_num_params"]),
+        param_counts=pd.DataFrame(
+            parameter_table(), columns=["paper_model", "num_params", "paper_num_params"]
+        ),
         min_norm=min_norm_agreement(seed=0),
     )
     write_parquet(card, snakemake.output.parquet)
     notes = scorecard_notes(card)
-    for render, path in ((render_markdown, snakemake.output.md), (render_latex, snakemake.output.tex),
-                         (render_html, snakemake.output.html)):
+    for render, path in (
+        (render_markdown, snakemake.output.md),
+        (render_latex, snakemake.output.tex),
+        (render_html, snakemake.output.html),
+    ):
         Path(path).write_text(render(card, TITLE, notes))
     logging.info("scorecard: %s", notes[0])

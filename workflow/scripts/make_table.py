@@ -9,15 +9,23 @@ sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", ".."
 import logging
 from pathlib import Path
 
-
+from rethinkgen.analysis.tables import (
+    TABLE_TITLES,
+    build_table,
+    render_html,
+    render_latex,
+    render_markdown,
+)
 from rethinkgen.io import read_parquet, rule_logging, write_parquet
-from rethinkgen.analysis.tables import TABLE_TITLES, build_table, render_html, render_latex, render_markdown
 
 with rule_logging(snakemake.log[0]):
     name = snakemake.wildcards.table
     long, display, notes = build_table(name, read_parquet(snakemake.input.runs))
     write_parquet(long, snakemake.output.parquet)
-    for render, path in ((render_markdown, snakemake.output.md), (render_latex, snakemake.output.tex),
-                         (render_html, snakemake.output.html)):
+    for render, path in (
+        (render_markdown, snakemake.output.md),
+        (render_latex, snakemake.output.tex),
+        (render_html, snakemake.output.html),
+    ):
         Path(path).write_text(render(display, TABLE_TITLES[name], notes))
     logging.info("%s: %d rows", name, len(long))

@@ -7,8 +7,9 @@ import sys
 sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
 
 import pandas as pd
-from rethinkgen.theory.expressivity import expressivity_markdown
+
 from rethinkgen.io import atomic_path, read_parquet, rule_logging, write_parquet
+from rethinkgen.theory.expressivity import expressivity_markdown
 from rethinkgen.theory.kernels import table3
 
 with rule_logging(snakemake.log[0]):

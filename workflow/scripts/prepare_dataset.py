@@ -16,7 +16,13 @@ with rule_logging(snakemake.log[0]):
     save_split(train, snakemake.output.train)
     save_split(test, snakemake.output.test)
     write_json(
-        {"spec": spec, "seed": snakemake.params.seed, "n_train": len(train), "n_test": len(test),
-         "num_classes": train.num_classes, "classes": train.classes},
+        {
+            "spec": spec,
+            "seed": snakemake.params.seed,
+            "n_train": len(train),
+            "n_test": len(test),
+            "num_classes": train.num_classes,
+            "classes": train.classes,
+        },
         snakemake.output.info,
     )

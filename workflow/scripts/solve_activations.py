@@ -12,8 +12,14 @@ from rethinkgen.theory.activations import activation_rows
 
 with rule_logging(snakemake.log[0]):
     settings = snakemake.params.settings
-    rows = activation_rows(load_split(snakemake.input.train).images, settings["sample_sizes"],
-                           settings["activations"], settings["projection_scales"],
-                           settings["bias_gap_fraction"], settings["seed"],
-                           settings.get("min_gap_targets", []), settings.get("repeats", 1))
+    rows = activation_rows(
+        load_split(snakemake.input.train).images,
+        settings["sample_sizes"],
+        settings["activations"],
+        settings["projection_scales"],
+        settings["bias_gap_fraction"],
+        settings["seed"],
+        settings.get("min_gap_targets", []),
+        settings.get("repeats", 1),
+    )
     write_parquet(rows, snakemake.output.rows)

@@ -20,7 +20,13 @@ from rethinkgen.training.cli import run_training
 schema = os.path.join(snakemake.scriptdir, "..", "schemas", "config.schema.yaml")
 spec = job_run_spec(snakemake.config, snakemake.wildcards, snakemake.params.identity, schema)
 with rule_logging(snakemake.log[0], history=spec.paths().history):
-    run_training(spec, threads=snakemake.threads, log_path=snakemake.log[0],
-                 train=snakemake.input.train, test=snakemake.input.test,
-                 metrics=snakemake.output.metrics, info=snakemake.output.info,
-                 model=snakemake.output.model)
+    run_training(
+        spec,
+        threads=snakemake.threads,
+        log_path=snakemake.log[0],
+        train=snakemake.input.train,
+        test=snakemake.input.test,
+        metrics=snakemake.output.metrics,
+        info=snakemake.output.info,
+        model=snakemake.output.model,
+    )

@@ -16,10 +16,10 @@ import pandas as pd
 import pyarrow as pa
 
 from rethinkgen.analysis.readout import read_out
+from rethinkgen.io import read_parquet
 from rethinkgen.paper import paper_model_of
 from rethinkgen.run import RUN_KEYS
 from rethinkgen.schemas import CURVES, DESIGN_FIELDS, RUN_FACT_FIELDS, RUNS, to_arrow
-from rethinkgen.io import read_parquet
 
 KEY_COLUMNS = list(RUN_KEYS)
 DESIGN_COLUMNS = [name for name, _ in DESIGN_FIELDS]
@@ -69,10 +69,24 @@ def summarize_run(info: dict, metrics: pd.DataFrame, readout: dict | None = None
     return {
         **info["keys"],
         **design_columns(info["spec"]),
-        **{k: info.get(k) for k in ("status", "epochs", "steps", "fit_held_from_epoch",
-                                    "best_test_accuracy", "best_test_epoch", "num_params",
-                                    "device", "gpu_name", "precision", "wall_time_s",
-                                    "max_epochs", "mixed_code")},
+        **{
+            k: info.get(k)
+            for k in (
+                "status",
+                "epochs",
+                "steps",
+                "fit_held_from_epoch",
+                "best_test_accuracy",
+                "best_test_epoch",
+                "num_params",
+                "device",
+                "gpu_name",
+                "precision",
+                "wall_time_s",
+                "max_epochs",
+                "mixed_code",
+            )
+        },
         **{k: data.get(k) for k in ("n_train", "n_test", "num_classes")},
         "params_per_example": info["num_params"] / data["n_train"] if data.get("n_train") else None,
         "fit_metric": criterion.get("metric"),
@@ -82,8 +96,9 @@ def summarize_run(info: dict, metrics: pd.DataFrame, readout: dict | None = None
     }
 
 
-def aggregate_runs(run_dirs: list[str | Path],
-                   readouts: list[dict] | None = None) -> tuple[pa.Table, pa.Table]:
+def aggregate_runs(
+    run_dirs: list[str | Path], readouts: list[dict] | None = None
+) -> tuple[pa.Table, pa.Table]:
     """Read every run directory; return (curves, runs) as Arrow tables.
 
     ``readouts``: one experiment's budget per run (keys plus max_epochs and
@@ -99,9 +114,16 @@ def aggregate_runs(run_dirs: list[str | Path],
         keys = tuple(info["keys"][k] for k in KEY_COLUMNS)
         frames.append(metrics)
         rows.append(summarize_run(info, metrics, budgets.get(keys)))
-    runs = pd.DataFrame(rows, columns=[f.name for f in RUNS]) if rows else \
-        pd.DataFrame(columns=[f.name for f in RUNS])
+    runs = (
+        pd.DataFrame(rows, columns=[f.name for f in RUNS])
+        if rows
+        else pd.DataFrame(columns=[f.name for f in RUNS])
+    )
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KEY_COLUMNS)
-    curves = curves.merge(runs[KEY_COLUMNS + RUN_FACTS + DESIGN_COLUMNS],
-                          on=KEY_COLUMNS, how="left", validate="many_to_one")
+    curves = curves.merge(
+        runs[KEY_COLUMNS + RUN_FACTS + DESIGN_COLUMNS],
+        on=KEY_COLUMNS,
+        how="left",
+        validate="many_to_one",
+    )
     return to_arrow(curves, CURVES), to_arrow(runs, RUNS)

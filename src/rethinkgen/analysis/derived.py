@@ -16,11 +16,15 @@ def relative_time_to_fit(runs: pd.DataFrame) -> pd.DataFrame:
     """
     label_runs = runs[runs["corruption_prob"].notna()].copy()
     group = ["dataset", "model", "regularizer", "seed"]
-    base = (label_runs[label_runs["corruption_prob"] == 0.0]
-            .set_index(group)["epochs_to_fit"].rename("base_epochs_to_fit"))
+    base = (
+        label_runs[label_runs["corruption_prob"] == 0.0]
+        .set_index(group)["epochs_to_fit"]
+        .rename("base_epochs_to_fit")
+    )
     label_runs = label_runs.join(base, on=group)
-    label_runs["relative_time_to_fit"] = (label_runs["epochs_to_fit"].astype(float)
-                                          / label_runs["base_epochs_to_fit"].astype(float))
+    label_runs["relative_time_to_fit"] = label_runs["epochs_to_fit"].astype(float) / label_runs[
+        "base_epochs_to_fit"
+    ].astype(float)
     return label_runs
 
 

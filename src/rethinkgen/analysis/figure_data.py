@@ -51,28 +51,52 @@ def censored_summary(values: pd.Series, censored: pd.Series) -> dict:
     censored = censored.astype(bool).to_numpy()
     n, k = len(values), int(censored.sum())
     if n == 0:
-        return {"estimate": np.nan, "sd": np.nan, "n": 0, "n_censored": 0,
-                "summary": "none", "lower_bound": False}
+        return {
+            "estimate": np.nan,
+            "sd": np.nan,
+            "n": 0,
+            "n_censored": 0,
+            "summary": "none",
+            "lower_bound": False,
+        }
     if k == 0:
-        return {"estimate": float(values.mean()), "sd": float(values.std(ddof=1)) if n > 1 else np.nan,
-                "n": n, "n_censored": 0, "summary": "mean", "lower_bound": False}
+        return {
+            "estimate": float(values.mean()),
+            "sd": float(values.std(ddof=1)) if n > 1 else np.nan,
+            "n": n,
+            "n_censored": 0,
+            "summary": "mean",
+            "lower_bound": False,
+        }
     as_infinite = np.where(censored, np.inf, values)
     median_if_unbounded = float(np.median(as_infinite))
-    exact = np.isfinite(median_if_unbounded) and bool(np.all(values[censored] >= median_if_unbounded))
-    return {"estimate": median_if_unbounded if exact else float(np.median(values)),
-            "sd": np.nan, "n": n, "n_censored": k, "summary": "median",
-            "lower_bound": not exact}
+    exact = np.isfinite(median_if_unbounded) and bool(
+        np.all(values[censored] >= median_if_unbounded)
+    )
+    return {
+        "estimate": median_if_unbounded if exact else float(np.median(values)),
+        "sd": np.nan,
+        "n": n,
+        "n_censored": k,
+        "summary": "median",
+        "lower_bound": not exact,
+    }
 
 
-def summarize(frame: pd.DataFrame, by: list[str], value: str, censored: str | None = None) -> pd.DataFrame:
+def summarize(
+    frame: pd.DataFrame, by: list[str], value: str, censored: str | None = None
+) -> pd.DataFrame:
     """One summary row per group (censored_summary)."""
     rows = []
     for keys, group in frame.groupby(by, dropna=False, sort=True):
         flags = group[censored] if censored else pd.Series(False, index=group.index)
-        rows.append(dict(zip(by, keys if isinstance(keys, tuple) else (keys,)))
-                    | censored_summary(group[value], flags))
-    return pd.DataFrame(rows, columns=by + ["estimate", "sd", "n", "n_censored", "summary",
-                                            "lower_bound"])
+        rows.append(
+            dict(zip(by, keys if isinstance(keys, tuple) else (keys,)))
+            | censored_summary(group[value], flags)
+        )
+    return pd.DataFrame(
+        rows, columns=by + ["estimate", "sd", "n", "n_censored", "summary", "lower_bound"]
+    )
 
 
 def plotted_rows(drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
@@ -81,8 +105,13 @@ def plotted_rows(drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: str) -> p
     ours = drawn["source"] == "ours" if "source" in drawn else pd.Series(True, index=drawn.index)
     drawn = drawn.assign(outcome=outcome_of(drawn).where(ours, "paper")).reset_index(drop=True)
     failed = failed.assign(source="ours", outcome=outcome_of(failed))
-    columns = [c for c in dict.fromkeys(["source", *KEYS, "model_label", x, y, "outcome",
-                                         "censored", "readout_epoch", "split"])
-               if c in drawn or c in failed]
-    return pd.concat([drawn.reindex(columns=columns), failed.reindex(columns=columns)],
-                     ignore_index=True)
+    columns = [
+        c
+        for c in dict.fromkeys(
+            ["source", *KEYS, "model_label", x, y, "outcome", "censored", "readout_epoch", "split"]
+        )
+        if c in drawn or c in failed
+    ]
+    return pd.concat(
+        [drawn.reindex(columns=columns), failed.reindex(columns=columns)], ignore_index=True
+    )

@@ -54,7 +54,11 @@ def set_style() -> None:
 
 
 def _with_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """Model labels; with runs on several dataset keys (a ladder of sizes) each line or panel
+    also names its dataset key, so no size is averaged into another."""
     labels = [MODEL_LABELS.get(p, m) for p, m in zip(df["paper_model"], df["model"])]
+    if df["dataset"].nunique() > 1:
+        labels = [f"{label}, {dataset}" for label, dataset in zip(labels, df["dataset"])]
     return df.assign(model_label=labels, source=OURS)
 
 

@@ -46,22 +46,34 @@ def _value_at(metrics: pd.DataFrame, split: str, epoch: int) -> dict | None:
     if rows.empty:
         return None
     last = rows.iloc[-1]
-    return {"epoch": int(last["epoch"]), "accuracy": float(last["accuracy"]),
-            "loss": float(last["loss"]), "top5_accuracy": float(last["top5_accuracy"])}
+    return {
+        "epoch": int(last["epoch"]),
+        "accuracy": float(last["accuracy"]),
+        "loss": float(last["loss"]),
+        "top5_accuracy": float(last["top5_accuracy"]),
+    }
 
 
 def read_out(info: dict, metrics: pd.DataFrame, max_epochs: int, stops_at_fit: bool) -> dict:
     """The run's row for one experiment: outcome, read-out epoch and every final value."""
     outcome, epoch = readout_point(info, max_epochs, stops_at_fit)
-    row = {"budget": max_epochs, "stops_at_fit": stops_at_fit, "outcome": outcome,
-           "readout_epoch": epoch, "censored": outcome == "censored"}
+    row = {
+        "budget": max_epochs,
+        "stops_at_fit": stops_at_fit,
+        "outcome": outcome,
+        "readout_epoch": epoch,
+        "censored": outcome == "censored",
+    }
     for split in SPLITS:
         value = _value_at(metrics, split, epoch) or {}
         for key in ("accuracy", "loss", "top5_accuracy"):
             row[f"final_{split}_{key}"] = value.get(key, math.nan)
     fit_epoch = info.get("epochs_to_fit")
     within = fit_epoch is not None and fit_epoch <= epoch
-    row |= {"fitted": within, "epochs_to_fit": fit_epoch if within else None,
-            "steps_to_fit": info.get("steps_to_fit") if within else None,
-            "fit_stop_epoch": info.get("fit_stop_epoch") if within else None}
+    row |= {
+        "fitted": within,
+        "epochs_to_fit": fit_epoch if within else None,
+        "steps_to_fit": info.get("steps_to_fit") if within else None,
+        "fit_stop_epoch": info.get("fit_stop_epoch") if within else None,
+    }
     return row

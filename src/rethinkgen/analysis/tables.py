@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rethinkgen.paper import PAPER_TRAIN_SIZE, MODEL_LABELS, PAPER_DATASET, PAPER_IMAGENET, PAPER_NUM_PARAMS, read_paper_table
+from rethinkgen.paper import (
+    MODEL_LABELS,
+    PAPER_DATASET,
+    PAPER_IMAGENET,
+    PAPER_NUM_PARAMS,
+    PAPER_TRAIN_SIZE,
+    read_paper_table,
+)
 
 DATASET_LABELS = {
     "cifar10": "CIFAR-10",
@@ -19,8 +26,14 @@ DATASET_LABELS = {
     "imagenet": "ImageNet",
 }
 
-MATCH_COLUMNS = ["paper_model", "paper_condition", "random_crop", "augment",
-                 "weight_decay_on", "dropout_on"]
+MATCH_COLUMNS = [
+    "paper_model",
+    "paper_condition",
+    "random_crop",
+    "augment",
+    "weight_decay_on",
+    "dropout_on",
+]
 # paper metric -> (our runs column, factor to percent)
 _OUR_METRIC = {
     "train_accuracy_pct": "final_train_online_accuracy",
@@ -43,10 +56,20 @@ def _our_rows(runs: pd.DataFrame, metrics: list[str], converged_min: float) -> p
     if "params_per_example" not in runs:
         runs["params_per_example"] = float("nan")
     runs["failed"] = runs["diverged"] | ~(runs["final_train_online_accuracy"] >= converged_min)
-    long = runs.melt(id_vars=["dataset", "dataset_name", "model", "num_params", "failed", "diverged",
-                              "params_per_example"]
-                     + MATCH_COLUMNS,
-                     value_vars=[_OUR_METRIC[m] for m in metrics], var_name="column")
+    long = runs.melt(
+        id_vars=[
+            "dataset",
+            "dataset_name",
+            "model",
+            "num_params",
+            "failed",
+            "diverged",
+            "params_per_example",
+        ]
+        + MATCH_COLUMNS,
+        value_vars=[_OUR_METRIC[m] for m in metrics],
+        var_name="column",
+    )
     long["metric"] = long["column"].map({_OUR_METRIC[m]: m for m in metrics})
     long["value"] = long["value"] * 100.0
     keys = ["dataset", "dataset_name", "model"] + MATCH_COLUMNS + ["metric"]
@@ -55,14 +78,16 @@ def _our_rows(runs: pd.DataFrame, metrics: list[str], converged_min: float) -> p
     ok = long[~long["diverged"]]
     stats = ok.groupby(keys, dropna=False)["value"].agg(ours="mean", ours_sd="std")
     counts = long.groupby(keys, dropna=False).agg(
-        n_seeds=("value", "size"), n_failed=("failed", "sum"), n_diverged=("diverged", "sum"),
+        n_seeds=("value", "size"),
+        n_failed=("failed", "sum"),
+        n_diverged=("diverged", "sum"),
         num_params_ours=("num_params", "max"),
-        params_per_example=("params_per_example", "max"))
+        params_per_example=("params_per_example", "max"),
+    )
     return counts.join(stats).reset_index()
 
 
-def compare_with_paper(runs: pd.DataFrame, table: str,
-                       converged_min: float = 0.9) -> pd.DataFrame:
+def compare_with_paper(runs: pd.DataFrame, table: str, converged_min: float = 0.9) -> pd.DataFrame:
     """Paper's table (long form) beside ours: paper, ours, ours_sd, n_seeds, difference.
 
     Outer join: a paper row we did not run stays (ours empty, note "not run"); a run the
@@ -79,19 +104,35 @@ def compare_with_paper(runs: pd.DataFrame, table: str,
     of_seeds = " of " + merged["n_seeds"].fillna(0).astype(int).astype(str) + " seeds)"
     merged["note"] = np.select(
         [merged["n_seeds"].isna(), merged["n_diverged"] > 0, merged["n_failed"] > 0],
-        ["not run",
-         FAILED_TEXT + ": diverged (" + merged["n_diverged"].fillna(0).astype(int).astype(str)
-         + of_seeds,
-         FAILED_TEXT + " (" + merged["n_failed"].fillna(0).astype(int).astype(str) + of_seeds],
-        "")
+        [
+            "not run",
+            FAILED_TEXT
+            + ": diverged ("
+            + merged["n_diverged"].fillna(0).astype(int).astype(str)
+            + of_seeds,
+            FAILED_TEXT + " (" + merged["n_failed"].fillna(0).astype(int).astype(str) + of_seeds,
+        ],
+        "",
+    )
     merged.insert(0, "table", table)
     order = {m: i for i, m in enumerate(PAPER_NUM_PARAMS | {"inception_v3": 0})}
     merged["_order"] = merged["paper_model"].map(order).fillna(len(order))
-    return (merged.sort_values(["_order", "paper_condition", "random_crop", "augment",
-                                "weight_decay_on", "dropout_on"],
-                               ascending=[True, False, False, False, False, False],
-                               kind="stable")
-            .drop(columns="_order").reset_index(drop=True))
+    return (
+        merged.sort_values(
+            [
+                "_order",
+                "paper_condition",
+                "random_crop",
+                "augment",
+                "weight_decay_on",
+                "dropout_on",
+            ],
+            ascending=[True, False, False, False, False, False],
+            kind="stable",
+        )
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
 def _fmt(value: float, signed: bool = False) -> str:
@@ -113,26 +154,49 @@ def comparison_display(long: pd.DataFrame) -> pd.DataFrame:
     long = long.copy()
     long["Model"] = [MODEL_LABELS.get(p, m) for p, m in zip(long["paper_model"], long["model"])]
     long["Labels"] = long["paper_condition"].str.replace("_", " ")
-    flag_names = {"random_crop": "random crop", "augment": "augmentation",
-                  "weight_decay_on": "weight decay", "dropout_on": "dropout"}
+    flag_names = {
+        "random_crop": "random crop",
+        "augment": "augmentation",
+        "weight_decay_on": "weight decay",
+        "dropout_on": "dropout",
+    }
     shown_flags = [f for f in flag_names if long[f].astype(bool).any()]  # hide all-"no" columns
     for flag in shown_flags:
         long[flag_names[flag]] = np.where(long[flag].astype(bool), "yes", "no")
-    long["# params (paper)"] = long["num_params_paper"].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
-    long["# params (ours)"] = long["num_params_ours"].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    long["# params (paper)"] = long["num_params_paper"].map(
+        lambda v: "" if pd.isna(v) else f"{int(v):,}"
+    )
+    long["# params (ours)"] = long["num_params_ours"].map(
+        lambda v: "" if pd.isna(v) else f"{int(v):,}"
+    )
     long["params / example (ours)"] = long["params_per_example"].map(
-        lambda v: "" if pd.isna(v) else f"{v:,.1f}")
-    long["paper_cell"] = [_fmt(v) if pd.notna(v) else n for v, n in zip(long["paper"], long["paper_note"])]
+        lambda v: "" if pd.isna(v) else f"{v:,.1f}"
+    )
+    long["paper_cell"] = [
+        _fmt(v) if pd.notna(v) else n for v, n in zip(long["paper"], long["paper_note"])
+    ]
     long["ours_cell"] = long.apply(_ours_cell, axis=1)
     long["diff_cell"] = long["difference"].map(lambda v: _fmt(v, signed=True))
-    row_keys = (["Model", "# params (paper)", "# params (ours)", "params / example (ours)", "Labels"]
-                + [flag_names[f] for f in shown_flags])
-    wide = long.pivot_table(index=row_keys, columns="metric", aggfunc="first", sort=False,
-                            values=["paper_cell", "ours_cell", "diff_cell"])
+    row_keys = [
+        "Model",
+        "# params (paper)",
+        "# params (ours)",
+        "params / example (ours)",
+        "Labels",
+    ] + [flag_names[f] for f in shown_flags]
+    wide = long.pivot_table(
+        index=row_keys,
+        columns="metric",
+        aggfunc="first",
+        sort=False,
+        values=["paper_cell", "ours_cell", "diff_cell"],
+    )
     metrics = sorted(set(long["metric"]), key=list(_OUR_METRIC).index)
-    columns = {(c, m): f"{m.removesuffix('_pct').replace('_', ' ')} % ({who})"
-               for m in metrics for c, who in
-               (("paper_cell", "paper"), ("ours_cell", "ours"), ("diff_cell", "difference"))}
+    columns = {
+        (c, m): f"{m.removesuffix('_pct').replace('_', ' ')} % ({who})"
+        for m in metrics
+        for c, who in (("paper_cell", "paper"), ("ours_cell", "ours"), ("diff_cell", "difference"))
+    }
     wide = wide[list(columns)].fillna("")
     wide.columns = list(columns.values())
     return wide.reset_index()
@@ -146,10 +210,16 @@ def dataset_note(long: pd.DataFrame, paper_dataset: str) -> str:
     if not ours:
         return f"No runs of ours yet; paper values are on {label}."
     same = names == [paper_dataset]
-    return (f"Ours: dataset key(s) {', '.join(ours)} "
-            f"({', '.join(DATASET_LABELS.get(n, n) for n in names)}); paper: {label}."
-            + ("" if same else " Different data: the difference column is not a like-for-like"
-               " comparison, only the qualitative pattern is."))
+    return (
+        f"Ours: dataset key(s) {', '.join(ours)} "
+        f"({', '.join(DATASET_LABELS.get(n, n) for n in names)}); paper: {label}."
+        + (
+            ""
+            if same
+            else " Different data: the difference column is not a like-for-like"
+            " comparison, only the qualitative pattern is."
+        )
+    )
 
 
 def render_markdown(display: pd.DataFrame, title: str, notes: list[str]) -> str:
@@ -164,8 +234,10 @@ def render_latex(display: pd.DataFrame, title: str, notes: list[str]) -> str:
 
 def render_html(display: pd.DataFrame, title: str, notes: list[str]) -> str:
     paragraphs = "".join(f"<p>{n}</p>" for n in notes)
-    return (f"<html><head><meta charset='utf-8'><title>{title}</title></head><body>"
-            f"<h2>{title}</h2>{paragraphs}{display.to_html(index=False, border=0)}</body></html>\n")
+    return (
+        f"<html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+        f"<h2>{title}</h2>{paragraphs}{display.to_html(index=False, border=0)}</body></html>\n"
+    )
 
 
 TABLE_TITLES = {
@@ -179,21 +251,27 @@ _TABLE_DATASET = {"table1": PAPER_DATASET, "table2": PAPER_IMAGENET, "table4": P
 def paper_params_per_example_note() -> str:
     """The paper's parameters per training example, from its counts (Table 1)."""
     ratios = [n / PAPER_TRAIN_SIZE for n in PAPER_NUM_PARAMS.values()]
-    return (f"The paper's nets have {min(ratios):.0f}-{max(ratios):.0f} parameters per training"
-            f" example ({min(PAPER_NUM_PARAMS.values()) / 1e6:.1f}-"
-            f"{max(PAPER_NUM_PARAMS.values()) / 1e6:.1f}M on {PAPER_TRAIN_SIZE:,} images).")
+    return (
+        f"The paper's nets have {min(ratios):.0f}-{max(ratios):.0f} parameters per training"
+        f" example ({min(PAPER_NUM_PARAMS.values()) / 1e6:.1f}-"
+        f"{max(PAPER_NUM_PARAMS.values()) / 1e6:.1f}M on {PAPER_TRAIN_SIZE:,} images)."
+    )
 
 
 def build_table(table: str, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """(long comparison for Parquet, wide display for md/tex/html, notes) of one paper table."""
     long = compare_with_paper(runs, table)
-    notes = [dataset_note(long, _TABLE_DATASET[table]),
-             "Training accuracy is the epoch's online mini-batch accuracy (as the paper"
-             " reports it); ours are read at this table's budget epoch (runs.parquet"
-             " readout_epoch), mean ± sd over seeds (n = runs averaged; diverged runs are"
-             " named, never averaged). " + paper_params_per_example_note()]
+    notes = [
+        dataset_note(long, _TABLE_DATASET[table]),
+        "Training accuracy is the epoch's online mini-batch accuracy (as the paper"
+        " reports it); ours are read at this table's budget epoch (runs.parquet"
+        " readout_epoch), mean ± sd over seeds (n = runs averaged; diverged runs are"
+        " named, never averaged). " + paper_params_per_example_note(),
+    ]
     if table == "table2" and len(runs):
         best = runs.groupby(MATCH_COLUMNS[1:4] + ["dropout"])["best_test_accuracy"].mean()
-        notes.append("Best top-1 test accuracy during training (ours, early-stopping reference): "
-                     + "; ".join(f"{k}: {100 * v:.2f}" for k, v in best.items()))
+        notes.append(
+            "Best top-1 test accuracy during training (ours, early-stopping reference): "
+            + "; ".join(f"{k}: {100 * v:.2f}" for k, v in best.items())
+        )
     return long, comparison_display(long), notes

@@ -55,18 +55,26 @@ def step_lrs(curves: pd.DataFrame) -> np.ndarray:
 
 def norms_frame(infos: list[dict]) -> pd.DataFrame:
     """Long form of the weight norms each run_info.json logged per epoch."""
-    rows = [{**info["keys"], "epoch": e["epoch"], "step": e["step"], "parameter": name, "norm": norm}
-            for info in infos for e in info.get("weight_norms", []) for name, norm in e["norms"].items()]
+    rows = [
+        {**info["keys"], "epoch": e["epoch"], "step": e["step"], "parameter": name, "norm": norm}
+        for info in infos
+        for e in info.get("weight_norms", [])
+        for name, norm in e["norms"].items()
+    ]
     if not rows:
-        raise ValueError("no run logged weight norms: retrain the weight-decay runs with this "
-                         "version (run_info.json gains `weight_norms`)")
+        raise ValueError(
+            "no run logged weight norms: retrain the weight-decay runs with this "
+            "version (run_info.json gains `weight_norms`)"
+        )
     return pd.DataFrame(rows)
 
 
 def kernel_norms(norms: pd.DataFrame) -> pd.DataFrame:
     """Per run and epoch, the L2 norm of all kernels together (parameters named *weight)."""
     kernels = norms[norms["parameter"].str.endswith("weight")]
-    total = kernels.groupby(RUN_KEYS + ["epoch", "step"])["norm"].apply(lambda x: float(np.sqrt((x ** 2).sum())))
+    total = kernels.groupby(RUN_KEYS + ["epoch", "step"])["norm"].apply(
+        lambda x: float(np.sqrt((x**2).sum()))
+    )
     return total.rename("kernel_norm").reset_index()
 
 
@@ -85,8 +93,14 @@ def _norm_facts(kernels: pd.DataFrame) -> dict:
     return {"kernel_norm_ratio": last / first, "late_norm_change": last / late.iloc[0] - 1}
 
 
-def weight_decay_table(runs: pd.DataFrame, curves: pd.DataFrame, norms: pd.DataFrame,
-                       regularizers: dict, momentum: float, decay_every_steps: float) -> pd.DataFrame:
+def weight_decay_table(
+    runs: pd.DataFrame,
+    curves: pd.DataFrame,
+    norms: pd.DataFrame,
+    regularizers: dict,
+    momentum: float,
+    decay_every_steps: float,
+) -> pd.DataFrame:
     """One row per run: setting, outcome, summed lr, the decay-only shrink (exact and its
     whole-run bound) and the logged kernel norms."""
     kernels = kernel_norms(norms)
@@ -97,18 +111,35 @@ def weight_decay_table(runs: pd.DataFrame, curves: pd.DataFrame, norms: pd.DataF
         lrs = step_lrs(curves[mask])
         wd = float(run.weight_decay)
         kmask = np.logical_and.reduce([kernels[k] == v for k, v in keys.items()])
-        rows.append({**keys, "n_train": run.n_train, "weight_decay": wd,
-                     "weight_decay_scope": regularizers[run.regularizer].get("weight_decay_scope", "weights")
-                     if wd > 0 else "-",
-                     "outcome": outcome(run._asdict()), "epochs_to_fit": run.epochs_to_fit,
-                     "steps": run.steps, "summed_lr": float(lrs.sum()),
-                     "decay_shrink": 1 - decay_factor(lrs, wd, momentum),
-                     "decay_shrink_bound": decay_shrink(summed_lr_bound(float(lrs[0]) if len(lrs) else 0.0,
-                                                                        float(run.lr_decay), decay_every_steps),
-                                                        wd, momentum),
-                     **_norm_facts(kernels[kmask]),
-                     "final_train_accuracy": run.final_train_accuracy})
-    return pd.DataFrame(rows).sort_values(["corruption", "n_train", "weight_decay_scope", "weight_decay", "seed"])
+        rows.append(
+            {
+                **keys,
+                "n_train": run.n_train,
+                "weight_decay": wd,
+                "weight_decay_scope": regularizers[run.regularizer].get(
+                    "weight_decay_scope", "weights"
+                )
+                if wd > 0
+                else "-",
+                "outcome": outcome(run._asdict()),
+                "epochs_to_fit": run.epochs_to_fit,
+                "steps": run.steps,
+                "summed_lr": float(lrs.sum()),
+                "decay_shrink": 1 - decay_factor(lrs, wd, momentum),
+                "decay_shrink_bound": decay_shrink(
+                    summed_lr_bound(
+                        float(lrs[0]) if len(lrs) else 0.0, float(run.lr_decay), decay_every_steps
+                    ),
+                    wd,
+                    momentum,
+                ),
+                **_norm_facts(kernels[kmask]),
+                "final_train_accuracy": run.final_train_accuracy,
+            }
+        )
+    return pd.DataFrame(rows).sort_values(
+        ["corruption", "n_train", "weight_decay_scope", "weight_decay", "seed"]
+    )
 
 
 GROUP = ["corruption", "n_train", "weight_decay_scope", "weight_decay"]
@@ -121,8 +152,10 @@ def _budget_note(table: pd.DataFrame) -> str:
     stalled = table[table["outcome"] == "stalled"]
     if controls.empty or stalled.empty:
         return ""
-    return (f" The wd = 0 random-label controls fitted in up to {int(controls['steps'].max())} steps; "
-            f"stalled runs stopped at {int(stalled['steps'].max())}.")
+    return (
+        f" The wd = 0 random-label controls fitted in up to {int(controls['steps'].max())} steps; "
+        f"stalled runs stopped at {int(stalled['steps'].max())}."
+    )
 
 
 def weight_decay_finding(table: pd.DataFrame) -> str:
@@ -132,16 +165,37 @@ def weight_decay_finding(table: pd.DataFrame) -> str:
     random, true = (fits.xs(c, level="corruption") for c in ("random_labels", "true_labels"))
     failed = random[random < 1]
     both = [k for k in failed.index if k in true.index and true[k] == 1]
-    failing = "; ".join(f"n = {n}, {scope} {wd:g}: {f:.0%} of seeds fitted"
-                        for (n, scope, wd), f in failed.items()) or "none"
-    reproduced = ("yes, " + ", ".join(f"n = {n}, {s} {w:g} ({random[(n, s, w)]:.0%} of seeds)" for n, s, w in both) +
-                  " fitted random labels in fewer seeds than true labels (every seed)") if both else \
-        "no setting failed on random labels while fitting true labels at every seed"
+    failing = (
+        "; ".join(
+            f"n = {n}, {scope} {wd:g}: {f:.0%} of seeds fitted"
+            for (n, scope, wd), f in failed.items()
+        )
+        or "none"
+    )
+    reproduced = (
+        (
+            "yes, "
+            + ", ".join(
+                f"n = {n}, {s} {w:g} ({random[(n, s, w)]:.0%} of seeds)" for n, s, w in both
+            )
+            + " fitted random labels in fewer seeds than true labels (every seed)"
+        )
+        if both
+        else "no setting failed on random labels while fitting true labels at every seed"
+    )
     paper = table[(table["weight_decay"] > 0) & (table["weight_decay"] <= 4e-3)]
-    reach = (f" At the paper's coefficients (<= 4e-3) weight decay alone shrank the weights by at "
-             f"most {paper['decay_shrink'].max():.0%} over these runs (whole-run bound under the lr "
-             f"schedule: {paper['decay_shrink_bound'].max():.0%})." if len(paper) else "")
-    return (f"{len(table)} runs, {fits.size} settings. Random-label settings not fitted by every "
-            f"seed: {failing}. Reproduces the paper's failure? {reproduced}." + _budget_note(table)
-            + reach + " Hypothesis, not measured here: at CIFAR-10 scale the fit needs more steps "
-            "than decay's timescale (1 - m) / (lr wd).")
+    reach = (
+        f" At the paper's coefficients (<= 4e-3) weight decay alone shrank the weights by at "
+        f"most {paper['decay_shrink'].max():.0%} over these runs (whole-run bound under the lr "
+        f"schedule: {paper['decay_shrink_bound'].max():.0%})."
+        if len(paper)
+        else ""
+    )
+    return (
+        f"{len(table)} runs, {fits.size} settings. Random-label settings not fitted by every "
+        f"seed: {failing}. Reproduces the paper's failure? {reproduced}."
+        + _budget_note(table)
+        + reach
+        + " Hypothesis, not measured here: at CIFAR-10 scale the fit needs more steps "
+        "than decay's timescale (1 - m) / (lr wd)."
+    )

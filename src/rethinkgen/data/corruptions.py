@@ -24,7 +24,9 @@ import numpy as np
 from rethinkgen.data.splits import ImageListSplit, Split
 
 
-def corrupt_labels(labels: np.ndarray, prob: float, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+def corrupt_labels(
+    labels: np.ndarray, prob: float, num_classes: int, rng: np.random.Generator
+) -> np.ndarray:
     """Each label independently, with probability `prob`, replaced by a uniformly drawn class.
 
     The draw is over all classes, so a replaced label may equal the original: the expected
@@ -48,7 +50,9 @@ def permute_pixels(images: np.ndarray, permutation: np.ndarray) -> np.ndarray:
     return images.reshape(n, h * w, c)[:, permutation, :].reshape(n, h, w, c)
 
 
-def randomly_permute_each_image(images: np.ndarray, rng: np.random.Generator, chunk: int = 4096) -> np.ndarray:
+def randomly_permute_each_image(
+    images: np.ndarray, rng: np.random.Generator, chunk: int = 4096
+) -> np.ndarray:
     """Apply a different random permutation of pixel positions to each image."""
     n, h, w, c = images.shape
     flat = images.reshape(n, h * w, c)
@@ -66,9 +70,13 @@ def channel_moments(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pixels.mean(axis=0), pixels.std(axis=0)
 
 
-def gaussian_images(shape: tuple, mean: np.ndarray, std: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def gaussian_images(
+    shape: tuple, mean: np.ndarray, std: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Images of i.i.d. Gaussian pixels with the given per-channel mean and std (float32)."""
-    return (rng.standard_normal(shape, dtype=np.float32) * std.astype(np.float32) + mean.astype(np.float32))
+    return rng.standard_normal(shape, dtype=np.float32) * std.astype(np.float32) + mean.astype(
+        np.float32
+    )
 
 
 @dataclass
@@ -86,7 +94,9 @@ def apply_random_labels(spec, train, test, rng) -> CorruptionResult:
     # Only training labels: the paper keeps test labels true (enforced by the config checks).
     # The true labels travel with the split: training scores clean and changed examples apart.
     labels = corrupt_labels(train.labels, spec["prob"], train.num_classes, rng)
-    return CorruptionResult(dataclasses.replace(train, labels=labels, true_labels=train.labels), test, {})
+    return CorruptionResult(
+        dataclasses.replace(train, labels=labels, true_labels=train.labels), test, {}
+    )
 
 
 def apply_shuffled_pixels(spec, train, test, rng) -> CorruptionResult:
@@ -94,14 +104,22 @@ def apply_shuffled_pixels(spec, train, test, rng) -> CorruptionResult:
     permutation = pixel_permutation(h, w, rng)
     splits = {"train": train, "test": test}
     for name in spec.get("splits", ["train"]):
-        splits[name] = Split(permute_pixels(splits[name].images, permutation), splits[name].labels, train.classes)
-    return CorruptionResult(splits["train"], splits["test"], {"permutation_head": permutation[:8].tolist()})
+        splits[name] = Split(
+            permute_pixels(splits[name].images, permutation), splits[name].labels, train.classes
+        )
+    return CorruptionResult(
+        splits["train"], splits["test"], {"permutation_head": permutation[:8].tolist()}
+    )
 
 
 def apply_random_pixels(spec, train, test, rng) -> CorruptionResult:
     splits = {"train": train, "test": test}
     for name in spec.get("splits", ["train"]):
-        splits[name] = Split(randomly_permute_each_image(splits[name].images, rng), splits[name].labels, train.classes)
+        splits[name] = Split(
+            randomly_permute_each_image(splits[name].images, rng),
+            splits[name].labels,
+            train.classes,
+        )
     return CorruptionResult(splits["train"], splits["test"], {})
 
 
@@ -112,7 +130,9 @@ def apply_gaussian(spec, train, test, rng) -> CorruptionResult:
         images = gaussian_images(splits[name].images.shape, mean, std, rng)
         splits[name] = Split(images, splits[name].labels, train.classes)
     return CorruptionResult(
-        splits["train"], splits["test"], {"dataset_channel_mean": mean.tolist(), "dataset_channel_std": std.tolist()}
+        splits["train"],
+        splits["test"],
+        {"dataset_channel_mean": mean.tolist(), "dataset_channel_std": std.tolist()},
     )
 
 

@@ -21,7 +21,6 @@ def md5_of(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-
 def fetch(urls: list[str], filename: str, dest: Path, md5: str | None) -> None:
     """Download `filename` from the first mirror that answers, checksum-verified, atomically."""
     from torchvision.datasets.utils import check_integrity, download_url
@@ -30,7 +29,9 @@ def fetch(urls: list[str], filename: str, dest: Path, md5: str | None) -> None:
     for base in urls:
         with tempfile.TemporaryDirectory(dir=dest) as tmp:
             try:
-                download_url(base + filename if base.endswith("/") else base, tmp, filename, md5=None)
+                download_url(
+                    base + filename if base.endswith("/") else base, tmp, filename, md5=None
+                )
             except (urllib.error.URLError, OSError, RuntimeError) as err:
                 errors.append(f"{base}: {err}")
                 continue

@@ -34,8 +34,9 @@ def decode_error(path: str | os.PathLike) -> str | None:
     return None
 
 
-def unreadable_images(root: str | os.PathLike, paths, workers: int = DEFAULT_WORKERS
-                      ) -> list[tuple[str, str]]:
+def unreadable_images(
+    root: str | os.PathLike, paths, workers: int = DEFAULT_WORKERS
+) -> list[tuple[str, str]]:
     """(relative path, error) of every image under ``root`` that does not decode."""
     base = Path(root)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -60,4 +61,5 @@ def check_images_decode(base: Path, paths: list[str], shown: int = 20) -> None:
     raise DatasetCorruptError(
         f"{len(bad)} of {len(paths)} images under {Path(base).resolve()} cannot be decoded:\n"
         f"{listed}{more}\nReplace them with intact copies from the original archive, or "
-        "delete them to train without them, then rerun.")
+        "delete them to train without them, then rerun."
+    )

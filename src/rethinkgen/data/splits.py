@@ -65,12 +65,17 @@ class ImageListSplit(_Labelled):
     classes: list[str]
 
     def subset(self, indices: np.ndarray) -> "ImageListSplit":
-        return ImageListSplit(self.root, self.paths[indices], self.labels[indices], list(self.classes))
+        return ImageListSplit(
+            self.root, self.paths[indices], self.labels[indices], list(self.classes)
+        )
 
 
 def save_split(split: Split | ImageListSplit, path: str | os.PathLike) -> None:
     """Write a split as an uncompressed .npz, atomically."""
-    arrays = {"labels": split.labels.astype(np.int64), "classes": np.array(split.classes, dtype=str)}
+    arrays = {
+        "labels": split.labels.astype(np.int64),
+        "classes": np.array(split.classes, dtype=str),
+    }
     if isinstance(split, ImageListSplit):
         arrays |= {"paths": np.asarray(split.paths, dtype=str), "root": np.array(split.root)}
     else:

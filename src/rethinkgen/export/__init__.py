@@ -20,21 +20,29 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="rethinkgen export", description=__doc__.splitlines()[0])
     parser.add_argument("tracker", choices=sorted(DEFAULT_OUT))
     parser.add_argument("--results", default="results", help="the workflow's results directory")
-    parser.add_argument("--out", help="where to write (default: results/tensorboard_export or results/mlflow)")
+    parser.add_argument(
+        "--out", help="where to write (default: results/tensorboard_export or results/mlflow)"
+    )
     parser.add_argument("--experiment", default="rethinkgen", help="MLflow experiment name")
     args = parser.parse_args(argv)
     runs = finished_runs(args.results)
     if not runs:
-        raise SystemExit(f"nothing to export: no finished run (run_info.json + metrics.parquet) "
-                         f"under {args.results}/runs; train some first (snakemake --cores 2 all)")
+        raise SystemExit(
+            f"nothing to export: no finished run (run_info.json + metrics.parquet) "
+            f"under {args.results}/runs; train some first (snakemake --cores 2 all)"
+        )
     out = args.out or DEFAULT_OUT[args.tracker]
     if args.tracker == "tensorboard":
         from rethinkgen.export.tensorboard import export_runs
+
         written = export_runs(runs, out)
         print(f"{written} runs written to {out}: tensorboard --logdir {out}")
     else:
         from rethinkgen.export.mlflow_store import export_runs, tracking_uri
+
         new, kept = export_runs(runs, out, args.experiment, figures=f"{args.results}/figures")
-        print(f"{new} runs logged, {kept} unchanged, in {tracking_uri(out)}: "
-              f"mlflow ui --backend-store-uri {tracking_uri(out)}")
+        print(
+            f"{new} runs logged, {kept} unchanged, in {tracking_uri(out)}: "
+            f"mlflow ui --backend-store-uri {tracking_uri(out)}"
+        )
     return 0

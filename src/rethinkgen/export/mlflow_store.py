@@ -31,8 +31,13 @@ def _client(out: str | Path, experiment: str):
     Path(out).mkdir(parents=True, exist_ok=True)
     client = MlflowClient(tracking_uri=tracking_uri(out))
     found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(
-        experiment, artifact_location=(Path(out).resolve() / "artifacts").as_uri())
+    experiment_id = (
+        found.experiment_id
+        if found
+        else client.create_experiment(
+            experiment, artifact_location=(Path(out).resolve() / "artifacts").as_uri()
+        )
+    )
     return client, experiment_id
 
 
@@ -40,25 +45,35 @@ def _metrics(run: FinishedRun):
     from mlflow.entities import Metric
 
     stamp = 0  # a fixed timestamp: the values come from files, not from now
-    found = [Metric(f"{name}_{row.split}", float(getattr(row, name)), stamp, int(row.epoch))
-             for row in run.metrics.itertuples(index=False) for name in ("loss", "accuracy")]
+    found = [
+        Metric(f"{name}_{row.split}", float(getattr(row, name)), stamp, int(row.epoch))
+        for row in run.metrics.itertuples(index=False)
+        for name in ("loss", "accuracy")
+    ]
     lrs = run.metrics.groupby("epoch")["lr"].first()
     found += [Metric("lr", float(lr), stamp, int(epoch)) for epoch, lr in lrs.items()]
     last = int(run.metrics["epoch"].max()) if len(run.metrics) else 0
-    return found + [Metric(k.replace("/", "."), v, stamp, last) for k, v in run.final_metrics().items()]
+    return found + [
+        Metric(k.replace("/", "."), v, stamp, last) for k, v in run.final_metrics().items()
+    ]
 
 
 def _log(client, experiment_id: str, run: FinishedRun) -> None:
     from mlflow.entities import Param, RunTag
 
-    created = client.create_run(experiment_id, run_name=run.name,
-                                tags={RUN_TAG: run.name, DIGEST_TAG: run.digest})
+    created = client.create_run(
+        experiment_id, run_name=run.name, tags={RUN_TAG: run.name, DIGEST_TAG: run.digest}
+    )
     run_id = created.info.run_id
     params = [Param(k, str(v)[:6000]) for k, v in run.params().items()]
     metrics = _metrics(run)
     for start in range(0, max(len(metrics), len(params)), 900):  # MLflow's batch limit is 1000
-        client.log_batch(run_id, metrics=metrics[start:start + 900], params=params[start:start + 900],
-                         tags=[RunTag("status", str(run.info.get("status")))] if start == 0 else [])
+        client.log_batch(
+            run_id,
+            metrics=metrics[start : start + 900],
+            params=params[start : start + 900],
+            tags=[RunTag("status", str(run.info.get("status")))] if start == 0 else [],
+        )
     client.set_terminated(run_id, "FINISHED")
 
 
@@ -77,16 +92,21 @@ def _log_figures(client, experiment_id: str, figures: list[Path]) -> bool:
     digest = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in figures)).hexdigest()
     if not figures or not _replace(client, experiment_id, "figures", digest):
         return False
-    run_id = client.create_run(experiment_id, run_name="figures",
-                               tags={RUN_TAG: "figures", DIGEST_TAG: digest}).info.run_id
+    run_id = client.create_run(
+        experiment_id, run_name="figures", tags={RUN_TAG: "figures", DIGEST_TAG: digest}
+    ).info.run_id
     for figure in figures:
         client.log_artifact(run_id, str(figure), artifact_path="figures")
     client.set_terminated(run_id, "FINISHED")
     return True
 
 
-def export_runs(runs: list[FinishedRun], out: str | Path, experiment: str,
-                figures: str | Path = "results/figures") -> tuple[int, int]:
+def export_runs(
+    runs: list[FinishedRun],
+    out: str | Path,
+    experiment: str,
+    figures: str | Path = "results/figures",
+) -> tuple[int, int]:
     """Log every run not yet in the store (or changed since), then the figures;
     returns (runs logged, runs left unchanged)."""
     client, experiment_id = _client(out, experiment)
@@ -97,5 +117,9 @@ def export_runs(runs: list[FinishedRun], out: str | Path, experiment: str,
             logged += 1
         else:
             kept += 1
-    _log_figures(client, experiment_id, sorted(Path(figures).glob("*.png")) + sorted(Path(figures).glob("*.pdf")))
+    _log_figures(
+        client,
+        experiment_id,
+        sorted(Path(figures).glob("*.png")) + sorted(Path(figures).glob("*.pdf")),
+    )
     return logged, kept

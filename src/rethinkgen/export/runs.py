@@ -15,15 +15,18 @@ from rethinkgen.run import RUN_KEYS
 
 @dataclass(frozen=True)
 class FinishedRun:
-    name: str               # dataset/model/corruption/regularizer/seedN, the run's folder below runs/
+    name: str  # dataset/model/corruption/regularizer/seedN, the run's folder below runs/
     directory: Path
-    info: dict              # run_info.json
-    metrics: pd.DataFrame   # metrics.parquet
-    digest: str             # of both files: an export is redone only when they change
+    info: dict  # run_info.json
+    metrics: pd.DataFrame  # metrics.parquet
+    digest: str  # of both files: an export is redone only when they change
 
     def params(self) -> dict[str, str | int | float | bool]:
         """The run's keys and identity (run_info's `identity`), one flat level."""
-        return {**{k: self.info["keys"][k] for k in RUN_KEYS}, **flatten(self.info.get("identity", {}))}
+        return {
+            **{k: self.info["keys"][k] for k in RUN_KEYS},
+            **flatten(self.info.get("identity", {})),
+        }
 
     def final_metrics(self) -> dict[str, float]:
         """End-of-training accuracies and losses per split, fit and size, as numbers."""
@@ -62,6 +65,13 @@ def finished_runs(results: str | Path) -> list[FinishedRun]:
         if not metrics_path.is_file():
             continue
         digest = hashlib.sha256(info_path.read_bytes() + metrics_path.read_bytes()).hexdigest()
-        found.append(FinishedRun(str(info_path.parent.relative_to(root)), info_path.parent,
-                                 read_json(info_path), pd.read_parquet(metrics_path), digest))
+        found.append(
+            FinishedRun(
+                str(info_path.parent.relative_to(root)),
+                info_path.parent,
+                read_json(info_path),
+                pd.read_parquet(metrics_path),
+                digest,
+            )
+        )
     return found

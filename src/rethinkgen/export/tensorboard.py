@@ -16,8 +16,9 @@ def _writer_parts():
         from torch.utils.tensorboard import SummaryWriter
         from torch.utils.tensorboard.summary import hparams
     except ImportError as error:  # torch raises ImportError when tensorboard is absent
-        raise SystemExit(f"rethinkgen export tensorboard needs the 'tensorboard' package: "
-                         f"{TENSORBOARD_INSTALL}") from error
+        raise SystemExit(
+            f"rethinkgen export tensorboard needs the 'tensorboard' package: {TENSORBOARD_INSTALL}"
+        ) from error
     return SummaryWriter, hparams
 
 

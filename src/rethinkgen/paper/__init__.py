@@ -17,14 +17,15 @@ import math
 from dataclasses import dataclass, field
 from importlib.resources import files
 
-
 # The dataset of Table 1, Table 4 and Figures 1-2 (Section 2, Appendix A): 50,000 training
 # and 10,000 test images, trained at batch 128 (391 steps per epoch).
 PAPER_DATASET = "cifar10"
 PAPER_TRAIN_SIZE = 50_000
 PAPER_TEST_SIZE = 10_000
 PAPER_BATCH_SIZE = 128
-PAPER_IMAGENET = "imagenet"  # Table 2's dataset (Appendix B), scored on its 50,000 validation images
+PAPER_IMAGENET = (
+    "imagenet"  # Table 2's dataset (Appendix B), scored on its 50,000 validation images
+)
 PAPER_IMAGENET_TEST_SIZE = 50_000
 
 
@@ -44,9 +45,15 @@ class PaperModel:
 
 # Table 1 (Section 3, Appendix A) and Table 2 (Appendix B), in Table 1's row order.
 PAPER_MODELS = (
-    PaperModel("inception", {"arch": "small_inception", "batch_norm": True}, 1_649_402, "Inception"),
-    PaperModel("inception_nobn", {"arch": "small_inception", "batch_norm": False}, 1_649_402,
-               "Inception w/o BatchNorm"),
+    PaperModel(
+        "inception", {"arch": "small_inception", "batch_norm": True}, 1_649_402, "Inception"
+    ),
+    PaperModel(
+        "inception_nobn",
+        {"arch": "small_inception", "batch_norm": False},
+        1_649_402,
+        "Inception w/o BatchNorm",
+    ),
     PaperModel("alexnet", {"arch": "small_alexnet"}, 1_387_786, "AlexNet"),
     PaperModel("mlp_3x512", {"arch": "mlp", "hidden": [512, 512, 512]}, 1_735_178, "MLP 3x512"),
     PaperModel("mlp_1x512", {"arch": "mlp", "hidden": [512]}, 1_209_866, "MLP 1x512"),
@@ -67,16 +74,36 @@ FIG1A_CONDITIONS = ("true_labels", "shuffled_pixels", "gaussian", "random_pixels
 # Table 3 and the Section 5 text: minimum-norm kernel interpolation, test error and the
 # norm of the solution (printed for MNIST only).
 PAPER_TABLE3 = {
-    "mnist_pixels": {"paper_dataset": "MNIST", "paper_features": "none", "paper_test_error": 0.012,
-                     "paper_solution_norm": 220.0},
-    "mnist_gabor": {"paper_dataset": "MNIST", "paper_features": "Gabor wavelet transform",
-                    "paper_test_error": 0.006, "paper_solution_norm": 390.0},
-    "cifar10_pixels": {"paper_dataset": "CIFAR10", "paper_features": "none (Gaussian kernel)",
-                       "paper_test_error": 0.46, "paper_solution_norm": math.nan},
-    "cifar10_random_conv": {"paper_dataset": "CIFAR10", "paper_features": "random conv-net, 32,000 filters",
-                            "paper_test_error": 0.17, "paper_solution_norm": math.nan},
-    "cifar10_random_conv_l2": {"paper_dataset": "CIFAR10", "paper_features": "random conv-net + l2",
-                               "paper_test_error": 0.15, "paper_solution_norm": math.nan},
+    "mnist_pixels": {
+        "paper_dataset": "MNIST",
+        "paper_features": "none",
+        "paper_test_error": 0.012,
+        "paper_solution_norm": 220.0,
+    },
+    "mnist_gabor": {
+        "paper_dataset": "MNIST",
+        "paper_features": "Gabor wavelet transform",
+        "paper_test_error": 0.006,
+        "paper_solution_norm": 390.0,
+    },
+    "cifar10_pixels": {
+        "paper_dataset": "CIFAR10",
+        "paper_features": "none (Gaussian kernel)",
+        "paper_test_error": 0.46,
+        "paper_solution_norm": math.nan,
+    },
+    "cifar10_random_conv": {
+        "paper_dataset": "CIFAR10",
+        "paper_features": "random conv-net, 32,000 filters",
+        "paper_test_error": 0.17,
+        "paper_solution_norm": math.nan,
+    },
+    "cifar10_random_conv_l2": {
+        "paper_dataset": "CIFAR10",
+        "paper_features": "random conv-net + l2",
+        "paper_test_error": 0.15,
+        "paper_solution_norm": math.nan,
+    },
 }
 
 

@@ -22,7 +22,11 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from rethinkgen.theory.expressivity import choose_projection, deduplicate_images, interleaving_biases
+from rethinkgen.theory.expressivity import (
+    choose_projection,
+    deduplicate_images,
+    interleaving_biases,
+)
 
 ACTIVATION_FUNCTIONS = {
     "relu": lambda z: np.maximum(z, 0.0),
@@ -47,31 +51,46 @@ def solve_output_layer(hidden: np.ndarray, targets: np.ndarray) -> dict:
     singular = np.linalg.svd(hidden, compute_uv=False)
     condition = math.inf if singular[-1] == 0 else float(singular[0] / singular[-1])
     try:
-        weights = scipy.linalg.lu_solve(scipy.linalg.lu_factor(hidden, check_finite=False),
-                                        targets, check_finite=False)
+        weights = scipy.linalg.lu_solve(
+            scipy.linalg.lu_factor(hidden, check_finite=False), targets, check_finite=False
+        )
     except (np.linalg.LinAlgError, ValueError):
         weights = np.full_like(targets, np.nan)
     residual = hidden @ weights - targets
     relative = float(np.linalg.norm(residual) / np.linalg.norm(targets))
     if not math.isfinite(relative):
         relative = math.inf
-    return {"condition_number": condition, "relative_residual": relative,
-            "max_abs_residual": float(np.nanmax(np.abs(residual))) if np.isfinite(residual).any()
-            else math.inf,
-            "exact": bool(relative < EXACT_TOLERANCE)}
+    return {
+        "condition_number": condition,
+        "relative_residual": relative,
+        "max_abs_residual": float(np.nanmax(np.abs(residual)))
+        if np.isfinite(residual).any()
+        else math.inf,
+        "exact": bool(relative < EXACT_TOLERANCE),
+    }
 
 
-def _scalings(projected_sorted: np.ndarray, projection_scales, min_gap_targets) -> list[tuple[str, float]]:
+def _scalings(
+    projected_sorted: np.ndarray, projection_scales, min_gap_targets
+) -> list[tuple[str, float]]:
     """(label, factor) per scaling: fixed factors, and factors that set the smallest gap
     between sorted projections to each target (the remedy for ill-conditioning)."""
     min_gap = float(np.min(np.diff(projected_sorted)))
-    return ([(f"x{s:g}", float(s)) for s in projection_scales] +
-            [(f"min gap {t:g}", float(t) / min_gap) for t in min_gap_targets])
+    return [(f"x{s:g}", float(s)) for s in projection_scales] + [
+        (f"min gap {t:g}", float(t) / min_gap) for t in min_gap_targets
+    ]
 
 
-def activation_rows(images: np.ndarray, sample_sizes: list[int], activations: list[str],
-                    projection_scales: list[float], bias_gap_fraction: float,
-                    seed: int, min_gap_targets: list[float] = (), repeats: int = 1) -> pd.DataFrame:
+def activation_rows(
+    images: np.ndarray,
+    sample_sizes: list[int],
+    activations: list[str],
+    projection_scales: list[float],
+    bias_gap_fraction: float,
+    seed: int,
+    min_gap_targets: list[float] = (),
+    repeats: int = 1,
+) -> pd.DataFrame:
     """One row per (repeat, n, scaling, activation): Theorem 1's first layer on n distinct
     images (pixels / 255), its output layer solved for standard-normal targets. Each repeat
     draws its own images, projection and targets (seeded from ``seed`` and the repeat)."""
@@ -91,9 +110,18 @@ def activation_rows(images: np.ndarray, sample_sizes: list[int], activations: li
                 b = interleaving_biases(x, bias_gap_fraction)
                 for activation in activations:
                     solved = solve_output_layer(hidden_matrix(x, b, activation), targets[order])
-                    rows.append({"activation": activation, "repeat": repeat, "n": n,
-                                 "d": points.shape[1], "num_parameters": 2 * n + points.shape[1],
-                                 "scaling": scaling, "projection_scale": factor,
-                                 "min_gap": float(np.min(np.diff(x))),
-                                 "median_gap": float(np.median(np.diff(x))), **solved})
+                    rows.append(
+                        {
+                            "activation": activation,
+                            "repeat": repeat,
+                            "n": n,
+                            "d": points.shape[1],
+                            "num_parameters": 2 * n + points.shape[1],
+                            "scaling": scaling,
+                            "projection_scale": factor,
+                            "min_gap": float(np.min(np.diff(x))),
+                            "median_gap": float(np.median(np.diff(x))),
+                            **solved,
+                        }
+                    )
     return pd.DataFrame(rows)

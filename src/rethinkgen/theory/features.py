@@ -28,7 +28,9 @@ def _to_float_nchw(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 def pixel_features(train_images, test_images, device, seed) -> FeatureStream:
     """Raw pixels scaled to [0, 1]."""
-    train, test = (_to_float_nchw(x, device).flatten(1) / 255.0 for x in (train_images, test_images))
+    train, test = (
+        _to_float_nchw(x, device).flatten(1) / 255.0 for x in (train_images, test_images)
+    )
     return FeatureStream(train.shape[1], iter([(train, test)]))
 
 
@@ -55,8 +57,9 @@ def gabor_filter_bank(wavelengths: list[float], orientations: int) -> list[torch
     return banks
 
 
-def gabor_features(train_images, test_images, device, seed, wavelengths, orientations, pool,
-                   batch_size=2048) -> FeatureStream:
+def gabor_features(
+    train_images, test_images, device, seed, wavelengths, orientations, pool, batch_size=2048
+) -> FeatureStream:
     """Gabor wavelet transform: modulus of each complex response, average-pooled over
     pool x pool windows; grey images (colour channels are averaged)."""
     banks = [b.to(device) for b in gabor_filter_bank(wavelengths, orientations)]
@@ -64,12 +67,17 @@ def gabor_features(train_images, test_images, device, seed, wavelengths, orienta
     def transform(images):
         out = []
         for start in range(0, len(images), batch_size):
-            grey = _to_float_nchw(images[start : start + batch_size], device).mean(1, keepdim=True) / 255.0
+            grey = (
+                _to_float_nchw(images[start : start + batch_size], device).mean(1, keepdim=True)
+                / 255.0
+            )
             maps = []
             for bank in banks:
                 response = torch.nn.functional.conv2d(grey, bank, padding=bank.shape[-1] // 2)
                 modulus = response.unflatten(1, (-1, 2)).square().sum(2).sqrt()
-                maps.append(torch.nn.functional.avg_pool2d(modulus, pool, ceil_mode=True).flatten(1))
+                maps.append(
+                    torch.nn.functional.avg_pool2d(modulus, pool, ceil_mode=True).flatten(1)
+                )
             out.append(torch.cat(maps, 1))
         return torch.cat(out)
 
@@ -77,8 +85,18 @@ def gabor_features(train_images, test_images, device, seed, wavelengths, orienta
     return FeatureStream(train.shape[1], iter([(train, test)]))
 
 
-def random_conv_features(train_images, test_images, device, seed, num_filters, patch_size=6, threshold=0.25,
-                         filter_chunk=2048, batch_size=256, whitening_patches=100_000) -> FeatureStream:
+def random_conv_features(
+    train_images,
+    test_images,
+    device,
+    seed,
+    num_filters,
+    patch_size=6,
+    threshold=0.25,
+    filter_chunk=2048,
+    batch_size=256,
+    whitening_patches=100_000,
+) -> FeatureStream:
     """Coates & Ng (2012) single-layer network with random instead of k-means filters:
     every patch_size x patch_size patch (stride 1) is brightness/contrast normalised and
     ZCA-whitened, then each unit-norm Gaussian random filter gives relu(<f, patch> -
@@ -91,10 +109,14 @@ def random_conv_features(train_images, test_images, device, seed, num_filters, p
     def normalized_patches(batch):  # (B, L, P), each patch: zero mean, unit-ish variance
         p = torch.nn.functional.unfold(_to_float_nchw(batch, device), patch_size).transpose(1, 2)
         p = p - p.mean(-1, keepdim=True)
-        return p / (p.square().mean(-1, keepdim=True) + 10.0).sqrt()  # +10 on the 0-255 scale (Coates & Ng)
+        return (
+            p / (p.square().mean(-1, keepdim=True) + 10.0).sqrt()
+        )  # +10 on the 0-255 scale (Coates & Ng)
 
     # ZCA whitening fitted on the patches of random training images.
-    picks = torch.randint(len(train), (min(len(train), whitening_patches // 16 + 1),), generator=gen)
+    picks = torch.randint(
+        len(train), (min(len(train), whitening_patches // 16 + 1),), generator=gen
+    )
     sample = normalized_patches(train[picks].numpy()).reshape(-1, patch_dim).double()
     mean = sample.mean(0)
     eigval, eigvec = torch.linalg.eigh(torch.cov(sample.T))
@@ -115,9 +137,16 @@ def random_conv_features(train_images, test_images, device, seed, num_filters, p
         for start in range(0, len(images), batch_size):
             x = _to_float_nchw(images[start : start + batch_size], device)
             m = torch.nn.functional.avg_pool2d(x.mean(1, keepdim=True), patch_size, stride=1)
-            sq = torch.nn.functional.avg_pool2d(x.square().mean(1, keepdim=True), patch_size, stride=1)
+            sq = torch.nn.functional.avg_pool2d(
+                x.square().mean(1, keepdim=True), patch_size, stride=1
+            )
             inv_scale = (sq - m.square()).clamp_min_(0).add_(10.0).rsqrt_()
-            act = torch.nn.functional.conv2d(x, f).mul_(inv_scale).sub_((offset + threshold)[:, None, None]).relu_()
+            act = (
+                torch.nn.functional.conv2d(x, f)
+                .mul_(inv_scale)
+                .sub_((offset + threshold)[:, None, None])
+                .relu_()
+            )
             # 2 x 2 quadrant pooling (average; with an odd side the middle row/column is shared)
             out.append(torch.nn.functional.adaptive_avg_pool2d(act, 2).flatten(1))
         return torch.cat(out)

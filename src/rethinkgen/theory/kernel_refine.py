@@ -35,8 +35,14 @@ class KernelFunction:
     kind: str
     bandwidth: float = float("nan")
 
-    def block_(self, rows: torch.Tensor, cols: torch.Tensor, sq_rows: torch.Tensor, sq_cols: torch.Tensor,
-               out: torch.Tensor) -> torch.Tensor:
+    def block_(
+        self,
+        rows: torch.Tensor,
+        cols: torch.Tensor,
+        sq_rows: torch.Tensor,
+        sq_cols: torch.Tensor,
+        out: torch.Tensor,
+    ) -> torch.Tensor:
         """k(rows, cols) written into `out` (its dtype is the arithmetic's), without temporaries."""
         torch.mm(rows, cols.T, out=out)
         if self.kind == "gaussian":
@@ -63,8 +69,13 @@ class FeatureKernel:
         out = self.ridge * v
         for start in range(0, len(self), REFINE_BLOCK):
             rows = slice(start, min(start + REFINE_BLOCK, len(self)))
-            block = self.kernel.block_(self.x[rows], self.x[: rows.stop], self.sq[rows], self.sq[: rows.stop],
-                                       self.scratch[: rows.stop - start, : rows.stop])
+            block = self.kernel.block_(
+                self.x[rows],
+                self.x[: rows.stop],
+                self.sq[rows],
+                self.sq[: rows.stop],
+                self.scratch[: rows.stop - start, : rows.stop],
+            )
             out[rows] += block @ v[: rows.stop]
             out[:start] += block[:, :start].T @ v[rows]
         return out
@@ -75,8 +86,9 @@ class FeatureKernel:
         sq_test, out = test.square().sum(1), []
         for start in range(0, len(test), REFINE_BLOCK):
             rows = slice(start, start + REFINE_BLOCK)
-            block = self.kernel.block_(test[rows], self.x, sq_test[rows], self.sq,
-                                       self.scratch[: len(test[rows])])
+            block = self.kernel.block_(
+                test[rows], self.x, sq_test[rows], self.sq, self.scratch[: len(test[rows])]
+            )
             out.append(block @ v)
         return torch.cat(out)
 
@@ -85,7 +97,9 @@ def _mkl_routine(name: str):
     """An ILP64 LAPACK routine of the MKL inside torch's CPU library, or None (other builds).
     Measured at n = 12,000 on 2 cores: MKL's spotrf 123 GFLOP/s, scipy's OpenBLAS 73."""
     try:
-        routine = getattr(ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so")), name)
+        routine = getattr(
+            ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so")), name
+        )
     except (OSError, AttributeError):
         return None
     routine.restype = None
@@ -108,8 +122,13 @@ def potrf_lower_in_place(matrix: np.ndarray) -> int:
             raise RuntimeError("scipy's spotrf copied the matrix")
         return int(info)
     n, info = len(matrix), _int64(0)
-    routine(ctypes.c_char_p(b"L"), ctypes.byref(_int64(n)), matrix.ctypes.data_as(ctypes.c_void_p),
-            ctypes.byref(_int64(n)), ctypes.byref(info))
+    routine(
+        ctypes.c_char_p(b"L"),
+        ctypes.byref(_int64(n)),
+        matrix.ctypes.data_as(ctypes.c_void_p),
+        ctypes.byref(_int64(n)),
+        ctypes.byref(info),
+    )
     return info.value
 
 
@@ -121,16 +140,25 @@ def potrs_lower(factor: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     else:
         solution, info = np.asfortranarray(rhs, dtype=np.float32).copy(order="F"), _int64(0)
         n, k = solution.shape
-        routine(ctypes.c_char_p(b"L"), ctypes.byref(_int64(n)), ctypes.byref(_int64(k)),
-                factor.ctypes.data_as(ctypes.c_void_p), ctypes.byref(_int64(n)),
-                solution.ctypes.data_as(ctypes.c_void_p), ctypes.byref(_int64(n)), ctypes.byref(info))
+        routine(
+            ctypes.c_char_p(b"L"),
+            ctypes.byref(_int64(n)),
+            ctypes.byref(_int64(k)),
+            factor.ctypes.data_as(ctypes.c_void_p),
+            ctypes.byref(_int64(n)),
+            solution.ctypes.data_as(ctypes.c_void_p),
+            ctypes.byref(_int64(n)),
+            ctypes.byref(info),
+        )
         info = info.value
     if info != 0:
         raise RuntimeError(f"spotrs failed (info {info})")
     return solution
 
 
-def factor_float32_in_place(features: torch.Tensor, kernel: KernelFunction, shift: float) -> np.ndarray:
+def factor_float32_in_place(
+    features: torch.Tensor, kernel: KernelFunction, shift: float
+) -> np.ndarray:
     """The lower Cholesky factor of k(X, X) + shift I in one Fortran-ordered float32 n x n
     array: its lower triangle is filled column block by column block, then LAPACK's spotrf
     overwrites it in place (no second n x n array at any time)."""
@@ -142,7 +170,9 @@ def factor_float32_in_place(features: torch.Tensor, kernel: KernelFunction, shif
     scratch = torch.empty(REFINE_BLOCK, n, dtype=torch.float32)
     for start in range(0, n, REFINE_BLOCK):
         cols = slice(start, min(start + REFINE_BLOCK, n))
-        block = kernel.block_(x[cols], x[start:], sq[cols], sq[start:], scratch[: cols.stop - start, : n - start])
+        block = kernel.block_(
+            x[cols], x[start:], sq[cols], sq[start:], scratch[: cols.stop - start, : n - start]
+        )
         by_column[cols, start:] = block  # = the matrix's rows start.. of columns `cols`
     by_column.diagonal().add_(shift)
     del scratch, x
@@ -163,7 +193,13 @@ def preconditioner(factor: np.ndarray):
     return apply
 
 
-def pcg(operator: FeatureKernel, targets: torch.Tensor, precondition, tolerance: float, max_iterations: int):
+def pcg(
+    operator: FeatureKernel,
+    targets: torch.Tensor,
+    precondition,
+    tolerance: float,
+    max_iterations: int,
+):
     """Preconditioned conjugate gradients, each column on its own step sizes; stops when
     the relative residual of every column is below `tolerance`. Returns (solution,
     (K + ridge I) solution from a final product, iterations)."""
@@ -183,18 +219,28 @@ def pcg(operator: FeatureKernel, targets: torch.Tensor, precondition, tolerance:
         p = z + (rz_next / rz) * p
         rz = rz_next
         iterations += 1
-        log.info("PCG iteration %d: relative residual %.3g", iterations,
-                 float(r.norm() / targets.norm()))
+        log.info(
+            "PCG iteration %d: relative residual %.3g", iterations, float(r.norm() / targets.norm())
+        )
     return x, operator.matmul(x), iterations
 
 
-def solve_refined(train_features: torch.Tensor, targets: torch.Tensor, kernel: KernelFunction, ridge: float,
-                  tolerance: float = 1e-10, max_iterations: int = 30) -> dict:
+def solve_refined(
+    train_features: torch.Tensor,
+    targets: torch.Tensor,
+    kernel: KernelFunction,
+    ridge: float,
+    tolerance: float = 1e-10,
+    max_iterations: int = 30,
+) -> dict:
     """alpha = (K + ridge I)^-1 Y through the in-place float32 factor and float64 PCG.
     Returns alpha, K alpha (without the ridge), the relative residual (Frobenius), the
     iterations, the preconditioner's shift and the factor and refinement times."""
     start = time.perf_counter()
-    shift, mean_diag = ridge, 1.0 if kernel.kind == "gaussian" else float(train_features.double().square().sum(1).mean())
+    shift, mean_diag = (
+        ridge,
+        1.0 if kernel.kind == "gaussian" else float(train_features.double().square().sum(1).mean()),
+    )
     while True:  # a float32 factor of a nearly singular K needs a small shift (preconditioner only)
         try:
             factor = factor_float32_in_place(train_features, kernel, shift)
@@ -208,14 +254,25 @@ def solve_refined(train_features: torch.Tensor, targets: torch.Tensor, kernel: K
     log.info("float32 factor in %.1f s (shift %.3g)", factor_time, shift)
     operator = FeatureKernel(train_features, kernel, ridge)
     start = time.perf_counter()
-    alpha, product, iterations = pcg(operator, targets.double(), preconditioner(factor), tolerance, max_iterations)
+    alpha, product, iterations = pcg(
+        operator, targets.double(), preconditioner(factor), tolerance, max_iterations
+    )
     residual = float((targets - product).norm() / targets.norm())
-    return {"alpha": alpha, "k_alpha": product - ridge * alpha, "relative_residual": residual,
-            "iterations": iterations, "preconditioner_shift": shift, "factor_time_s": factor_time,
-            "refine_time_s": time.perf_counter() - start, "operator": operator}
+    return {
+        "alpha": alpha,
+        "k_alpha": product - ridge * alpha,
+        "relative_residual": residual,
+        "iterations": iterations,
+        "preconditioner_shift": shift,
+        "factor_time_s": factor_time,
+        "refine_time_s": time.perf_counter() - start,
+        "operator": operator,
+    }
 
 
-def median_pairwise_distance(features: torch.Tensor, rng: np.random.Generator, sample: int = 1000) -> float:
+def median_pairwise_distance(
+    features: torch.Tensor, rng: np.random.Generator, sample: int = 1000
+) -> float:
     """Median Euclidean distance among a seeded sample of rows (as kernels.median_distance)."""
     idx = torch.from_numpy(rng.choice(len(features), min(sample, len(features)), replace=False))
     x = features[idx].double()
@@ -225,14 +282,21 @@ def median_pairwise_distance(features: torch.Tensor, rng: np.random.Generator, s
     return float(d2[upper[0], upper[1]].sqrt().median())
 
 
-def solve_refined_row(train_images: np.ndarray, test_images: np.ndarray, targets: torch.Tensor, spec: dict,
-                      seed: int, rng: np.random.Generator) -> dict:
+def solve_refined_row(
+    train_images: np.ndarray,
+    test_images: np.ndarray,
+    targets: torch.Tensor,
+    spec: dict,
+    seed: int,
+    rng: np.random.Generator,
+) -> dict:
     """One Table 3 solve by the refined path (CPU): features, bandwidth, factor, PCG, test
     predictions; the fields `kernels.solve_kernel_interpolation` puts into its row."""
     start = time.perf_counter()
     feature_spec = dict(spec["features"])
-    stream = FEATURES[feature_spec.pop("kind")](train_images, test_images, device=torch.device("cpu"), seed=seed,
-                                                **feature_spec)
+    stream = FEATURES[feature_spec.pop("kind")](
+        train_images, test_images, device=torch.device("cpu"), seed=seed, **feature_spec
+    )
     parts = list(stream.chunks)
     train, test = (torch.cat([part[i] for part in parts], 1).float() for i in (0, 1))
     del parts
@@ -244,10 +308,27 @@ def solve_refined_row(train_images: np.ndarray, test_images: np.ndarray, targets
     mean_diag = 1.0 if kernel.kind == "gaussian" else float(train.double().square().sum(1).mean())
     ridge = spec.get("ridge", 0.0) * mean_diag
     build_time = time.perf_counter() - start
-    out = solve_refined(train, targets, kernel, ridge, spec.get("refine_tolerance", 1e-10),
-                        spec.get("refine_max_iterations", 30))
-    log.info("refined: relative residual %.3g after %d iterations", out["relative_residual"], out["iterations"])
-    return {"alpha": out["alpha"], "train_pred": out["k_alpha"],
-            "test_pred": out["operator"].cross_matmul(test, out["alpha"]), "ridge_absolute": ridge,
-            "feature_dim": stream.feature_dim, "bandwidth": kernel.bandwidth, "iterations": out["iterations"],
-            "build_time_s": build_time, "solve_time_s": out["factor_time_s"] + out["refine_time_s"]}
+    out = solve_refined(
+        train,
+        targets,
+        kernel,
+        ridge,
+        spec.get("refine_tolerance", 1e-10),
+        spec.get("refine_max_iterations", 30),
+    )
+    log.info(
+        "refined: relative residual %.3g after %d iterations",
+        out["relative_residual"],
+        out["iterations"],
+    )
+    return {
+        "alpha": out["alpha"],
+        "train_pred": out["k_alpha"],
+        "test_pred": out["operator"].cross_matmul(test, out["alpha"]),
+        "ridge_absolute": ridge,
+        "feature_dim": stream.feature_dim,
+        "bandwidth": kernel.bandwidth,
+        "iterations": out["iterations"],
+        "build_time_s": build_time,
+        "solve_time_s": out["factor_time_s"] + out["refine_time_s"],
+    }

@@ -20,4 +20,6 @@ def min_norm_agreement(n: int = 15, d: int = 40, epochs: int = 400, seed: int = 
     w_sgd = sgd_least_squares(x, y, epochs=epochs, rng=np.random.default_rng(seed + 1))
     w_min_norm = x.T @ np.linalg.solve(x @ x.T, y)
     difference = np.linalg.norm(w_sgd - w_min_norm) / np.linalg.norm(w_min_norm)
-    return pd.DataFrame([dict(n=n, d=d, epochs=epochs, seed=seed, relative_difference=float(difference))])
+    return pd.DataFrame(
+        [dict(n=n, d=d, epochs=epochs, seed=seed, relative_difference=float(difference))]
+    )

@@ -81,8 +81,10 @@ def _refusal_reason(path: Path, fingerprint) -> tuple[str | None, dict | None]:
     if not isinstance(payload, dict):
         return f"it holds a {type(payload).__name__}, not a checkpoint dict", None
     if fingerprint is not None and not _same_run(payload.get("fingerprint"), fingerprint):
-        return ("it belongs to another configuration or other input data "
-                "(its fingerprint differs from this run's)"), None
+        return (
+            "it belongs to another configuration or other input data "
+            "(its fingerprint differs from this run's)"
+        ), None
     return None, payload
 
 
@@ -116,9 +118,11 @@ def _same_run(recorded, fingerprint: str | Callable[[str | None], bool]) -> bool
     return fingerprint(recorded) if callable(fingerprint) else recorded == fingerprint
 
 
-def load_checkpoint(path: str | os.PathLike,
-                    fingerprint: str | Callable[[str | None], bool] | None = None,
-                    log: logging.Logger = logger) -> dict | None:
+def load_checkpoint(
+    path: str | os.PathLike,
+    fingerprint: str | Callable[[str | None], bool] | None = None,
+    log: logging.Logger = logger,
+) -> dict | None:
     """The checkpoint at ``path`` if it is intact, plain data and (given) this run's.
 
     ``fingerprint``: the run's fingerprint, or a function that says whether a recorded
@@ -138,8 +142,9 @@ def load_checkpoint(path: str | os.PathLike,
         return payload
     moved = move_aside(path)
     where = f"moved it to {moved}" if moved else "another process moved it aside"
-    log.warning("not resuming from checkpoint %s: %s; %s, starting the run over",
-                path, reason, where)
+    log.warning(
+        "not resuming from checkpoint %s: %s; %s, starting the run over", path, reason, where
+    )
     return None
 
 

@@ -51,8 +51,10 @@ def data_digest(run: dict, train_path, test_path) -> str:
     whose data changed since (``n_train``, a corruption's ``prob``, a seed, the dataset
     root) is refused instead of resumed.
     """
-    identity = {"inputs": input_digest(train_path, test_path),
-                **{key: run.get(key) for key in DATA_SPEC_KEYS}}
+    identity = {
+        "inputs": input_digest(train_path, test_path),
+        **{key: run.get(key) for key in DATA_SPEC_KEYS},
+    }
     text = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -82,16 +84,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def train_and_write(cfg: TrainConfig, *, train, test, checkpoint, metrics, info,
-                    model, tensorboard_dir=None, should_stop=None) -> None:
+def train_and_write(
+    cfg: TrainConfig,
+    *,
+    train,
+    test,
+    checkpoint,
+    metrics,
+    info,
+    model,
+    tensorboard_dir=None,
+    should_stop=None,
+) -> None:
     """Train (resuming from ``checkpoint``) and write the run's three outputs.
 
     Under torchrun every rank trains; rank 0 alone writes, the others wait for it.
     """
     # live files beside the checkpoint, TensorBoard where the run's paths say
     on_epoch = epoch_hook(checkpoint, tensorboard_dir if cfg.tensorboard else None)
-    result = train_run(cfg, load_split(train), load_split(test), checkpoint_path=checkpoint,
-                       on_epoch=on_epoch, should_stop=should_stop)
+    result = train_run(
+        cfg,
+        load_split(train),
+        load_split(test),
+        checkpoint_path=checkpoint,
+        on_epoch=on_epoch,
+        should_stop=should_stop,
+    )
     if distributed.is_main_process():
         write_parquet(result.metrics, metrics, schema=METRICS)
         save_model(result.model_state, model)
@@ -109,14 +127,27 @@ def train_until_stopped(cfg: TrainConfig, **files) -> None:
         try:
             train_and_write(cfg, should_stop=stop.requested, **files)
         except Interrupted:
-            logger.warning("stopped after saving checkpoint %s; exiting with status %d so "
-                           "that a retry resumes from it", files.get("checkpoint"),
-                           REQUEUE_EXIT_CODE)
+            logger.warning(
+                "stopped after saving checkpoint %s; exiting with status %d so "
+                "that a retry resumes from it",
+                files.get("checkpoint"),
+                REQUEUE_EXIT_CODE,
+            )
             raise SystemExit(REQUEUE_EXIT_CODE) from None
 
 
-def run_training(spec: RunSpec, *, threads: int | None, log_path, train, test,
-                 metrics, info, model, results="results") -> None:
+def run_training(
+    spec: RunSpec,
+    *,
+    threads: int | None,
+    log_path,
+    train,
+    test,
+    metrics,
+    info,
+    model,
+    results="results",
+) -> None:
     """What rule train_model does: train in this process, or data-parallel under torchrun.
 
     The spec, scheduling settings included, is written to the run's run.json first: the
@@ -124,8 +155,15 @@ def run_training(spec: RunSpec, *, threads: int | None, log_path, train, test,
     """
     paths = spec.paths(results)
     write_json(spec.to_dict(), paths.spec)
-    files = dict(train=train, test=test, checkpoint=str(paths.checkpoint), metrics=metrics,
-                 info=info, model=model, tensorboard_dir=str(paths.tensorboard))
+    files = dict(
+        train=train,
+        test=test,
+        checkpoint=str(paths.checkpoint),
+        metrics=metrics,
+        info=info,
+        model=model,
+        tensorboard_dir=str(paths.tensorboard),
+    )
     folders = [Path(files[k]).parent for k in ("checkpoint", "metrics", "model")]
     for path in sweep_temp_files(*folders):
         logger.info("removed %s, left by a killed writer", path)
@@ -137,16 +175,18 @@ def run_training(spec: RunSpec, *, threads: int | None, log_path, train, test,
         with stop_on_sigterm():  # the ranks get SIGTERM too: wait for their checkpoint
             distributed.launch(nproc, paths.spec, threads=threads, log_path=log_path, **files)
     else:
-        train_until_stopped(train_config(spec.to_dict(), train, test, num_threads=threads),
-                            **files)
+        train_until_stopped(train_config(spec.to_dict(), train, test, num_threads=threads), **files)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     rank = os.environ.get("RANK", "0")
     # stderr: the launching job appends it to the rule's log.
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format=LOG_FORMAT.replace("%(name)s", f"rank{rank} %(name)s"))
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format=LOG_FORMAT.replace("%(name)s", f"rank{rank} %(name)s"),
+    )
     if args.checkpoint and rank == "0":  # rank 0 alone logs epochs; keep them across attempts
         history_path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
         history = logging.FileHandler(history_path(args.checkpoint), mode="a")
@@ -155,10 +195,16 @@ def main(argv: list[str] | None = None) -> None:
     with open(args.run_config) as handle:
         spec = json.load(handle)
     try:
-        train_until_stopped(train_config(spec, args.train, args.test, num_threads=args.threads),
-                            train=args.train, test=args.test, checkpoint=args.checkpoint,
-                            metrics=args.metrics, info=args.info, model=args.model,
-                            tensorboard_dir=args.tensorboard_dir)
+        train_until_stopped(
+            train_config(spec, args.train, args.test, num_threads=args.threads),
+            train=args.train,
+            test=args.test,
+            checkpoint=args.checkpoint,
+            metrics=args.metrics,
+            info=args.info,
+            model=args.model,
+            tensorboard_dir=args.tensorboard_dir,
+        )
     finally:
         distributed.shutdown()
 

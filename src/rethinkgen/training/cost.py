@@ -13,15 +13,18 @@ import math
 # Single-thread CPU seconds per training image and epoch, a test pass every epoch included
 # (bf16, batch 128, 28x28 crops): the offline default's benchmark files on this project's
 # 2-core development machine (CPU time / (images x epochs)).
-SECONDS_PER_IMAGE = {"small_inception": 1.1e-2, "small_alexnet": 1.7e-3,
-                     "inception_v3": 0.5}
+SECONDS_PER_IMAGE = {"small_inception": 1.1e-2, "small_alexnet": 1.7e-3, "inception_v3": 0.5}
 # MLPs: seconds per weight and image (MLP 1x512: 2.4e-5 s per image, 3x512: 5.7e-5).
 MLP_SECONDS_PER_WEIGHT = 6.0e-11
 MLP_INPUT_SIZE = 28 * 28
 DEFAULT_SECONDS_PER_IMAGE = 1.0e-3
 # Training-set sizes of the datasets a spec may leave whole.
-FULL_TRAIN_SIZES = {"mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000,
-                    "imagenet": 1_281_167}
+FULL_TRAIN_SIZES = {
+    "mnist": 60_000,
+    "fashion_mnist": 60_000,
+    "cifar10": 50_000,
+    "imagenet": 1_281_167,
+}
 TEST_PASS_SHARE = 0.28  # of a conv-net epoch on 500 images: benchmarks/eval_cost.py, 28-31%
 
 

@@ -68,7 +68,7 @@ class Shard:
         """
         if len(global_batches) > 1 and global_batches[-1].numel() < 2 * self.world_size:
             global_batches = global_batches[:-1]
-        return [batch[self.rank::self.world_size] for batch in global_batches]
+        return [batch[self.rank :: self.world_size] for batch in global_batches]
 
     def rank_seeds(self, epoch: int) -> tuple[int, int]:
         """(dropout seed, augmentation seed) of this rank for ``epoch``.
@@ -102,8 +102,9 @@ def launched_by_torchrun(environ: Mapping[str, str] = os.environ) -> bool:
     return all(name in environ for name in TORCHRUN_ENV)
 
 
-def init_from_env(device_name: str = "auto",
-                  environ: Mapping[str, str] = os.environ) -> DistributedContext | None:
+def init_from_env(
+    device_name: str = "auto", environ: Mapping[str, str] = os.environ
+) -> DistributedContext | None:
     """Join torchrun's process group, or return None when not started by torchrun.
 
     ``device_name`` is the config's ``device``: ``auto`` or ``cuda*`` use this rank's GPU
@@ -113,20 +114,25 @@ def init_from_env(device_name: str = "auto",
         return None
     rank, local_rank = int(environ["RANK"]), int(environ["LOCAL_RANK"])
     world_size = int(environ["WORLD_SIZE"])
-    use_cuda = (device_name == "auto" and torch.cuda.is_available()) or \
-        str(device_name).startswith("cuda")
+    use_cuda = (device_name == "auto" and torch.cuda.is_available()) or str(device_name).startswith(
+        "cuda"
+    )
     if use_cuda:
         if local_rank >= torch.cuda.device_count():
-            raise RuntimeError(f"rank {rank} needs cuda:{local_rank} but only "
-                               f"{torch.cuda.device_count()} GPUs are visible")
+            raise RuntimeError(
+                f"rank {rank} needs cuda:{local_rank} but only "
+                f"{torch.cuda.device_count()} GPUs are visible"
+            )
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     else:
         device = torch.device("cpu")
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo",
-                                device_id=device if use_cuda else None,
-                                timeout=BARRIER_TIMEOUT)
+        dist.init_process_group(
+            backend="nccl" if use_cuda else "gloo",
+            device_id=device if use_cuda else None,
+            timeout=BARRIER_TIMEOUT,
+        )
     return DistributedContext(rank, local_rank, world_size, device)
 
 
@@ -226,18 +232,46 @@ def processes_for(run: dict, image_list: bool, visible_gpus: int) -> int:
 _SRC_DIR = str(Path(__file__).resolve().parents[2])  # the folder holding rethinkgen/
 
 
-def torchrun_command(nproc: int, *, run_json, train, test, checkpoint, metrics, info,
-                     model, threads: int | None = None, tensorboard_dir=None,
-                     python: str = sys.executable) -> list[str]:
+def torchrun_command(
+    nproc: int,
+    *,
+    run_json,
+    train,
+    test,
+    checkpoint,
+    metrics,
+    info,
+    model,
+    threads: int | None = None,
+    tensorboard_dir=None,
+    python: str = sys.executable,
+) -> list[str]:
     """``torchrun --standalone --nproc-per-node=N -m rethinkgen.training.cli ...``.
 
     Spelled ``python -m torch.distributed.run`` (what the ``torchrun`` script runs) so the
     ranks use this interpreter's environment even where ``torchrun`` is not on PATH.
     """
-    command = [python, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc-per-node={nproc}", "-m", "rethinkgen.training.cli",
-               "--run-config", str(run_json), "--train", str(train), "--test", str(test),
-               "--metrics", str(metrics), "--info", str(info), "--model", str(model)]
+    command = [
+        python,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "rethinkgen.training.cli",
+        "--run-config",
+        str(run_json),
+        "--train",
+        str(train),
+        "--test",
+        str(test),
+        "--metrics",
+        str(metrics),
+        "--info",
+        str(info),
+        "--model",
+        str(model),
+    ]
     if checkpoint:
         command += ["--checkpoint", str(checkpoint)]
     if threads:
@@ -247,8 +281,20 @@ def torchrun_command(nproc: int, *, run_json, train, test, checkpoint, metrics, 
     return command
 
 
-def launch(nproc: int, run_json, *, train, test, checkpoint, metrics, info, model,
-           threads: int | None, log_path, tensorboard_dir=None) -> None:
+def launch(
+    nproc: int,
+    run_json,
+    *,
+    train,
+    test,
+    checkpoint,
+    metrics,
+    info,
+    model,
+    threads: int | None,
+    log_path,
+    tensorboard_dir=None,
+) -> None:
     """Run the data-parallel training in ``nproc`` processes; raise if it fails.
 
     Ranks' stdout/stderr are appended to ``log_path`` (the rule's log). The job's CPUs are
@@ -258,16 +304,26 @@ def launch(nproc: int, run_json, *, train, test, checkpoint, metrics, info, mode
     # The ranks import this package: pass on where it is (conda jobs get no PYTHONPATH).
     package_path = os.pathsep.join(p for p in (_SRC_DIR, os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, OMP_NUM_THREADS=str(per_rank_threads), PYTHONPATH=package_path)
-    command = torchrun_command(nproc, run_json=run_json, train=train, test=test,
-                               checkpoint=checkpoint, metrics=metrics, info=info, model=model,
-                               threads=per_rank_threads, tensorboard_dir=tensorboard_dir)
+    command = torchrun_command(
+        nproc,
+        run_json=run_json,
+        train=train,
+        test=test,
+        checkpoint=checkpoint,
+        metrics=metrics,
+        info=info,
+        model=model,
+        threads=per_rank_threads,
+        tensorboard_dir=tensorboard_dir,
+    )
     logger.info("data-parallel training on %d processes: %s", nproc, " ".join(command))
     for handler in logging.getLogger().handlers:
         handler.flush()  # keep the log in order: the ranks append to the same file
     with open(log_path, "a") as log:
-        returncode = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
-                                    env=env).returncode
+        returncode = subprocess.run(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env
+        ).returncode
     if returncode != 0:
-        raise RuntimeError(f"data-parallel training failed (exit code {returncode}); "
-                           f"see {log_path}")
-
+        raise RuntimeError(
+            f"data-parallel training failed (exit code {returncode}); see {log_path}"
+        )

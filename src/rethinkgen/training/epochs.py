@@ -14,27 +14,41 @@ from torch import nn
 from rethinkgen.training import distributed
 from rethinkgen.training.preprocess import BatchPipeline
 
+
 def _topk_correct(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
     top = logits.topk(min(k, logits.shape[1]), dim=1).indices
     return (top == labels[:, None]).any(dim=1).sum()
 
 
-def _sum_over_ranks(loss_sum: torch.Tensor, correct: torch.Tensor, correct5: torch.Tensor,
-                    seen: int) -> tuple[float, int, int, int]:
+def _sum_over_ranks(
+    loss_sum: torch.Tensor, correct: torch.Tensor, correct5: torch.Tensor, seen: int
+) -> tuple[float, int, int, int]:
     """The sums as Python numbers; under data-parallel training summed over all ranks,
     each of which saw only its shard."""
     if not distributed.is_active():
         return loss_sum.item(), correct.item(), correct5.item(), seen
-    totals = torch.stack([loss_sum, correct.double(), correct5.double(),
-                          torch.tensor(float(seen), dtype=torch.float64, device=loss_sum.device)])
-    loss_total, correct_total, correct5_total, seen_total = \
-        distributed.all_reduce_sums(totals).tolist()
+    totals = torch.stack(
+        [
+            loss_sum,
+            correct.double(),
+            correct5.double(),
+            torch.tensor(float(seen), dtype=torch.float64, device=loss_sum.device),
+        ]
+    )
+    loss_total, correct_total, correct5_total, seen_total = distributed.all_reduce_sums(
+        totals
+    ).tolist()
     return loss_total, int(correct_total), int(correct5_total), int(seen_total)
 
 
-def train_one_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
-                    pipeline: BatchPipeline, generator: torch.Generator,
-                    top5: bool = False) -> dict:
+def train_one_epoch(
+    model: nn.Module,
+    batches: Iterable,
+    optimizer: torch.optim.Optimizer,
+    pipeline: BatchPipeline,
+    generator: torch.Generator,
+    top5: bool = False,
+) -> dict:
     """One pass of SGD; returns the online (mean over mini-batches) loss and accuracy.
 
     Sums stay on the device and are read once at the end, so GPUs never stall per step.
@@ -65,15 +79,21 @@ def train_one_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.
     seen = max(seen, 1)
     loss_value, acc = loss_total / seen, correct / seen  # one sync per epoch
     seconds = time.perf_counter() - start
-    return {"loss": loss_value, "accuracy": acc,
-            "top5_accuracy": correct5 / seen if top5 else math.nan,
-            "steps": steps, "images": seen, "seconds": seconds,
-            "images_per_s": seen / seconds if seconds > 0 else math.nan}
+    return {
+        "loss": loss_value,
+        "accuracy": acc,
+        "top5_accuracy": correct5 / seen if top5 else math.nan,
+        "steps": steps,
+        "images": seen,
+        "seconds": seconds,
+        "images_per_s": seen / seconds if seconds > 0 else math.nan,
+    }
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: Iterable, pipeline: BatchPipeline,
-             top5: bool = False) -> dict:
+def evaluate(
+    model: nn.Module, batches: Iterable, pipeline: BatchPipeline, top5: bool = False
+) -> dict:
     """Mean loss, top-1 (and top-5) accuracy over a whole split in eval mode."""
     model.eval()
     device = next(model.parameters()).device
@@ -92,5 +112,8 @@ def evaluate(model: nn.Module, batches: Iterable, pipeline: BatchPipeline,
         seen += labels.shape[0]
     loss_total, correct, correct5, seen = _sum_over_ranks(loss_sum, correct, correct5, seen)
     seen = max(seen, 1)
-    return {"loss": loss_total / seen, "accuracy": correct / seen,
-            "top5_accuracy": correct5 / seen if top5 else math.nan}
+    return {
+        "loss": loss_total / seen,
+        "accuracy": correct / seen,
+        "top5_accuracy": correct5 / seen if top5 else math.nan,
+    }

@@ -57,8 +57,9 @@ def slot_limit(gpus: int | None, slots: int | None, per_gpu: int) -> int | None:
     return gpus * per_gpu
 
 
-def export_slots(gpus: int | None, per_gpu: int,
-                 environ: MutableMapping[str, str] = os.environ) -> None:
+def export_slots(
+    gpus: int | None, per_gpu: int, environ: MutableMapping[str, str] = os.environ
+) -> None:
     """Tell the jobs (which inherit the environment) how many slots exist and per GPU."""
     if gpus:
         environ[SLOTS_ENV] = f"{gpus}:{per_gpu}"
@@ -88,8 +89,11 @@ def _take_free_slot(lock_dir: Path, count: int) -> int | None:
     return None
 
 
-def pin_to_gpu_slot(device: str = "auto", environ: MutableMapping[str, str] = os.environ,
-                    lock_dir: Path | None = None) -> int | None:
+def pin_to_gpu_slot(
+    device: str = "auto",
+    environ: MutableMapping[str, str] = os.environ,
+    lock_dir: Path | None = None,
+) -> int | None:
     """Take a GPU slot and restrict CUDA to its GPU; call before anything touches CUDA.
 
     Returns the GPU index (within the devices visible before the call), or None when the
@@ -124,7 +128,9 @@ def missing_gpu_message(training: Mapping) -> str | None:
 
     if torch.cuda.is_available():
         return None
-    return (f"training.device is '{training['device']}' but torch {torch.__version__} sees "
-            "no CUDA GPU on this machine. Run on a GPU machine, submit to a cluster "
-            "(--profile slurm), or set training.device to auto (a GPU where the job's "
-            "machine has one) or cpu in the config.")
+    return (
+        f"training.device is '{training['device']}' but torch {torch.__version__} sees "
+        "no CUDA GPU on this machine. Run on a GPU machine, submit to a cluster "
+        "(--profile slurm), or set training.device to auto (a GPU where the job's "
+        "machine has one) or cpu in the config."
+    )

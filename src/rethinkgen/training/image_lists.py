@@ -43,8 +43,9 @@ class ImageListBatches:
             ops = [T.RandomResizedCrop(size), T.RandomHorizontalFlip()]
         else:
             ops = [T.Resize(int(round(size * 8 / 7))), T.CenterCrop(size)]
-        self.dataset = _ImageListDataset(split.root, split.paths, split.labels,
-                                         T.Compose(ops + [T.PILToTensor()]))
+        self.dataset = _ImageListDataset(
+            split.root, split.paths, split.labels, T.Compose(ops + [T.PILToTensor()])
+        )
         self.cfg, self.device, self.shard = cfg, device, shard
 
     def __len__(self) -> int:
@@ -52,28 +53,45 @@ class ImageListBatches:
 
     def _loader(self, batch_size, shuffle, generator=None):
         return torch.utils.data.DataLoader(
-            self.dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-            num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda")
+            self.dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            num_workers=self.cfg.num_workers,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def _to_device(self, loader):
         for images, labels in loader:
-            yield (images.to(self.device, non_blocking=True),
-                   labels.to(self.device, non_blocking=True))
+            yield (
+                images.to(self.device, non_blocking=True),
+                labels.to(self.device, non_blocking=True),
+            )
 
     def _sharded_loader(self, batch_size, generator, epoch):
         from torch.utils.data.distributed import DistributedSampler
 
-        sampler = DistributedSampler(self.dataset, num_replicas=self.shard.world_size,
-                                     rank=self.shard.rank, shuffle=True, seed=self.shard.seed)
+        sampler = DistributedSampler(
+            self.dataset,
+            num_replicas=self.shard.world_size,
+            rank=self.shard.rank,
+            shuffle=True,
+            seed=self.shard.seed,
+        )
         sampler.set_epoch(epoch)  # the order depends on (seed, epoch) only: resumable
         per_rank = math.ceil(batch_size / self.shard.world_size)
         # Every rank has sampler.num_samples images, so all agree on dropping a 1-image
         # last batch (batch norm cannot train on it).
         drop_last = sampler.num_samples > per_rank and sampler.num_samples % per_rank == 1
         return torch.utils.data.DataLoader(
-            self.dataset, batch_size=per_rank, sampler=sampler, drop_last=drop_last,
-            generator=generator, num_workers=self.cfg.num_workers,
-            pin_memory=self.device.type == "cuda")
+            self.dataset,
+            batch_size=per_rank,
+            sampler=sampler,
+            drop_last=drop_last,
+            generator=generator,
+            num_workers=self.cfg.num_workers,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def shuffled(self, batch_size: int, generator: torch.Generator, epoch: int = 0) -> Iterator:
         # The loader draws its order and its workers' seeds from `generator` (sharded:
@@ -85,7 +103,12 @@ class ImageListBatches:
     def ordered(self, batch_size: int) -> Iterator:
         if self.shard is not None:
             indices = range(self.shard.rank, len(self.dataset), self.shard.world_size)
-            return self._to_device(torch.utils.data.DataLoader(
-                torch.utils.data.Subset(self.dataset, indices), batch_size=batch_size,
-                num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda"))
+            return self._to_device(
+                torch.utils.data.DataLoader(
+                    torch.utils.data.Subset(self.dataset, indices),
+                    batch_size=batch_size,
+                    num_workers=self.cfg.num_workers,
+                    pin_memory=self.device.type == "cuda",
+                )
+            )
         return self._to_device(self._loader(batch_size, False))

@@ -32,8 +32,14 @@ class CrossChannelLRN(nn.Module):
     CPU and, unlike torch's avg_pool3d-based version, also runs in bf16 (~7x faster).
     """
 
-    def __init__(self, channels: int, depth_radius: int = _LRN_DEPTH_RADIUS,
-                 alpha: float = _LRN_ALPHA, beta: float = _LRN_BETA, bias: float = _LRN_BIAS):
+    def __init__(
+        self,
+        channels: int,
+        depth_radius: int = _LRN_DEPTH_RADIUS,
+        alpha: float = _LRN_ALPHA,
+        beta: float = _LRN_BETA,
+        bias: float = _LRN_BIAS,
+    ):
         super().__init__()
         idx = torch.arange(channels)
         band = ((idx[:, None] - idx[None, :]).abs() <= depth_radius).float()

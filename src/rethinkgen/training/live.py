@@ -42,7 +42,8 @@ def _summary_writer_class():
     except ImportError as error:  # torch raises ImportError when tensorboard is absent
         raise ImportError(
             "training.tensorboard is true but the 'tensorboard' package is not installed: "
-            f"{TENSORBOARD_INSTALL} (or set training.tensorboard: false)") from error
+            f"{TENSORBOARD_INSTALL} (or set training.tensorboard: false)"
+        ) from error
     return SummaryWriter
 
 
@@ -100,8 +101,10 @@ class LiveFiles:
     def __call__(self, metrics: pd.DataFrame, progress: dict) -> None:
         missing = [c for c in METRIC_DTYPES if c not in metrics.columns]
         if missing:
-            raise ValueError(f"on_epoch: metrics frame lacks columns {missing}; "
-                             "pass the engine's metrics frame (rethinkgen.schemas.METRICS)")
+            raise ValueError(
+                f"on_epoch: metrics frame lacks columns {missing}; "
+                "pass the engine's metrics frame (rethinkgen.schemas.METRICS)"
+            )
         frame = metrics[list(METRIC_DTYPES)].astype(METRIC_DTYPES).reset_index(drop=True)
         record = progress_record(progress)
         try:
@@ -113,8 +116,12 @@ class LiveFiles:
             # Last, so that progress never names an epoch whose rows are not on disk yet.
             write_json(record, self.progress_path)
         except OSError as error:  # a full or flaky disk must not end a long run
-            logger.warning("epoch %s: could not write the live files in %s: %s",
-                           progress["epoch"], self.run_dir, error)
+            logger.warning(
+                "epoch %s: could not write the live files in %s: %s",
+                progress["epoch"],
+                self.run_dir,
+                error,
+            )
 
 
 def progress_record(progress: dict) -> dict:
@@ -123,9 +130,11 @@ def progress_record(progress: dict) -> dict:
     missing = [k for k in keys if k not in progress]
     if missing:
         raise ValueError(f"on_epoch: progress dict lacks {missing}")
-    return {**{k: progress[k] for k in keys},
-            "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            **process_identity.current()}  # pid, host, boot_id, pid_started
+    return {
+        **{k: progress[k] for k in keys},
+        "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **process_identity.current(),
+    }  # pid, host, boot_id, pid_started
 
 
 def read_live_metrics(path: str | os.PathLike) -> pd.DataFrame:
@@ -138,8 +147,9 @@ def read_live_metrics(path: str | os.PathLike) -> pd.DataFrame:
     return read_parquet(path)  # one handle; a damaged file is named (rethinkgen.io)
 
 
-def epoch_hook(checkpoint_path: str | os.PathLike | None,
-               tensorboard_dir: str | os.PathLike | None = None) -> Callable | None:
+def epoch_hook(
+    checkpoint_path: str | os.PathLike | None, tensorboard_dir: str | os.PathLike | None = None
+) -> Callable | None:
     """The ``on_epoch`` hook of a run that checkpoints to ``checkpoint_path`` (its live
     files go beside it); None without a checkpoint path (nowhere to write them)."""
     if checkpoint_path is None:

@@ -88,8 +88,13 @@ class SmallInception(nn.Module):
         ("inception", (176, 160)),
     ]
 
-    def __init__(self, num_classes: int, input_shape: tuple[int, int, int],
-                 batch_norm: bool = True, dropout: float = 0.0):
+    def __init__(
+        self,
+        num_classes: int,
+        input_shape: tuple[int, int, int],
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         c_in = input_shape[0]
         layers: list[nn.Module] = [ConvModule(c_in, 96, 3, 1, batch_norm)]
@@ -115,21 +120,28 @@ class SmallAlexNet(nn.Module):
     """Small AlexNet (Appendix A) as the TF cifar10 tutorial net: conv-pool-LRN, conv-LRN-pool,
     FC 384, 192 (docs/paper.md, "Architectures")."""
 
-    def __init__(self, num_classes: int, input_shape: tuple[int, int, int],
-                 dropout: float = 0.0):
+    def __init__(self, num_classes: int, input_shape: tuple[int, int, int], dropout: float = 0.0):
         super().__init__()
         c_in, height, width = input_shape
         self.features = nn.Sequential(
-            nn.Conv2d(c_in, 64, 5, padding=2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, stride=2, padding=1), CrossChannelLRN(64),
-            nn.Conv2d(64, 64, 5, padding=2), nn.ReLU(inplace=True),
-            CrossChannelLRN(64), nn.MaxPool2d(3, stride=2, padding=1),
+            nn.Conv2d(c_in, 64, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, stride=2, padding=1),
+            CrossChannelLRN(64),
+            nn.Conv2d(64, 64, 5, padding=2),
+            nn.ReLU(inplace=True),
+            CrossChannelLRN(64),
+            nn.MaxPool2d(3, stride=2, padding=1),
         )
-        flat = 64 * _same_pool_size(_same_pool_size(height)) * _same_pool_size(
-            _same_pool_size(width))
+        flat = (
+            64 * _same_pool_size(_same_pool_size(height)) * _same_pool_size(_same_pool_size(width))
+        )
         self.hidden = nn.Sequential(
-            nn.Flatten(), nn.Linear(flat, 384), nn.ReLU(inplace=True),
-            nn.Linear(384, 192), nn.ReLU(inplace=True),
+            nn.Flatten(),
+            nn.Linear(flat, 384),
+            nn.ReLU(inplace=True),
+            nn.Linear(384, 192),
+            nn.ReLU(inplace=True),
         )
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(192, num_classes)
@@ -152,8 +164,14 @@ class MLP(nn.Module):
     """MLP 1x512 / 3x512 (Appendix A): fully connected layers on the flattened image; ReLU
     unless ``activation`` names another of ``ACTIVATIONS``."""
 
-    def __init__(self, num_classes: int, input_shape: tuple[int, int, int],
-                 hidden: list[int], dropout: float = 0.0, activation: str = "relu"):
+    def __init__(
+        self,
+        num_classes: int,
+        input_shape: tuple[int, int, int],
+        hidden: list[int],
+        dropout: float = 0.0,
+        activation: str = "relu",
+    ):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise KeyError(f"unknown activation {activation!r}; known: {sorted(ACTIVATIONS)}")
@@ -179,8 +197,13 @@ def _build_small_alexnet(spec, num_classes, input_shape, dropout):
 
 
 def _build_mlp(spec, num_classes, input_shape, dropout):
-    return MLP(num_classes, input_shape, [int(h) for h in spec["hidden"]], dropout,
-               spec.get("activation", "relu"))
+    return MLP(
+        num_classes,
+        input_shape,
+        [int(h) for h in spec["hidden"]],
+        dropout,
+        spec.get("activation", "relu"),
+    )
 
 
 def _build_inception_v3(spec, num_classes, input_shape, dropout):
@@ -189,8 +212,7 @@ def _build_inception_v3(spec, num_classes, input_shape, dropout):
     if min(input_shape[1:]) < 75:
         raise ValueError(f"inception_v3 needs inputs of at least 75x75, got {input_shape}")
     # Dropout is a regularizer in Table 2: 0 unless the regularizer sets it.
-    return Inception3(num_classes=num_classes, aux_logits=False, init_weights=True,
-                      dropout=dropout)
+    return Inception3(num_classes=num_classes, aux_logits=False, init_weights=True, dropout=dropout)
 
 
 Builder = Callable[[dict, int, tuple[int, int, int], float], nn.Module]
@@ -202,13 +224,16 @@ MODELS: dict[str, Builder] = {
     "inception_v3": _build_inception_v3,
     # The user's models (training/user_models.py); dropout is theirs to place.
     "torchvision": lambda spec, num_classes, input_shape, dropout: build_torchvision(
-        spec, num_classes, input_shape),
+        spec, num_classes, input_shape
+    ),
     "python": lambda spec, num_classes, input_shape, dropout: build_python(
-        spec, num_classes, input_shape),
+        spec, num_classes, input_shape
+    ),
 }
 
 # Archs whose speed benefits from bf16 autocast + channels_last (convolutional nets).
 CONV_ARCHS = frozenset({"small_inception", "small_alexnet", "inception_v3"})
+
 
 def glorot_uniform_(model: nn.Module) -> nn.Module:
     """TensorFlow's defaults (the paper's framework): Glorot-uniform kernels, zero biases.
@@ -242,8 +267,9 @@ INITS: dict[str, Callable[[nn.Module], nn.Module]] = {
 }
 
 
-def build_model(spec: dict, num_classes: int, input_shape: tuple[int, int, int],
-                dropout: float = 0.0) -> nn.Module:
+def build_model(
+    spec: dict, num_classes: int, input_shape: tuple[int, int, int], dropout: float = 0.0
+) -> nn.Module:
     """Build the architecture named by ``spec["arch"]`` for ``input_shape = (C, H, W)``.
 
     ``dropout`` (the dropout regularizer) is added before the classifier only when > 0,
@@ -265,12 +291,14 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def parameter_table(input_shape: tuple[int, int, int] = (3, 28, 28),
-                    num_classes: int = 10) -> list[tuple[str, int, int]]:
+def parameter_table(
+    input_shape: tuple[int, int, int] = (3, 28, 28), num_classes: int = 10
+) -> list[tuple[str, int, int]]:
     """(model, our count, paper count) for every Table 1 architecture."""
     return [
         (m.name, count_parameters(build_model(m.spec, num_classes, input_shape)), m.num_params)
-        for m in PAPER_MODELS if m.num_params is not None
+        for m in PAPER_MODELS
+        if m.num_params is not None
     ]
 
 

@@ -10,5 +10,8 @@ from torch import nn
 @torch.no_grad()
 def weight_norms(model: nn.Module) -> dict[str, float]:
     """Parameter name -> its L2 (Frobenius) norm, for every trainable parameter."""
-    return {name: float(torch.linalg.vector_norm(p.detach().float()))
-            for name, p in model.named_parameters() if p.requires_grad}
+    return {
+        name: float(torch.linalg.vector_norm(p.detach().float()))
+        for name, p in model.named_parameters()
+        if p.requires_grad
+    }

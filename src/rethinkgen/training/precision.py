@@ -78,18 +78,26 @@ def cpu_bf16_probe() -> bool:
     def step(dtype):
         def run():
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None):
-                loss = conv(images).float().square().mean() + linear(vectors).float().square().mean()
+                loss = (
+                    conv(images).float().square().mean() + linear(vectors).float().square().mean()
+                )
             loss.backward()
+
         return run
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # per core: OpenMP threads spinning on a loaded CPU would count as time
+    torch.set_num_threads(
+        1
+    )  # per core: OpenMP threads spinning on a loaded CPU would count as time
     try:
         fp32, bf16 = _probe_seconds(step(None)), _probe_seconds(step(torch.bfloat16))
     finally:
         torch.set_num_threads(threads)
-    logger.info("amp auto probe: a conv+linear training step takes %.1f ms in fp32, %.1f ms in bf16",
-                1e3 * fp32, 1e3 * bf16)
+    logger.info(
+        "amp auto probe: a conv+linear training step takes %.1f ms in fp32, %.1f ms in bf16",
+        1e3 * fp32,
+        1e3 * bf16,
+    )
     return bf16 < 0.9 * fp32
 
 

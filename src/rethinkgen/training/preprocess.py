@@ -49,7 +49,7 @@ def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     """Central size x size crop of (B, C, H, W); top-left offset floor((H - size) / 2)."""
     height, width = x.shape[-2:]
     top, left = (height - size) // 2, (width - size) // 2
-    return x[..., top:top + size, left:left + size]
+    return x[..., top : top + size, left : left + size]
 
 
 def random_crop(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
@@ -61,15 +61,16 @@ def random_crop(x: torch.Tensor, size: int, generator: torch.Generator) -> torch
     tops = torch.randint(0, height - size + 1, (batch,), generator=generator, device=x.device)
     lefts = torch.randint(0, width - size + 1, (batch,), generator=generator, device=x.device)
     offsets = torch.arange(size, device=x.device)
-    rows = (tops[:, None] + offsets)[:, :, None]          # (B, size, 1)
-    cols = (lefts[:, None] + offsets)[:, None, :]         # (B, 1, size)
+    rows = (tops[:, None] + offsets)[:, :, None]  # (B, size, 1)
+    cols = (lefts[:, None] + offsets)[:, None, :]  # (B, 1, size)
     batch_idx = torch.arange(batch, device=x.device)[:, None, None]
     # Advanced indexing around the channel slice yields (B, size, size, C).
     return x[batch_idx, :, rows, cols].permute(0, 3, 1, 2)
 
 
-def random_flip_rotate(x: torch.Tensor, max_degrees: float,
-                       generator: torch.Generator) -> torch.Tensor:
+def random_flip_rotate(
+    x: torch.Tensor, max_degrees: float, generator: torch.Generator
+) -> torch.Tensor:
     """Table 4 'augmentation': random left-right flip and rotation in [-max, +max] degrees.
 
     Flip and rotation are one affine warp per image (bilinear, zero fill), applied to a
@@ -77,10 +78,10 @@ def random_flip_rotate(x: torch.Tensor, max_degrees: float,
     """
     batch = x.shape[0]
     flip = torch.rand(batch, generator=generator, device=x.device) < 0.5
-    angle = (torch.rand(batch, generator=generator, device=x.device) * 2 - 1)
+    angle = torch.rand(batch, generator=generator, device=x.device) * 2 - 1
     angle = angle * math.radians(max_degrees)
     cos, sin = torch.cos(angle), torch.sin(angle)
-    sign = torch.where(flip, -1.0, 1.0)                   # mirror the x coordinate
+    sign = torch.where(flip, -1.0, 1.0)  # mirror the x coordinate
     theta = torch.zeros(batch, 2, 3, device=x.device, dtype=x.dtype)
     theta[:, 0, 0] = cos * sign
     theta[:, 0, 1] = -sin
@@ -90,10 +91,18 @@ def random_flip_rotate(x: torch.Tensor, max_degrees: float,
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def prepare_batch(images: torch.Tensor, *, crop_size: int | None, train: bool,
-                  random_crop_enabled: bool, augment: bool, rotation_degrees: float,
-                  whiten: bool, generator: torch.Generator | None,
-                  channels_last: bool) -> torch.Tensor:
+def prepare_batch(
+    images: torch.Tensor,
+    *,
+    crop_size: int | None,
+    train: bool,
+    random_crop_enabled: bool,
+    augment: bool,
+    rotation_degrees: float,
+    whiten: bool,
+    generator: torch.Generator | None,
+    channels_last: bool,
+) -> torch.Tensor:
     """uint8 (or float32) (B, C, H, W) on the device -> float32 model input (Appendix A).
 
     Order: crop (uint8), scale to [0, 1], flip + rotate (augment), per-image whitening.
@@ -153,12 +162,20 @@ class BatchPipeline:
     autocast_dtype: torch.dtype | None
     device_type: str
 
-    def inputs(self, images: torch.Tensor, train: bool,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        return prepare_batch(images, crop_size=self.crop_size, train=train,
-                             random_crop_enabled=self.random_crop, augment=self.augment,
-                             rotation_degrees=self.rotation_degrees, whiten=self.whiten,
-                             generator=generator, channels_last=self.channels_last)
+    def inputs(
+        self, images: torch.Tensor, train: bool, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        return prepare_batch(
+            images,
+            crop_size=self.crop_size,
+            train=train,
+            random_crop_enabled=self.random_crop,
+            augment=self.augment,
+            rotation_degrees=self.rotation_degrees,
+            whiten=self.whiten,
+            generator=generator,
+            channels_last=self.channels_last,
+        )
 
     def autocast(self):
         if self.autocast_dtype is None:
@@ -177,8 +194,12 @@ class BatchPipeline:
             crop_size=None if image_list else cfg.crop_size,
             random_crop=cfg.random_crop and not image_list,
             augment=cfg.augment and not image_list,  # image lists augment in their workers
-            rotation_degrees=cfg.rotation_degrees, whiten=cfg.whiten,
-            channels_last=channels_last, autocast_dtype=autocast_dtype, device_type=device.type)
+            rotation_degrees=cfg.rotation_degrees,
+            whiten=cfg.whiten,
+            channels_last=channels_last,
+            autocast_dtype=autocast_dtype,
+            device_type=device.type,
+        )
 
 
 class InMemoryBatches:
@@ -210,10 +231,10 @@ class InMemoryBatches:
     def ordered(self, batch_size: int) -> Iterator:
         images, labels = self.images, self.labels
         if self.shard is not None:
-            images = images[self.shard.rank::self.shard.world_size]
-            labels = labels[self.shard.rank::self.shard.world_size]
+            images = images[self.shard.rank :: self.shard.world_size]
+            labels = labels[self.shard.rank :: self.shard.world_size]
         for start in range(0, labels.shape[0], batch_size):
-            yield images[start:start + batch_size], labels[start:start + batch_size]
+            yield images[start : start + batch_size], labels[start : start + batch_size]
 
 
 def make_batches(split, cfg, train: bool, device: torch.device, shard=None):

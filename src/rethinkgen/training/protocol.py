@@ -71,8 +71,11 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
     layer) or on every parameter (``all``, PyTorch's default)."""
     params = [p for p in model.parameters() if p.requires_grad]
     decayed = _decayed_parameters(model, cfg.weight_decay_scope)
-    groups = [{"params": [p for p in params if id(p) in decayed], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in params if id(p) not in decayed], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for p in params if id(p) in decayed], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if id(p) not in decayed], "weight_decay": 0.0},
+    ]
     # fused: one kernel for all parameters (measured 1.6-2.2x faster steps on CPU).
-    return torch.optim.SGD([g for g in groups if g["params"]], lr=cfg.lr,
-                           momentum=cfg.momentum, fused=True)
+    return torch.optim.SGD(
+        [g for g in groups if g["params"]], lr=cfg.lr, momentum=cfg.momentum, fused=True
+    )

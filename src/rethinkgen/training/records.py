@@ -11,8 +11,8 @@ import torch
 from rethinkgen.run import RUN_KEYS
 from rethinkgen.schemas import METRIC_DTYPES
 from rethinkgen.training.settings import TrainConfig
-from rethinkgen.training.user_models import model_source
 from rethinkgen.training.state import RunState
+from rethinkgen.training.user_models import model_source
 
 
 def now() -> str:
@@ -20,11 +20,15 @@ def now() -> str:
 
 
 def format_epoch(epoch, max_epochs, step, lr, online, train_eval, test_eval, ips) -> str:
-    parts = [f"epoch {epoch:>3}/{max_epochs}", f"step {step:>7}", f"lr {lr:.5g}",
-             f"loss {online['loss']:.4f}", f"train_online_acc {online['accuracy']:.4f}"]
+    parts = [
+        f"epoch {epoch:>3}/{max_epochs}",
+        f"step {step:>7}",
+        f"lr {lr:.5g}",
+        f"loss {online['loss']:.4f}",
+        f"train_online_acc {online['accuracy']:.4f}",
+    ]
     if train_eval is not None:
-        parts.append(f"train_acc {train_eval['accuracy']:.4f} "
-                     f"(loss {train_eval['loss']:.4f})")
+        parts.append(f"train_acc {train_eval['accuracy']:.4f} (loss {train_eval['loss']:.4f})")
     if test_eval is not None:
         parts.append(f"test_acc {test_eval['accuracy']:.4f} (loss {test_eval['loss']:.4f})")
     parts.append(f"{ips:,.0f} img/s")
@@ -43,14 +47,23 @@ def _last(metrics: pd.DataFrame, split: str) -> dict | None:
     if rows.empty:
         return None
     last = rows.iloc[-1]
-    return {"epoch": int(last["epoch"]), "accuracy": float(last["accuracy"]),
-            "loss": float(last["loss"]),
-            "top5_accuracy": None if pd.isna(last["top5_accuracy"])
-            else float(last["top5_accuracy"])}
+    return {
+        "epoch": int(last["epoch"]),
+        "accuracy": float(last["accuracy"]),
+        "loss": float(last["loss"]),
+        "top5_accuracy": None if pd.isna(last["top5_accuracy"]) else float(last["top5_accuracy"]),
+    }
 
 
-def run_info(cfg: TrainConfig, state: RunState, metrics: pd.DataFrame, facts: dict,
-             started_at: str, wall_time_s: float, resumed_from_epoch) -> dict:
+def run_info(
+    cfg: TrainConfig,
+    state: RunState,
+    metrics: pd.DataFrame,
+    facts: dict,
+    started_at: str,
+    wall_time_s: float,
+    resumed_from_epoch,
+) -> dict:
     """The run's record. ``facts``: what the engine found out (data sizes, num_params,
     device, world_size, precision). Every final value carries the epoch it was measured at."""
     import torchvision
@@ -67,9 +80,12 @@ def run_info(cfg: TrainConfig, state: RunState, metrics: pd.DataFrame, facts: di
         "readout_epochs": list(cfg.readout_epochs),
         "epochs": state.epoch,
         "steps": state.step,
-        "fit_criterion": {"metric": cfg.fit_metric, "threshold": cfg.fit_threshold,
-                          "patience": cfg.fit_patience,
-                          "stop_when_fitted": cfg.stop_when_fitted},
+        "fit_criterion": {
+            "metric": cfg.fit_metric,
+            "threshold": cfg.fit_threshold,
+            "patience": cfg.fit_patience,
+            "stop_when_fitted": cfg.stop_when_fitted,
+        },
         "fitted": state.epochs_to_fit is not None,
         "steps_to_fit": state.steps_to_fit,
         "epochs_to_fit": state.epochs_to_fit,

@@ -73,8 +73,9 @@ def label_subsets(train_split) -> dict:
         return {}
     changed = np.asarray(train_split.labels) != np.asarray(true_labels)
     masks = dict(zip(TRAIN_SUBSETS, (~changed, changed)))
-    return {name: train_split.subset(np.flatnonzero(mask))
-            for name, mask in masks.items() if mask.any()}
+    return {
+        name: train_split.subset(np.flatnonzero(mask)) for name, mask in masks.items() if mask.any()
+    }
 
 
 def setup(cfg: TrainConfig, train_split, test_split, held_out: dict | None = None) -> Session:
@@ -89,8 +90,9 @@ def setup(cfg: TrainConfig, train_split, test_split, held_out: dict | None = Non
     pipeline = BatchPipeline.from_config(cfg, device, image_list)
     num_classes = _num_classes(train_split)
     torch.manual_seed(cfg.seed)  # model init, then dropout masks (checkpointed)
-    model = build_model(cfg.model_spec, num_classes, _input_shape(train_split, cfg),
-                        dropout=cfg.dropout).to(device)
+    model = build_model(
+        cfg.model_spec, num_classes, _input_shape(train_split, cfg), dropout=cfg.dropout
+    ).to(device)
     if pipeline.channels_last:
         model = model.to(memory_format=torch.channels_last)
     # Shuffles and crops/flips/rotations; a CPU generator for DataLoader-driven splits.
@@ -100,15 +102,23 @@ def setup(cfg: TrainConfig, train_split, test_split, held_out: dict | None = Non
     if cfg.compile:
         step_model = torch.compile(step_model)
     train_batches = make_batches(train_split, cfg, True, device, shard)
-    return Session(model=model, step_model=step_model, optimizer=build_optimizer(model, cfg),
-                pipeline=pipeline, generators={"data": data_generator},
-                train_batches=train_batches,
-                train_eval_batches=make_batches(train_split, cfg, False, device, shard)
-                if image_list else train_batches,
-                test_batches=make_batches(test_split, cfg, False, device, shard),
-                dist_ctx=dist_ctx, device=device, top5=num_classes > 10,
-                data={"n_train": len(train_split), "n_test": len(test_split),
-                      "num_classes": num_classes},
-                subset_batches={name: make_batches(split, cfg, False, device, shard)
-                                for name, split in (label_subsets(train_split)
-                                                    | (held_out or {})).items()})
+    return Session(
+        model=model,
+        step_model=step_model,
+        optimizer=build_optimizer(model, cfg),
+        pipeline=pipeline,
+        generators={"data": data_generator},
+        train_batches=train_batches,
+        train_eval_batches=make_batches(train_split, cfg, False, device, shard)
+        if image_list
+        else train_batches,
+        test_batches=make_batches(test_split, cfg, False, device, shard),
+        dist_ctx=dist_ctx,
+        device=device,
+        top5=num_classes > 10,
+        data={"n_train": len(train_split), "n_test": len(test_split), "num_classes": num_classes},
+        subset_batches={
+            name: make_batches(split, cfg, False, device, shard)
+            for name, split in (label_subsets(train_split) | (held_out or {})).items()
+        },
+    )

@@ -50,17 +50,17 @@ class TrainConfig:
     # steps, applied per epoch, so a small subset keeps the paper's decay per step
     # (its epoch was 391 steps: 50,000 images at batch 128).
     lr_decay_every_steps: int | None = None
-    max_epochs: int = 150               # the budget: epochs trained unless stopped at fit
-    lr_warmup_epochs: int = 0           # ours: lr ramps up linearly over these epochs
+    max_epochs: int = 150  # the budget: epochs trained unless stopped at fit
+    lr_warmup_epochs: int = 0  # ours: lr ramps up linearly over these epochs
     # Fit: the first epoch meeting the criterion (see fit_met) is recorded either way;
     # stop_when_fitted ends the run once it held for fit_patience evaluations.
-    fit_metric: str = "online_loss"     # online_loss | online_accuracy | train_accuracy
-    fit_threshold: float = 0.1          # loss: below it; accuracy: at or above it
+    fit_metric: str = "online_loss"  # online_loss | online_accuracy | train_accuracy
+    fit_threshold: float = 0.1  # loss: below it; accuracy: at or above it
     stop_when_fitted: bool = False
-    min_epochs: int = 0                 # stop at fit no earlier (a shared run's longest budget)
+    min_epochs: int = 0  # stop at fit no earlier (a shared run's longest budget)
     fit_patience: int = 1
     eval_train_every: int = 1
-    eval_test_every: int = 1            # epochs between test evaluations (and at the end)
+    eval_test_every: int = 1  # epochs between test evaluations (and at the end)
     # > 0: hold out this fraction of the training split (seeded by `seed`), never trained on,
     # scored as split "validation" with every whole-training-set evaluation
     validation_fraction: float = 0.0
@@ -70,22 +70,22 @@ class TrainConfig:
     readout_epochs: tuple = ()
     score_at_fit: bool = False
     # engine settings added by this module (defaults chosen from CPU measurements)
-    crop_size: int | None = 28          # central (or random) crop; None = full image
-    whiten: bool = True                 # TF per_image_standardization
-    rotation_degrees: float = 25.0      # `augment` rotation range (Table 4 footnote 2)
-    divergence_loss: float = 1.0e3      # epoch-mean train loss above this = diverged
-    eval_initial: bool = True           # evaluate at epoch 0, before any step
-    amp: str = "off"                    # off (fp32, the paper) | bf16 autocast (CPU and CUDA)
-    image_size: int = 299               # image-list (ImageNet) splits: decoded size
-    data_digest: str = ""               # digest of the run's input data (set by the caller)
+    crop_size: int | None = 28  # central (or random) crop; None = full image
+    whiten: bool = True  # TF per_image_standardization
+    rotation_degrees: float = 25.0  # `augment` rotation range (Table 4 footnote 2)
+    divergence_loss: float = 1.0e3  # epoch-mean train loss above this = diverged
+    eval_initial: bool = True  # evaluate at epoch 0, before any step
+    amp: str = "off"  # off (fp32, the paper) | bf16 autocast (CPU and CUDA)
+    image_size: int = 299  # image-list (ImageNet) splits: decoded size
+    data_digest: str = ""  # digest of the run's input data (set by the caller)
     # scheduling: how the run executes
     eval_batch_size: int = scheduling(1024)
-    device: str = scheduling("auto")    # auto | cpu | cuda | cuda:N
+    device: str = scheduling("auto")  # auto | cpu | cuda | cuda:N
     num_threads: int | None = scheduling(None)  # torch.set_num_threads; None = leave as is
-    channels_last: str = scheduling("auto")     # auto = conv nets only | on | off
-    compile: bool = scheduling(False)   # torch.compile the model
-    checkpoint_every: int = scheduling(1)       # epochs between checkpoints (and at the end)
-    num_workers: int = scheduling(4)    # image-list splits: JPEG-decoding workers (per rank)
+    channels_last: str = scheduling("auto")  # auto = conv nets only | on | off
+    compile: bool = scheduling(False)  # torch.compile the model
+    checkpoint_every: int = scheduling(1)  # epochs between checkpoints (and at the end)
+    num_workers: int = scheduling(4)  # image-list splits: JPEG-decoding workers (per rank)
     # > 1: train data-parallel in this many processes (rethinkgen.training.distributed)
     nproc_per_node: int = scheduling(1)
     tensorboard: bool = scheduling(False)  # also write TensorBoard event files
@@ -109,7 +109,8 @@ class TrainConfig:
             model_spec=model_spec,
             lr=float(model_spec.get("lr", training.get("lr", 0.01))),
             seed=int(spec.get("seed", 0)),
-            dataset=str(spec.get("dataset", "")), model=str(spec.get("model", "")),
+            dataset=str(spec.get("dataset", "")),
+            model=str(spec.get("model", "")),
             corruption=str(spec.get("corruption", "")),
             regularizer=str(spec.get("regularizer", "")),
             weight_decay=float(regularizer.get("weight_decay") or 0.0),
@@ -129,8 +130,11 @@ class TrainConfig:
         changes no run's identity: neither Snakemake's params nor a checkpoint's fingerprint.
         """
         defaults = field_defaults()
-        return {name: _plain(value) for name, value in dataclasses.asdict(self).items()
-                if name in IDENTITY_SETTINGS and _plain(value) != _plain(defaults.get(name, _MISSING))}
+        return {
+            name: _plain(value)
+            for name, value in dataclasses.asdict(self).items()
+            if name in IDENTITY_SETTINGS and _plain(value) != _plain(defaults.get(name, _MISSING))
+        }
 
     def fingerprint(self) -> str:
         """The identity as canonical JSON: what a checkpoint must match to be resumed."""
@@ -168,5 +172,6 @@ def _role(f: dataclasses.Field) -> str:
 
 
 IDENTITY_SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if _role(f) == IDENTITY)
-SCHEDULING_SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig)
-                            if _role(f) == SCHEDULING and f.name != "spec")
+SCHEDULING_SETTINGS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if _role(f) == SCHEDULING and f.name != "spec"
+)

@@ -52,8 +52,10 @@ def stop_on_sigterm(log: logging.Logger = logger) -> Iterator[StopRequest]:
             os.kill(os.getpid(), signum)
             return
         request.signal_number = signum
-        log.warning("received %s: stopping after the current epoch's checkpoint",
-                    signal.Signals(signum).name)
+        log.warning(
+            "received %s: stopping after the current epoch's checkpoint",
+            signal.Signals(signum).name,
+        )
 
     previous = signal.signal(signal.SIGTERM, handle)
     try:

@@ -22,15 +22,15 @@ class RunState:
 
     epoch: int = 0
     step: int = 0
-    rows: list = field(default_factory=list)     # metrics rows so far (schemas.METRICS)
-    status: str | None = None                      # None while running; see RUN_STATUSES
-    epochs_to_fit: int | None = None               # first epoch meeting the criterion
+    rows: list = field(default_factory=list)  # metrics rows so far (schemas.METRICS)
+    status: str | None = None  # None while running; see RUN_STATUSES
+    epochs_to_fit: int | None = None  # first epoch meeting the criterion
     steps_to_fit: int | None = None
-    fit_held_from_epoch: int | None = None         # start of the current unbroken fit streak
-    fit_stop_epoch: int | None = None              # the streak first reached fit_patience
+    fit_held_from_epoch: int | None = None  # start of the current unbroken fit streak
+    fit_stop_epoch: int | None = None  # the streak first reached fit_patience
     best_test_accuracy: float | None = None
     best_test_epoch: int | None = None
-    wall_time_s: float = 0.0                       # active seconds, summed over resumptions
+    wall_time_s: float = 0.0  # active seconds, summed over resumptions
     weight_norms: list = field(default_factory=list)  # per epoch: epoch, step, norms by parameter
     # [{"code": code_identity(), "from_epoch": e}]: a new entry each time the run was
     # resumed by other code (docs/design.md, "Code changes during a run")
@@ -61,12 +61,22 @@ class RunState:
         if self.best_test_accuracy is None or accuracy > self.best_test_accuracy:
             self.best_test_accuracy, self.best_test_epoch = accuracy, self.epoch
 
-    def add_rows(self, split: str, result: dict, lr: float, wall_time_s: float,
-                 images_per_s: float) -> None:
-        self.rows.append({"epoch": self.epoch, "step": self.step, "split": split,
-                          "loss": result["loss"], "accuracy": result["accuracy"],
-                          "top5_accuracy": result["top5_accuracy"], "lr": lr,
-                          "wall_time_s": wall_time_s, "images_per_s": images_per_s})
+    def add_rows(
+        self, split: str, result: dict, lr: float, wall_time_s: float, images_per_s: float
+    ) -> None:
+        self.rows.append(
+            {
+                "epoch": self.epoch,
+                "step": self.step,
+                "split": split,
+                "loss": result["loss"],
+                "accuracy": result["accuracy"],
+                "top5_accuracy": result["top5_accuracy"],
+                "lr": lr,
+                "wall_time_s": wall_time_s,
+                "images_per_s": images_per_s,
+            }
+        )
 
     def note_code(self, code: dict) -> bool:
         """Record the code training from the next epoch on; True if it differs from the
@@ -85,16 +95,20 @@ def code_identity() -> dict:
     digest = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
-    return {"git_commit": _git(["rev-parse", "HEAD"]),
-            "git_dirty": None if _git(["rev-parse", "HEAD"]) is None
-            else bool(_git(["status", "--porcelain", "--", str(PACKAGE_DIR)])),
-            "source_sha256": digest.hexdigest()}
+    return {
+        "git_commit": _git(["rev-parse", "HEAD"]),
+        "git_dirty": None
+        if _git(["rev-parse", "HEAD"]) is None
+        else bool(_git(["status", "--porcelain", "--", str(PACKAGE_DIR)])),
+        "source_sha256": digest.hexdigest(),
+    }
 
 
 def _git(args: list[str]) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=PACKAGE_DIR, capture_output=True, text=True,
-                             timeout=10)
+        out = subprocess.run(
+            ["git", *args], cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None

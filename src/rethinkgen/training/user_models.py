@@ -49,7 +49,8 @@ def _torchvision_builder(name: str):
     if name not in torchvision_builders():
         raise UserModelError(
             f"torchvision has no classification model {name!r}. Known: "
-            f"{', '.join(torchvision_builders())}")
+            f"{', '.join(torchvision_builders())}"
+        )
     return torchvision.models.get_model_builder(name)
 
 
@@ -66,8 +67,17 @@ def _first_conv(model: nn.Module) -> tuple[str, nn.Conv2d] | None:
 
 
 def _rebuilt_conv(conv: nn.Conv2d, in_channels: int, stride) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, stride, conv.padding,
-                     conv.dilation, conv.groups, conv.bias is not None, conv.padding_mode)
+    return nn.Conv2d(
+        in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        stride,
+        conv.padding,
+        conv.dilation,
+        conv.groups,
+        conv.bias is not None,
+        conv.padding_mode,
+    )
 
 
 def adapt_stem(model: nn.Module, input_shape: tuple[int, int, int], small_input: bool) -> nn.Module:
@@ -97,7 +107,8 @@ def build_torchvision(spec: dict, num_classes: int, input_shape: tuple[int, int,
     except (TypeError, ValueError, AssertionError) as err:
         raise UserModelError(
             f"torchvision.models.{spec['name']}(**{kwargs}) failed for inputs {input_shape}: "
-            f"{type(err).__name__}: {err}") from err
+            f"{type(err).__name__}: {err}"
+        ) from err
     small = spec.get("small_input_stem", min(input_shape[1:]) < SMALL_INPUT_SIDE)
     return adapt_stem(model, input_shape, bool(small))
 
@@ -118,19 +129,23 @@ def load_factory(path: str):
     """The function named by ``"package.module:function"``; a clear error otherwise."""
     module_name, sep, function = path.partition(":")
     if not sep or not module_name or not function:
-        raise UserModelError(f"factory {path!r} must read 'package.module:function', "
-                             "e.g. 'examples.my_model:build'")
+        raise UserModelError(
+            f"factory {path!r} must read 'package.module:function', e.g. 'examples.my_model:build'"
+        )
     try:
         module = _import_module(module_name)
     except Exception as err:  # the user's module may raise anything while importing
         raise UserModelError(
             f"factory {path!r}: cannot import module {module_name!r} ({type(err).__name__}: "
             f"{err}). Install it, put its folder on PYTHONPATH, or give its path relative to "
-            f"the folder you run snakemake from ({os.getcwd()})") from err
+            f"the folder you run snakemake from ({os.getcwd()})"
+        ) from err
     factory = getattr(module, function, None)
     if not callable(factory):
-        raise UserModelError(f"factory {path!r}: module {module_name!r} ({module.__file__}) "
-                             f"has no function {function!r}")
+        raise UserModelError(
+            f"factory {path!r}: module {module_name!r} ({module.__file__}) "
+            f"has no function {function!r}"
+        )
     return factory
 
 
@@ -140,25 +155,30 @@ def build_python(spec: dict, num_classes: int, input_shape: tuple[int, int, int]
     if not isinstance(model, nn.Module):
         raise UserModelError(
             f"factory {spec['factory']!r} returned {type(model).__name__}, not a torch.nn.Module. "
-            "It must return the model, e.g. `return nn.Sequential(...)`")
+            "It must return the model, e.g. `return nn.Sequential(...)`"
+        )
     return model
 
 
-def check_outputs(model: nn.Module, num_classes: int, input_shape: tuple[int, int, int],
-                  where: str) -> None:
+def check_outputs(
+    model: nn.Module, num_classes: int, input_shape: tuple[int, int, int], where: str
+) -> None:
     """Forward two zero images (train mode, as the first step will) and check the logits."""
     model.train()
     try:
         with torch.no_grad():
             out = model(torch.zeros(2, *input_shape))
     except Exception as err:  # a forward pass may fail in any layer
-        raise UserModelError(f"{where}: forward pass on inputs of shape (2, {', '.join(map(str, input_shape))}) "
-                             f"failed: {type(err).__name__}: {err}") from err
+        raise UserModelError(
+            f"{where}: forward pass on inputs of shape (2, {', '.join(map(str, input_shape))}) "
+            f"failed: {type(err).__name__}: {err}"
+        ) from err
     shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     if shape != (2, num_classes):
         raise UserModelError(
             f"{where}: outputs {shape} for 2 images of shape {tuple(input_shape)}; it must give "
-            f"(2, {num_classes}): one logit per class of the dataset ({num_classes} classes)")
+            f"(2, {num_classes}): one logit per class of the dataset ({num_classes} classes)"
+        )
 
 
 def sha256_of_file(path: str | os.PathLike) -> str:
@@ -172,14 +192,22 @@ def model_source(model_spec: dict) -> dict:
     arch = model_spec["arch"]
     if arch == "python":
         source = inspect.getsourcefile(inspect.unwrap(load_factory(model_spec["factory"])))
-        return {"arch": arch, "factory": model_spec["factory"], "file": source,
-                "sha256": sha256_of_file(source)}
+        return {
+            "arch": arch,
+            "factory": model_spec["factory"],
+            "file": source,
+            "sha256": sha256_of_file(source),
+        }
     if arch == "torchvision":
         import torchvision
 
         builder = _torchvision_builder(model_spec["name"])
         source = inspect.getsourcefile(inspect.unwrap(builder))  # not the decorator's file
-        return {"arch": arch, "builder": f"torchvision.models.{model_spec['name']}",
-                "torchvision": torchvision.__version__, "file": source,
-                "sha256": sha256_of_file(source)}
+        return {
+            "arch": arch,
+            "builder": f"torchvision.models.{model_spec['name']}",
+            "torchvision": torchvision.__version__,
+            "file": source,
+            "sha256": sha256_of_file(source),
+        }
     return {"arch": arch, "builder": f"rethinkgen.training.models:{arch}"}

@@ -21,8 +21,12 @@ def hold_out(train_split, fraction: float, seed: int) -> tuple[object, dict]:
     n = len(train_split)
     held = round(fraction * n)
     if held < 1 or held >= n:
-        raise ValueError(f"validation_fraction {fraction} of {n} training examples leaves "
-                         f"{held} for validation and {n - held} for training; both need at least 1")
+        raise ValueError(
+            f"validation_fraction {fraction} of {n} training examples leaves "
+            f"{held} for validation and {n - held} for training; both need at least 1"
+        )
     order = np.random.default_rng(seed).permutation(n)
-    return (train_split.subset(np.sort(order[held:])),
-            {"validation": train_split.subset(np.sort(order[:held]))})
+    return (
+        train_split.subset(np.sort(order[held:])),
+        {"validation": train_split.subset(np.sort(order[:held]))},
+    )
