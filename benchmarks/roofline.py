@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from train_throughput import engine_images_per_s, reference_images_per_s
 
-from rethinkgen.analysis.paper import PAPER_MODEL_SPECS
+from rethinkgen.paper import PAPER_MODEL_SPECS
 from rethinkgen.training.models import build_model
 from rethinkgen.training.precision import autocast_dtype, precision_name
 

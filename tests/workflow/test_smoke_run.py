@@ -130,6 +130,8 @@ def test_report_captions_name_each_figures_models(finished_run):
     from rethinkgen.config import experiment_runs
 
     report = finished_run / "results/report_captions.html"
+    restored = snakemake(finished_run, "--cores", "2", "all")  # other tests delete outputs
+    assert restored.returncode == 0, restored.stderr[-3000:]
     result = snakemake(finished_run, "--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     captions = report_captions(report.read_text())
