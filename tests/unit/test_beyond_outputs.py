@@ -59,12 +59,14 @@ def test_memorization_table_and_finding():
     assert "0.7 ± nan (1)" in markdown and "## Per run" in markdown
 
 
-def test_memorization_peak_needs_the_validation_split():
+def test_memorization_peak_without_a_validation_split_is_picked_on_test_and_says_so():
     curves = memorization_curves()
-    with pytest.raises(ValueError, match="validation_fraction"):
-        beyond.build(
-            "memorization_dynamics", curves[curves["split"] != "validation"], pd.DataFrame(), {}
-        )
+    table, finding = beyond.build(
+        "memorization_dynamics", curves[curves["split"] != "validation"], pd.DataFrame(), {}
+    )
+    assert "the test set for" in finding and "set validation_fraction" in finding
+    with_validation, finding = beyond.build("memorization_dynamics", curves, pd.DataFrame(), {})
+    assert "the held-out validation split the clean" in finding
 
 
 def test_memorization_needs_subset_rows():
