@@ -120,3 +120,23 @@ def to_arrow(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 
 
 METRIC_COLUMNS = list(METRIC_DTYPES)
+
+
+def last_evaluation(
+    metrics: pd.DataFrame, split: str, until_epoch: int | None = None
+) -> dict | None:
+    """A split's last evaluation (at or before ``until_epoch``): epoch, accuracy, loss,
+    top5_accuracy (None where not measured); None when the split has none."""
+    rows = metrics[metrics["split"] == split]
+    if until_epoch is not None:
+        rows = rows[rows["epoch"] <= until_epoch]
+    if rows.empty:
+        return None
+    last = rows.iloc[-1]
+    top5 = last["top5_accuracy"]
+    return {
+        "epoch": int(last["epoch"]),
+        "accuracy": float(last["accuracy"]),
+        "loss": float(last["loss"]),
+        "top5_accuracy": None if pd.isna(top5) else float(top5),
+    }

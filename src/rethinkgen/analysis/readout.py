@@ -20,6 +20,8 @@ import math
 
 import pandas as pd
 
+from rethinkgen.schemas import last_evaluation
+
 OUTCOMES = ("fitted", "budget", "censored", "diverged", "unfinished")
 RESULT_OUTCOMES = ("fitted", "budget", "censored")  # the others are never drawn as results
 SPLITS = ("train_online", "train", "test")
@@ -39,21 +41,6 @@ def readout_point(info: dict, max_epochs: int, stops_at_fit: bool) -> tuple[str,
     return "unfinished", epochs
 
 
-def _value_at(metrics: pd.DataFrame, split: str, epoch: int) -> dict | None:
-    """The split's last evaluation at or before ``epoch`` (the engine scores every
-    read-out epoch, so for runs trained by this version it is at ``epoch`` itself)."""
-    rows = metrics[(metrics["split"] == split) & (metrics["epoch"] <= epoch)]
-    if rows.empty:
-        return None
-    last = rows.iloc[-1]
-    return {
-        "epoch": int(last["epoch"]),
-        "accuracy": float(last["accuracy"]),
-        "loss": float(last["loss"]),
-        "top5_accuracy": float(last["top5_accuracy"]),
-    }
-
-
 def read_out(info: dict, metrics: pd.DataFrame, max_epochs: int, stops_at_fit: bool) -> dict:
     """The run's row for one experiment: outcome, read-out epoch and every final value."""
     outcome, epoch = readout_point(info, max_epochs, stops_at_fit)
@@ -65,7 +52,8 @@ def read_out(info: dict, metrics: pd.DataFrame, max_epochs: int, stops_at_fit: b
         "censored": outcome == "censored",
     }
     for split in SPLITS:
-        value = _value_at(metrics, split, epoch) or {}
+        # the engine scores every read-out epoch: for this version's runs, at `epoch` itself
+        value = last_evaluation(metrics, split, epoch) or {}
         for key in ("accuracy", "loss", "top5_accuracy"):
             row[f"final_{split}_{key}"] = value.get(key, math.nan)
     fit_epoch = info.get("epochs_to_fit")

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 
 from rethinkgen.run import RUN_KEYS
-from rethinkgen.schemas import METRIC_DTYPES
+from rethinkgen.schemas import METRIC_DTYPES, last_evaluation
 from rethinkgen.training.settings import TrainConfig
 from rethinkgen.training.state import RunState
 from rethinkgen.training.user_models import model_source
@@ -40,19 +40,6 @@ def metrics_frame(rows: list[dict], cfg: TrainConfig) -> pd.DataFrame:
     for position, key in enumerate(RUN_KEYS):
         df.insert(position, key, getattr(cfg, key))
     return df[list(METRIC_DTYPES)].astype(METRIC_DTYPES)
-
-
-def _last(metrics: pd.DataFrame, split: str) -> dict | None:
-    rows = metrics[metrics["split"] == split]
-    if rows.empty:
-        return None
-    last = rows.iloc[-1]
-    return {
-        "epoch": int(last["epoch"]),
-        "accuracy": float(last["accuracy"]),
-        "loss": float(last["loss"]),
-        "top5_accuracy": None if pd.isna(last["top5_accuracy"]) else float(last["top5_accuracy"]),
-    }
 
 
 def run_info(
@@ -93,7 +80,9 @@ def run_info(
         "fit_held_from_epoch": state.fit_held_from_epoch,
         "best_test_accuracy": state.best_test_accuracy,
         "best_test_epoch": state.best_test_epoch,
-        "final": {split: _last(metrics, split) for split in ("train_online", "train", "test")},
+        "final": {
+            split: last_evaluation(metrics, split) for split in ("train_online", "train", "test")
+        },
         "num_params": facts["num_params"],
         "model_source": model_source(cfg.model_spec),
         "device": str(device),
