@@ -25,7 +25,6 @@ from rethinkgen.config_checks import (
     warn_large_batches,
 )
 from rethinkgen.run import RunKeys, RunSpec
-from rethinkgen.training.settings import SCHEDULING_SETTINGS
 
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
@@ -94,7 +93,7 @@ def check_config(config: dict, report_dir: str | None = None) -> None:
     warn_large_batches(
         config,
         all_runs(config),
-        lambda run: _layered_training(config, run) | config.get("override", {}),
+        lambda run: _run_training(config, run),
     )
 
 
@@ -239,7 +238,6 @@ def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:
     return sorted({(run.dataset, run.corruption) for run in all_runs(config)})
 
 
-BUDGET_KEYS = ("max_epochs", "stop_when_fitted")
 # Training keys that only the rules read (how many jobs share a GPU): top-level only.
 RULE_ONLY_KEYS = ("runs_per_gpu",)
 SPEC_SECTIONS = {
@@ -284,6 +282,11 @@ def _layered_training(config: dict, run: RunKeys) -> dict:
         | model.get("training", {})
         | regularizer.get("training", {})
     )
+
+
+def _run_training(config: dict, run: RunKeys) -> dict:
+    """The layered settings with the command line's `override` on top."""
+    return _layered_training(config, run) | config.get("override", {})
 
 
 def experiment_budget(config: dict, experiment: str, run: RunKeys) -> dict:
@@ -351,7 +354,7 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
     regularizer = copy.deepcopy(config["regularizers"][run.regularizer])
     model.pop("training", None)
     regularizer.pop("training", None)
-    training = _layered_training(config, run) | config.get("override", {})
+    training = _run_training(config, run)
     training |= shared_budget(
         [experiment_budget(config, name, run) for name in run_experiments(config, run)]
     )
@@ -392,12 +395,6 @@ def _user_model_source(model: dict) -> dict | None:
     if model["arch"] not in USER_ARCHS:
         return None
     return _source_of(json.dumps(model, sort_keys=True))
-
-
-def scheduling_settings(config: dict, run: RunKeys) -> dict:
-    """The run's scheduling settings as the config says now (read when its job starts)."""
-    training = _layered_training(config, run) | config.get("override", {})
-    return {k: v for k, v in training.items() if k in SCHEDULING_SETTINGS}
 
 
 def retype_cli_strings(config: dict, schema: dict) -> None:

@@ -16,11 +16,10 @@ settings), so editing one retrains nothing.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from rethinkgen.training.settings import SCHEDULING_SETTINGS, TrainConfig
+from rethinkgen.training.settings import TrainConfig
 
 RUN_KEYS = ("dataset", "model", "corruption", "regularizer", "seed")
 RUN_PATTERN = "{dataset}/{model}/{corruption}/{regularizer}/seed{seed}"
@@ -146,18 +145,5 @@ class RunSpec:
         spec = self.to_dict()
         return {
             **{key: spec[key] for key in DATA_SPEC_KEYS if spec[key] is not None},
-            **self.train_config().identity(),
+            **TrainConfig.from_dict(spec).identity(),
         }
-
-    def without_scheduling(self) -> "RunSpec":
-        training = {k: v for k, v in self.training.items() if k not in SCHEDULING_SETTINGS}
-        return dataclasses.replace(self, training=training)
-
-    def with_scheduling(self, settings: dict) -> "RunSpec":
-        """This spec with the scheduling settings the job was given."""
-        extra = {k: v for k, v in settings.items() if k in SCHEDULING_SETTINGS}
-        return dataclasses.replace(self, training={**self.training, **extra})
-
-
-def identity_json(identity: dict) -> str:
-    return json.dumps(identity, sort_keys=True, default=str)

@@ -206,12 +206,13 @@ def get_data_seed(wildcards):
     return int(wildcards.data_seed)
 
 
+def theory_dataset_dir(dataset):
+    """The theory rules' prepared dataset: at the config's data seed."""
+    return DATASET_DIR.format(dataset=dataset, data_seed=config["data_seed"])
+
+
 def get_theory_data(wildcards):
-    """The theory rules' training split: the dataset at the config's data seed."""
-    folder = DATASET_DIR.format(
-        dataset=wildcards.dataset, data_seed=config["data_seed"]
-    )
-    return f"{folder}/train.npz"
+    return f"{theory_dataset_dir(wildcards.dataset)}/train.npz"
 
 
 def experiment_readouts(wildcards):
@@ -294,7 +295,7 @@ def get_kernel_solve_rows(wildcards):
 
 def get_kernel_solve_data(wildcards):
     dataset = config["theory"]["kernel_solves"][wildcards.kernel_solve]["dataset"]
-    folder = DATASET_DIR.format(dataset=dataset, data_seed=config["data_seed"])
+    folder = theory_dataset_dir(dataset)
     return {split: f"{folder}/{split}.npz" for split in ("train", "test")}
 
 
@@ -383,8 +384,7 @@ def beyond_theory_settings(wildcards):
 
 def beyond_theory_data(wildcards):
     dataset = beyond_spec(wildcards)["theory"]["dataset"]
-    folder = DATASET_DIR.format(dataset=dataset, data_seed=config["data_seed"])
-    return f"{folder}/train.npz"
+    return f"{theory_dataset_dir(dataset)}/train.npz"
 
 
 # ---- your own model (own_model.smk; docs/own-model.md)

@@ -25,7 +25,7 @@ rule train_model:
         mem_mb=4000,
     params:
         # The run's identity only: editing a scheduling setting retrains nothing. The job
-        # reads those from the config when it starts (rethinkgen.config.scheduling_settings).
+        # reads those from the config when it starts (rethinkgen.config.job_run_spec).
         identity=get_run_identity,
     script:
         "../scripts/train_model.py"

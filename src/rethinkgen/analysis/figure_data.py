@@ -13,17 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rethinkgen.analysis.readout import RESULT_OUTCOMES
+from rethinkgen.analysis.readout import RESULT_OUTCOMES, outcome_of
 
 KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
-
-
-def outcome_of(runs: pd.DataFrame) -> pd.Series:
-    """Each run's outcome (tables from before read-outs existed: its status)."""
-    if "outcome" in runs:
-        return runs["outcome"].astype(object)
-    status = runs["status"] if "status" in runs else pd.Series("", index=runs.index)
-    return status.map({"diverged": "diverged"}).fillna("budget").astype(object)
 
 
 def split_results(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

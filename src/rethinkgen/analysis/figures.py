@@ -18,7 +18,13 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from rethinkgen.analysis.derived import cumulative_best, relative_time_to_fit
-from rethinkgen.analysis.figure_data import curves_to_budget, plotted_rows, split_results, summarize
+from rethinkgen.analysis.figure_data import (
+    curves_to_budget,
+    plotted_rows,
+    split_results,
+    summarize,
+)
+from rethinkgen.analysis.readout import outcome_of
 from rethinkgen.analysis.tables import DATASET_LABELS
 from rethinkgen.paper import (
     FIG1A_CONDITIONS,
@@ -107,7 +113,7 @@ def _failed_note(fig: Figure, failed: pd.DataFrame) -> None:
         names = ", ".join(
             sorted(
                 f"{r.model}/{r.corruption}/seed{r.seed} ({r.outcome})"
-                for r in failed.assign(outcome=failed.get("outcome", "diverged")).itertuples()
+                for r in failed.assign(outcome=outcome_of(failed)).itertuples()
             )
         )
         fig.text(
@@ -251,21 +257,18 @@ def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figur
     A run not fitted within its cap counts as at least cap / (p = 0 epochs): drawn hollow,
     and a group with one is summarized by its censoring-aware median."""
     results, failed = split_results(runs)
-    ours = _with_labels(relative_time_to_fit(results)).rename(
+    derived = _with_labels(relative_time_to_fit(results)).rename(
         columns={"corruption_prob": "label_corruption"}
     )
+    placed = derived["base_epochs_to_fit"].notna()  # a p = 0 fit time to divide by
+    ours = derived[placed].assign(source=OURS)
     bound = ours["readout_epoch"] if "readout_epoch" in ours else ours["max_epochs"]
-    ours["censored"] = ours["relative_time_to_fit"].isna() & ours["base_epochs_to_fit"].notna()
+    ours["censored"] = ours["relative_time_to_fit"].isna()
     ours["relative_time_to_fit"] = ours["relative_time_to_fit"].fillna(
         bound.astype(float) / ours["base_epochs_to_fit"].astype(float)
     )
-    ours = (
-        ours[ours["base_epochs_to_fit"].notna()].assign(source=OURS)
-        if ours["base_epochs_to_fit"].notna().any()
-        else ours.assign(source=OURS)
-    )
     frames = [ours]
-    if _paper_applies(ours):
+    if _paper_applies(derived):
         paper = read_reference_csv("fig1b_convergence_slowdown.csv").rename(
             columns={"relative_time_to_overfit": "relative_time_to_fit"}
         )
@@ -276,7 +279,7 @@ def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figur
         "relative_time_to_fit",
         "relative time to overfit\n(epochs to fit / epochs at p = 0)",
         "Fig. 1b: convergence slowdown",
-        ours,
+        derived,
         censored="censored",
     )
     unfitted = ours[ours["censored"]]
@@ -293,7 +296,7 @@ def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figur
         )
     _mark_failed(ax, failed, failed.get("corruption_prob", pd.Series(dtype=float)), 0.97)
     ax.legend()
-    unplaced = relative_time_to_fit(results)["base_epochs_to_fit"].isna().sum()
+    unplaced = int((~placed).sum())
     if unplaced:  # no p = 0 fit time to divide by: say so rather than drop points silently
         ax.text(
             0.01,

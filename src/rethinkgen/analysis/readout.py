@@ -65,3 +65,11 @@ def read_out(info: dict, metrics: pd.DataFrame, max_epochs: int, stops_at_fit: b
         "fit_stop_epoch": info.get("fit_stop_epoch") if within else None,
     }
     return row
+
+
+def outcome_of(runs: pd.DataFrame) -> pd.Series:
+    """Each run's outcome (tables from before read-outs existed: its status)."""
+    if "outcome" in runs:
+        return runs["outcome"].astype(object)
+    status = runs["status"] if "status" in runs else pd.Series("", index=runs.index)
+    return status.map({"diverged": "diverged"}).fillna("budget").astype(object)

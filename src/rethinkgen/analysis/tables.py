@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rethinkgen.analysis.readout import RESULT_OUTCOMES, outcome_of
 from rethinkgen.paper import (
     MODEL_LABELS,
     PAPER_DATASET,
@@ -51,8 +52,7 @@ def _our_rows(runs: pd.DataFrame, metrics: list[str], converged_min: float) -> p
     runs = runs.assign(weight_decay_on=runs["weight_decay"] > 0, dropout_on=runs["dropout"] > 0)
     # A run counts as failed if it diverged or never got near fitting its labels; one read
     # before its budget was reached (unfinished) is no result either.
-    outcome = runs["outcome"] if "outcome" in runs else runs["status"]
-    runs["diverged"] = outcome.isin(["diverged", "unfinished"])
+    runs["diverged"] = ~outcome_of(runs).isin(RESULT_OUTCOMES)
     if "params_per_example" not in runs:
         runs["params_per_example"] = float("nan")
     runs["failed"] = runs["diverged"] | ~(runs["final_train_online_accuracy"] >= converged_min)
