@@ -373,7 +373,7 @@ def beyond_input(wildcards):
         files["solves"] = f"results/theory/activations/{wildcards.beyond_key}.parquet"
     if spec["kind"] in RUN_INFO_KINDS:
         files["infos"] = run_files(
-            experiment_runs(config, spec["experiment"]), "run_info.json"
+            experiment_runs(config, spec["experiment"]), "info"
         )
     return files
 
