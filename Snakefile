@@ -1,8 +1,8 @@
 # rethinkgen: Zhang et al. (ICLR 2017), "Understanding deep learning requires
 # rethinking generalization", from raw data to finished figures.
 #
-#   snakemake --cores 2 all                                  # offline default (config/quick.yaml)
-#   snakemake --cores 8 all --configfile config/config.yaml  # the paper, on CIFAR-10
+#   snakemake --cores 2 all                                  # offline default (config/config.yaml)
+#   snakemake --cores 8 all --configfile config/paper.yaml  # the paper, on CIFAR-10
 #   snakemake --cores 2 beyond                               # beyond the paper (docs/beyond.md)
 import os
 import sys
@@ -19,9 +19,13 @@ sys.path.insert(0, os.path.join(WORKFLOW_DIR, "src"))
 
 from rethinkgen.config import ConfigError
 from rethinkgen.config_files import check_config_files
+from rethinkgen.layout import (
+    DEFAULT_CONFIG as _DEFAULT_CONFIG,
+    resolve as resolve_layout,
+)
 from rethinkgen.user_inputs import own_model_targets
 
-DEFAULT_CONFIG = os.path.join(WORKFLOW_DIR, "config", "quick.yaml")
+DEFAULT_CONFIG = os.path.join(WORKFLOW_DIR, _DEFAULT_CONFIG)
 # Duplicate keys (Snakemake's loader keeps the last silently) and YAML tags are refused with
 # the file and line: the default before Snakemake reads it, --configfile files as given
 # (Snakemake loads those first and refuses a !!python tag itself, in its own words).
@@ -29,7 +33,7 @@ check_config_files(workflow.configfiles or [DEFAULT_CONFIG])
 
 
 # A --configfile given on the command line replaces the default rather than being
-# merged into it, so the paper's and the quick config never mix.
+# merged into it, so the paper grid and the default never mix.
 if not workflow.overwrite_configfiles:
 
     configfile: DEFAULT_CONFIG
@@ -41,8 +45,14 @@ if not config:
     raise ConfigError(
         "rethinkgen got an empty config. As a Snakemake module, pass one in the module "
         'declaration (`config: config["rethinkgen"]`, see docs/module.md); on the '
-        "command line, give --configfile config/quick.yaml or another config file."
+        "command line, give --configfile config/config.yaml or another config file."
     )
+# Every output of this config goes under config["results"]: default results/<config name>,
+# or plain results/ (under the module's prefix) for a config handed to a module.
+_IN_MODULE = getattr(workflow.modifier, "skip_configfile", False)
+resolve_layout(
+    config, [] if _IN_MODULE else (workflow.overwrite_configfiles or [DEFAULT_CONFIG])
+)
 
 
 include: "workflow/rules/common.smk"

@@ -1,6 +1,6 @@
 """Time (and profile) `snakemake -n` on the paper config with many seeds: ~10,000 runs.
 
-config/config.yaml has 55 runs per seed; 182 seeds give 10,010. The config is written to a
+config/paper.yaml has 55 runs per seed; 182 seeds give 10,010. The config is written to a
 temporary directory, which is also the working directory (nothing exists there, so every
 job is in the DAG).
 
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=182)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--snakefile", type=Path, default=ROOT / "Snakefile")
-    parser.add_argument("--config", type=Path, default=ROOT / "config/config.yaml")
+    parser.add_argument("--config", type=Path, default=ROOT / "config/paper.yaml")
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--profile", action="store_true", help="also cProfile one dry run")
     parser.add_argument("--top", type=int, default=25, help="functions shown by --profile")

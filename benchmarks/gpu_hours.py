@@ -2,7 +2,7 @@
 GPU (each run at its model's measured images/s) against k runs packed on each GPU (the
 measured aggregate speed-up of k concurrent runs, applied to every model).
 
-    python benchmarks/gpu_hours.py gpu_check_out/gpu_check.json [--config config/config.yaml]
+    python benchmarks/gpu_hours.py gpu_check_out/gpu_check.json [--config config/paper.yaml]
 
 Work per run: its epochs (max_epochs; a fitted run stops earlier, so this is an upper
 bound, or --epochs E) x (50,000 training images + evaluation of 60,000 at ~1/3 the cost).
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", type=Path)
-    parser.add_argument("--config", type=Path, default=ROOT / "config/config.yaml")
+    parser.add_argument("--config", type=Path, default=ROOT / "config/paper.yaml")
     parser.add_argument("--epochs", type=int, help="epochs per run instead of max_epochs")
     args = parser.parse_args()
     report = json.loads(args.report.read_text())

@@ -1,7 +1,7 @@
 """A run: its keys (``RunKeys``), its files (``RunPaths``) and its whole spec (``RunSpec``).
 
-``RUN_PATTERN`` is the one spelling of a run's place below results/{runs,checkpoints,
-tensorboard}/ and logs/; the Snakemake rules format it with wildcards, everything else
+``RUN_PATTERN`` is the one spelling of a run's place below <results>/{runs,checkpoints,
+tensorboard,logs,benchmarks}/ (the config's results folder, rethinkgen.layout); the Snakemake rules format it with wildcards, everything else
 calls ``RunKeys.paths()``. Nothing parses a path back into keys: the keys travel in the
 spec, the metrics rows and run_info.json.
 
@@ -67,14 +67,13 @@ class RunPaths:
     progress: Path
     history: Path  # every attempt's log lines (Snakemake deletes the rule's log)
     tensorboard: Path
-    log: Path  # logs/train_model/<run>.log
+    log: Path  # <results>/logs/train_model/<run>.log
     benchmark: Path
 
     @classmethod
     def of(cls, subpath: str, results: str | Path = "results") -> "RunPaths":
-        results = Path(results)
+        results = Path(results)  # the config's results folder (rethinkgen.layout)
         run_dir, live = results / "runs" / subpath, results / "checkpoints" / subpath
-        root = results.parent
         return cls(
             run_dir=run_dir,
             metrics=run_dir / "metrics.parquet",
@@ -87,8 +86,8 @@ class RunPaths:
             progress=live / "progress.json",
             history=live / "train.log",
             tensorboard=results / "tensorboard" / subpath,
-            log=root / "logs" / "train_model" / f"{subpath}.log",
-            benchmark=root / "benchmarks" / "train_model" / f"{subpath}.tsv",
+            log=results / "logs" / "train_model" / f"{subpath}.log",
+            benchmark=results / "benchmarks" / "train_model" / f"{subpath}.tsv",
         )
 
     def pattern(self, name: str) -> str:

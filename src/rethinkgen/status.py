@@ -1,6 +1,6 @@
 """Where every run of the configured grid stands, while a local or Slurm run goes on.
 
-    python -m rethinkgen.status [--configfile config/quick.yaml] [--results results]
+    python -m rethinkgen.status [--configfile config/config.yaml] [--results results]
 
 Built from files alone: each run's ``progress.json`` and ``live_metrics.parquet`` (beside
 its checkpoint, written after every epoch by :mod:`rethinkgen.training.live`) and its
@@ -45,7 +45,7 @@ from rethinkgen.io import DamagedFileError, read_json
 from rethinkgen.run import RunKeys, RunPaths
 from rethinkgen.training.live import read_live_metrics
 
-DEFAULT_CONFIG = "config/quick.yaml"
+DEFAULT_CONFIG = "config/config.yaml"
 STATES = ("not started", "running", "fitted", "finished", "diverged", "failed", "unreadable")
 # What a damaged file raises when read: JSON, Parquet (pyarrow), or a missing key.
 UNREADABLE = (OSError, ValueError, KeyError, TypeError, DamagedFileError)

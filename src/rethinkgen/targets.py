@@ -4,10 +4,11 @@ short targets such as `snakemake fig1a`, the scorecard's inputs and the theory t
 from __future__ import annotations
 
 from rethinkgen.config import experiment_runs
+from rethinkgen.layout import results_dir
 
 FIGURE_FORMATS = ("png", "pdf", "parquet")  # parquet: the data the figure drew
 TABLE_FORMATS = ("parquet", "md", "tex", "html")
-AGGREGATED = {"runs": "results/tables/runs.parquet", "curves": "results/tables/curves.parquet"}
+AGGREGATED = {"runs": "tables/runs.parquet", "curves": "tables/curves.parquet"}  # in results
 # The theory rules' tables (theory.smk), by the scorecard's name for each.
 THEORY_TABLES = {"expressivity": "expressivity", "kernels": "table3_kernels"}
 THEORY_FORMATS = ("parquet", "md")
@@ -33,17 +34,22 @@ def short_name(key: str) -> str:
     return key.split("_")[0]
 
 
-def figure_files(key: str) -> list[str]:
-    return [f"results/figures/{key}.{ext}" for ext in FIGURE_FORMATS]
+def aggregated(config: dict) -> dict[str, str]:
+    """Every run's summary and curves, under the config's results folder."""
+    return {name: f"{results_dir(config)}/{path}" for name, path in AGGREGATED.items()}
 
 
-def table_files(key: str) -> list[str]:
-    return [f"results/tables/{key}.{ext}" for ext in TABLE_FORMATS]
+def figure_files(config: dict, key: str) -> list[str]:
+    return [f"{results_dir(config)}/figures/{key}.{ext}" for ext in FIGURE_FORMATS]
 
 
-def scorecard_files() -> list[str]:
+def table_files(config: dict, key: str) -> list[str]:
+    return [f"{results_dir(config)}/tables/{key}.{ext}" for ext in TABLE_FORMATS]
+
+
+def scorecard_files(config: dict) -> list[str]:
     """The scorecard (rule make_scorecard), in the paper tables' formats."""
-    return table_files("scorecard")
+    return table_files(config, "scorecard")
 
 
 def theory_targets(config: dict) -> list[str]:
@@ -51,7 +57,7 @@ def theory_targets(config: dict) -> list[str]:
     if "theory" not in config:
         return []
     return [
-        f"results/tables/{table}.{ext}"
+        f"{results_dir(config)}/tables/{table}.{ext}"
         for table in THEORY_TABLES.values()
         for ext in THEORY_FORMATS
     ]
@@ -60,8 +66,9 @@ def theory_targets(config: dict) -> list[str]:
 def scorecard_inputs(config: dict) -> dict[str, str]:
     """What the scorecard reads: every run's summary and curves, and the theory tables
     (Parquet) when the config has a theory section."""
-    theory = {name: f"results/tables/{table}.parquet" for name, table in THEORY_TABLES.items()}
-    return AGGREGATED | (theory if "theory" in config else {})
+    tables = f"{results_dir(config)}/tables"
+    theory = {name: f"{tables}/{table}.parquet" for name, table in THEORY_TABLES.items()}
+    return aggregated(config) | (theory if "theory" in config else {})
 
 
 def report_targets(config: dict) -> list[str]:
@@ -70,22 +77,23 @@ def report_targets(config: dict) -> list[str]:
         f
         for k, s in config.get("figures", {}).items()
         if output_available(config, s)
-        for f in figure_files(k)
+        for f in figure_files(config, k)
     ]
     tables = [
         f
         for k, s in config.get("tables", {}).items()
         if output_available(config, s)
-        for f in table_files(k)
+        for f in table_files(config, k)
     ]
-    return [AGGREGATED["curves"], AGGREGATED["runs"]] + figures + tables + scorecard_files()
+    summary = aggregated(config)
+    return [summary["curves"], summary["runs"]] + figures + tables + scorecard_files(config)
 
 
 def short_targets(config: dict) -> dict[str, list[str]]:
     """Short rule name -> the files it builds, for every figure and table key and the scorecard."""
-    targets = {short_name(k): figure_files(k) for k in config.get("figures", {})}
-    targets |= {short_name(k): table_files(k) for k in config.get("tables", {})}
-    return targets | {"scorecard": scorecard_files()}
+    targets = {short_name(k): figure_files(config, k) for k in config.get("figures", {})}
+    targets |= {short_name(k): table_files(config, k) for k in config.get("tables", {})}
+    return targets | {"scorecard": scorecard_files(config)}
 
 
 # ---- `snakemake beyond` (rethinkgen.analysis.beyond builds the outputs)
@@ -101,11 +109,11 @@ THEORY_KINDS = ("expressivity_activations",)
 
 def beyond_outputs(config: dict) -> dict[str, list[str]]:
     """Output key -> the files `snakemake beyond` builds for it."""
-    outputs = {}
+    outputs, results = {}, results_dir(config)
     for key, spec in config.get("beyond", {}).items():
-        files = [f"results/tables/{key}.{ext}" for ext in ("parquet", "md")]
+        files = [f"{results}/tables/{key}.{ext}" for ext in ("parquet", "md")]
         if spec["kind"] in FIGURE_KINDS:
-            files += [f"results/figures/{key}.{ext}" for ext in ("png", "pdf")]
+            files += [f"{results}/figures/{key}.{ext}" for ext in ("png", "pdf")]
         outputs[key] = files
     return outputs
 
@@ -175,14 +183,14 @@ def nothing_to_make(config: dict, target: str) -> str | None:
     if target == "beyond" and not config.get("beyond"):
         return (
             "snakemake beyond: nothing to make: this config has no `beyond:` section, so "
-            "there are no beyond-the-paper outputs to build. config/quick.yaml and "
-            "config/config.yaml have one (docs/beyond.md); add one or pass one of those "
+            "there are no beyond-the-paper outputs to build. config/config.yaml and "
+            "config/paper.yaml have one (docs/beyond.md); add one or pass one of those "
             "with --configfile."
         )
     if target in ("expressivity", "table3") and "theory" not in config:
         return (
             f"snakemake {target}: nothing to make: this config has no `theory:` section "
-            "(Theorem 1 and Table 3 are configured there; config/quick.yaml has one)."
+            "(Theorem 1 and Table 3 are configured there; config/config.yaml has one)."
         )
     return None
 

@@ -14,6 +14,7 @@ import itertools
 from pathlib import Path
 
 from rethinkgen.config import USER_ARCHS
+from rethinkgen.layout import results_dir
 
 USER_DATASETS = ("image_folder", "npz")
 # (C, H, W) and class count of the datasets whose shape is fixed (local_copies adds its own).
@@ -160,7 +161,6 @@ def user_input_problems(config: dict) -> list[str]:
 
 
 # ---- the ready experiment's page (config `own_model:`; rule make_own_model_page)
-OWN_MODEL_PAGE = "results/own_model.md"
 PAGE_EXPERIMENTS = ("randomizations", "sweep", "dynamics")
 
 
@@ -185,8 +185,13 @@ def own_model_page(config: dict) -> dict | None:
     return {**spec, **{f"{part}_figures": keys for part, keys in shown.items()}}
 
 
+def own_model_page_file(config: dict) -> str:
+    """<results>/own_model.md, beside the figures/ folder the page links to."""
+    return f"{results_dir(config)}/own_model.md"
+
+
 def own_model_targets(config: dict) -> list[str]:
-    return [OWN_MODEL_PAGE] if "own_model" in config else []
+    return [own_model_page_file(config)] if "own_model" in config else []
 
 
 def own_model_problems(config: dict) -> list[str]:

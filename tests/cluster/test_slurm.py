@@ -37,11 +37,11 @@ def run_dir(workdir: Path, corruption: str) -> Path:
 
 def target(corruption: str) -> str:
     """A run's final output, relative to the working directory (as Snakemake wants it)."""
-    return f"results/runs/{RUN.format(corruption=corruption)}/run_info.json"
+    return f"results/slurm-slice/runs/{RUN.format(corruption=corruption)}/run_info.json"
 
 
 def checkpoint(workdir: Path, corruption: str) -> Path:
-    return workdir / "results/checkpoints" / RUN.format(corruption=corruption) / "last.pt"
+    return workdir / "results/slurm-slice/checkpoints" / RUN.format(corruption=corruption) / "last.pt"
 
 
 def train_jobs(workdir: Path, corruption: str, states: str = "all") -> list[dict]:
@@ -77,7 +77,7 @@ def test_smoke_slice_via_slurm_profile(workdir):
         assert job["tres-per-job"] == "gres:gpu:1", job  # the plugin's standard `gpu` resource
         assert job["NumCPUs"] == "2" and job["MinMemory"] == "8000M", job
     # Cheap rules (localrules) ran on the submit host, the tables from both runs exist.
-    runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
+    runs = pd.read_parquet(workdir / "results/slurm-slice/tables/runs.parquet")
     assert len(runs) == 2
     assert "localrule make_scorecard" in output and "rule train_model" in output
 

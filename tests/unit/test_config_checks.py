@@ -13,7 +13,7 @@ from rethinkgen.config_checks import MAX_KEY_LENGTH, ConfigWarning
 from rethinkgen.config_files import schema_error_summary
 
 ROOT = Path(__file__).resolve().parents[2]
-QUICK = yaml.safe_load((ROOT / "config/quick.yaml").read_text())
+QUICK = yaml.safe_load((ROOT / "config/config.yaml").read_text())
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
 
 

@@ -55,5 +55,5 @@ def test_empty_targets_say_why(smoke):
     assert targets.nothing_to_make(smoke, "fig1a") is None
     with pytest.raises(ValueError, match="nothing to make"):
         targets.require_something(smoke, "beyond", [])
-    quick = yaml.safe_load((ROOT / "config/quick.yaml").read_text())
+    quick = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     assert targets.nothing_to_make(quick, "beyond") is None

@@ -15,7 +15,7 @@ SMOKE = str(ROOT / "config/smoke.yaml")
 
 
 def test_check_config_accepts_the_shipped_configs(capsys):
-    for name in ("smoke", "quick", "large", "config"):
+    for name in ("smoke", "config", "large", "paper", "your_model"):
         assert cli.main(["check-config", str(ROOT / f"config/{name}.yaml")]) == 0
     out = capsys.readouterr().out
     assert "smoke.yaml: valid. 5 experiments; `snakemake all` trains 11 runs" in out
@@ -47,7 +47,7 @@ def test_targets_lists_what_each_makes_and_what_cannot_be_made(capsys):
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
     assert "11 runs" in lines["all"]
-    assert "results/figures/fig1a_learning_curves.{png,pdf,parquet}" in lines["fig1a"]
+    assert "results/config/figures/fig1a_learning_curves.{png,pdf,parquet}" in lines["fig1a"]
     assert "nothing to make" in lines["beyond"] and "nothing to make" in lines["table3"]
     words = " ".join(out.split())  # cells wrap over several lines
     assert "(Figure 1a);" in lines["fig1a"] and "experiment fig1a, 5 runs" in words
@@ -56,7 +56,7 @@ def test_targets_lists_what_each_makes_and_what_cannot_be_made(capsys):
 
 def test_targets_on_the_offline_default_has_beyond(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
-    assert cli.main(["targets"]) == 0  # the default config/quick.yaml
+    assert cli.main(["targets"]) == 0  # the default config/config.yaml
     beyond = next(
         line for line in capsys.readouterr().out.splitlines() if line.startswith("beyond")
     )

@@ -39,7 +39,7 @@ def test_a_runs_paths_come_from_one_function():
     assert paths.run_dir == Path("out/results/runs") / sub
     assert paths.checkpoint == Path("out/results/checkpoints") / sub / "last.pt"
     assert paths.tensorboard == Path("out/results/tensorboard") / sub
-    assert paths.log == Path("out/logs/train_model") / f"{sub}.log"
+    assert paths.log == Path("out/results/logs/train_model") / f"{sub}.log"
     # the rules' wildcard patterns are the same function of the same pattern
     pattern = RunPaths.of(RUN_PATTERN)
     assert pattern.pattern("metrics").format(**vars(keys)) == str(keys.paths().metrics)

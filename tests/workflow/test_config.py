@@ -14,10 +14,10 @@ from rethinkgen.run import RunKeys as Run
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
-CONFIGS = ["config/config.yaml", "config/quick.yaml"]
+CONFIGS = ["config/paper.yaml", "config/config.yaml"]
 
 
-def load(name="config/quick.yaml"):
+def load(name="config/config.yaml"):
     return yaml.safe_load((ROOT / name).read_text())
 
 

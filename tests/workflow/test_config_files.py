@@ -13,10 +13,10 @@ from rethinkgen.config_files import read_config_file, schema_error_summary
 from tests.workflow.dag import ROOT, copy_checkout, error_lines, snakemake
 
 REPORT_DIR = str(ROOT / "workflow/report")
-QUICK = (ROOT / "config/quick.yaml").read_text()
+QUICK = (ROOT / "config/config.yaml").read_text()
 
 
-def load(name="config/quick.yaml"):
+def load(name="config/config.yaml"):
     return yaml.safe_load((ROOT / name).read_text())
 
 
@@ -36,11 +36,11 @@ def dry_run(tmp_path: Path, config_text: str, *args: str):
 
 
 def with_duplicate_experiment(text: str) -> str:
-    """quick.yaml with a second `fig2b:` experiment placed first: the loader kept the last."""
+    """config.yaml with a second `fig2b:` experiment placed first: the loader kept the last."""
     return text.replace("experiments:\n", "experiments:\n  fig2b:\n    grids: []\n", 1)
 
 
-@pytest.mark.parametrize("name", ["config/config.yaml", "config/quick.yaml", "config/smoke.yaml"])
+@pytest.mark.parametrize("name", ["config/paper.yaml", "config/config.yaml", "config/smoke.yaml"])
 def test_shipped_configs_have_no_duplicate_keys(name):
     assert read_config_file(ROOT / name) == load(name)
 
@@ -176,7 +176,7 @@ def test_missing_experiment_and_caption_stop_the_workflow(tmp_path):
 
 def test_python_tag_in_the_default_config(tmp_path):
     checkout = copy_checkout(tmp_path / "checkout")
-    quick = checkout / "config/quick.yaml"
+    quick = checkout / "config/config.yaml"
     quick.write_text(
         QUICK.replace("seeds:", "hook: !!python/object:os.system ['echo hi']\nseeds:", 1)
     )

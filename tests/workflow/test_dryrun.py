@@ -14,7 +14,7 @@ from tests.workflow.dag import dry_run_counts, snakemake
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("configfile", ["config/quick.yaml", "config/config.yaml"])
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])
 def test_dry_run_lists_each_run_and_corruption_once(configfile):
     config = yaml.safe_load((ROOT / configfile).read_text())
     counts = dry_run_counts("all", "--configfile", configfile)
@@ -31,7 +31,7 @@ def test_dry_run_lists_each_run_and_corruption_once(configfile):
 def test_paper_grid_size():
     # New runs per experiment, in order: Fig. 1a 5; Fig. 1b/c 33 less 2 shared with 1a;
     # Table 1 6 + 5 + 2 (crop/wd, no-crop models, random labels); Table 4 6; Fig. 2b none new.
-    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
     assert len(all_runs(config)) == 5 + 31 + 13 + 6 + 0
 
 
@@ -56,7 +56,7 @@ def test_costliest_training_jobs_have_the_highest_priority(tmp_path):
     by_model = {}
     for model, priority in jobs:
         by_model.setdefault(model, set()).add(int(priority))
-    assert len(jobs) == len(all_runs(yaml.safe_load((ROOT / "config/quick.yaml").read_text())))
+    assert len(jobs) == len(all_runs(yaml.safe_load((ROOT / "config/config.yaml").read_text())))
     # Inception without BatchNorm (60 epochs) > Inception (35) > AlexNet > MLP 1x512
     assert min(by_model["inception_nobn"]) > max(by_model["inception"])
     assert min(by_model["inception"]) > max(by_model["alexnet"]) > max(by_model["mlp_1x512"])
@@ -67,7 +67,7 @@ def test_costliest_training_jobs_have_the_highest_priority(tmp_path):
 
 def test_default_config_is_the_offline_one():
     counts_default = dry_run_counts("all")
-    counts_quick = dry_run_counts("all", "--configfile", "config/quick.yaml")
+    counts_quick = dry_run_counts("all", "--configfile", "config/config.yaml")
     assert counts_default == counts_quick
 
 

@@ -16,7 +16,7 @@ PAPER_RUNS = 55
 
 
 def paper_config(tmp_path: Path, **training) -> Path:
-    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
     config["training"].update(training)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))

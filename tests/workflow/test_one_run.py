@@ -15,7 +15,7 @@ from tests.workflow.dag import copy_checkout, dry_run_counts, snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
-ONE_RUN = "results/runs/fashion_mnist_tiny/mlp_1x512/true_labels/none/seed0/run_info.json"
+ONE_RUN = "results/smoke/runs/fashion_mnist_tiny/mlp_1x512/true_labels/none/seed0/run_info.json"
 
 
 def test_one_run_by_its_output_path_plans_one_training_job():

@@ -75,7 +75,7 @@ def test_ready_experiment_end_to_end(tmp_path, model, origin):
     workdir = _workdir(tmp_path, model)
     result = _run(workdir, "--cores", "2")
     assert result.returncode == 0, result.stderr[-4000:]
-    page = (workdir / "results/own_model.md").read_text()
+    page = (workdir / "results/config/own_model.md").read_text()
     assert page.startswith("# How much does your model memorize? `my_model` on `my_images`")
     assert origin in page and "source SHA-256" in page
     for section in (
@@ -93,7 +93,7 @@ def test_ready_experiment_end_to_end(tmp_path, model, origin):
     ):
         assert (
             f"](figures/{figure}.png)" in page
-            and (workdir / f"results/figures/{figure}.png").is_file()
+            and (workdir / f"results/config/figures/{figure}.png").is_file()
         )
     # Both models in every table, labelled by their config keys; the page's model first.
     tables = [block for block in page.split("\n\n") if block.startswith("| model")]

@@ -14,7 +14,7 @@ from tests.workflow.dag import ROOT
 
 SMOKE = str(ROOT / "config/smoke.yaml")
 DATA = "resources/datasets/fashion_mnist_tiny/data_seed20170424/train.npz"
-TRAINED = "results/runs/fashion_mnist_tiny/mlp_1x512/true_labels/none/seed0/metrics.parquet"
+TRAINED = "results/smoke/runs/fashion_mnist_tiny/mlp_1x512/true_labels/none/seed0/metrics.parquet"
 NEEDS_CUDA = not __import__("torch").cuda.is_available()
 
 

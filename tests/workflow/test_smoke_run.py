@@ -56,18 +56,18 @@ def test_every_figure_and_table_is_built(finished_run):
         "fig2b_batchnorm",
     ):
         for ext in ("png", "pdf"):
-            assert (finished_run / f"results/figures/{name}.{ext}").stat().st_size > 1000
+            assert (finished_run / f"results/smoke/figures/{name}.{ext}").stat().st_size > 1000
     for name in ("table1", "table4", "scorecard"):
         for ext in ("parquet", "md", "tex"):
-            assert (finished_run / f"results/tables/{name}.{ext}").is_file()
+            assert (finished_run / f"results/smoke/tables/{name}.{ext}").is_file()
 
 
 def test_runs_table_has_one_row_per_run(finished_run):
-    runs = pd.read_parquet(finished_run / "results/tables/runs.parquet")
+    runs = pd.read_parquet(finished_run / "results/smoke/tables/runs.parquet")
     config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
     assert len(runs) == len(all_runs(config)) == 11
     assert set(runs["status"]) <= {"fitted", "max_epochs", "diverged"}
-    curves = pd.read_parquet(finished_run / "results/tables/curves.parquet")
+    curves = pd.read_parquet(finished_run / "results/smoke/tables/curves.parquet")
     assert {"dataset", "model", "corruption", "regularizer", "seed", "split", "accuracy"} <= set(
         curves.columns
     )
@@ -77,7 +77,7 @@ def test_corruption_recorded_and_shared(finished_run):
     info = json.loads(
         (
             finished_run
-            / "results/data/fashion_mnist_tiny/random_labels/data_seed20170424/corruption.json"
+            / "results/smoke/data/fashion_mnist_tiny/random_labels/data_seed20170424/corruption.json"
         ).read_text()
     )
     assert info["seed"] == 20170424 and 0.75 < info["train_fraction_labels_changed"] < 1.0
@@ -87,13 +87,13 @@ def test_corruption_recorded_and_shared(finished_run):
 def test_nothing_left_to_do_and_report_builds(finished_run):
     result = snakemake(finished_run, "-n", "all")
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
-    report = snakemake(finished_run, "--report", "results/report.html")
+    report = snakemake(finished_run, "--report", "results/smoke/report.html")
     assert report.returncode == 0, report.stderr[-3000:]
-    assert (finished_run / "results/report.html").stat().st_size > 10_000
+    assert (finished_run / "results/smoke/report.html").stat().st_size > 10_000
 
 
 def test_rerun_after_deleting_a_figure_trains_nothing(finished_run):
-    (finished_run / "results/figures/fig1a_learning_curves.png").unlink()
+    (finished_run / "results/smoke/figures/fig1a_learning_curves.png").unlink()
     result = snakemake(finished_run, "-n", "fig1a", "--quiet", "rules")
     assert result.returncode == 0
     assert "plot_figure" in result.stdout and "train_model" not in result.stdout
@@ -104,7 +104,7 @@ def test_all_restores_deleted_outputs_of_a_run(finished_run):
     config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
     first, second = (
         finished_run
-        / "results/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}".format(**vars(run))
+        / "results/smoke/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}".format(**vars(run))
         for run in all_runs(config)[:2]
     )
     (first / "model.pt").unlink()
@@ -129,7 +129,7 @@ def test_report_captions_name_each_figures_models(finished_run):
     config that made it: fig1a is an MLP here, though the paper's Figure 1a is Inception."""
     from rethinkgen.config import experiment_runs
 
-    report = finished_run / "results/report_captions.html"
+    report = finished_run / "results/smoke/report_captions.html"
     restored = snakemake(finished_run, "--cores", "2", "all")  # other tests delete outputs
     assert restored.returncode == 0, restored.stderr[-3000:]
     result = snakemake(finished_run, "--report", str(report))
@@ -137,7 +137,7 @@ def test_report_captions_name_each_figures_models(finished_run):
     captions = report_captions(report.read_text())
     config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
     for key, spec in config["figures"].items():
-        caption = captions[f"results/figures/{key}.png"]
+        caption = captions[f"results/smoke/figures/{key}.png"]
         models_sentence = re.search(r"Models: (.*?)\. Data:", caption, re.S)
         assert models_sentence, f"{key}: no 'This build' paragraph in its caption"
         named = set(re.findall(r'<tt class="docutils literal">(\w+)</tt>', models_sentence[1]))

@@ -2,7 +2,7 @@
 
 Runs the real Snakefile on the real config files. The expected counts come from the
 experiment grids (rethinkgen.config.experiment_runs) and, for the offline default,
-also as literal numbers worked out by hand from config/quick.yaml.
+also as literal numbers worked out by hand from config/config.yaml.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def load(configfile: str) -> dict:
     return yaml.safe_load((ROOT / configfile).read_text())
 
 
-# Hand-counted from config/quick.yaml's grids (fig1bc: 2x2 + 1 + 6; table1: 2 + 3 + 1 + 1
+# Hand-counted from config/config.yaml's grids (fig1bc: 2x2 + 1 + 6; table1: 2 + 3 + 1 + 1
 # + 4 + 2; table4: 1 + 2; scorecard and all: every distinct run).
 QUICK_TRAIN_JOBS = {
     "fig1a": 5,
@@ -39,24 +39,26 @@ QUICK_TRAIN_JOBS = {
 
 @pytest.mark.parametrize("target, expected", QUICK_TRAIN_JOBS.items())
 def test_quick_targets_train_only_their_runs(target, expected):
-    counts = dry_run_counts(target, "--configfile", "config/quick.yaml")
+    counts = dry_run_counts(target, "--configfile", "config/config.yaml")
     assert counts.get("train_model", 0) == expected
 
 
-@pytest.mark.parametrize("configfile", ["config/quick.yaml", "config/config.yaml"])
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/paper.yaml"])
 def test_figure_file_targets_match_experiment_grids(configfile):
     config = load(configfile)
     for key, spec in config["figures"].items():
         if spec["experiment"] not in config["experiments"]:
             continue  # e.g. Fig. 2a without an ImageNet experiment is not buildable
-        counts = dry_run_counts(f"results/figures/{key}.png", "--configfile", configfile)
+        counts = dry_run_counts(
+            f"results/{Path(configfile).stem}/figures/{key}.png", "--configfile", configfile
+        )
         assert counts["train_model"] == len(experiment_runs(config, spec["experiment"])), key
         assert counts["plot_figure"] == 1 and counts.get("aggregate_runs", 0) == 0, key
 
 
 def test_all_builds_every_run_once_and_no_imagenet_outputs():
-    config = load("config/config.yaml")
-    counts = dry_run_counts("all", "--configfile", "config/config.yaml")
+    config = load("config/paper.yaml")
+    counts = dry_run_counts("all", "--configfile", "config/paper.yaml")
     assert counts["train_model"] == len(all_runs(config))
     assert counts["plot_figure"] == 4  # fig1a, fig1b, fig1c, fig2b; fig2a needs ImageNet
     assert counts["make_table"] == 2  # table1, table4; table2 needs ImageNet
@@ -72,13 +74,15 @@ def test_scorecard_has_its_own_rule():
 
 
 def test_scorecard_reads_the_theory_tables_when_the_config_has_them():
-    counts = dry_run_counts("results/tables/scorecard.md", "--configfile", "config/quick.yaml")
+    counts = dry_run_counts(
+        "results/config/tables/scorecard.md", "--configfile", "config/config.yaml"
+    )
     assert counts["make_scorecard"] == 1
     assert counts["assemble_expressivity_table"] == counts["assemble_kernel_table"] == 1
 
 
 def test_scorecard_and_theory_target_lists():
-    config = load("config/quick.yaml")
+    config = load("config/config.yaml")
     assert targets.scorecard_inputs(config) == {
         "runs": "results/tables/runs.parquet",
         "curves": "results/tables/curves.parquet",
@@ -89,5 +93,5 @@ def test_scorecard_and_theory_target_lists():
     assert set(targets.scorecard_inputs(no_theory)) == {"runs", "curves"}
     assert targets.theory_targets(no_theory) == []
     assert "results/tables/table3_kernels.md" in targets.theory_targets(config)
-    assert targets.short_targets(config)["scorecard"] == targets.scorecard_files()
-    assert set(targets.scorecard_files()) <= set(targets.report_targets(config))
+    assert targets.short_targets(config)["scorecard"] == targets.scorecard_files(config)
+    assert set(targets.scorecard_files(config)) <= set(targets.report_targets(config))

@@ -7,9 +7,9 @@ rule solve_activations:
     input:
         train=beyond_theory_data,
     output:
-        rows="results/theory/activations/{beyond_key}.parquet",
+        rows=res("theory/activations/{beyond_key}.parquet"),
     log:
-        "logs/solve_activations/{beyond_key}.log",
+        res("logs/solve_activations/{beyond_key}.log"),
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -23,15 +23,15 @@ rule beyond_table:
     input:
         unpack(beyond_input),
     output:
-        parquet="results/tables/{beyond_key}.parquet",
+        parquet=res("tables/{beyond_key}.parquet"),
         md=report(
-            "results/tables/{beyond_key}.md",
+            res("tables/{beyond_key}.md"),
             caption="../report/beyond.rst",
             category="Beyond the paper",
             labels={"output": "{beyond_key}", "type": "table"},
         ),
     log:
-        "logs/beyond_table/{beyond_key}.log",
+        res("logs/beyond_table/{beyond_key}.log"),
     localrule: True
     conda:
         "../../envs/analysis.yaml"
@@ -47,14 +47,14 @@ rule beyond_figure:
         unpack(beyond_input),
     output:
         png=report(
-            "results/figures/{beyond_key}.png",
+            res("figures/{beyond_key}.png"),
             caption="../report/beyond.rst",
             category="Beyond the paper",
             labels={"output": "{beyond_key}", "type": "figure"},
         ),
-        pdf="results/figures/{beyond_key}.pdf",
+        pdf=res("figures/{beyond_key}.pdf"),
     log:
-        "logs/beyond_figure/{beyond_key}.log",
+        res("logs/beyond_figure/{beyond_key}.log"),
     localrule: True
     conda:
         "../../envs/analysis.yaml"

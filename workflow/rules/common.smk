@@ -67,11 +67,21 @@ _USER_PROBLEMS = user_input_problems(config)
 if _USER_PROBLEMS:
     raise ConfigError("invalid config:\n  - " + "\n  - ".join(_USER_PROBLEMS))
 
+# Every output of this config goes under its results folder (the Snakefile resolved it:
+# `results:` or results/<config name>; rethinkgen.layout). Prepared datasets are shared.
+RESULTS = config["results"]
+
+
+def res(path):
+    """A path under this config's results folder."""
+    return f"{RESULTS}/{path}"
+
+
 # Every file of a run, as wildcard patterns (rethinkgen.run: the one spelling).
-RUN_PATHS = RunPaths.of(RUN_PATTERN)
+RUN_PATHS = RunPaths.of(RUN_PATTERN, RESULTS)
 # Prepared and corrupted data, per data seed (replicate_data_seeds gives each replicate its own).
 DATASET_DIR = "resources/datasets/{dataset}/data_seed{data_seed}"
-CORRUPTED_DIR = "results/data/{dataset}/{corruption}/data_seed{data_seed}"
+CORRUPTED_DIR = res("data/{dataset}/{corruption}/data_seed{data_seed}")
 
 
 wildcard_constraints:
@@ -173,7 +183,7 @@ onstart:
 
 def run_files(runs, name):
     """One file (metrics, info, model) of each run."""
-    return [str(getattr(run.paths(), name)) for run in runs]
+    return [str(getattr(run.paths(RESULTS), name)) for run in runs]
 
 
 def experiment_files(wildcards, name="metrics"):
@@ -183,7 +193,7 @@ def experiment_files(wildcards, name="metrics"):
 def training_targets():
     """Every declared output of every run, so `all` restores any one that was deleted."""
     return [
-        str(getattr(run.paths(), name))
+        str(getattr(run.paths(RESULTS), name))
         for run in all_runs(config)
         for name in ("metrics", "info", "model")
     ]
@@ -240,7 +250,7 @@ def experiment_table(name):
         spec = {**FIGURE_SPECS, **TABLE_SPECS}[key]
         if not output_available(config, spec):
             raise ValueError(unavailable_reason(key, spec))
-        return f"results/tables/experiments/{spec['experiment']}/{name}.parquet"
+        return res(f"tables/experiments/{spec['experiment']}/{name}.parquet")
 
     return of
 
@@ -367,14 +377,12 @@ def beyond_caption(wildcards):
 def beyond_input(wildcards):
     """The experiment's aggregated runs (and curves), and the exact solves if any."""
     spec = beyond_spec(wildcards)
-    base = f"results/tables/experiments/{spec['experiment']}"
+    base = res(f"tables/experiments/{spec['experiment']}")
     files = {"curves": f"{base}/curves.parquet", "runs": f"{base}/runs.parquet"}
     if spec["kind"] in THEORY_KINDS:
-        files["solves"] = f"results/theory/activations/{wildcards.beyond_key}.parquet"
+        files["solves"] = res(f"theory/activations/{wildcards.beyond_key}.parquet")
     if spec["kind"] in RUN_INFO_KINDS:
-        files["infos"] = run_files(
-            experiment_runs(config, spec["experiment"]), "info"
-        )
+        files["infos"] = run_files(experiment_runs(config, spec["experiment"]), "info")
     return files
 
 
@@ -388,9 +396,10 @@ def beyond_theory_data(wildcards):
 
 
 # ---- your own model (own_model.smk; docs/own-model.md)
-from rethinkgen.user_inputs import OWN_MODEL_PAGE, own_model_page
+from rethinkgen.user_inputs import own_model_page, own_model_page_file
 
 OWN_MODEL = own_model_page(config)
+OWN_MODEL_PAGE = own_model_page_file(config)
 
 
 def own_model_page_input(wildcards):
@@ -400,7 +409,7 @@ def own_model_page_input(wildcards):
             "the page needs an `own_model:` section in the config; "
             "see config/your_model.yaml and docs/own-model.md"
         )
-    tables = "results/tables/experiments/{}/{}.parquet"
+    tables = res("tables/experiments/{}/{}.parquet")
     files = {
         "randomizations": tables.format(OWN_MODEL["randomizations"], "runs"),
         "sweep": tables.format(OWN_MODEL["sweep"], "runs"),
@@ -408,7 +417,7 @@ def own_model_page_input(wildcards):
     }
     parts = ("randomizations", "sweep", "dynamics")
     keys = [key for part in parts for key in OWN_MODEL[f"{part}_figures"]]
-    return files | {"figures": [f"results/figures/{key}.png" for key in keys]}
+    return files | {"figures": [res(f"figures/{key}.png") for key in keys]}
 
 
 def own_model_source(wildcards):

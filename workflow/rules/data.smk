@@ -29,7 +29,7 @@ rule corrupt_dataset:
         test=f"{CORRUPTED_DIR}/test.npz",
         info=f"{CORRUPTED_DIR}/corruption.json",
     log:
-        "logs/corrupt_dataset/{dataset}/{corruption}/data_seed{data_seed}.log",
+        res("logs/corrupt_dataset/{dataset}/{corruption}/data_seed{data_seed}.log"),
     priority: DATA_PRIORITY
     localrule: True
     conda:

@@ -6,7 +6,7 @@ rule make_own_model_page:
     output:
         md=report(OWN_MODEL_PAGE, category="How much does your model memorize?"),
     log:
-        "logs/make_own_model_page/own_model.log",
+        res("logs/make_own_model_page/own_model.log"),
     localrule: True
     conda:
         "../../envs/analysis.yaml"

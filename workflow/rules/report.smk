@@ -14,10 +14,10 @@ rule aggregate_experiment_runs:
         metrics=experiment_metrics,
         info=experiment_infos,
     output:
-        curves="results/tables/experiments/{experiment}/curves.parquet",
-        runs="results/tables/experiments/{experiment}/runs.parquet",
+        curves=res("tables/experiments/{experiment}/curves.parquet"),
+        runs=res("tables/experiments/{experiment}/runs.parquet"),
     log:
-        "logs/aggregate_experiment_runs/{experiment}.log",
+        res("logs/aggregate_experiment_runs/{experiment}.log"),
     localrule: True
     conda:
         "../../envs/analysis.yaml"
@@ -32,10 +32,10 @@ rule aggregate_runs:
         metrics=run_files(all_runs(config), "metrics"),
         info=run_files(all_runs(config), "info"),
     output:
-        curves="results/tables/curves.parquet",
-        runs="results/tables/runs.parquet",
+        curves=res("tables/curves.parquet"),
+        runs=res("tables/runs.parquet"),
     log:
-        "logs/aggregate_runs/all.log",
+        res("logs/aggregate_runs/all.log"),
     localrule: True
     conda:
         "../../envs/analysis.yaml"
@@ -47,17 +47,17 @@ rule make_table:
     input:
         runs=experiment_table("runs"),
     output:
-        parquet="results/tables/{table}.parquet",
-        md="results/tables/{table}.md",
-        tex="results/tables/{table}.tex",
+        parquet=res("tables/{table}.parquet"),
+        md=res("tables/{table}.md"),
+        tex=res("tables/{table}.tex"),
         html=report(
-            "results/tables/{table}.html",
+            res("tables/{table}.html"),
             caption="../report/table.rst",
             category="Tables",
             labels={"table": "{table}"},
         ),
     log:
-        "logs/make_table/{table}.log",
+        res("logs/make_table/{table}.log"),
     localrule: True
     conda:
         "../../envs/analysis.yaml"
@@ -73,17 +73,17 @@ rule make_scorecard:
     input:
         **targets.scorecard_inputs(config),
     output:
-        parquet="results/tables/scorecard.parquet",
-        md="results/tables/scorecard.md",
-        tex="results/tables/scorecard.tex",
+        parquet=res("tables/scorecard.parquet"),
+        md=res("tables/scorecard.md"),
+        tex=res("tables/scorecard.tex"),
         html=report(
-            "results/tables/scorecard.html",
+            res("tables/scorecard.html"),
             caption="../report/scorecard.rst",
             category="Tables",
             labels={"table": "scorecard"},
         ),
     log:
-        "logs/make_scorecard/scorecard.log",
+        res("logs/make_scorecard/scorecard.log"),
     localrule: True
     # torch: check 1 builds the paper's models to count their parameters
     conda:
@@ -98,16 +98,16 @@ rule plot_figure:
         runs=experiment_table("runs"),
     output:
         png=report(
-            "results/figures/{figure}.png",
+            res("figures/{figure}.png"),
             caption="../report/figure.rst",
             category="Figures",
             labels={"figure": "{figure}"},
         ),
-        pdf="results/figures/{figure}.pdf",
+        pdf=res("figures/{figure}.pdf"),
         # what the figure drew, one row per point or curve sample, with each run's outcome
-        data="results/figures/{figure}.parquet",
+        data=res("figures/{figure}.parquet"),
     log:
-        "logs/plot_figure/{figure}.log",
+        res("logs/plot_figure/{figure}.log"),
     localrule: True
     conda:
         "../../envs/analysis.yaml"

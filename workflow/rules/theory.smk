@@ -10,11 +10,11 @@ rule fit_expressivity:
     input:
         train=get_theory_data,
     output:
-        rows="results/theory/expressivity/{dataset}.parquet",
+        rows=res("theory/expressivity/{dataset}.parquet"),
     log:
-        "logs/fit_expressivity/{dataset}.log",
+        res("logs/fit_expressivity/{dataset}.log"),
     benchmark:
-        "benchmarks/fit_expressivity/{dataset}.tsv"
+        res("benchmarks/fit_expressivity/{dataset}.tsv")
     conda:
         "../../envs/torch.yaml"
     threads: 8
@@ -32,11 +32,11 @@ rule solve_kernel:
     input:
         unpack(get_kernel_solve_data),
     output:
-        row="results/theory/kernel_solves/{kernel_solve}.parquet",
+        row=res("theory/kernel_solves/{kernel_solve}.parquet"),
     log:
-        "logs/solve_kernel/{kernel_solve}.log",
+        res("logs/solve_kernel/{kernel_solve}.log"),
     benchmark:
-        "benchmarks/solve_kernel/{kernel_solve}.tsv"
+        res("benchmarks/solve_kernel/{kernel_solve}.tsv")
     conda:
         "../../envs/torch.yaml"
     threads: 8
@@ -55,15 +55,15 @@ rule assemble_expressivity_table:
     input:
         rows=get_expressivity_rows,
     output:
-        parquet="results/tables/expressivity.parquet",
+        parquet=res("tables/expressivity.parquet"),
         md=report(
-            "results/tables/expressivity.md",
+            res("tables/expressivity.md"),
             caption="../report/expressivity.rst",
             category="Tables",
             labels={"table": "expressivity"},
         ),
     log:
-        "logs/assemble_expressivity_table/expressivity.log",
+        res("logs/assemble_expressivity_table/expressivity.log"),
     localrule: True
     conda:
         "../../envs/torch.yaml"
@@ -77,15 +77,15 @@ rule assemble_kernel_table:
     input:
         rows=get_kernel_solve_rows,
     output:
-        parquet="results/tables/table3_kernels.parquet",
+        parquet=res("tables/table3_kernels.parquet"),
         md=report(
-            "results/tables/table3_kernels.md",
+            res("tables/table3_kernels.md"),
             caption="../report/table3_kernels.rst",
             category="Tables",
             labels={"table": "table3_kernels"},
         ),
     log:
-        "logs/assemble_kernel_table/table3_kernels.log",
+        res("logs/assemble_kernel_table/table3_kernels.log"),
     localrule: True
     conda:
         "../../envs/torch.yaml"

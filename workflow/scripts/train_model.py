@@ -19,7 +19,8 @@ from rethinkgen.training.cli import run_training
 
 schema = os.path.join(snakemake.scriptdir, "..", "schemas", "config.schema.yaml")
 spec = job_run_spec(snakemake.config, snakemake.wildcards, snakemake.params.identity, schema)
-with rule_logging(snakemake.log[0], history=spec.paths().history):
+results = snakemake.config["results"]  # the config's results folder (rethinkgen.layout)
+with rule_logging(snakemake.log[0], history=spec.paths(results).history):
     run_training(
         spec,
         threads=snakemake.threads,
@@ -29,4 +30,5 @@ with rule_logging(snakemake.log[0], history=spec.paths().history):
         metrics=snakemake.output.metrics,
         info=snakemake.output.info,
         model=snakemake.output.model,
+        results=results,
     )
