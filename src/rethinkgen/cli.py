@@ -1,29 +1,29 @@
-"""The `rethinkgen` command: a run's status, the targets a config offers, its checks, exports.
-
-    rethinkgen status [--configfile F ...] [--experiment E]   # the status table (rethinkgen.status)
-    rethinkgen targets [--configfile F ...]                   # short targets and what each makes
-    rethinkgen check-config [F ...]                           # the workflow's config checks alone
-    rethinkgen export tensorboard|mlflow [--results DIR]      # finished runs to a tracker
+"""The `rethinkgen` command (click): a run's status, a config's targets and checks, two
+result sets compared, exports to trackers, shell completion.
 
 Run it from the repository root, as Snakemake. Config files are read as Snakemake reads
-``--configfile``: several are merged in order, and they replace the default config.
+``--configfile`` and resolved by the same function (rethinkgen.layout): several are merged
+in order and replace the default config/config.yaml, and a config's outputs are under its
+results folder (``results:``, default results/<config name>).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+from importlib import metadata
 from pathlib import Path
 
+import click
 import jsonschema
 from tabulate import tabulate
 
+from rethinkgen import __version__, describe, layout, status, targets
 from rethinkgen import config as config_checks
-from rethinkgen import describe, status, targets
 from rethinkgen.config_files import read_config_file, schema_error_summary
 
-DEFAULT_CONFIG = status.DEFAULT_CONFIG
+DEFAULT_CONFIG = layout.DEFAULT_CONFIG
 CHECKOUT = Path(__file__).resolve().parents[2]  # src/rethinkgen/cli.py -> the repository
+SHELLS = ("bash", "zsh", "fish")
 
 
 def schema_dir() -> Path:
@@ -31,7 +31,9 @@ def schema_dir() -> Path:
     for root in (CHECKOUT, Path.cwd()):
         if (root / "workflow/schemas/config.schema.yaml").is_file():
             return root / "workflow/schemas"
-    raise SystemExit("workflow/schemas not found: run rethinkgen from the repository root")
+    raise layout.CheckoutError(
+        "workflow/schemas not found: run rethinkgen from the repository root, as snakemake"
+    )
 
 
 def _validate(data: dict, schema: Path, root: str) -> None:
@@ -76,144 +78,215 @@ def load_checked_config(paths: list[str]) -> dict:
     return merged
 
 
-def target_rows(config: dict) -> list[tuple[str, str, str]]:
-    """(target, what it makes, its files) for `all`, each short target, and `beyond`."""
-    rows = [
-        (
-            "all",
-            f"every figure, table and the scorecard; "
-            f"{describe.plural(len(config_checks.all_runs(config)), 'run')}",
-            "results/figures/, results/tables/",
-        )
-    ]
-    specs = {**config.get("figures", {}), **config.get("tables", {})}
-    for name, files in targets.short_targets(config).items():
-        key = next((k for k in specs if targets.short_name(k) == name), None)
-        spec = specs.get(key)
-        if spec is None:  # the scorecard
-            what = "the reproduction checks (docs/paper.md), over every run of `all`"
-        elif targets.output_available(config, spec):
-            runs = len(config_checks.experiment_runs(config, spec["experiment"]))
-            kind = describe.KIND_WORDS.get(spec.get("kind"), describe.TABLE_WORDS.get(key, key))
-            what = f"{kind}; experiment {spec['experiment']}, {describe.plural(runs, 'run')}"
-        else:
-            what = "nothing: " + targets.unavailable_reason(key, spec)
-        rows.append((name, what, _short(files)))
-    for name, files in (
-        ("expressivity", ["results/tables/expressivity.md"]),
-        ("table3", ["results/tables/table3_kernels.md"]),
-    ):
-        reason = targets.nothing_to_make(config, name)
-        what = (
-            "Theorem 1's construction"
-            if name == "expressivity"
-            else "Table 3, kernel interpolation"
-        )
-        rows.append((name, reason.split(": ", 1)[1] if reason else what, _short(files)))
-    beyond = targets.beyond_outputs(config)
-    reason = targets.nothing_to_make(config, "beyond")
-    rows.append(
-        (
-            "beyond",
-            reason.split(": ", 1)[1]
-            if reason
-            else f"{', '.join(beyond)}; "
-            f"{describe.plural(len(config_checks.target_runs(config, 'beyond')), 'run')}",
-            "" if reason else "results/tables/, results/figures/",
-        )
-    )
-    return rows
+def resolve_configfiles(given: tuple[str, ...] | list[str]) -> list[str]:
+    """The config files a command reads: those given, else the default, as Snakemake does;
+    outside a checkout, an error that says where to run from rather than "not found"."""
+    files = list(given) or [DEFAULT_CONFIG]
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing and not Path(missing[0]).is_absolute():
+        layout.checkout_root()  # raises CheckoutError: not the repository root
+    return files
 
 
-def _short(files: list[str]) -> str:
-    """results/figures/fig1a.{png,pdf} for a list of one stem in several formats."""
-    stems = {f.rsplit(".", 1)[0] for f in files}
-    if len(stems) == 1 and len(files) > 1:
-        return f"{stems.pop()}.{{{','.join(f.rsplit('.', 1)[1] for f in files)}}}"
-    return ", ".join(files)
+def resolved_config(given: tuple[str, ...] | list[str]) -> tuple[list[str], dict]:
+    """(config files, checked config with its results folder): what the workflow would use."""
+    files = resolve_configfiles(given)
+    return files, layout.resolve(load_checked_config(files), files)
 
 
-def _configfile_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument(
-        "--configfile",
-        nargs="+",
-        default=[DEFAULT_CONFIG],
-        help=f"as given to snakemake; replaces the default {DEFAULT_CONFIG}",
-    )
-    return parser
+def package_version() -> str:
+    try:
+        return metadata.version("rethinkgen")
+    except metadata.PackageNotFoundError:  # run from src/ without an install
+        return __version__
 
 
-def cmd_targets(argv: list[str]) -> int:
-    args = _configfile_parser("rethinkgen targets").parse_args(argv)
-    config = load_checked_config(args.configfile)
-    print(
+class Commands(click.Group):
+    """Commands in the order they are defined; an unknown one is named with the list."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            raise click.UsageError(
+                f"unknown command '{name}'. Commands: {', '.join(self.list_commands(ctx))} "
+                "(rethinkgen --help says what each does)",
+                ctx,
+            )
+        return super().resolve_command(ctx, args)
+
+
+CONFIGFILE = click.option(
+    "--configfile",
+    "configfiles",
+    multiple=True,
+    metavar="FILE",
+    help=f"a config file, as given to snakemake (repeat for several, merged in order); "
+    f"replaces the default {DEFAULT_CONFIG}",
+)
+RESULTS = click.option(
+    "--results",
+    metavar="DIR",
+    help="the results folder (default: the config's, results/<config name>)",
+)
+
+
+@click.group(
+    cls=Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(package_version(), "--version", "-V", prog_name="rethinkgen")
+def app() -> None:
+    """Zhang et al. (ICLR 2017) reproduced as a Snakemake workflow: watch its runs, list and
+    check what a config builds, compare two configs' results, export runs to trackers.
+
+    Run from the repository root. Build with snakemake (README); these commands only read.
+    """
+
+
+@app.command("status")
+@CONFIGFILE
+@RESULTS
+@click.option("--experiment", metavar="NAME", help="only this experiment's runs")
+@click.option(
+    "--stale-after",
+    type=float,
+    default=30.0,
+    show_default=True,
+    metavar="MINUTES",
+    help="a run on another host that wrote no progress for this long (or three epoch "
+    "times) is failed",
+)
+def status_command(configfiles, results, experiment, stale_after) -> None:
+    """Where every run stands: status, accuracies, time left.
+
+    Every run of the config, with each accuracy's epoch and the time left; read from the
+    runs' files only, so it works while snakemake runs (watch -n 30 rethinkgen status).
+    """
+    _, config = resolved_config(configfiles)
+    status.show(config, results or config["results"], experiment, stale_after)
+
+
+@app.command("targets")
+@CONFIGFILE
+def targets_command(configfiles) -> None:
+    """Short targets of a config and what each makes.
+
+    Every `snakemake <target>` the config offers (all, each figure and table, scorecard,
+    expressivity, table3, beyond, memorize), with its files, or why it has nothing to make.
+    """
+    from rethinkgen.target_list import target_rows
+
+    files, config = resolved_config(configfiles)
+    click.echo(
         tabulate(
             target_rows(config),
             headers=["target", "what it makes", "files"],
             maxcolwidths=[None, 64, None],
         )
     )
-    print(
-        f"\nBuild one with: snakemake --cores 2 <target> --configfile {' '.join(args.configfile)}"
-    )
-    return 0
+    given = f" --configfile {' '.join(files)}" if configfiles else ""
+    click.echo(f"\nBuild one with: .venv/bin/snakemake --cores 2 <target>{given}")
 
 
-def cmd_check_config(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="rethinkgen check-config",
-        description="the workflow's config checks, without running it",
-    )
-    parser.add_argument(
-        "configfile",
-        nargs="*",
-        default=[DEFAULT_CONFIG],
-        help=f"config files, merged in order as snakemake --configfile (default {DEFAULT_CONFIG})",
-    )
-    args = parser.parse_args(argv)
-    config = load_checked_config(args.configfile)
+@app.command("check-config")
+@click.argument("configfiles", nargs=-1, metavar="[FILE]...")
+def check_config_command(configfiles) -> None:
+    """Check config files as the workflow would.
+
+    The schemas and cross-checks the workflow runs before its first job, without running
+    anything; FILE... as given to snakemake --configfile (default config/config.yaml).
+    """
+    files, config = resolved_config(configfiles)
     beyond = len(config_checks.target_runs(config, "beyond"))
-    print(
-        f"{' + '.join(args.configfile)}: valid. {len(config['experiments'])} experiments; "
+    click.echo(
+        f"{' + '.join(files)}: valid. {len(config['experiments'])} experiments; "
         f"`snakemake all` trains {len(config_checks.all_runs(config))} runs, `snakemake beyond` "
         f"{beyond}; {len(config.get('figures', {}))} figures, {len(config.get('tables', {}))} "
-        "tables configured."
+        f"tables configured; results in {config['results']}/."
     )
-    return 0
 
 
-def cmd_export(argv: list[str]) -> int:
-    from rethinkgen.export import main as export_main
+def _results_folder(given: str) -> str:
+    """A results folder, or the folder of a config file (its `results:` or default)."""
+    if given.endswith((".yaml", ".yml")):
+        return resolved_config([given])[1]["results"]
+    if not Path(given).is_dir():
+        raise click.BadParameter(f"{given} is neither a results folder nor a config file")
+    return given
 
-    return export_main(argv)
+
+@app.command("compare")
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@click.option("--max-rows", type=int, default=30, show_default=True, help="rows per file")
+@click.option("--out", type=click.Path(dir_okay=False), help="also write the Markdown here")
+def compare_command(a, b, max_rows, out) -> None:
+    """Two configs' results side by side (A, B, B - A).
+
+    Every table and figure both result sets hold, row by row: each value in A, in B and
+    their difference.
+
+    A and B are results folders (results/config) or config files (config/smoke.yaml).
+    """
+    from rethinkgen.analysis.compare import compare_results, render
+
+    folder_a, folder_b = _results_folder(a), _results_folder(b)
+    text = render(*compare_results(Path(folder_a), Path(folder_b)), folder_a, folder_b, max_rows)
+    click.echo(text)
+    if out:
+        Path(out).write_text(text)
 
 
-COMMANDS = {
-    "status": None,
-    "targets": cmd_targets,
-    "check-config": cmd_check_config,
-    "export": cmd_export,
-}
+@app.command("export")
+@click.argument("tracker", type=click.Choice(["tensorboard", "mlflow"]))
+@CONFIGFILE
+@RESULTS
+@click.option("--out", metavar="DIR", help="where to write (default <results>/<tracker>_export)")
+@click.option("--experiment", default="rethinkgen", show_default=True, help="MLflow experiment")
+def export_command(tracker, configfiles, results, out, experiment) -> None:
+    """Send finished runs to TensorBoard or MLflow.
+
+    Every finished run of the results folder: its settings, final metrics and curves.
+    """
+    from rethinkgen.export import export
+
+    if results is None:
+        results = resolved_config(configfiles)[1]["results"]
+    export(tracker, results, out, experiment)
+
+
+@app.command("completion")
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion_command(shell) -> None:
+    """Print the shell completion script.
+
+    Enable it with: eval "$(rethinkgen completion bash)" (or zsh, fish), e.g. in ~/.bashrc.
+    """
+    from click.shell_completion import get_completion_class
+
+    complete = get_completion_class(shell)(app, {}, "rethinkgen", "_RETHINKGEN_COMPLETE")
+    click.echo(complete.source())
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in COMMANDS:
-        print(
-            __doc__.strip(),
-            file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,
-        )
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    command, rest = argv[0], argv[1:]
+    """The console script: the exit status (0 done, 1 a config or checkout problem, 2 usage)."""
     try:
-        if command == "status":
-            status.main(rest)
-            return 0
-        return COMMANDS[command](rest)
-    except config_checks.ConfigError as error:
-        print(f"rethinkgen {command}: {error}", file=sys.stderr)
+        app.main(args=argv, prog_name="rethinkgen", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.Abort:
         return 1
+    except (config_checks.ConfigError, layout.CheckoutError) as error:
+        command = next((a for a in (argv or sys.argv[1:]) if not a.startswith("-")), "")
+        click.echo(f"rethinkgen {command}: {error}", err=True)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """A run: its keys (``RunKeys``), its files (``RunPaths``) and its whole spec (``RunSpec``).
 
 ``RUN_PATTERN`` is the one spelling of a run's place below <results>/{runs,checkpoints,
-tensorboard,logs,benchmarks}/ (the config's results folder, rethinkgen.layout); the Snakemake rules format it with wildcards, everything else
-calls ``RunKeys.paths()``. Nothing parses a path back into keys: the keys travel in the
-spec, the metrics rows and run_info.json.
+tensorboard,logs,benchmarks}/ (the config's results folder, rethinkgen.layout); the
+Snakemake rules format it with wildcards, everything else calls ``RunKeys.paths()``.
+Nothing parses a path back into keys: the keys travel in the spec, the metrics rows and
+run_info.json.
 
-A ``RunSpec`` is built once from the workflow config (``rethinkgen.config.run_spec``):
-the keys, the dataset, model, corruption and regularizer specs (schema defaults removed),
-the data seed and the resolved training settings. ``identity()`` is what the result is:
+A ``RunSpec`` is built once from the workflow config (``rethinkgen.config.run_spec``): the
+keys, the dataset, model, corruption and regularizer specs (schema defaults removed), the
+data seed and the resolved training settings. ``identity()`` is what the result is:
 Snakemake's params for the training rule and, with the input files' digest, the
 checkpoint's fingerprint. Scheduling settings are not part of it (rethinkgen.training.
 settings), so editing one retrains nothing.

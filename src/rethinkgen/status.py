@@ -1,6 +1,6 @@
 """Where every run of the configured grid stands, while a local or Slurm run goes on.
 
-    python -m rethinkgen.status [--configfile config/config.yaml] [--results results]
+    rethinkgen status [--configfile config/config.yaml] [--results results/config]
 
 Built from files alone: each run's ``progress.json`` and ``live_metrics.parquet`` (beside
 its checkpoint, written after every epoch by :mod:`rethinkgen.training.live`) and its
@@ -27,7 +27,6 @@ The remaining time is the mean time per epoch so far times the epochs left to
 
 from __future__ import annotations
 
-import argparse
 import math
 import socket
 import sys
@@ -36,16 +35,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from tabulate import tabulate
 
 from rethinkgen import process_identity
-from rethinkgen.config import all_runs, check_config, experiment_runs
+from rethinkgen.config import ConfigError, all_runs, experiment_runs
 from rethinkgen.io import DamagedFileError, read_json
 from rethinkgen.run import RunKeys, RunPaths
 from rethinkgen.training.live import read_live_metrics
 
-DEFAULT_CONFIG = "config/config.yaml"
 STATES = ("not started", "running", "fitted", "finished", "diverged", "failed", "unreadable")
 # What a damaged file raises when read: JSON, Parquet (pyarrow), or a missing key.
 UNREADABLE = (OSError, ValueError, KeyError, TypeError, DamagedFileError)
@@ -287,64 +284,29 @@ def failure_notes(statuses: list[RunStatus]) -> list[str]:
     ]
 
 
-def load_config(paths: list[str]) -> dict:
-    """The configs merged in order, as Snakemake merges several --configfile."""
-    from snakemake.utils import update_config
-
-    config: dict = {}
-    for path in paths:
-        if not Path(path).is_file():
-            raise SystemExit(f"config file {path} not found: give --configfile as to snakemake")
-        update_config(config, yaml.safe_load(Path(path).read_text()))
-    check_config(config)
-    return config
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m rethinkgen.status", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument(
-        "--configfile",
-        nargs="+",
-        default=[DEFAULT_CONFIG],
-        help=f"as given to snakemake; replaces the default {DEFAULT_CONFIG}",
-    )
-    parser.add_argument("--results", default="results", help="the results directory")
-    parser.add_argument("--experiment", help="only this experiment's runs")
-    parser.add_argument(
-        "--stale-after",
-        type=float,
-        default=30.0,
-        metavar="MINUTES",
-        help="a run on another host that wrote no progress for this long "
-        "(or three epoch times) is failed (default 30)",
-    )
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    config = load_config(args.configfile)
-    if args.experiment and args.experiment not in config["experiments"]:
-        raise SystemExit(
-            f"no experiment '{args.experiment}' in the config; configured: "
+def show(config: dict, results: str | Path, experiment: str | None, stale_after: float) -> None:
+    """Print the status table of the config's runs (`rethinkgen status`; rethinkgen.cli)."""
+    if experiment and experiment not in config["experiments"]:
+        raise ConfigError(
+            f"no experiment '{experiment}' in the config; configured: "
             f"{', '.join(config['experiments'])}"
         )
-    runs = experiment_runs(config, args.experiment) if args.experiment else all_runs(config)
-    if not Path(args.results).is_dir():
+    runs = experiment_runs(config, experiment) if experiment else all_runs(config)
+    if not Path(results).is_dir():
         print(
-            f"warning: the results folder {Path(args.results).resolve()} does not exist, so "
+            f"warning: the results folder {Path(results).resolve()} does not exist, so "
             "every run shows as not started; give --results as the folder snakemake writes "
-            "(results/ under the directory it ran in)",
+            "(the config's `results:`, default results/<config name>)",
             file=sys.stderr,
         )
-    statuses = grid_status(runs, Path(args.results), stale_after_s=60 * args.stale_after)
+    statuses = grid_status(runs, Path(results), stale_after_s=60 * stale_after)
     print(render_table(statuses, tty=sys.stdout.isatty()))
     print(summary_line(statuses))
     for note in failure_notes(statuses):
         print(note)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m rethinkgen.status: the same as `rethinkgen status`
+    from rethinkgen.cli import main
+
+    sys.exit(main(["status", *sys.argv[1:]]))

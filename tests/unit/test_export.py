@@ -77,9 +77,9 @@ def test_finished_runs_flatten_settings(tmp_path):
     assert params["seed"] == 0 and run.final_metrics()["final/test_accuracy"] == pytest.approx(0.7)
 
 
-def test_export_without_runs_says_what_to_do(tmp_path):
-    with pytest.raises(SystemExit, match="no finished run"):
-        cli.main(["export", "tensorboard", "--results", str(tmp_path)])
+def test_export_without_runs_says_what_to_do(tmp_path, capsys):
+    assert cli.main(["export", "tensorboard", "--results", str(tmp_path)]) == 1
+    assert "no finished run" in capsys.readouterr().err
 
 
 def test_tensorboard_export_reads_back_and_is_idempotent(tmp_path):

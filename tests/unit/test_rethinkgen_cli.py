@@ -1,4 +1,5 @@
-"""The `rethinkgen` command: status, targets, check-config (export: test_export.py)."""
+"""The `rethinkgen` command: its help tree, version, completion, unknown commands, the
+checkout check, status, targets, check-config, compare (export: test_export.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from rethinkgen import cli
@@ -47,7 +49,8 @@ def test_targets_lists_what_each_makes_and_what_cannot_be_made(capsys):
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
     assert "11 runs" in lines["all"]
-    assert "results/config/figures/fig1a_learning_curves.{png,pdf,parquet}" in lines["fig1a"]
+    assert "results/smoke/figures/fig1a_learning_curves.{png,pdf,parquet}" in lines["fig1a"]
+    assert "no `own_model:` section" in lines["memorize"]
     assert "nothing to make" in lines["beyond"] and "nothing to make" in lines["table3"]
     words = " ".join(out.split())  # cells wrap over several lines
     assert "(Figure 1a);" in lines["fig1a"] and "experiment fig1a, 5 runs" in words
@@ -102,9 +105,93 @@ def test_status_runs_from_the_command_and_the_module(tmp_path):
     assert "0 of 11 runs finished" in via_cli.stdout
 
 
-def test_unknown_command_prints_usage(capsys):
+def test_unknown_command_is_named_with_the_list(capsys):
     assert cli.main(["frobnicate"]) == 2
-    assert "rethinkgen targets" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown command 'frobnicate'" in err
+    assert "status, targets, check-config, compare, export, completion" in err
+
+
+def test_every_command_has_a_description(capsys):
+    assert cli.main(["--help"]) == 0
+    listing = capsys.readouterr().out
+    for name, command in cli.app.commands.items():
+        assert command.help and len(command.help.split(".")[0]) > 10, name
+        assert f"  {name}  " in listing or f"  {name} " in listing
+        assert cli.main([name, "--help"]) == 0
+        page = capsys.readouterr().out
+        assert page.startswith(f"Usage: rethinkgen {name}"), page[:80]
+        assert command.help.splitlines()[0] in page
+
+
+def test_version_is_the_package_version(capsys):
+    from importlib.metadata import version
+
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"rethinkgen, version {version('rethinkgen')}"
+
+
+def test_completion_script_and_completions(capsys, monkeypatch):
+    assert cli.main(["completion", "bash"]) == 0
+    assert "_RETHINKGEN_COMPLETE=bash_complete" in capsys.readouterr().out
+    monkeypatch.setenv("_RETHINKGEN_COMPLETE", "bash_complete")
+    monkeypatch.setenv("COMP_WORDS", "rethinkgen sta")
+    monkeypatch.setenv("COMP_CWORD", "1")
+    with pytest.raises(SystemExit) as done:
+        cli.app.main(args=[], prog_name="rethinkgen", complete_var="_RETHINKGEN_COMPLETE")
+    assert done.value.code == 0
+    assert capsys.readouterr().out.split() == ["plain,status"]
+
+
+def test_outside_a_checkout_says_where_to_run_from(tmp_path, monkeypatch, capsys):
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert cli.main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert "run rethinkgen from the repository root" in err and "not found" not in err
+    monkeypatch.chdir(ROOT / "config")  # a subdirectory of the checkout: names the root
+    assert cli.main(["targets"]) == 1
+    assert f"cd {ROOT} first" in capsys.readouterr().err
+
+
+def test_configs_and_results_resolve_as_in_the_workflow(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    files, config = cli.resolved_config([])
+    assert files == ["config/config.yaml"] and config["results"] == "results/config"
+    _, config = cli.resolved_config(["config/smoke.yaml", "config/smoke.yaml"])
+    assert config["results"] == "results/smoke+smoke"
+
+
+def test_compare_two_results_folders(tmp_path, capsys):
+    import pandas as pd
+
+    for name, slowdown in (("a", 2.0), ("b", 3.5)):
+        folder = tmp_path / name / "figures"
+        folder.mkdir(parents=True)
+        pd.DataFrame(
+            {
+                "dataset": [f"data_{name}"] * 2,
+                "model": ["mlp", "mlp"],
+                "corruption": ["true_labels", "random_labels"],
+                "relative_time_to_fit": [1.0, slowdown],
+                "outcome": ["fitted", "fitted" if name == "a" else "budget"],
+            }
+        ).to_parquet(folder / "fig1b_convergence_slowdown.parquet")
+    (tmp_path / "b" / "tables").mkdir()
+    pd.DataFrame({"model": ["mlp"], "test_accuracy": [0.5]}).to_parquet(
+        tmp_path / "b/tables/table1.parquet"
+    )
+    out = tmp_path / "compare.md"
+    args = ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]
+    assert cli.main(args) == 0
+    text = capsys.readouterr().out
+    assert text.strip() == out.read_text().strip()
+    assert "## figures/fig1b_convergence_slowdown" in text and "2 rows in both" in text
+    row = next(line for line in text.splitlines() if "random_labels" in line)
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells == ["mlp", "random_labels", "2", "3.5", "1.5", "fitted", "budget"]
+    assert "Only in B: tables/table1" in text
+    assert cli.main(["compare", str(tmp_path / "a"), str(tmp_path / "nowhere")]) == 2
 
 
 def test_console_script_is_declared():

@@ -20,7 +20,8 @@ from rethinkgen.data.splits import save_split
 from rethinkgen.io import write_json, write_parquet
 from rethinkgen.run import RunKeys as Run
 from rethinkgen.run import RunPaths
-from rethinkgen.status import format_duration, grid_status, main, render_table, summary_line
+from rethinkgen.cli import main as rethinkgen
+from rethinkgen.status import format_duration, grid_status, render_table, summary_line
 from rethinkgen.training.live import read_live_metrics
 from tests.conftest import make_split
 from tests.unit.test_live import metrics_frame
@@ -185,8 +186,9 @@ def test_command_prints_the_grid_and_a_summary(tmp_path: Path, capsys, monkeypat
     results = tmp_path / "results"
     plant_run_info(run_of("true_labels"), results, "fitted", 12, 11)
     plant_progress(run_of("random_labels"), results, 3)
-    main(
+    rethinkgen(
         [
+            "status",
             "--configfile",
             str(REPO / "config/smoke.yaml"),
             "--results",
@@ -215,11 +217,12 @@ def test_command_prints_the_grid_and_a_summary(tmp_path: Path, capsys, monkeypat
     assert "╭" in render_table(grid_status([run_of("x")], results), tty=True)
 
 
-def test_unknown_experiment_or_missing_config_says_what_to_do(tmp_path: Path):
-    with pytest.raises(SystemExit, match="configured: fig1a"):
-        main(["--configfile", str(REPO / "config/smoke.yaml"), "--experiment", "fig9"])
-    with pytest.raises(SystemExit, match="not found"):
-        main(["--configfile", str(tmp_path / "nope.yaml")])
+def test_unknown_experiment_or_missing_config_says_what_to_do(tmp_path: Path, capsys):
+    smoke = str(REPO / "config/smoke.yaml")
+    assert rethinkgen(["status", "--configfile", smoke, "--experiment", "fig9"]) == 1
+    assert "configured: fig1a" in capsys.readouterr().err
+    assert rethinkgen(["status", "--configfile", str(tmp_path / "nope.yaml")]) == 1
+    assert "nope.yaml not found" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- live job

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from rethinkgen import process_identity
 from rethinkgen.io import read_json, write_json
-from rethinkgen.status import grid_status, main, render_table, summary_line
+from rethinkgen.cli import main as rethinkgen
+from rethinkgen.status import grid_status, render_table, summary_line
 from tests.unit.test_status import NOW, REPO, plant_progress, plant_run_info, run_of
 
 
@@ -36,8 +37,9 @@ def test_truncated_progress_and_corrupt_parquet_show_in_their_rows(tmp_path: Pat
 
 
 def test_missing_results_folder_is_named_in_a_warning(tmp_path: Path, capsys):
-    main(
+    rethinkgen(
         [
+            "status",
             "--configfile",
             str(REPO / "config/smoke.yaml"),
             "--results",

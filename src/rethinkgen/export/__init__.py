@@ -1,38 +1,33 @@
 """Send finished runs to the trackers researchers use: TensorBoard event files or a local
 MLflow store, built from what each run already wrote (``metrics.parquet`` and
-``run_info.json`` under ``results/runs/``), so runs trained before a tracker was wanted are
+``run_info.json`` under ``<results>/runs/``), so runs trained before a tracker was wanted are
 included. Exporting again replaces a run's export, never adds a second copy.
 
-    rethinkgen export tensorboard [--results results] [--out results/tensorboard_export]
-    rethinkgen export mlflow [--results results] [--out results/mlflow]
+    rethinkgen export tensorboard [--configfile F] [--results DIR] [--out DIR]
+    rethinkgen export mlflow [--configfile F] [--results DIR] [--out DIR]
+
+The results folder is the config's (default results/<config name>); the export goes to
+<results>/tensorboard_export or <results>/mlflow unless --out says otherwise.
 """
 
 from __future__ import annotations
 
-import argparse
-
+from rethinkgen.config import ConfigError
 from rethinkgen.export.runs import finished_runs
 
-DEFAULT_OUT = {"tensorboard": "results/tensorboard_export", "mlflow": "results/mlflow"}
+FOLDERS = {"tensorboard": "tensorboard_export", "mlflow": "mlflow"}  # under the results
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="rethinkgen export", description=__doc__.splitlines()[0])
-    parser.add_argument("tracker", choices=sorted(DEFAULT_OUT))
-    parser.add_argument("--results", default="results", help="the workflow's results directory")
-    parser.add_argument(
-        "--out", help="where to write (default: results/tensorboard_export or results/mlflow)"
-    )
-    parser.add_argument("--experiment", default="rethinkgen", help="MLflow experiment name")
-    args = parser.parse_args(argv)
-    runs = finished_runs(args.results)
+def export(tracker: str, results: str, out: str | None, experiment: str = "rethinkgen") -> None:
+    """`rethinkgen export TRACKER`: every finished run under ``results`` to ``out``."""
+    runs = finished_runs(results)
     if not runs:
-        raise SystemExit(
+        raise ConfigError(
             f"nothing to export: no finished run (run_info.json + metrics.parquet) "
-            f"under {args.results}/runs; train some first (snakemake --cores 2 all)"
+            f"under {results}/runs; train some first (snakemake --cores 2 all)"
         )
-    out = args.out or DEFAULT_OUT[args.tracker]
-    if args.tracker == "tensorboard":
+    out = out or f"{results}/{FOLDERS[tracker]}"
+    if tracker == "tensorboard":
         from rethinkgen.export.tensorboard import export_runs
 
         written = export_runs(runs, out)
@@ -40,9 +35,8 @@ def main(argv: list[str]) -> int:
     else:
         from rethinkgen.export.mlflow_store import export_runs, tracking_uri
 
-        new, kept = export_runs(runs, out, args.experiment, figures=f"{args.results}/figures")
+        new, kept = export_runs(runs, out, experiment, figures=f"{results}/figures")
         print(
             f"{new} runs logged, {kept} unchanged, in {tracking_uri(out)}: "
             f"mlflow ui --backend-store-uri {tracking_uri(out)}"
         )
-    return 0
