@@ -154,7 +154,7 @@ def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int)
     fitted = statuses["fitted"]
     assert (fitted.train_accuracy, fitted.test_accuracy, fitted.elapsed_s) == (0.95, 0.8, 125.0)
     assert statuses["crashed_here"].log == (
-        tmp_path / "logs/train_model/fashion_mnist_tiny/mlp_1x512/crashed_here/none/seed0.log"
+        results / "logs/train_model/fashion_mnist_tiny/mlp_1x512/crashed_here/none/seed0.log"
     )
 
     summary = summary_line(list(statuses.values()))
