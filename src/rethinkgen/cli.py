@@ -214,7 +214,10 @@ def _results_folder(given: str) -> str:
     if given.endswith((".yaml", ".yml")):
         return resolved_config([given])[1]["results"]
     if not Path(given).is_dir():
-        raise click.BadParameter(f"{given} is neither a results folder nor a config file")
+        raise click.ClickException(
+            f"{given} does not exist: give a results folder a build made (results/<config "
+            "name>) or the config file that made it"
+        )
     return given
 
 

@@ -53,8 +53,8 @@ HEADERS = [
     "regularizer",
     "seed",
     "status",
-    "train acc",
-    "test acc",
+    "train acc (epoch)",
+    "test acc (epoch)",
     "train loss",
     "elapsed",
     "remaining",
@@ -68,6 +68,10 @@ class RunStatus:
     detail: str  # e.g. "running at epoch 3 of 200"
     train_accuracy: float | None = None
     test_accuracy: float | None = None
+    train_epoch: int | None = None  # the epoch each accuracy was measured at
+    test_epoch: int | None = None
+    met_fit: bool = False  # a finished run that met the fit criterion (stopped there or not)
+    max_epochs: int | None = None
     train_loss: float | None = None  # of the last epoch's mini-batches (train_online)
     elapsed_s: float | None = None
     remaining_s: float | None = None
@@ -89,37 +93,53 @@ def process_alive(progress: dict, now: datetime, stale_after_s: float) -> bool:
     return _age_s(progress, now) <= max(stale_after_s, 3 * _seconds_per_epoch(progress))
 
 
-def _last(metrics: pd.DataFrame | None, split: str, column: str) -> float | None:
+def _last(metrics: pd.DataFrame | None, split: str, column: str) -> tuple[float | None, int | None]:
+    """A split's last value of ``column`` and the epoch it was measured at."""
     if metrics is None:
-        return None
+        return None, None
     rows = metrics[metrics["split"] == split]
-    return None if rows.empty else float(rows[column].iloc[-1])
+    if rows.empty:
+        return None, None
+    return float(rows[column].iloc[-1]), int(rows["epoch"].iloc[-1])
 
 
-def _final(info: dict, split: str, column: str) -> float | None:
+def _final(info: dict, split: str, column: str) -> tuple[float | None, int | None]:
     last = (info.get("final") or {}).get(split)
-    return None if last is None else last.get(column)
+    return (None, None) if last is None else (last.get(column), last.get("epoch"))
+
+
+def _accuracies(read, *args) -> dict:
+    """Train accuracy (the whole training set, else the epoch's mini-batches) and test
+    accuracy, each with the epoch it was measured at."""
+    train, train_epoch = read(*args, "train", "accuracy")
+    if train is None:
+        train, train_epoch = read(*args, "train_online", "accuracy")
+    test, test_epoch = read(*args, "test", "accuracy")
+    return dict(
+        train_accuracy=train, train_epoch=train_epoch, test_accuracy=test, test_epoch=test_epoch
+    )
 
 
 def _finished_status(run: RunKeys, info: dict, log: Path) -> RunStatus:
     status, epochs, fitted_at = info["status"], info["epochs"], info.get("epochs_to_fit")
     if status == "fitted":
-        state, detail = "fitted", f"fitted at epoch {fitted_at if fitted_at else epochs}"
+        state, detail = "fitted", f"stopped at fit, epoch {fitted_at if fitted_at else epochs}"
     elif status == "diverged":
         state, detail = "diverged", f"diverged at epoch {epochs}"
+    elif fitted_at:
+        state, detail = "finished", f"trained {epochs} epochs; met the fit criterion at {fitted_at}"
     else:
-        fit = f", fitted at epoch {fitted_at}" if fitted_at else ", not fitted"
-        state, detail = "finished", f"finished at epoch {epochs}{fit}"
+        state, detail = "finished", f"not fitted within {epochs} epochs"
     if info.get("mixed_code"):  # resumed across a code change: run_info lists each version
         detail += " (mixed code)"
-    train = _final(info, "train", "accuracy")
     return RunStatus(
         run,
         state,
         detail,
-        train_accuracy=_final(info, "train_online", "accuracy") if train is None else train,
-        test_accuracy=_final(info, "test", "accuracy"),
-        train_loss=_final(info, "train_online", "loss"),
+        **_accuracies(_final, info),
+        met_fit=status == "fitted" or bool(fitted_at),
+        max_epochs=epochs,
+        train_loss=_final(info, "train_online", "loss")[0],
         elapsed_s=info.get("wall_time_s"),
         remaining_s=0.0,
         log=log,
@@ -135,12 +155,11 @@ def _live_status(
     stale_after_s: float,
 ) -> RunStatus:
     epoch, max_epochs = int(progress["epoch"]), int(progress["max_epochs"])
-    train = _last(metrics, "train", "accuracy")
     values = dict(
-        train_accuracy=_last(metrics, "train_online", "accuracy") if train is None else train,
-        test_accuracy=_last(metrics, "test", "accuracy"),
-        train_loss=_last(metrics, "train_online", "loss"),
+        **_accuracies(_last, metrics),
+        train_loss=_last(metrics, "train_online", "loss")[0],
         log=log,
+        max_epochs=max_epochs,
     )
     wall = float(progress["wall_time_s"] or 0.0)
     if not process_alive(progress, now, stale_after_s):
@@ -228,8 +247,11 @@ def format_duration(seconds: float | None) -> str:
     )
 
 
-def _percent(value: float | None) -> str:
-    return "" if value is None or not math.isfinite(value) else f"{100 * value:.1f}%"
+def _percent(value: float | None, epoch: int | None = None) -> str:
+    """98.1% (76): the accuracy and the epoch it was measured at."""
+    if value is None or not math.isfinite(value):
+        return ""
+    return f"{100 * value:.1f}%" + ("" if epoch is None else f" ({epoch})")
 
 
 def render_table(statuses: list[RunStatus], tty: bool = False) -> str:
@@ -242,8 +264,8 @@ def render_table(statuses: list[RunStatus], tty: bool = False) -> str:
             s.run.regularizer,
             s.run.seed,
             s.detail,
-            _percent(s.train_accuracy),
-            _percent(s.test_accuracy),
+            _percent(s.train_accuracy, s.train_epoch),
+            _percent(s.test_accuracy, s.test_epoch),
             "" if s.train_loss is None else f"{s.train_loss:.3f}",
             format_duration(s.elapsed_s),
             format_duration(s.remaining_s) if s.state == "running" else "",
@@ -261,9 +283,12 @@ def render_table(statuses: list[RunStatus], tty: bool = False) -> str:
 def summary_line(statuses: list[RunStatus]) -> str:
     counts = {state: sum(s.state == state for s in statuses) for state in STATES}
     finished = counts["fitted"] + counts["finished"] + counts["diverged"]
+    met = sum(s.met_fit for s in statuses)
     line = (
-        f"{finished} of {len(statuses)} runs finished ({counts['fitted']} fitted, "
-        f"{counts['finished']} at max_epochs, {counts['diverged']} diverged), "
+        f"{finished} of {len(statuses)} runs finished: {met} met the fit criterion "
+        f"({counts['fitted']} stopped there, {met - counts['fitted']} trained on to their "
+        f"budget), {counts['finished'] - (met - counts['fitted'])} not fitted within their "
+        f"budget, {counts['diverged']} diverged; "
         f"{counts['running']} running, {counts['failed']} failed, "
         f"{counts['not started']} not started"
     )
@@ -276,12 +301,22 @@ def summary_line(statuses: list[RunStatus]) -> str:
 
 
 def failure_notes(statuses: list[RunStatus]) -> list[str]:
-    return [
+    notes = [
         f"failed: {s.run.dataset}/{s.run.model}/{s.run.corruption}/{s.run.regularizer}/"
         f"seed{s.run.seed}: see {s.log}"
         for s in statuses
         if s.state == "failed"
     ]
+    budgets = sorted({s.max_epochs for s in statuses if s.state == "finished" and not s.met_fit})
+    if budgets:
+        raise_to = 2 * budgets[-1]
+        notes.append(
+            f"not fitted within {', '.join(map(str, budgets))} epochs: raise max_epochs, e.g. "
+            f"for one run: snakemake --cores 2 <its run_info.json> --config "
+            f"override='{{max_epochs: {raise_to}}}', or the experiment's max_epochs in the "
+            'config (docs/operations.md, "One run alone")'
+        )
+    return notes
 
 
 def show(config: dict, results: str | Path, experiment: str | None, stale_after: float) -> None:

@@ -191,7 +191,8 @@ def test_compare_two_results_folders(tmp_path, capsys):
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells == ["mlp", "random_labels", "2", "3.5", "1.5", "fitted", "budget"]
     assert "Only in B: tables/table1" in text
-    assert cli.main(["compare", str(tmp_path / "a"), str(tmp_path / "nowhere")]) == 2
+    assert cli.main(["compare", str(tmp_path / "a"), str(tmp_path / "nowhere")]) == 1
+    assert "nowhere does not exist" in capsys.readouterr().err
 
 
 def test_console_script_is_declared():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,12 +17,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from rethinkgen.cli import main as rethinkgen
 from rethinkgen.data.splits import save_split
 from rethinkgen.io import write_json, write_parquet
 from rethinkgen.run import RunKeys as Run
 from rethinkgen.run import RunPaths
-from rethinkgen.cli import main as rethinkgen
-from rethinkgen.status import format_duration, grid_status, render_table, summary_line
+from rethinkgen.status import (
+    failure_notes,
+    format_duration,
+    grid_status,
+    render_table,
+    summary_line,
+)
 from rethinkgen.training.live import read_live_metrics
 from tests.conftest import make_split
 from tests.unit.test_live import metrics_frame
@@ -135,8 +142,8 @@ def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int)
         "running_remote": "running at epoch 4 of 10",
         "crashed_here": "failed after epoch 2 of 10",
         "stale_remote": "failed after epoch 5 of 10",
-        "fitted": "fitted at epoch 11",
-        "max_epochs": "finished at epoch 20, not fitted",
+        "fitted": "stopped at fit, epoch 11",
+        "max_epochs": "not fitted within 20 epochs",
         "diverged": "diverged at epoch 2",
         "rerun": "running at epoch 1 of 10",
         "writing_outputs": "running at epoch 6 of 10",
@@ -159,9 +166,12 @@ def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int)
 
     summary = summary_line(list(statuses.values()))
     assert summary.startswith(
-        "3 of 10 runs finished (1 fitted, 1 at max_epochs, 1 diverged), "
+        "3 of 10 runs finished: 1 met the fit criterion (1 stopped there, 0 trained on to "
+        "their budget), 1 not fitted within their budget, 1 diverged; "
         "4 running, 2 failed, 1 not started"
     )
+    notes = failure_notes(list(statuses.values()))
+    assert any(n.startswith("not fitted within 20 epochs: raise max_epochs") for n in notes)
 
 
 def test_a_remote_run_with_slow_epochs_is_not_called_stale_early(tmp_path: Path):
@@ -208,9 +218,11 @@ def test_command_prints_the_grid_and_a_summary(tmp_path: Path, capsys, monkeypat
         "status",
     ]
     assert len([line for line in lines if line.startswith("fashion_mnist_tiny")]) == 5
-    assert "fitted at epoch 11" in out and "running at epoch 3 of 10" in out
+    assert "stopped at fit, epoch 11" in out and "running at epoch 3 of 10" in out
+    assert re.search(r"\d+\.\d% \(\d+\)", out)  # every accuracy says its epoch
     assert lines[-1].startswith(
-        "1 of 5 runs finished (1 fitted, 0 at max_epochs, 0 diverged), "
+        "1 of 5 runs finished: 1 met the fit criterion (1 stopped there, 0 trained on to "
+        "their budget), 0 not fitted within their budget, 0 diverged; "
         "1 running, 0 failed, 3 not started"
     )
     assert "╭" not in out  # plain text when not a terminal
@@ -311,7 +323,9 @@ def test_a_real_training_job_is_watched_as_its_epochs_advance(tmp_path: Path):
     assert all(live_epoch >= epoch for epoch, live_epoch in seen)  # rows land before progress
 
     final = grid_status([WATCHED], results)[0]
-    assert final.state == "finished" and final.detail.startswith(f"finished at epoch {MAX_EPOCHS}")
+    assert final.state == "finished"
+    assert final.detail.startswith(f"trained {MAX_EPOCHS} epochs; met the fit criterion at ")
+    assert final.met_fit and final.test_epoch == MAX_EPOCHS
     # The live file ends as the run's metrics.parquet, schema and rows.
     pd.testing.assert_frame_equal(
         pd.read_parquet(files.live_metrics), pd.read_parquet(files.info.parent / "metrics.parquet")

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 from rethinkgen import process_identity
-from rethinkgen.io import read_json, write_json
 from rethinkgen.cli import main as rethinkgen
+from rethinkgen.io import read_json, write_json
 from rethinkgen.status import grid_status, render_table, summary_line
 from tests.unit.test_status import NOW, REPO, plant_progress, plant_run_info, run_of
 
@@ -31,7 +31,7 @@ def test_truncated_progress_and_corrupt_parquet_show_in_their_rows(tmp_path: Pat
         and "progress.json" in details[0]
     )
     assert details[1].startswith("unreadable: ") and "live_metrics.parquet" in details[1]
-    assert "run_info.json" in details[2] and details[3] == "fitted at epoch 3"
+    assert "run_info.json" in details[2] and details[3] == "stopped at fit, epoch 3"
     assert "delete it and rerun" in render_table(statuses)
     assert "3 unreadable" in summary_line(statuses)
 
