@@ -41,7 +41,8 @@ def target(corruption: str) -> str:
 
 
 def checkpoint(workdir: Path, corruption: str) -> Path:
-    return workdir / "results/slurm-slice/checkpoints" / RUN.format(corruption=corruption) / "last.pt"
+    checkpoints = workdir / "results/slurm-slice/checkpoints"
+    return checkpoints / RUN.format(corruption=corruption) / "last.pt"
 
 
 def train_jobs(workdir: Path, corruption: str, states: str = "all") -> list[dict]:

@@ -77,7 +77,8 @@ def test_corruption_recorded_and_shared(finished_run):
     info = json.loads(
         (
             finished_run
-            / "results/smoke/data/fashion_mnist_tiny/random_labels/data_seed20170424/corruption.json"
+            / "results/smoke/data/fashion_mnist_tiny/random_labels/data_seed20170424"
+            / "corruption.json"
         ).read_text()
     )
     assert info["seed"] == 20170424 and 0.75 < info["train_fraction_labels_changed"] < 1.0
@@ -104,7 +105,8 @@ def test_all_restores_deleted_outputs_of_a_run(finished_run):
     config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text())
     first, second = (
         finished_run
-        / "results/smoke/runs/{dataset}/{model}/{corruption}/{regularizer}/seed{seed}".format(**vars(run))
+        / "results/smoke/runs"
+        / "{dataset}/{model}/{corruption}/{regularizer}/seed{seed}".format(**vars(run))
         for run in all_runs(config)[:2]
     )
     (first / "model.pt").unlink()
