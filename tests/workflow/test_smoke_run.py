@@ -93,6 +93,22 @@ def test_nothing_left_to_do_and_report_builds(finished_run):
     assert (finished_run / "results/smoke/report.html").stat().st_size > 10_000
 
 
+def test_report_of_one_target_builds_where_all_is_incomplete(finished_run, tmp_path):
+    """After `snakemake fig1a` alone, `snakemake fig1a --report` reports what it built
+    (a plain --report asks for every output of `all` and stops at the first missing)."""
+    card = finished_run / "results/smoke/tables/scorecard.html"
+    card.rename(tmp_path / "scorecard.html")
+    try:
+        plain = snakemake(finished_run, "--report", "results/smoke/all.html")
+        assert plain.returncode != 0 and "scorecard.html" in plain.stderr
+        report = snakemake(finished_run, "--report", "results/smoke/fig1a.html", "fig1a")
+        assert report.returncode == 0, report.stderr[-3000:]
+        page = (finished_run / "results/smoke/fig1a.html").read_text()
+        assert "fig1a_learning_curves.png" in page and "scorecard.html" not in page
+    finally:
+        (tmp_path / "scorecard.html").rename(card)
+
+
 def test_rerun_after_deleting_a_figure_trains_nothing(finished_run):
     (finished_run / "results/smoke/figures/fig1a_learning_curves.png").unlink()
     result = snakemake(finished_run, "-n", "fig1a", "--quiet", "rules")
