@@ -61,16 +61,19 @@ class WorkflowView:
     def update(self, record) -> str | None:
         """Take one log record; a finished job's one-line summary, else None."""
         event = str(getattr(record, "event", "") or "")
-        if event == "job_info":
+        if event == "run_info" and isinstance(getattr(record, "stats", None), dict):
+            self.total = record.stats.get("total", self.total)
+        elif event == "job_info":  # logged as the job is handed to its executor
             self.jobs[record.jobid] = Job(
                 record.jobid,
                 record.rule_name,
                 dict(record.wildcards or {}),
                 [str(p) for p in (record.output or [])],
+                started=self.clock(),
             )
         elif event == "job_started":
             for jobid in record.jobs:
-                if jobid in self.jobs:
+                if jobid in self.jobs and self.jobs[jobid].started is None:
                     self.jobs[jobid].started = self.clock()
         elif event == "progress":
             self.done, self.total = record.done, record.total
@@ -90,7 +93,8 @@ class WorkflowView:
         done = self.done + 1 if self.total is not None else None
         count = f"[{done}/{self.total}] " if done is not None else ""
         took = format_duration(job.finished - job.started) if job.started else ""
-        line = f"{count}{job.rule} {job.name} done" + (f" in {took}" if took else "")
+        what = " ".join(part for part in (job.rule, job.name) if part)
+        line = f"{count}{what} done" + (f" in {took}" if took else "")
         status = self.run_state(job)
         return line + (f": {status.detail}" if status and status.state != "running" else "")
 
@@ -129,7 +133,7 @@ class WorkflowView:
                 [
                     job.rule,
                     job.name,
-                    status.detail.replace("running at ", ""),
+                    status.detail.replace("running at epoch ", ""),
                     "" if status.train_loss is None else f"{status.train_loss:.3f}",
                     _accuracy(status.train_accuracy, status.train_epoch),
                     _accuracy(status.test_accuracy, status.test_epoch),

@@ -85,7 +85,7 @@ class LogHandler(LogHandlerBase):
             get_renderable=lambda: render(view),
             console=Console(file=self.default.stream),
             refresh_per_second=1,
-            transient=False,
+            transient=True,  # at the end only the lines stay: one per finished job
         )
         self.live.start()
 

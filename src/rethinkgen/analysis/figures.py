@@ -132,8 +132,10 @@ def _record(fig: Figure, drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: s
 
 
 def _finish(fig: Figure, legend_ax) -> Figure:
-    sns.move_legend(legend_ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     legend = legend_ax.legend if hasattr(legend_ax, "_legend") else legend_ax.get_legend()
+    if legend is not None:  # none when nothing labelled was drawn (e.g. no run fitted)
+        sns.move_legend(legend_ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+        legend = legend_ax.legend if hasattr(legend_ax, "_legend") else legend_ax.get_legend()
     for text in legend.texts if legend else []:  # readable legend headings
         text.set_text(
             {"model_label": "model", "split": "split"}.get(text.get_text(), text.get_text())
@@ -295,7 +297,8 @@ def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figur
             label=f"not fitted within its cap: lower bound ({len(unfitted)} run(s))",
         )
     _mark_failed(ax, failed, failed.get("corruption_prob", pd.Series(dtype=float)), 0.97)
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:  # matplotlib warns on an empty legend
+        ax.legend()
     unplaced = int((~placed).sum())
     if unplaced:  # no p = 0 fit time to divide by: say so rather than drop points silently
         ax.text(
