@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from rethinkgen.describe import plural
+
 
 def input_dimension(num_params: int, hidden: int, num_classes: int) -> int:
     """d of a one-hidden-layer MLP from its parameter count (d + 1) h + (h + 1) K."""
@@ -109,7 +111,7 @@ def plot_capacity(table: pd.DataFrame) -> Figure:
             group["fit_probability"],
             marker="o",
             color=f"C{i}",
-            label=f"n = {n} ({int(group['seeds'].max())} seeds)",
+            label=f"n = {n} ({plural(int(group['seeds'].max()), 'seed')})",
         )
     ax.axvline(1, color="grey", linestyle=":", label="Theorem 1's size, d + n + Kn")
     ax.set(

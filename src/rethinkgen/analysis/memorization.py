@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from rethinkgen.describe import plural
+
 SUBSETS = {
     "train_clean": "clean subset",
     "train_corrupted": "corrupted subset (assigned labels)",
@@ -101,7 +103,8 @@ def memorization_finding(table: pd.DataFrame) -> str:
         "optimistic pick: set validation_fraction)"
     )
     return (
-        f"{len(table)} runs ({models}; {table['seed'].nunique()} seeds). At the epoch picked on "
+        f"{len(table)} runs ({models}; {plural(table['seed'].nunique(), 'seed')}). At the "
+        "epoch picked on "
         f"{where} the clean subset was fitted better than the corrupted one "
         f"in {int(earlier.sum())} of {len(table)} runs (mean "
         f"{table['clean_accuracy_at_peak'].mean():.0%} vs "

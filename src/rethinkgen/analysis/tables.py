@@ -101,7 +101,8 @@ def compare_with_paper(runs: pd.DataFrame, table: str, converged_min: float = 0.
     merged = paper.merge(ours, on=MATCH_COLUMNS + ["metric"], how="outer")
     merged["difference"] = merged["ours"] - merged["paper"]
     merged["num_params_paper"] = merged["paper_model"].map(PAPER_NUM_PARAMS)
-    of_seeds = " of " + merged["n_seeds"].fillna(0).astype(int).astype(str) + " seeds)"
+    seeds = merged["n_seeds"].fillna(0).astype(int)
+    of_seeds = " of " + seeds.astype(str) + np.where(seeds == 1, " seed)", " seeds)")
     merged["note"] = np.select(
         [merged["n_seeds"].isna(), merged["n_diverged"] > 0, merged["n_failed"] > 0],
         [
