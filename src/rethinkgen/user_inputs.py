@@ -5,7 +5,8 @@ For every grid that pairs a user model (``arch: torchvision`` or ``python``) wit
 dataset, the model is built for that dataset's input shape and class count and given a
 forward pass of two blank images. Every ``image_folder`` and ``npz`` dataset a grid uses
 is read far enough to know its classes and shape, and every image of a folder is decoded
-once. Configs without user models or datasets import nothing heavy here.
+once (again only when a file is added, removed or changed: data.images). Configs without
+user models or datasets import nothing heavy here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from rethinkgen.config import USER_ARCHS
 from rethinkgen.layout import results_dir
 
 USER_DATASETS = ("image_folder", "npz")
+# Folders whose every image decoded, by a digest of their listing (data.images).
+DECODED_CACHE = Path(".snakemake/rethinkgen/decoded_folders")
 # (C, H, W) and class count of the datasets whose shape is fixed (local_copies adds its own).
 FIXED_INPUTS = {
     "fashion_mnist": ((1, 28, 28), 10),
@@ -79,7 +82,7 @@ def _training(config: dict, model_key: str, regularizer_key: str) -> dict:
 
 def _check_dataset(spec: dict, key: str) -> list[str]:
     from rethinkgen.data.download import DatasetCorruptError, DatasetUnavailableError
-    from rethinkgen.data.images import check_images_decode
+    from rethinkgen.data.images import check_images_decode_once
     from rethinkgen.data.own import folder_classes, folder_samples
 
     try:
@@ -91,7 +94,7 @@ def _check_dataset(spec: dict, key: str) -> list[str]:
                 for split in ("train", "test")
                 for p, _ in folder_samples(spec["root"], split, classes)
             ]
-            check_images_decode(Path(spec["root"]), paths)
+            check_images_decode_once(Path(spec["root"]), paths, DECODED_CACHE)
     except (DatasetCorruptError, DatasetUnavailableError) as err:
         return [f"datasets.{key}: {err}"]
     return []

@@ -264,3 +264,32 @@ def test_every_randomization_on_every_new_source(tmp_path):
         # Each dataset's own per-channel statistics, one per channel.
         np.testing.assert_allclose(gaussian["dataset_channel_mean"], pixels.mean(axis=0))
         np.testing.assert_allclose(gaussian["dataset_channel_std"], pixels.std(axis=0))
+
+
+def test_a_folder_is_decoded_once_until_a_file_changes(tmp_path, monkeypatch):
+    import os
+
+    from PIL import Image
+
+    from rethinkgen.data import images
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (4, 4)).save(folder / name)
+    decoded = []
+    real = images.check_images_decode
+    monkeypatch.setattr(
+        images, "check_images_decode", lambda base, paths: decoded.append(1) or real(base, paths)
+    )
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        images.check_images_decode_once(folder, ["a.png", "b.png"], cache)
+    assert len(decoded) == 1  # the second dry run decodes nothing
+    (folder / "b.png").write_bytes(b"not an image")
+    os.utime(folder / "b.png", ns=(1, 1))
+    with pytest.raises(images.DatasetCorruptError, match="b.png"):
+        images.check_images_decode_once(folder, ["a.png", "b.png"], cache)
+    with pytest.raises(images.DatasetCorruptError):  # a failed check is not remembered
+        images.check_images_decode_once(folder, ["a.png", "b.png"], cache)
+    assert len(decoded) == 3

@@ -63,3 +63,25 @@ def check_images_decode(base: Path, paths: list[str], shown: int = 20) -> None:
         f"{listed}{more}\nReplace them with intact copies from the original archive, or "
         "delete them to train without them, then rerun."
     )
+
+
+def listing_stamp(base: Path, paths: list[str]) -> str:
+    """A digest of the files' names, sizes and modification times (no contents read)."""
+    import hashlib
+
+    digest = hashlib.sha256(str(base.resolve()).encode())
+    for rel in sorted(paths):
+        stat = (base / rel).stat()
+        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def check_images_decode_once(base: Path, paths: list[str], cache: Path) -> None:
+    """`check_images_decode`, skipped when these very files (names, sizes, times) were
+    checked before: a dry run of an own-data config then decodes nothing."""
+    marker = cache / listing_stamp(base, paths)
+    if marker.exists():
+        return
+    check_images_decode(base, paths)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
