@@ -67,11 +67,14 @@ rule make_table:
         "../scripts/make_table.py"
 
 
-# docs/paper.md, "Reproduction checks": every run of every experiment, and the theory
-# tables when the config has a theory section.
+# docs/paper.md, "Reproduction checks": each check on the read-outs of the experiment
+# behind its figure or table, and the theory tables when the config has a theory section.
 rule make_scorecard:
     input:
         **targets.scorecard_inputs(config),
+    params:
+        experiments=targets.scorecard_experiments(config),
+        draws=targets.scorecard_draws(config),
     output:
         parquet="results/tables/scorecard.parquet",
         md="results/tables/scorecard.md",

@@ -1,8 +1,9 @@
 """Helpers shared by the scorecard's checks (checks_runs, checks_curves, checks_theory).
 
 A check returns one row: its id (the numbering of docs/paper.md, "Reproduction checks"),
-what it checks, the paper's value, ours, the tolerance, the result ("pass", "fail" or
-"not applicable (<reason>)") and `runs`: the runs or table rows it read, compactly.
+what it checks, the experiment whose read-outs it judged, the paper's value, ours, the
+tolerance, the result (one of VERDICTS, with its reason) and `runs`: the runs or table
+rows it read, compactly. RULES states the rule of each kind of check.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from rethinkgen.analysis.readout import outcome_of
 from rethinkgen.paper import (
     MODEL_LABELS,
     PAPER_BATCH_SIZE,
@@ -20,20 +22,61 @@ from rethinkgen.paper import (
     read_paper_table,
 )
 
-SCORECARD_COLUMNS = ["check_id", "check", "paper", "ours", "tolerance", "result", "runs"]
+SCORECARD_COLUMNS = [
+    "check_id",
+    "check",
+    "experiment",
+    "paper",
+    "ours",
+    "tolerance",
+    "result",
+    "runs",
+]
 RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
 PAPER_STEPS_PER_EPOCH = math.ceil(PAPER_TRAIN_SIZE / PAPER_BATCH_SIZE)  # 391
 CELL_KEYS = RUN_KEYS[:-1]  # a cell: the runs that differ only in their seed
 NO_RUNS = "no such runs configured"
 SD_MULTIPLE = 3.0
-MIN_SEEDS_FOR_SPREAD = 3
-TOLERANCE_RULE = (
-    "Tolerance rule: an accuracy passes within 3 sd of its reference. One run's sd is the "
-    "binomial sd at the size of the set it was measured on, sqrt(a(1 - a)/n), or the sd measured "
-    "over seeds where a cell has 3 or more and it is larger. A paper value is itself one run on "
-    "the paper's test set, so its binomial sd is added in quadrature, and a gain (a difference) "
-    "adds the sds of both sides."
+MIN_SEEDS_FOR_SPREAD = 3  # replicates needed to measure a cell's run-to-run sd
+FIT_ACCURACY = 0.99  # a training set is fitted at >= 99% accuracy, at every size
+# Every row's result starts with one of these (the headline counts them).
+VERDICTS = (
+    "pass",
+    "fail",
+    "inconclusive",
+    "holds by construction",
+    "cannot fail on this data",
+    "not applicable",
 )
+# One rule per kind of check, printed under the scorecard (docs/paper.md, "Tolerance rules").
+RULES = {
+    "chance": (
+        "Chance (checks 3, 15): a cell's mean test accuracy within 3 sd of its chance level c, "
+        "the draw's expected chance level sum_c pi_test(c) P(random label = c | true class c) "
+        "from its saved labels (1/K where they were not read); sd^2 = c(1 - c)/n_test (the null "
+        "hypothesis' variance) + the cell's run-to-run variance over its replicates. A cell "
+        f"with fewer than {MIN_SEEDS_FOR_SPREAD} replicates is inconclusive."
+    ),
+    "fit": (
+        f"Fitting (checks 2, 9, 18, 19): training accuracy >= {100 * FIT_ACCURACY:g}% at the "
+        "read-out, each run, at every training-set size (a stated threshold, no sampling sd)."
+    ),
+    "difference": (
+        "Values and gains (checks 4-8, 5b, 6b, 16b, 17, 20): within 3 sd of the difference; "
+        "ours is the larger of the binomial sd at n_test and the seed sd of a cell with "
+        f">= {MIN_SEEDS_FOR_SPREAD} replicates (fewer: inconclusive), the paper's one run is "
+        "binomial on its test set. Off the paper's data a gain is judged by its sign: "
+        "pass beyond +3 sd, fail below -3 sd, inconclusive between."
+    ),
+    "shape": (
+        "Ratios, orders and curves (checks 10-14, 16a, 16c, 21): each row states its own tolerance."
+    ),
+    "evidence": (
+        "Evidence: every check reads the read-outs of the experiment it stands for (column "
+        "`experiment`); a diverged, unfinished or censored run is never evidence, and the row "
+        "names it."
+    ),
+}
 MAX_RUNS_TEXT = 200  # characters of the exact `runs` list before it is summarized
 
 
@@ -46,18 +89,68 @@ def row(
     runs: str = "",
     passed: bool | None = None,
     na: str | None = None,
+    verdict: str | None = None,
+    experiment: str = "",
 ) -> dict:
-    """One scorecard row; `na` (a reason) makes it "not applicable (reason)"."""
-    result = f"not applicable ({na})" if na else ("pass" if passed else "fail")
+    """One scorecard row. The result is `verdict` (one of VERDICTS, with an optional
+    "(reason)") where given, else "not applicable (na)" with `na`, else pass or fail."""
+    if verdict is None:
+        verdict = f"not applicable ({na})" if na else ("pass" if passed else "fail")
+    if verdict_of(verdict) is None:
+        raise ValueError(f"unknown verdict {verdict!r}")
     return dict(
         check_id=check_id,
         check=check,
+        experiment=experiment,
         paper=paper,
         ours=ours,
         tolerance=tolerance,
-        result=result,
+        result=verdict,
         runs=runs,
     )
+
+
+def verdict_of(result: str) -> str | None:
+    """The verdict a result starts with (None for anything else)."""
+    return next((v for v in VERDICTS if str(result).startswith(v)), None)
+
+
+def combine(verdicts: list[str]) -> str:
+    """Several cells' verdicts as one: any fail fails; else any inconclusive is
+    inconclusive; else pass (no cells: inconclusive)."""
+    kinds = [verdict_of(v) for v in verdicts]
+    if "fail" in kinds:
+        return "fail"
+    if not kinds or "inconclusive" in kinds:
+        return "inconclusive"
+    return "pass"
+
+
+def few_runs(seeds: int) -> str:
+    """The inconclusive verdict of a cell with too few replicates."""
+    return (
+        f"inconclusive ({seeds} run{'s' if seeds != 1 else ''}; the run-to-run term needs "
+        f"{MIN_SEEDS_FOR_SPREAD} replicates)"
+    )
+
+
+def not_evidence(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """(the runs that are evidence, a note naming the others): a diverged, unfinished or
+    censored run is never evidence (rethinkgen.analysis.readout)."""
+    outcome = outcome_of(runs)
+    ok = outcome.isin(("fitted", "budget")).to_numpy()
+    left = runs[~ok].assign(outcome=outcome[~ok].to_numpy())
+    if left.empty:
+        return runs[ok], ""
+    parts = [
+        f"{len(group)} {kind} ({describe_runs(group).split(': ', 1)[-1]})"
+        for kind, group in left.groupby("outcome")
+    ]
+    return runs[ok], "not evidence: " + "; ".join(parts)
+
+
+def with_note(text: str, note: str) -> str:
+    return "; ".join(t for t in (text, note) if t)
 
 
 def accuracy_sd(mean, n, spread=np.nan, seeds=1) -> np.ndarray:
@@ -100,17 +193,6 @@ def paper_cells(table: str, metric: str, **flags) -> pd.Series:
     for column, value in flags.items():
         cells = cells[cells[column] == value]
     return cells.set_index("paper_model")["value"].dropna() / 100
-
-
-def fitting_threshold(selected: pd.DataFrame, paper_min: float, column: str) -> pd.Series:
-    """Per run: the paper's lowest value less 3 sd (TOLERANCE_RULE) at our training set's
-    size, with the seed spread of the run's cell where it has 3 or more seeds."""
-    cells = cell_accuracy(selected, column, "n_train")
-    sd = accuracy_sd(paper_min, cells["n"], cells["spread"], cells["seeds"])
-    cells["threshold"] = paper_min - SD_MULTIPLE * sd
-    return selected.merge(
-        cells[["dataset", "model", "corruption", "regularizer", "threshold"]], how="left"
-    )["threshold"].set_axis(selected.index)
 
 
 def against_paper(
