@@ -72,9 +72,6 @@ rule make_table:
 rule make_scorecard:
     input:
         **targets.scorecard_inputs(config),
-    params:
-        experiments=targets.scorecard_experiments(config),
-        draws=targets.scorecard_draws(config),
     output:
         parquet="results/tables/scorecard.parquet",
         md="results/tables/scorecard.md",
@@ -91,6 +88,9 @@ rule make_scorecard:
     # torch: check 1 builds the paper's models to count their parameters
     conda:
         "../../envs/torch.yaml"
+    params:
+        experiments=targets.scorecard_experiments(config),
+        draws=targets.scorecard_draws(config),
     script:
         "../scripts/make_scorecard.py"
 
