@@ -288,3 +288,23 @@ def test_a_ladder_of_sizes_draws_one_line_per_dataset_key():
         "MLP 1x512, fmnist, ours (n = 1)" in texts
         and "MLP 1x512, fmnist_big, ours (n = 1)" in texts
     )
+
+
+def test_figure_data_columns_name_their_unit_and_what_is_drawn():
+    # short runs: plain steps, in a column named `step`; thousands only where the paper is drawn
+    curves, runs = tidy("fmnist", models=("inception",), corruptions=("true_labels",))
+    data = figures.plot_learning_curves(curves, runs).plotted_data
+    assert "step" in data and "thousand_steps" not in data
+    curves, runs = tidy(models=("inception",), corruptions=("true_labels",))  # cifar10
+    data = figures.plot_learning_curves(curves, runs).plotted_data
+    ours = data[data["source"] == figures.OURS]
+    online = curves[curves["split"] == "train_online"]
+    assert sorted(ours["thousand_steps"] * 1000) == pytest.approx(sorted(online["step"]))
+    # Figure 2b draws the online training accuracy and the test accuracy: the split says so
+    curves, runs = tidy(
+        "fmnist", models=("inception", "inception_nobn"), corruptions=("true_labels",)
+    )
+    data = figures.plot_batchnorm(curves, runs).plotted_data
+    drawn = data[data["source"] == figures.OURS]
+    assert set(drawn["split"]) == {"train_online", "test"}
+    assert "train (online, epoch mean)" in legend_texts(figures.plot_batchnorm(curves, runs))

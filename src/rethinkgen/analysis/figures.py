@@ -55,6 +55,14 @@ def _step_units(steps: pd.Series, paper_drawn: bool) -> tuple[float, str]:
     return (1000.0, "thousand steps") if paper_drawn or steps.max() >= 5000 else (1.0, "steps")
 
 
+def _step_axis(frame: pd.DataFrame, scale: float) -> tuple[pd.DataFrame, str]:
+    """(frame, x column) with the x column named for its unit: `thousand_steps` (steps /
+    1000, the paper's CSVs' unit) or the raw `step`."""
+    if scale == 1.0:
+        return frame, "step"
+    return frame.assign(thousand_steps=frame["step"] / scale), "thousand_steps"
+
+
 def set_style() -> None:
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
 
@@ -153,7 +161,7 @@ def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
         ]
     )
     scale, xlabel = _step_units(ours["step"], _paper_applies(ours))
-    ours = ours.assign(thousand_steps=ours["step"] / scale, condition=ours["paper_condition"])
+    ours, x = _step_axis(ours.assign(condition=ours["paper_condition"]), scale)
     frames = [ours]
     if _paper_applies(ours):
         paper = read_reference_csv("fig1a_learning_curves.csv").rename(
@@ -169,7 +177,7 @@ def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
     ]
     g = sns.relplot(
         data=data,
-        x="thousand_steps",
+        x=x,
         y="loss",
         hue="condition",
         hue_order=order,
@@ -184,7 +192,7 @@ def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
     g.set_titles("{col_name} (n = %s)" % _seed_counts(ours))
     _title(g.figure, "Fig. 1a: learning curves under randomization tests", ours)
     _failed_note(g.figure, failed)
-    return _record(_finish(g.figure, g), data, failed, "thousand_steps", "loss")
+    return _record(_finish(g.figure, g), data, failed, x, "loss")
 
 
 def _seed_counts(ours: pd.DataFrame) -> str:
@@ -354,6 +362,9 @@ def plot_test_error_vs_corruption(curves: pd.DataFrame, runs: pd.DataFrame) -> F
     return _record(_finish(fig, ax), data, failed, "label_corruption", "test_error")
 
 
+CURVE_NAMES = {"train_online": "train (online, epoch mean)", "test": "test"}
+
+
 def _train_test_panels(
     curves: pd.DataFrame,
     panel: str,
@@ -366,11 +377,11 @@ def _train_test_panels(
     band between test accuracy and its running maximum is what early stopping could gain."""
     ours = curves[curves["split"].isin(["train_online", "test"])].copy()
     scale, xlabel = _step_units(ours["step"], paper is not None)
-    ours = ours.assign(
-        thousand_steps=ours["step"] / scale,
-        source=OURS,
-        split=ours["split"].replace({"train_online": "train"}),
-    )
+    # the training curve drawn is the epoch's online accuracy (the paper's "train")
+    ours, x = _step_axis(ours.assign(source=OURS, curve=ours["split"].map(CURVE_NAMES)), scale)
+    if paper is not None:
+        paper = paper.assign(curve=paper["split"].map({"train": CURVE_NAMES["train_online"]}))
+        paper["curve"] = paper["curve"].fillna(paper["split"])
     data = pd.concat([ours, paper] if paper is not None else [ours], ignore_index=True)
     panels = list(dict.fromkeys(ours[panel]))
     fig, axes = plt.subplots(
@@ -380,10 +391,10 @@ def _train_test_panels(
     for ax, name in zip(axes[0], panels):
         sns.lineplot(
             data=data[data[panel] == name],
-            x="thousand_steps",
+            x=x,
             y="accuracy",
-            hue="split",
-            hue_order=["train", "test"],
+            hue="curve",
+            hue_order=list(CURVE_NAMES.values()),
             errorbar=_errorbar(data),
             ax=ax,
             **_source_style(data),
@@ -421,12 +432,12 @@ def plot_batchnorm(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
         ours, "model_label", "Fig. 2b: Inception with and without BatchNorm", paper
     )
     _failed_note(fig, failed)
-    drawn = (
-        pd.concat([ours.assign(source=OURS), paper], ignore_index=True)
-        if paper is not None
-        else ours.assign(source=OURS)
-    )
-    return _record(fig, drawn, failed, "step", "accuracy")
+    # the data file holds what is drawn: online training accuracy (split "train_online";
+    # the paper's digitized "train") and test accuracy, not the whole-set evaluation
+    ours = ours[ours["split"].isin(list(CURVE_NAMES))].assign(source=OURS)
+    ours, x = _step_axis(ours, _step_units(ours["step"], paper is not None)[0])
+    drawn = pd.concat([ours, paper], ignore_index=True) if paper is not None else ours
+    return _record(fig, drawn, failed, x, "accuracy")
 
 
 def regularizer_label(df: pd.DataFrame) -> pd.Series:
