@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from rethinkgen.analysis.readout import outcome_of
+from rethinkgen.analysis.readout import STRICT_FIT_ACCURACY, outcome_of
 from rethinkgen.paper import (
     MODEL_LABELS,
     PAPER_BATCH_SIZE,
@@ -38,7 +38,7 @@ CELL_KEYS = RUN_KEYS[:-1]  # a cell: the runs that differ only in their seed
 NO_RUNS = "no such runs configured"
 SD_MULTIPLE = 3.0
 MIN_SEEDS_FOR_SPREAD = 3  # replicates needed to measure a cell's run-to-run sd
-FIT_ACCURACY = 0.99  # a training set is fitted at >= 99% accuracy, at every size
+FIT_ACCURACY = STRICT_FIT_ACCURACY  # a training set is fitted at >= 99%, at every size
 # Every row's result starts with one of these (the headline counts them).
 VERDICTS = (
     "pass",

@@ -19,9 +19,14 @@ from matplotlib.figure import Figure
 
 from rethinkgen.analysis.derived import cumulative_best, relative_time_to_fit
 from rethinkgen.analysis.figure_data import (
+    KEYS as FIGURE_KEYS,
+)
+from rethinkgen.analysis.figure_data import (
+    STRICT_COLUMNS,
     curves_to_budget,
     plotted_rows,
     split_results,
+    strict_fit,
     summarize,
 )
 from rethinkgen.analysis.readout import outcome_of
@@ -134,9 +139,18 @@ def _failed_note(fig: Figure, failed: pd.DataFrame) -> None:
         )
 
 
-def _record(fig: Figure, drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: str) -> Figure:
-    fig.plotted_data = plotted_rows(drawn, failed, x, y)
+def _record(
+    fig: Figure, drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: str, extra=()
+) -> Figure:
+    fig.plotted_data = plotted_rows(drawn, failed, x, y, tuple(extra))
     return fig
+
+
+def _with_strict_fit(ours: pd.DataFrame, curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Our rows with Figure 1b/1c's strict-fit read-out (figure_data.strict_fit) beside."""
+    if ours.empty or "split" not in curves:
+        return ours.assign(**{c: np.nan for c in STRICT_COLUMNS})
+    return ours.merge(strict_fit(curves, runs), on=FIGURE_KEYS, how="left")
 
 
 def _finish(fig: Figure, legend_ax) -> Figure:
@@ -269,7 +283,7 @@ def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figur
         columns={"corruption_prob": "label_corruption"}
     )
     placed = derived["base_epochs_to_fit"].notna()  # a p = 0 fit time to divide by
-    ours = derived[placed].assign(source=OURS)
+    ours = _with_strict_fit(derived[placed].assign(source=OURS), curves, runs)
     bound = ours["readout_epoch"] if "readout_epoch" in ours else ours["max_epochs"]
     ours["censored"] = ours["relative_time_to_fit"].isna()
     ours["relative_time_to_fit"] = ours["relative_time_to_fit"].fillna(
@@ -315,7 +329,9 @@ def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figur
             fontsize="small",
             color="firebrick",
         )
-    return _record(_finish(fig, ax), data, failed, "label_corruption", "relative_time_to_fit")
+    return _record(
+        _finish(fig, ax), data, failed, "label_corruption", "relative_time_to_fit", STRICT_COLUMNS
+    )
 
 
 def plot_test_error_vs_corruption(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
@@ -330,6 +346,7 @@ def plot_test_error_vs_corruption(curves: pd.DataFrame, runs: pd.DataFrame) -> F
     )
     if "censored" not in ours:
         ours["censored"] = False
+    ours = _with_strict_fit(ours, curves, runs)
     frames = [ours]
     if _paper_applies(ours):
         frames.append(_paper_models(read_reference_csv("fig1c_test_error_vs_corruption.csv"), ours))
@@ -359,7 +376,7 @@ def plot_test_error_vs_corruption(curves: pd.DataFrame, runs: pd.DataFrame) -> F
         )
     _mark_failed(ax, failed, failed["corruption_prob"], 0.97)
     ax.legend()
-    return _record(_finish(fig, ax), data, failed, "label_corruption", "test_error")
+    return _record(_finish(fig, ax), data, failed, "label_corruption", "test_error", STRICT_COLUMNS)
 
 
 CURVE_NAMES = {"train_online": "train (online, epoch mean)", "test": "test"}

@@ -25,6 +25,9 @@ from rethinkgen.schemas import last_evaluation
 OUTCOMES = ("fitted", "budget", "censored", "diverged", "unfinished")
 RESULT_OUTCOMES = ("fitted", "budget", "censored")  # the others are never drawn as results
 SPLITS = ("train_online", "train", "test")
+# The stricter fit: whole training set (eval mode) accuracy at least this, at every size
+# (the scorecard's fitting checks and Figure 1b/1c's strict-fit read-out).
+STRICT_FIT_ACCURACY = 0.99
 
 
 def readout_point(info: dict, max_epochs: int, stops_at_fit: bool) -> tuple[str, int]:
