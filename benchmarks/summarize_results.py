@@ -4,6 +4,12 @@ docs/results quote), read from each experiment's table
 epoch), the figures' data files and the scorecard.
 
     python benchmarks/summarize_results.py results/
+
+With --update PAGE it instead rewrites the generated tables of a results page (markers
+``<!-- generated: ... -->``; rethinkgen.analysis.results_page) from the tree, and with
+--check PAGE it exits 1 when one differs from a regeneration:
+
+    python benchmarks/summarize_results.py docs/results --update docs/results/README.md
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import pandas as pd
 
 from rethinkgen.analysis.derived import relative_time_to_fit
 from rethinkgen.analysis.figure_data import split_results, summarize
+from rethinkgen.analysis.results_page import render_page, stale_blocks
+from rethinkgen.analysis.scorecard import verdict_counts
 
 PLAIN = "weight_decay == 0 and not random_crop and not augment and dropout == 0"
 
@@ -101,7 +109,7 @@ def fig1a_lines(runs: pd.DataFrame) -> list[str]:
 
 
 def scorecard_lines(scorecard: pd.DataFrame) -> list[str]:
-    counts = scorecard["result"].str.split(" ").str[0].value_counts()
+    counts = verdict_counts(scorecard)
     lines = [
         ", ".join(f"{n} {k}" for k, n in counts.items()),
         "",
@@ -117,7 +125,19 @@ def scorecard_lines(scorecard: pd.DataFrame) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a workflow's results/ folder")
+    parser.add_argument("--update", type=Path, help="rewrite this page's generated tables")
+    parser.add_argument("--check", type=Path, help="exit 1 if this page's tables are stale")
     args = parser.parse_args()
+    if args.update or args.check:
+        page = args.update or args.check
+        text = page.read_text()
+        if args.update:
+            page.write_text(render_page(text, args.results))
+            return
+        stale = stale_blocks(text, args.results)
+        if stale:
+            raise SystemExit(f"{page}: stale generated tables: {'; '.join(stale)}")
+        return
     experiments = args.results / "tables" / "experiments"
     for folder in sorted(experiments.iterdir()):
         runs = pd.read_parquet(folder / "runs.parquet")
