@@ -735,3 +735,20 @@ def test_slowdown_rises_and_stays_a_small_factor():
     censored.loc[censored["corruption"] == "random_labels", "outcome"] = "censored"
     left_out = check_slowdown(censored)[0]
     assert "not evidence: 1 censored" in left_out["ours"]
+
+
+def test_an_early_stopping_limit_no_read_out_could_exceed_cannot_fail():
+    runs = runs_frame([dict(dataset="fmnist", final_test_accuracy=0.80, best_test_accuracy=0.81)])
+    keys = runs[["dataset", "model", "corruption", "regularizer", "seed"]].iloc[0].to_dict()
+
+    def curves(accuracies):
+        return pd.DataFrame(
+            [keys | dict(split="test", epoch=e + 1, accuracy=a) for e, a in enumerate(accuracies)]
+        )
+
+    # limit 0.19 + 3 sd of 80% on 1,000 images = 3.98 pts; the curve never falls 2 pts
+    flat = check_early_stopping(runs, curves([0.79, 0.81, 0.80]))[0]
+    assert result(flat).startswith("cannot fail on this data")
+    # a curve that once fell 6 pts below its best: this read-out passes, others would not
+    dip = check_early_stopping(runs, curves([0.81, 0.75, 0.80]))[0]
+    assert result(dip) == "pass" and "6.00 pts" in dip["ours"]

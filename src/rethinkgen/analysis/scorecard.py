@@ -122,7 +122,7 @@ def _table2_checks(r: Readouts, levels: pd.DataFrame | None) -> list[dict]:
 
 
 def _fig2b_checks(r: Readouts, levels: pd.DataFrame | None) -> list[dict]:
-    return [gains_.check_early_stopping(r.runs)[0]]
+    return [gains_.check_early_stopping(r.runs, r.curves)[0]]
 
 
 CHECKS = {
