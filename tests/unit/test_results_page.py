@@ -81,3 +81,45 @@ def test_a_page_is_rewritten_and_a_hand_edit_is_stale(tree):
 def test_a_block_that_cannot_be_built_is_an_error(tree, page, message):
     with pytest.raises(PageError, match=message):
         render_page(page, tree)
+
+
+def test_the_strict_fit_block_sets_both_read_outs_side_by_side(tree):
+    slow = pd.read_parquet(tree / "figures" / "fig1b.parquet")
+    strict = dict(
+        strict_epochs_to_fit=[12.0, 40.0, 44.0, 50.0],
+        strict_censored=[False, False, False, True],
+        strict_relative_time_to_fit=[1.0, 3.3, 3.7, None],
+        strict_test_error=[0.2, 0.9, 0.9, 0.88],
+        strict_test_epoch=[12, 40, 44, 50],
+    )
+    slow = slow.assign(**strict)
+    slow.to_parquet(tree / "figures" / "fig1b.parquet")
+    slow.assign(test_error=[0.21, 0.91, 0.89, 0.9]).to_parquet(tree / "figures" / "fig1c.parquet")
+    lines = build_block("strict_fit fig1b fig1c", tree).splitlines()
+    assert "epochs to whole-set ≥ 99%" in lines[0]
+    row = next(line for line in lines if line.startswith("| d_1k | m | 1 |"))
+    assert "3.20 ± 0.28 (n=2)" in row and "42.0 ± 2.8 (n=2)" in row and "3.50 ± 0.28 (n=2)" in row
+    assert "≥ 50.0 (median; 1 of 1 censored)" in lines[2]  # d_500 never reached 99%
+
+
+def test_the_scorecard_and_runs_blocks(tmp_path):
+    from rethinkgen.analysis.scorecard import Readouts, build_scorecard
+    from tests.unit.test_scorecard import runs_frame
+
+    runs = runs_frame(
+        [dict(dataset="fmnist", corruption="random_labels", final_train_accuracy=0.97)]
+    ).assign(params_per_example=20.0, precision="fp32")
+    (tmp_path / "tables" / "experiments" / "table1").mkdir(parents=True)
+    runs.to_parquet(tmp_path / "tables" / "experiments" / "table1" / "runs.parquet")
+    build_scorecard({"table1": [Readouts("table1", runs)]}).to_parquet(
+        tmp_path / "tables" / "scorecard.parquet"
+    )
+    card = build_block("scorecard", tmp_path).splitlines()
+    assert card[0].startswith("34 checks: ") and "cannot fail on this data" in card[0]
+    assert any(line.startswith("| 2: Random labels fitted") and "| fail |" in line for line in card)
+    assert not any("not applicable" in line for line in card[1:])
+    listed = build_block("runs table1", tmp_path).splitlines()
+    assert listed[2] == (
+        "| fmnist | inception | random_labels | none | 0 | 20 | fp32 | budget | 20 | 10 "
+        "| 97.0% | 50.0% |"
+    )

@@ -86,6 +86,8 @@ def _groups(frame: pd.DataFrame):
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    if not rows:
+        return ["(no runs: the figure or table drew none)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
