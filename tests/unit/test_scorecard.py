@@ -14,12 +14,11 @@ from rethinkgen.analysis.checks_common import (
     describe_runs,
     verdict_of,
 )
-from rethinkgen.analysis.checks_curves import (
+from rethinkgen.analysis.checks_curves import check_model_order, check_slowdown
+from rethinkgen.analysis.checks_fig1a import (
     check_curves_reach_zero,
     check_fit_ordering,
     check_loss_crossing,
-    check_model_order,
-    check_slowdown,
 )
 from rethinkgen.analysis.checks_gains import (
     check_batchnorm_gain,

@@ -11,11 +11,8 @@ import pandas as pd
 import pytest
 
 from rethinkgen.analysis.checks_common import RULES, accuracy_sd
-from rethinkgen.analysis.checks_curves import (
-    check_random_label_plateau,
-    check_test_error_growth,
-    paper_plateau_fraction,
-)
+from rethinkgen.analysis.checks_curves import check_test_error_growth
+from rethinkgen.analysis.checks_fig1a import check_random_label_plateau, paper_plateau_fraction
 from rethinkgen.analysis.checks_runs import (
     check_chance_test_accuracy,
     check_param_counts,

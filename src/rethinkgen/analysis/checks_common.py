@@ -1,4 +1,5 @@
-"""Helpers shared by the scorecard's checks (checks_runs, checks_curves, checks_theory).
+"""Helpers shared by the scorecard's checks (checks_runs, checks_gains, checks_fig1a,
+checks_curves, checks_theory).
 
 A check returns one row: its id (the numbering of docs/paper.md, "Reproduction checks"),
 what it checks, the experiment whose read-outs it judged, the paper's value, ours, the

@@ -11,8 +11,9 @@ output (a ladder of sizes), the check has one row per experiment. Quantitative c
 compare numbers and apply only when our data are the paper's (CIFAR-10, ImageNet, MNIST);
 the qualitative ones apply to any dataset. The checks live in checks_runs (counts, fitting,
 chance, Table 1), checks_gains (crop, BatchNorm, Tables 2 and 4, early stopping),
-checks_curves (Figure 1) and checks_theory (the theory tables and check 27); the rule of
-each kind of check is checks_common.RULES, printed under the table.
+checks_fig1a (Figure 1a), checks_curves (Figure 1b/1c) and checks_theory (the theory
+tables and check 27); the rule of each kind of check is checks_common.RULES, printed under
+the table.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from rethinkgen.analysis import checks_curves as curves_
+from rethinkgen.analysis import checks_fig1a as fig1a_
 from rethinkgen.analysis import checks_gains as gains_
 from rethinkgen.analysis import checks_runs as runs_
 from rethinkgen.analysis.checks_common import RULES, SCORECARD_COLUMNS, VERDICTS, verdict_of
@@ -96,11 +98,11 @@ def _table1_checks(r: Readouts, levels: pd.DataFrame | None) -> list[dict]:
 def _fig1a_checks(r: Readouts, levels: pd.DataFrame | None) -> list[dict]:
     """Checks 10-13 (Figure 1a)."""
     return [
-        curves_.check_fit_ordering(r.runs),
-        curves_.check_random_label_plateau(r.curves, r.runs),
-        curves_.check_loss_crossing(r.curves, r.runs, "11b", "random_labels"),
-        curves_.check_loss_crossing(r.curves, r.runs, "12", "true_labels"),
-        curves_.check_curves_reach_zero(r.runs),
+        fig1a_.check_fit_ordering(r.runs),
+        fig1a_.check_random_label_plateau(r.curves, r.runs),
+        fig1a_.check_loss_crossing(r.curves, r.runs, "11b", "random_labels"),
+        fig1a_.check_loss_crossing(r.curves, r.runs, "12", "true_labels"),
+        fig1a_.check_curves_reach_zero(r.runs),
     ]
 
 
