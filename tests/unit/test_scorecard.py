@@ -751,3 +751,20 @@ def test_an_early_stopping_limit_no_read_out_could_exceed_cannot_fail():
     # a curve that once fell 6 pts below its best: this read-out passes, others would not
     dip = check_early_stopping(runs, curves([0.81, 0.75, 0.80]))[0]
     assert result(dip) == "pass" and "6.00 pts" in dip["ours"]
+
+
+def test_readouts_are_read_per_source_and_experiment(tmp_path):
+    from rethinkgen.analysis.scorecard import read_readouts
+
+    runs, curves = sweep_runs(), crossing_curves(sweep_runs(), 5)
+    files = {}
+    for name in ("fig1bc", "ladder"):
+        files[f"runs_{name}"], files[f"curves_{name}"] = (
+            tmp_path / f"{name}_runs.parquet",
+            tmp_path / f"{name}_curves.parquet",
+        )
+        runs.to_parquet(files[f"runs_{name}"])
+        curves.to_parquet(files[f"curves_{name}"])
+    found = read_readouts({"fig1bc": ["fig1bc", "ladder"], "table1": []}, files)
+    assert [r.experiment for r in found["fig1bc"]] == ["fig1bc", "ladder"]
+    assert found["table1"] == [] and len(found["fig1bc"][1].curves) == len(curves)

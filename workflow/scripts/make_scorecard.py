@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from rethinkgen.analysis.chance import chance_levels
-from rethinkgen.analysis.scorecard import TITLE, Readouts, build_scorecard, scorecard_notes
+from rethinkgen.analysis.scorecard import TITLE, build_scorecard, read_readouts, scorecard_notes
 from rethinkgen.analysis.tables import render_html, render_latex, render_markdown
 from rethinkgen.io import read_parquet, rule_logging, write_parquet
 from rethinkgen.theory.least_squares import min_norm_agreement
@@ -26,14 +26,9 @@ def optional_table(name):
     return None if path is None else read_parquet(path)
 
 
-def readouts(name):
-    table = lambda kind: read_parquet(getattr(snakemake.input, f"{kind}_{name}"))  # noqa: E731
-    return Readouts(name, table("runs"), table("curves"))
-
-
 with rule_logging(snakemake.log[0]):
     card = build_scorecard(
-        {s: [readouts(e) for e in names] for s, names in snakemake.params.experiments.items()},
+        read_readouts(snakemake.params.experiments, snakemake.input),
         expressivity=optional_table("expressivity"),
         kernels=optional_table("kernels"),
         param_counts=pd.DataFrame(

@@ -55,6 +55,23 @@ def empty(schema) -> pd.DataFrame:
     return pd.DataFrame({k: pd.Series(dtype=t) for k, t in pandas_dtypes(schema).items()})
 
 
+def read_readouts(experiments: dict[str, list[str]], files) -> dict[str, list[Readouts]]:
+    """Each source's experiments' tables, read from `files` (the make_scorecard rule's
+    input: `runs_<experiment>` and `curves_<experiment>`, attributes or keys)."""
+    from rethinkgen.io import read_parquet
+
+    def path(name: str) -> str:
+        return files[name] if isinstance(files, dict) else getattr(files, name)
+
+    return {
+        source: [
+            Readouts(e, read_parquet(path(f"runs_{e}")), read_parquet(path(f"curves_{e}")))
+            for e in names
+        ]
+        for source, names in experiments.items()
+    }
+
+
 def source_experiments(config: dict) -> dict[str, list[str]]:
     """SOURCES -> the configured experiments behind each (none: its checks are not
     applicable). A figure or table needing a dataset the experiment lacks is left out."""
