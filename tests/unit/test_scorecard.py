@@ -768,3 +768,17 @@ def test_readouts_are_read_per_source_and_experiment(tmp_path):
     found = read_readouts({"fig1bc": ["fig1bc", "ladder"], "table1": []}, files)
     assert [r.experiment for r in found["fig1bc"]] == ["fig1bc", "ladder"]
     assert found["table1"] == [] and len(found["fig1bc"][1].curves) == len(curves)
+
+
+def test_a_pass_with_runs_left_out_is_inconclusive():
+    runs = runs_frame(
+        [
+            dict(dataset="fmnist", corruption=c, epochs_to_fit=e)
+            for c, e in (("true_labels", 5), ("shuffled_pixels", 8), ("random_labels", 20))
+        ]
+        + [dict(dataset="fmnist", corruption="gaussian", outcome="unfinished")]
+    )
+    row = check_fit_ordering(runs)
+    assert result(row) == "inconclusive (runs left out: not evidence)"
+    assert "1 unfinished (fmnist/inception/gaussian/none/seed0)" in row["ours"]
+    assert result(check_fit_ordering(runs.iloc[:3])) == "pass"

@@ -150,6 +150,14 @@ def not_evidence(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return runs[ok], "not evidence: " + "; ".join(parts)
 
 
+def unless_missing(verdict: str, note: str) -> str:
+    """A pass with runs left out as not evidence (`note`) is inconclusive: the runs that
+    would have been judged are missing. Other verdicts stand."""
+    if verdict == "pass" and note:
+        return "inconclusive (runs left out: not evidence)"
+    return verdict
+
+
 def with_note(text: str, note: str) -> str:
     return "; ".join(t for t in (text, note) if t)
 

@@ -25,6 +25,7 @@ from rethinkgen.analysis.checks_common import (
     paper_data_reason,
     plain,
     row,
+    unless_missing,
     with_note,
 )
 from rethinkgen.analysis.derived import relative_time_to_fit
@@ -50,13 +51,6 @@ def _sweeps(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     sweep = plain(runs[runs["corruption_prob"].notna()])
     sweep = sweep[sweep.groupby(["dataset", "model"])["corruption_prob"].transform("nunique") >= 3]
     return not_evidence(sweep)
-
-
-def _unless_missing(passed: bool, note: str) -> str:
-    """A pass with runs left out as not evidence is inconclusive; a fail stays a fail."""
-    if not passed:
-        return "fail"
-    return "inconclusive (runs left out: not evidence)" if note else "pass"
 
 
 def check_slowdown(runs: pd.DataFrame) -> list[dict]:
@@ -99,7 +93,7 @@ def check_slowdown(runs: pd.DataFrame) -> list[dict]:
             with_note(", ".join(f"{key_name(k)}: {ratio(v)}" for k, v in ends.items()), note),
             f"dips <= 0.25, ratio at p = 1 <= {MAX_SLOWDOWN:g}",
             describe_runs(used),
-            verdict=_unless_missing(ok, note),
+            verdict=unless_missing("pass" if ok else "fail", note),
         )
     ]
     at_one = rel[(rel["corruption_prob"] == 1.0) & rel["paper_model"].isin(ref.index)]
@@ -202,7 +196,7 @@ def check_test_error_growth(runs: pd.DataFrame, levels: pd.DataFrame | None = No
             with_note(shape, note),
             "dips <= 3 sd of the difference (binomial at n_test, or the seed sd), last > first",
             describe_runs(used),
-            verdict=_unless_missing(rises, note),
+            verdict=unless_missing("pass" if rises else "fail", note),
         ),
     ]
     return rows + [_fig1c_value(err, used, "16b", 0.5), _fig1c_value(err, used, "17", 0.0)]
@@ -245,7 +239,7 @@ def check_model_order(runs: pd.DataFrame) -> dict:
         "Fig. 1c: test error Inception < AlexNet < MLP 1x512 for p < 0.8",
         "at every p < 0.8",
     )
-    used, _ = not_evidence(
+    used, note = not_evidence(
         plain(runs[(runs["corruption_prob"] < 0.8) & runs["paper_model"].isin(FIG1C_MODELS)])
     )
     err = _test_errors(used)
@@ -282,5 +276,11 @@ def check_model_order(runs: pd.DataFrame) -> dict:
         )
     read = used.merge(compared[["dataset", "corruption_prob"]].drop_duplicates())
     return row(
-        "16c", what, paper, "; ".join(texts), tolerance, describe_runs(read), passed=all(results)
+        "16c",
+        what,
+        paper,
+        with_note("; ".join(texts), note),
+        tolerance,
+        describe_runs(read),
+        verdict=unless_missing("pass" if all(results) else "fail", note),
     )

@@ -23,6 +23,7 @@ from rethinkgen.analysis.checks_common import (
     ours_sd,
     plain,
     row,
+    unless_missing,
     with_note,
 )
 from rethinkgen.analysis.checks_runs import fitting_row
@@ -93,6 +94,7 @@ def _gain_row(
     pairs: pd.DataFrame,
     used: pd.DataFrame,
     missing: str,
+    note: str = "",
 ) -> dict:
     """A gain in test accuracy (points): on CIFAR-10 within the paper's range widened by 3 sd
     (ours and the paper's in quadrature); on other data its sign only (> 0)."""
@@ -103,7 +105,7 @@ def _gain_row(
         "sign, beyond 3 sd (the paper's size is for its dataset)"
     )
     if pairs.empty:
-        return row(check_id, what, paper, "", tolerance, describe_runs(used), na=missing)
+        return row(check_id, what, paper, note, tolerance, describe_runs(used), na=missing)
     band = SD_MULTIPLE * np.hypot(pairs["sd"], paper_sd)
     on_paper_data = pairs["dataset_name"] == PAPER_DATASET
     margin = SD_MULTIPLE * pairs["sd"]
@@ -126,14 +128,20 @@ def _gain_row(
         )
     )
     return row(
-        check_id, what, paper, ours, tolerance, describe_runs(used), verdict=combine(verdicts)
+        check_id,
+        what,
+        paper,
+        with_note(ours, note),
+        tolerance,
+        describe_runs(used),
+        verdict=unless_missing(combine(verdicts), note),
     )
 
 
 def check_crop_gain(runs: pd.DataFrame) -> dict:
     """docs/paper.md, check 5b: with true labels, random crop raises test accuracy, per model
     and weight decay (Table 1: Inception and AlexNet, with and without weight decay)."""
-    runs, _ = not_evidence(runs)
+    runs, note = not_evidence(runs)
     used = runs[
         (runs["paper_condition"] == "true_labels")
         & ~runs["augment"].astype(bool)
@@ -156,13 +164,14 @@ def check_crop_gain(runs: pd.DataFrame) -> dict:
         pairs,
         used,
         "no model has true-label runs both with and without random crop",
+        note,
     )
 
 
 def check_batchnorm_gain(runs: pd.DataFrame) -> dict:
     """docs/paper.md, check 6b: Inception beats Inception without BatchNorm in test accuracy
     (true labels, no regularizer, same dataset key); Table 1 without crop."""
-    runs, _ = not_evidence(runs)
+    runs, note = not_evidence(runs)
     used = plain(
         runs[(runs["paper_condition"] == "true_labels") & runs["paper_model"].isin(FIG2B_MODELS)]
     )
@@ -180,6 +189,7 @@ def check_batchnorm_gain(runs: pd.DataFrame) -> dict:
         pairs,
         used,
         "no dataset key has true-label Inception runs with and without BatchNorm",
+        note,
     )
 
 
