@@ -10,8 +10,9 @@ venv=${1:-.venv}
 config=config/evidence.yaml
 export PYTHONPATH=$PWD/src
 smk() {
-    /usr/bin/time -v "$venv/bin/snakemake" --cores 2 --rerun-incomplete --keep-going \
-        --configfile "$config" "$@"
+    # targets before --configfile, which takes every word after it
+    /usr/bin/time -v "$venv/bin/snakemake" "$@" --cores 2 --rerun-incomplete --keep-going \
+        --configfile "$config"
 }
 stage() { "$venv/bin/python" benchmarks/stage_runs.py "$config" "$@"; }
 echo "== stage 1 $(date -u +%FT%TZ): the bf16-against-fp32 check, AlexNet at 60,000 images (seed 0)"
