@@ -10,6 +10,11 @@ With --update PAGE it instead rewrites the generated tables of a results page (m
 --check PAGE it exits 1 when one differs from a regeneration:
 
     python benchmarks/summarize_results.py docs/results --update docs/results/README.md
+
+--publish DIR copies what a page shows and its blocks read (figures, their data, the paper
+tables, the scorecard, each experiment's runs.parquet) from the tree into DIR:
+
+    python benchmarks/summarize_results.py results --publish docs/results
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import pandas as pd
 
 from rethinkgen.analysis.derived import relative_time_to_fit
 from rethinkgen.analysis.figure_data import split_results, summarize
-from rethinkgen.analysis.results_page import render_page, stale_blocks
+from rethinkgen.analysis.results_page import publish, render_page, stale_blocks
 from rethinkgen.analysis.scorecard import verdict_counts
 
 PLAIN = "weight_decay == 0 and not random_crop and not augment and dropout == 0"
@@ -127,7 +132,13 @@ def main() -> None:
     parser.add_argument("results", type=Path, help="a workflow's results/ folder")
     parser.add_argument("--update", type=Path, help="rewrite this page's generated tables")
     parser.add_argument("--check", type=Path, help="exit 1 if this page's tables are stale")
+    parser.add_argument(
+        "--publish", type=Path, help="copy the tree's figures and tables into this folder"
+    )
     args = parser.parse_args()
+    if args.publish:
+        print(f"{len(publish(args.results, args.publish))} files copied to {args.publish}")
+        return
     if args.update or args.check:
         page = args.update or args.check
         text = page.read_text()

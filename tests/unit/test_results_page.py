@@ -123,3 +123,17 @@ def test_the_scorecard_and_runs_blocks(tmp_path):
         "| fmnist | inception | random_labels | none | 0 | 20 | fp32 | budget | 20 | 10 "
         "| 97.0% | 50.0% |"
     )
+
+
+def test_publish_copies_what_the_blocks_read(tree, tmp_path):
+    from rethinkgen.analysis.results_page import publish
+
+    (tree / "tables" / "experiments" / "fig1bc").mkdir(parents=True)
+    pd.DataFrame({"a": [1]}).to_parquet(tree / "tables" / "experiments" / "fig1bc" / "runs.parquet")
+    pd.DataFrame({"a": [1]}).to_parquet(
+        tree / "tables" / "experiments" / "fig1bc" / "curves.parquet"
+    )
+    page = tmp_path / "page"
+    written = {p.relative_to(page).as_posix() for p in publish(tree, page)}
+    assert written == {"figures/fig1b.parquet", "tables/experiments/fig1bc/runs.parquet"}
+    assert build_block("sweep fig1b", page) == build_block("sweep fig1b", tree)

@@ -231,6 +231,32 @@ BLOCKS: dict[str, Callable[..., list[str]]] = {
 }
 
 
+# What a results page keeps of a results tree: the figures, their data, the paper tables,
+# the scorecard and each experiment's read-outs (what the blocks read).
+PUBLISHED = (
+    "figures/*.png",
+    "figures/*.parquet",
+    "tables/*.md",
+    "tables/scorecard.parquet",
+    "tables/experiments/*/runs.parquet",
+)
+
+
+def publish(results: Path, page_dir: Path) -> list[Path]:
+    """Copy PUBLISHED from a results tree into a page's folder (same relative paths);
+    returns the files written."""
+    import shutil
+
+    written = []
+    for pattern in PUBLISHED:
+        for source in sorted(Path(results).glob(pattern)):
+            target = Path(page_dir) / source.relative_to(results)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            written.append(target)
+    return written
+
+
 def build_block(spec: str, root: Path) -> str:
     """The text of one block, from its marker's spec ("name arg ...")."""
     name, *args = spec.split()
