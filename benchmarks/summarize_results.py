@@ -26,7 +26,7 @@ import pandas as pd
 
 from rethinkgen.analysis.derived import relative_time_to_fit
 from rethinkgen.analysis.figure_data import split_results, summarize
-from rethinkgen.analysis.results_page import publish, render_page, stale_blocks
+from rethinkgen.analysis.results_page import publish, render_page, runs_block, stale_blocks
 from rethinkgen.analysis.scorecard import verdict_counts
 
 PLAIN = "weight_decay == 0 and not random_crop and not augment and dropout == 0"
@@ -42,25 +42,6 @@ def _mean_sd(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
         return "n/a"
     sd = f" ± {values.std():.{digits}f}" if len(values) > 1 else ""
     return f"{values.mean():.{digits}f}{sd} (n={len(values)})"
-
-
-def run_lines(runs: pd.DataFrame) -> list[str]:
-    """One line per run: outcome, read-out epoch, fit, train and test, parameters/example."""
-    lines = [
-        "| dataset | model | corruption | regularizer | seed | params/example | outcome "
-        "| read at epoch | fitted at epoch | whole-set train | test |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs.sort_values(
-        ["dataset", "model", "corruption", "regularizer", "seed"]
-    ).itertuples():
-        fit = "-" if pd.isna(r.epochs_to_fit) else str(int(r.epochs_to_fit))
-        lines.append(
-            f"| {r.dataset} | {r.model} | {r.corruption} | {r.regularizer} | {r.seed} "
-            f"| {r.params_per_example:,.0f} | {r.outcome} | {int(r.readout_epoch)} | {fit} "
-            f"| {_pct(r.final_train_accuracy)} | {_pct(r.final_test_accuracy)} |"
-        )
-    return lines
 
 
 def sweep_lines(runs: pd.DataFrame) -> list[str]:
@@ -153,7 +134,7 @@ def main() -> None:
     for folder in sorted(experiments.iterdir()):
         runs = pd.read_parquet(folder / "runs.parquet")
         print(f"## {folder.name}\n")
-        print("\n".join(run_lines(runs)))
+        print("\n".join(runs_block(args.results, folder.name)))
         if folder.name == "fig1a":
             print("\n" + "\n".join(fig1a_lines(runs)))
         if runs["corruption_prob"].notna().sum() > 1 and folder.name.startswith("fig1b"):
