@@ -213,3 +213,27 @@ def test_plateau_tolerance_widens_with_the_seed_spread():
     )
     # shares 0.05, 0.5, 0.95: mean 0.5, sd 0.45; one seed alone would fail or pass by chance
     assert check_random_label_plateau(curves, runs)["result"] == "pass"
+
+
+def test_table2_cells_with_one_run_are_inconclusive():
+    from rethinkgen.analysis.checks_gains import check_imagenet_table2
+    from tests.unit.test_figures import tidy
+
+    _, runs = tidy(
+        "imagenet",
+        models=("v3",),
+        corruptions=("true_labels",),
+        regularizers=("none", "all"),
+        seeds=(0, 1, 2),
+    )
+    runs = runs.assign(
+        n_test=50_000,
+        num_params=1,
+        final_train_online_accuracy=1.0,
+        final_train_online_top5_accuracy=1.0,
+        final_train_accuracy=1.0,
+        final_test_top5_accuracy=0.9,
+    )
+    assert check_imagenet_table2(runs)["result"] == "fail"  # 80-81% against 59.80-77.84
+    one = check_imagenet_table2(runs[runs["seed"] == 0])
+    assert one["result"] == "inconclusive" and "inconclusive (1 run" in one["ours"]
