@@ -49,7 +49,7 @@ VERDICTS = (
     "cannot fail on this data",
     "not applicable",
 )
-# One rule per kind of check, printed under the scorecard (docs/paper.md, "Tolerance rules").
+# One rule per kind of check, printed under the scorecard (docs/paper.md, "Verdicts and rules").
 RULES = {
     "chance": (
         "Chance (checks 3, 15): a cell's mean test accuracy within 3 sd of its chance level c, "
@@ -163,7 +163,7 @@ def with_note(text: str, note: str) -> str:
 
 
 def accuracy_sd(mean, n, spread=np.nan, seeds=1) -> np.ndarray:
-    """One run's sd of an accuracy (a fraction) by TOLERANCE_RULE: the binomial sd at the size
+    """One run's sd of an accuracy (a fraction) by RULES["difference"]: the binomial sd at the size
     `n` of the set it was measured on, or the sd `spread` measured over `seeds` seeds where
     there are at least MIN_SEEDS_FOR_SPREAD and it is larger."""
     mean, n = np.asarray(mean, dtype=float), np.asarray(n, dtype=float)
@@ -178,7 +178,7 @@ def cell_accuracy(
     runs: pd.DataFrame, column: str, n_column: str, extra: list[str] | None = None
 ) -> pd.DataFrame:
     """Per cell (CELL_KEYS + `extra`): the mean of an accuracy column over seeds, its one-run
-    sd by TOLERANCE_RULE (n from `n_column`, e.g. n_test) and the number of seeds."""
+    sd by RULES["difference"] (n from `n_column`, e.g. n_test) and the number of seeds."""
     cells = runs.groupby(CELL_KEYS + (extra or []), dropna=False).agg(
         mean=(column, "mean"),
         spread=(column, "std"),
@@ -208,7 +208,7 @@ def against_paper(
     ours: pd.Series, sd, paper: pd.Series, paper_n: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(|ours - paper|, tolerance) in points: 3 sd of the difference of our cell and the
-    paper's one run (its binomial sd on `paper_n` images), by TOLERANCE_RULE."""
+    paper's one run (its binomial sd on `paper_n` images), by RULES["difference"]."""
     paper_sd = accuracy_sd(paper / 100, paper_n)
     tolerance = 100 * SD_MULTIPLE * np.hypot(np.asarray(sd), paper_sd)
     return np.abs(np.asarray(ours) - np.asarray(paper)), tolerance
