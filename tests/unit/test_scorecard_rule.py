@@ -237,3 +237,15 @@ def test_table2_cells_with_one_run_are_inconclusive():
     assert check_imagenet_table2(runs)["result"] == "fail"  # 80-81% against 59.80-77.84
     one = check_imagenet_table2(runs[runs["seed"] == 0])
     assert one["result"] == "inconclusive" and "inconclusive (1 run" in one["ours"]
+
+
+def test_chance_at_p_one_needs_no_sweep():
+    # a ladder of sizes at p = 0 and 1 only: no Figure 1c sweep, but p = 1 is tested
+    runs = replicated(
+        [
+            dict(dataset="fmnist", model="mlp_1x512", corruption=c, final_test_accuracy=a)
+            for c, a in (("true_labels", 0.9), ("random_labels", 0.1))
+        ]
+    )
+    rows = {r["check_id"]: r for r in check_test_error_growth(runs)}
+    assert rows["15"]["result"] == "pass" and rows["16a"]["result"].startswith("not applicable")

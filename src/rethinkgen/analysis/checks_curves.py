@@ -152,54 +152,64 @@ def _rises(errors: pd.DataFrame) -> bool:
     )
 
 
+def check_chance_at_one(runs: pd.DataFrame, levels: pd.DataFrame | None = None) -> dict:
+    """docs/paper.md, check 15: test error at p = 1 is chance, by RULES["chance"] (each draw's
+    expected chance level), on every plain p = 1 run of the experiment (no sweep needed)."""
+    at_one = _fig1c_paper().query("label_corruption == 1.0")
+    paper = ", ".join(f"{r.model}: {r.test_error:.3f}" for r in at_one.itertuples())
+    what = "Fig. 1c test error at p = 1 is chance (1 - the draw's chance level)"
+    tolerance = "3 sd each: null c(1 - c)/n_test + run-to-run variance (RULES: chance)"
+    selected = plain(runs[runs["corruption_prob"] == 1.0])
+    top, note = not_evidence(selected)
+    if top.empty:
+        verdict = "inconclusive (no run is evidence)" if len(selected) else None
+        return row("15", what, paper, note, tolerance, verdict=verdict, na="p = 1 not run")
+    cells = chance_cells(top, levels)
+    return row(
+        "15",
+        what,
+        paper,
+        with_note("; ".join(cell_text(c, as_error=True) for c in cells.itertuples()), note),
+        tolerance,
+        describe_runs(selected),
+        verdict=combine(list(cells["verdict"])),
+    )
+
+
 def check_test_error_growth(runs: pd.DataFrame, levels: pd.DataFrame | None = None) -> list[dict]:
-    """docs/paper.md, checks 15-17: test error reaches chance at p = 1 (RULES["chance"], at
-    each draw's expected chance level) and rises with p; its values at p = 0.5 and p = 0 on
-    CIFAR-10 (RULES["difference"])."""
+    """docs/paper.md, checks 15-17: test error reaches chance at p = 1 (check_chance_at_one)
+    and rises with p; its values at p = 0.5 and p = 0 on CIFAR-10 (RULES["difference"])."""
     used, note = _sweeps(runs)
     err = _test_errors(used)
-    at_one = _fig1c_paper().query("label_corruption == 1.0")
-    paper_15 = ", ".join(f"{r.model}: {r.test_error:.3f}" for r in at_one.itertuples())
-    what_15 = "Fig. 1c test error at p = 1 is chance (1 - the draw's chance level)"
+    chance = check_chance_at_one(runs, levels)
     if err.empty:
-        return [
+        return [chance] + [
             row(i, t, "", note, "", na=NO_SWEEP)
             for i, t in (
-                ("15", what_15),
                 ("16a", "Fig. 1c test error rises with p"),
                 ("16b", "Fig. 1c test error at p = 0.5"),
                 ("17", "Fig. 1c test error at p = 0"),
             )
         ]
-    top = used[used["corruption_prob"] == 1.0]
-    cells = chance_cells(top, levels) if len(top) else pd.DataFrame(columns=["verdict"])
     rises = all(_rises(g) for _, g in err.groupby(["dataset", "model"]))
     shape = "; ".join(
         f"{key_name(k)}: "
         + chain(g.set_index("corruption_prob")["test_error"].rename(lambda p: f"p {p:g}"))
         for k, g in err.sort_values("corruption_prob").groupby(["dataset", "model"])
     )
-    rows = [
-        row(
-            "15",
-            what_15,
-            paper_15,
-            with_note("; ".join(cell_text(c, as_error=True) for c in cells.itertuples()), note),
-            "3 sd each: null c(1 - c)/n_test + run-to-run variance (RULES: chance)",
-            describe_runs(top),
-            verdict=combine(list(cells["verdict"])),
-        ),
-        row(
-            "16a",
-            "Fig. 1c test error rises with p",
-            "monotone increase",
-            with_note(shape, note),
-            "dips <= 3 sd of the difference (binomial at n_test, or the seed sd), last > first",
-            describe_runs(used),
-            verdict=unless_missing("pass" if rises else "fail", note),
-        ),
+    rises_row = row(
+        "16a",
+        "Fig. 1c test error rises with p",
+        "monotone increase",
+        with_note(shape, note),
+        "dips <= 3 sd of the difference (binomial at n_test, or the seed sd), last > first",
+        describe_runs(used),
+        verdict=unless_missing("pass" if rises else "fail", note),
+    )
+    return [chance, rises_row] + [
+        _fig1c_value(err, used, "16b", 0.5),
+        _fig1c_value(err, used, "17", 0.0),
     ]
-    return rows + [_fig1c_value(err, used, "16b", 0.5), _fig1c_value(err, used, "17", 0.0)]
 
 
 def _fig1c_value(err: pd.DataFrame, used: pd.DataFrame, check_id: str, prob: float) -> dict:
