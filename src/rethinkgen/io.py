@@ -109,10 +109,26 @@ DISK_FULL_TEXT = (
 )
 
 
-def disk_full_note(error: BaseException, fallback: str | os.PathLike) -> str | None:
-    """'disk full: ...' naming the path and the free space, if `error` looks like one."""
+def _looks_full(error: BaseException) -> bool:
     full = isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
-    if not (full or any(text in str(error) for text in DISK_FULL_TEXT)):
+    return full or any(text in str(error) for text in DISK_FULL_TEXT)
+
+
+def _chain(error: BaseException):
+    """``error`` and the exceptions it was raised from or while handling, each once."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def disk_full_note(error: BaseException, fallback: str | os.PathLike) -> str | None:
+    """'disk full: ...' naming the path and the free space, if `error` or any exception in
+    its chain looks like one (torch raises its own RuntimeError while handling the
+    ENOSPC of a checkpoint write)."""
+    error = next((e for e in _chain(error) if _looks_full(e)), None)
+    if error is None:
         return None
     path = Path(getattr(error, "filename", None) or fallback)
     folder = next((p for p in [path, *path.parents] if p.exists()), Path("."))
