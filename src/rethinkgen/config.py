@@ -29,6 +29,9 @@ from rethinkgen.run import RunKeys, RunSpec
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
 USER_ARCHS = ("torchvision", "python")  # your own models: any dataset (rethinkgen.user_inputs)
+# Datasets whose files can change under one config: their digest is part of their identity
+# (rethinkgen.data.content).
+USER_DATA_SOURCES = ("image_folder", "npz", "svhn", "cifar100", "kmnist")
 # Corruption kinds that change pixels (data/corruptions.py implements them). Kept here so
 # that reading the config, which the workflow does while parsing, imports nothing heavy.
 PIXEL_CORRUPTIONS = ("shuffled_pixels", "random_pixels", "gaussian")
@@ -363,7 +366,6 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
     specs = {
         section: canonical_spec(spec, defaults.get(section, {}))
         for section, spec in (
-            ("datasets", config["datasets"][run.dataset]),
             ("models", model),
             ("corruptions", config["corruptions"][run.corruption]),
             ("regularizers", regularizer),
@@ -371,7 +373,7 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
     }
     return RunSpec(
         keys=run,
-        dataset_spec=specs["datasets"],
+        dataset_spec=dataset_identity(config, run.dataset, defaults),
         model_spec=specs["models"],
         corruption_spec=specs["corruptions"],
         regularizer_spec=specs["regularizers"],
@@ -379,6 +381,18 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
         training=training,
         model_source=_user_model_source(model),
     )
+
+
+def dataset_identity(config: dict, key: str, defaults: dict | None = None) -> dict:
+    """A dataset's spec as rule prepare_dataset's params and a run's identity hold it:
+    schema defaults removed and, for your own data (image_folder, npz, local copies), the
+    digest of its files added (rethinkgen.data.content), so changing the data rebuilds
+    the split and retrains its runs. Built-in datasets' specs are left as they were."""
+    spec = canonical_spec(config["datasets"][key], (defaults or {}).get("datasets", {}))
+    if spec.get("name") not in USER_DATA_SOURCES:
+        return spec
+    content = importlib.import_module("rethinkgen.data.content")
+    return content.with_content_digest(spec)
 
 
 @functools.lru_cache(maxsize=None)

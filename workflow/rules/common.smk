@@ -14,6 +14,7 @@ from rethinkgen.config import (
     canonical_spec,
     check_config,
     data_seed_of,
+    dataset_identity,
     experiment_budget,
     experiment_runs,
     retype_cli_strings,
@@ -190,9 +191,8 @@ def training_targets():
 
 
 def get_dataset_spec(wildcards):
-    return canonical_spec(
-        config["datasets"][wildcards.dataset], SPEC_DEFAULTS["datasets"]
-    )
+    """The canonical spec; for your own data with its files' digest (rebuilt on change)."""
+    return dataset_identity(config, wildcards.dataset, SPEC_DEFAULTS)
 
 
 def get_corruption_spec(wildcards):
