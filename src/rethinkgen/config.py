@@ -292,6 +292,33 @@ def _run_training(config: dict, run: RunKeys) -> dict:
     return _layered_training(config, run) | config.get("override", {})
 
 
+def run_settings(config: dict, run: RunKeys) -> dict:
+    """One run's settings as its job resolves them: global, its model's, its regularizer's,
+    then the command line's `override`. Every reader that asks what a run trains with (the
+    preflight, the GPU claim, the user-input checks) reads this, not `training:` alone."""
+    return _run_training(config, run)
+
+
+def rule_settings(config: dict) -> dict:
+    """The settings the rules read once for every training job (its GPU claim, runs per
+    GPU): the top-level `training:` with `override` on top, and ``device`` the first CUDA
+    device any run of the config resolves to (by its model's or regularizer's section),
+    so that such a run claims a GPU and meets the preflight's stop."""
+    settings = copy.deepcopy(config.get("training", {})) | config.get("override", {})
+    if not str(settings.get("device", "auto")).startswith("cuda"):
+        runs = set(target_runs(config, "all")) | set(target_runs(config, "beyond"))
+        cuda = sorted(
+            {
+                str(device)
+                for device in (run_settings(config, run).get("device") for run in runs)
+                if str(device).startswith("cuda")
+            }
+        )
+        if cuda:
+            settings["device"] = cuda[0]
+    return settings
+
+
 def experiment_budget(config: dict, experiment: str, run: RunKeys) -> dict:
     """One experiment's budget for one of its runs: max_epochs and whether it stops at
     fit (then max_epochs is only a cap), after the command line's `override`."""

@@ -69,10 +69,12 @@ def dataset_input(spec: dict, training: dict) -> tuple[tuple[int, int, int], int
 
 
 def _training(config: dict, model_key: str, regularizer_key: str) -> dict:
+    """The settings the model's runs train with (override included; config.run_settings)."""
     return (
         config["training"]
         | config["models"][model_key].get("training", {})
         | config["regularizers"][regularizer_key].get("training", {})
+        | config.get("override", {})
     )
 
 
