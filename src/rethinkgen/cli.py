@@ -20,6 +20,7 @@ from tabulate import tabulate
 
 from rethinkgen import config as config_checks
 from rethinkgen import describe, status, targets
+from rethinkgen.config_checks import oversized
 from rethinkgen.config_files import read_config_file, schema_error_summary
 
 DEFAULT_CONFIG = status.DEFAULT_CONFIG
@@ -64,6 +65,9 @@ def load_checked_config(paths: list[str], user_inputs: bool = True) -> dict:
                 f"config file {path} not found (give paths as to snakemake --configfile)"
             )
         update_config(merged, read_config_file(path))
+    problems = oversized(merged)
+    if problems:
+        raise config_checks.ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     schemas = schema_dir()
     _validate(merged, schemas / "config.schema.yaml", "config")
     _validate(merged, schemas / "outputs.schema.yaml", "config")

@@ -133,3 +133,25 @@ def test_check_config_accepts_a_good_own_data_config(tmp_path, monkeypatch, caps
     }
     assert cli.main(["check-config", str(_config(tmp_path, folder))]) == 0
     assert "valid." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key, value", [("seeds", [2**64]), ("data_seed", 2**64)])
+def test_seeds_beyond_the_generators_range_are_refused(tmp_path, capsys, key, value):
+    config = yaml.safe_load((ROOT / "config/smoke.yaml").read_text()) | {key: value}
+    path = tmp_path / "seeds.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert cli.main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "is greater than the maximum of 4294967295" in err and "Traceback" not in err
+
+
+def test_oversized_stops_counting_at_its_limit():
+    from rethinkgen.config_checks import oversized
+    from tests.workflow.test_override_limits import alias_bomb
+
+    bomb = yaml.safe_load(alias_bomb())
+    started = __import__("time").perf_counter()
+    assert oversized({"override": bomb})[0].startswith("override: more than 1000 values")
+    assert oversized({"datasets": {"d": bomb}})[0].startswith("the config holds more than")
+    assert __import__("time").perf_counter() - started < 1.0
+    assert oversized({"override": {"max_epochs": 3}, "seeds": [0, 1]}) == []

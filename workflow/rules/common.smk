@@ -24,6 +24,7 @@ from rethinkgen.config import (
     spec_defaults,
 )
 from rethinkgen.run import RUN_PATTERN, RunKeys, RunPaths
+from rethinkgen.config_checks import oversized
 from rethinkgen.config_files import schema_error_summary
 from rethinkgen.describe import fill_descriptions, settings_caption
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
@@ -51,6 +52,9 @@ def validate_config(data, schema, root="config"):
         ) from None
 
 
+# A YAML alias bomb (in override= or a file) stops here, before any check walks it.
+if oversized(config):
+    raise ConfigError("invalid config:\n  - " + "\n  - ".join(oversized(config)))
 # Snakemake reads nested --config values (training='{max_epochs: 3}') as strings.
 with open(os.path.join(WORKFLOW_DIR, "workflow", "schemas", "config.schema.yaml")) as f:
     CONFIG_SCHEMA = yaml.safe_load(f)
