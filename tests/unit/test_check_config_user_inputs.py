@@ -155,3 +155,43 @@ def test_oversized_stops_counting_at_its_limit():
     assert oversized({"datasets": {"d": bomb}})[0].startswith("the config holds more than")
     assert __import__("time").perf_counter() - started < 1.0
     assert oversized({"override": {"max_epochs": 3}, "seeds": [0, 1]}) == []
+
+
+def test_a_factory_drawing_weights_from_the_clock_is_flagged(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _images(tmp_path / "images")
+    factory = _factory(
+        tmp_path,
+        "clock_net",
+        "import time, torch\n    torch.manual_seed(time.perf_counter_ns())\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(784, num_classes))",
+    )
+    folder = {
+        "name": "image_folder",
+        "root": str(tmp_path / "images"),
+        "image_size": 28,
+        "channels": 1,
+    }
+    assert cli.main(["check-config", str(_config(tmp_path, folder, factory))]) == 1
+    assert "gives different weights for the same seed" in capsys.readouterr().err
+
+
+def test_a_paper_model_with_a_crop_larger_than_your_images_stops_early(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(ROOT)
+    _images(tmp_path / "images")
+    folder = {
+        "name": "image_folder",
+        "root": str(tmp_path / "images"),
+        "image_size": 16,
+        "channels": 1,
+    }
+    config = yaml.safe_load(_config(tmp_path, folder).read_text())
+    config["training"]["crop_size"] = 28
+    path = tmp_path / "crop.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert cli.main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "models.mlp_1x512 on datasets.my_images: training.crop_size 28 exceeds the 16x16" in err
