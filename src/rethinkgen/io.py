@@ -184,3 +184,40 @@ def rule_logging(
         for handler in handlers:
             root.removeHandler(handler)
             handler.close()
+
+
+class RunLockedError(RuntimeError):
+    """Another process trains this run; the message names it."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (flock) for the block, or raise RunLockedError.
+
+    Two Snakemake processes (after an explicit --unlock, or two working copies sharing
+    results/) could otherwise train one run at once and overwrite each other's checkpoint.
+    The kernel releases the lock when its holder dies, so no stale lock outlives a crash.
+    """
+    import fcntl
+    import socket
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunLockedError(
+                f"{what} is being trained by {holder} (lock {path}); this job stops without "
+                "touching it. Wait for that one, or stop it, then rerun"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # releases the lock
