@@ -120,3 +120,23 @@ def test_a_factory_without_helpers_keeps_its_identity_form(tmp_path, monkeypatch
         assert set(source) == {"arch", "factory", "file", "sha256"}
     finally:
         sys.modules.pop("plain_net", None)
+
+
+def test_a_helper_edited_mid_run_refuses_the_checkpoint_naming_why(user_package, tmp_path):
+    """The checkpoint's fingerprint covers the model's code (training.cli.data_digest): a
+    run resumed after a helper changed starts over, and the log says why."""
+    from rethinkgen.training.cli import train_config
+
+    (tmp_path / "train.npz").write_bytes(b"train")
+    (tmp_path / "test.npz").write_bytes(b"test")
+    files = (tmp_path / "train.npz", tmp_path / "test.npz")
+    before = train_config(run_spec(_config(), KEYS).to_dict(), *files)
+    act = user_package / "blocks" / "act.py"
+    act.write_text(act.read_text().replace("ReLU", "Tanh"))
+    _source_of.cache_clear()
+    after = train_config(run_spec(_config(), KEYS).to_dict(), *files)
+    assert not after.resumes(before.fingerprint())
+    assert after.explain_difference(before.fingerprint()) == (
+        "it differs from this run's in data_digest (the input files, data specs or your "
+        "model's code)"
+    )
