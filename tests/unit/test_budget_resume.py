@@ -131,3 +131,14 @@ def test_identity_defaults_are_pinned():
     defaults = field_defaults()
     assert {k: defaults[k] for k in IDENTITY_SETTINGS if k in defaults} == PINNED_DEFAULTS
     assert set(IDENTITY_SETTINGS) == set(PINNED_DEFAULTS) | {"model_spec", "lr"}
+
+
+def test_the_default_profile_leaves_out_the_script_mtime_trigger():
+    """Snakemake's `code` trigger compares a script's mtime with its outputs': a checkout
+    touching workflow/scripts/train_model.py would retrain every finished run."""
+    import yaml
+
+    profile = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "profiles/default/config.yaml").read_text()
+    )
+    assert profile["rerun-triggers"] == ["mtime", "params", "input", "software-env"]
