@@ -175,7 +175,9 @@ def test_torchvision_order_is_kept(tmp_path):
 
 def _problems(tmp_path, **arrays) -> list[str]:
     path = _npz(tmp_path / "d.npz", **arrays)
-    return user_input_problems(_dataset_config({"name": "npz", "root": path}))
+    config = _dataset_config({"name": "npz", "root": path})
+    config["training"] = {"crop_size": None}  # 6x6 images: the default 28-pixel crop is refused
+    return user_input_problems(config)
 
 
 def test_an_empty_npz_test_split_is_refused_before_any_job(tmp_path):
