@@ -389,9 +389,7 @@ def beyond_input(wildcards):
     if spec["kind"] in THEORY_KINDS:
         files["solves"] = f"results/theory/activations/{wildcards.beyond_key}.parquet"
     if spec["kind"] in RUN_INFO_KINDS:
-        files["infos"] = run_files(
-            experiment_runs(config, spec["experiment"]), "info"
-        )
+        files["infos"] = run_files(experiment_runs(config, spec["experiment"]), "info")
     return files
 
 
