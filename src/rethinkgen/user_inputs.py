@@ -50,7 +50,8 @@ def _crop(shape: tuple[int, int, int], training: dict) -> tuple[int, int, int]:
 def dataset_input(spec: dict, training: dict) -> tuple[tuple[int, int, int], int]:
     """((C, H, W) the model sees, number of classes) of a configured dataset."""
     from rethinkgen.data.local_copies import LOCAL_COPY_SHAPES
-    from rethinkgen.data.own import DEFAULT_IMAGE_SIZE, folder_classes, npz_input
+    from rethinkgen.data.npz import npz_input
+    from rethinkgen.data.own import DEFAULT_IMAGE_SIZE, folder_classes
 
     name = spec["name"]
     if name == "image_folder":

@@ -15,7 +15,8 @@ from PIL import Image
 from rethinkgen.config import dataset_identity, run_spec
 from rethinkgen.data import content
 from rethinkgen.data.download import DatasetCorruptError
-from rethinkgen.data.own import folder_classes, folder_samples, npz_input
+from rethinkgen.data.npz import npz_input
+from rethinkgen.data.own import folder_classes, folder_samples
 from rethinkgen.data.sources import prepare_dataset, prepared_info
 from rethinkgen.run import RunKeys
 from rethinkgen.user_inputs import user_input_problems

@@ -23,7 +23,8 @@ from rethinkgen.data.download import DatasetCorruptError, DatasetUnavailableErro
 from rethinkgen.data.idx import FASHION_MNIST, MNIST, prepare_idx
 from rethinkgen.data.images import check_images_decode
 from rethinkgen.data.local_copies import LOCAL_COPIES
-from rethinkgen.data.own import class_counts, prepare_image_folder, prepare_npz
+from rethinkgen.data.npz import prepare_npz
+from rethinkgen.data.own import class_counts, prepare_image_folder
 from rethinkgen.data.splits import ImageListSplit, Split
 
 # ---------------------------------------------------------------------------------------
