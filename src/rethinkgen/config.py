@@ -502,7 +502,7 @@ def job_run_spec(config: dict, wildcards, identity: dict, schema_path: str) -> R
     spec = run_spec(config, RunKeys.of(wildcards), defaults)
     if json.loads(json.dumps(spec.identity(), default=str)) != identity:
         raise ConfigError(
-            f"run {spec.keys.subpath}: the config changed since Snakemake "
-            "scheduled this job; run snakemake again"
+            f"run {spec.keys.subpath}: the config (or your data's files or model code) "
+            "changed since Snakemake scheduled this job; run snakemake again"
         )
     return spec
