@@ -4,6 +4,7 @@ read links once and refuse loops; npz files are checked before any job."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -238,3 +239,22 @@ def test_negative_labels_name_the_fix(tmp_path):
     problems = _problems(tmp_path, **arrays)
     assert len(problems) == 1 and "the lowest is -1" in problems[0]
     assert "return_inverse" in problems[0]
+
+
+def test_a_job_whose_data_changed_since_scheduling_stops(tmp_path):
+    """Snakemake's params hold the digest it scheduled; the job recomputes it and stops
+    when the files changed meanwhile (a cluster queue), instead of training other data."""
+    from pathlib import Path
+
+    from rethinkgen.config import ConfigError, job_run_spec
+
+    path = _npz(tmp_path / "d.npz", **_arrays(16, 2))
+    config = _config({"name": "npz", "root": path})
+    scheduled = json.loads(json.dumps(run_spec(config, KEYS).identity()))
+    schema = str(Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml")
+    wildcards = {**KEYS.__dict__}
+    assert job_run_spec(config, wildcards, scheduled, schema).keys == KEYS
+    _npz(tmp_path / "d.npz", **_arrays(16, 2, seed=5))
+    content.forget_digests()  # the job is a new process
+    with pytest.raises(ConfigError, match="your data's files or model code"):
+        job_run_spec(config, wildcards, scheduled, schema)
