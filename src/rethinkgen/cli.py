@@ -20,6 +20,7 @@ from tabulate import tabulate
 
 from rethinkgen import config as config_checks
 from rethinkgen import describe, status, targets
+from rethinkgen.config_checks import oversized
 from rethinkgen.config_files import read_config_file, schema_error_summary
 
 DEFAULT_CONFIG = status.DEFAULT_CONFIG
@@ -50,9 +51,11 @@ def _validate(data: dict, schema: Path, root: str) -> None:
         ) from None
 
 
-def load_checked_config(paths: list[str]) -> dict:
+def load_checked_config(paths: list[str], user_inputs: bool = True) -> dict:
     """The merged config after every check the workflow makes before its first job:
-    strict YAML, the JSON schemas (defaults filled in), `check_config` and `check_beyond`."""
+    strict YAML, the JSON schemas (defaults filled in), `check_config`, `check_beyond`
+    and, with ``user_inputs``, your own models and data (rethinkgen.user_inputs: each
+    factory built and run once, each image decoded, each npz read)."""
     from snakemake.utils import update_config
 
     merged: dict = {}
@@ -62,6 +65,9 @@ def load_checked_config(paths: list[str]) -> dict:
                 f"config file {path} not found (give paths as to snakemake --configfile)"
             )
         update_config(merged, read_config_file(path))
+    problems = oversized(merged)
+    if problems:
+        raise config_checks.ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     schemas = schema_dir()
     _validate(merged, schemas / "config.schema.yaml", "config")
     _validate(merged, schemas / "outputs.schema.yaml", "config")
@@ -73,6 +79,12 @@ def load_checked_config(paths: list[str]) -> dict:
     if problems:
         raise config_checks.ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     describe.fill_descriptions(merged)
+    if user_inputs:
+        from rethinkgen.user_inputs import user_input_problems
+
+        problems = user_input_problems(merged)
+        if problems:
+            raise config_checks.ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     return merged
 
 
