@@ -137,3 +137,31 @@ def test_publish_copies_what_the_blocks_read(tree, tmp_path):
     written = {p.relative_to(page).as_posix() for p in publish(tree, page)}
     assert written == {"figures/fig1b.parquet", "tables/experiments/fig1bc/runs.parquet"}
     assert build_block("sweep fig1b", page) == build_block("sweep fig1b", tree)
+
+
+def test_the_precision_and_batchnorm_gain_blocks(tmp_path):
+    from tests.unit.test_batchnorm_gain import curve, run
+    from tests.unit.test_precision_comparison import runs as precision_runs
+
+    precision = tmp_path / "tables" / "experiments" / "precision"
+    precision.mkdir(parents=True)
+    precision_runs([80, 82, 78], [79, 81, 83]).to_parquet(precision / "runs.parquet")
+    lines = build_block("precision precision", tmp_path).splitlines()
+    assert len(lines) == 4 and "agree (|difference| <= 2 SE)" in lines[2]
+
+    fig2b = tmp_path / "tables" / "experiments" / "fig2b_matched"
+    fig2b.mkdir(parents=True)
+    pd.DataFrame(
+        [run("bn", "inception", 0, 1.0), run("nobn", "inception_nobn", 0, 0.995)]
+    ).to_parquet(fig2b / "runs.parquet")
+    pd.DataFrame(curve("bn", 0, [0.8] * 6) + curve("nobn", 0, [0.7] * 6)).to_parquet(
+        fig2b / "curves.parquet"
+    )
+    lines = build_block("batchnorm_gain fig2b_matched", tmp_path).splitlines()
+    assert lines[2].startswith("| d | 0 | bn / nobn | 12 / 12 | 100.0% / 99.5% | 80.0% / 70.0% |")
+    assert lines[-1] == (
+        "Mean gain over seeds: +10.0 points (n=1); both nets at least 99% on the whole "
+        "training set in 1 of 1 seeds."
+    )
+    with pytest.raises(PageError, match="curves.parquet is missing"):
+        build_block("batchnorm_gain precision", tmp_path)

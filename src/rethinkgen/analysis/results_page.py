@@ -223,11 +223,54 @@ def scorecard_block(root: Path) -> list[str]:
     )
 
 
+def precision_block(root: Path, experiment: str) -> list[str]:
+    """bf16 against fp32 (analysis.precision) over one experiment's runs."""
+    from rethinkgen.analysis.precision import compare_precisions, precision_markdown
+
+    runs = _parquet(root, f"tables/experiments/{experiment}/runs.parquet")
+    return precision_markdown(compare_precisions(runs)).splitlines()
+
+
+def batchnorm_gain_block(root: Path, experiment: str) -> list[str]:
+    """Figure 2b's gain per seed over the last five test evaluations (analysis.batchnorm_gain)."""
+    from rethinkgen.analysis.batchnorm_gain import batchnorm_gains
+
+    base = f"tables/experiments/{experiment}"
+    gains = batchnorm_gains(
+        _parquet(root, f"{base}/curves.parquet"), _parquet(root, f"{base}/runs.parquet")
+    )
+    header = ["dataset", "seed", "nets", "read at epoch", "whole-set train", "test", "gain (sd)"]
+    rows = [
+        [
+            g.dataset,
+            str(g.seed),
+            f"{g.bn_model} / {g.no_bn_model}",
+            f"{g.readout_epoch_bn} / {g.readout_epoch_no_bn}",
+            f"{_pct(g.bn_train_accuracy)} / {_pct(g.no_bn_train_accuracy)}",
+            f"{_pct(g.bn_test_accuracy)} / {_pct(g.no_bn_test_accuracy)}",
+            f"{100 * g.gain:+.1f} ({100 * g.gain_sd_over_evaluations:.1f}) points",
+        ]
+        for g in gains.itertuples()
+    ]
+    if gains.empty:
+        raise PageError(f"{base}: no seed has both a BatchNorm and a no-BatchNorm run")
+    gain = gains["gain"] * 100
+    sd = f" ± {gain.std():.1f}" if len(gain) > 1 else ""
+    summary = (
+        f"Mean gain over seeds: {gain.mean():+.1f}{sd} points (n={len(gain)}); both nets at "
+        f"least 99% on the whole training set in {int(gains['both_fitted'].sum())} of "
+        f"{len(gains)} seeds."
+    )
+    return _table(header, rows) + ["", summary]
+
+
 BLOCKS: dict[str, Callable[..., list[str]]] = {
     "sweep": sweep_block,
     "strict_fit": strict_fit_block,
     "runs": runs_block,
     "scorecard": scorecard_block,
+    "precision": precision_block,
+    "batchnorm_gain": batchnorm_gain_block,
 }
 
 
@@ -239,6 +282,7 @@ PUBLISHED = (
     "tables/*.md",
     "tables/scorecard.parquet",
     "tables/experiments/*/runs.parquet",
+    "tables/experiments/fig2b*/curves.parquet",  # the batchnorm_gain block's curves
 )
 
 
