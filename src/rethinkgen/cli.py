@@ -19,6 +19,7 @@ from tabulate import tabulate
 
 from rethinkgen import __version__, describe, layout, status, targets
 from rethinkgen import config as config_checks
+from rethinkgen.config_checks import oversized
 from rethinkgen.config_files import read_config_file, schema_error_summary
 
 DEFAULT_CONFIG = layout.DEFAULT_CONFIG
@@ -52,9 +53,11 @@ def _validate(data: dict, schema: Path, root: str) -> None:
         ) from None
 
 
-def load_checked_config(paths: list[str]) -> dict:
+def load_checked_config(paths: list[str], user_inputs: bool = True) -> dict:
     """The merged config after every check the workflow makes before its first job:
-    strict YAML, the JSON schemas (defaults filled in), `check_config` and `check_beyond`."""
+    strict YAML, the JSON schemas (defaults filled in), `check_config`, `check_beyond`
+    and, with ``user_inputs``, your own models and data (rethinkgen.user_inputs: each
+    factory built and run once, each image decoded, each npz read)."""
     from snakemake.utils import update_config
 
     merged: dict = {}
@@ -64,6 +67,9 @@ def load_checked_config(paths: list[str]) -> dict:
                 f"config file {path} not found (give paths as to snakemake --configfile)"
             )
         update_config(merged, read_config_file(path))
+    problems = oversized(merged)
+    if problems:
+        raise config_checks.ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     schemas = schema_dir()
     _validate(merged, schemas / "config.schema.yaml", "config")
     _validate(merged, schemas / "outputs.schema.yaml", "config")
@@ -75,6 +81,12 @@ def load_checked_config(paths: list[str]) -> dict:
     if problems:
         raise config_checks.ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     describe.fill_descriptions(merged)
+    if user_inputs:
+        from rethinkgen.user_inputs import user_input_problems
+
+        problems = user_input_problems(merged)
+        if problems:
+            raise config_checks.ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     return merged
 
 
@@ -88,10 +100,13 @@ def resolve_configfiles(given: tuple[str, ...] | list[str]) -> list[str]:
     return files
 
 
-def resolved_config(given: tuple[str, ...] | list[str]) -> tuple[list[str], dict]:
-    """(config files, checked config with its results folder): what the workflow would use."""
+def resolved_config(
+    given: tuple[str, ...] | list[str], user_inputs: bool = True
+) -> tuple[list[str], dict]:
+    """(config files, checked config with its results folder): what the workflow would use;
+    without ``user_inputs``, your own models and images are not built or decoded."""
     files = resolve_configfiles(given)
-    return files, layout.resolve(load_checked_config(files), files)
+    return files, layout.resolve(load_checked_config(files, user_inputs), files)
 
 
 def package_version() -> str:
@@ -165,7 +180,7 @@ def status_command(configfiles, results, experiment, stale_after) -> None:
     Every run of the config, with each accuracy's epoch and the time left; read from the
     runs' files only, so it works while snakemake runs (watch -n 30 rethinkgen status).
     """
-    _, config = resolved_config(configfiles)
+    _, config = resolved_config(configfiles, user_inputs=False)
     status.show(config, results or config["results"], experiment, stale_after)
 
 
@@ -179,7 +194,7 @@ def targets_command(configfiles) -> None:
     """
     from rethinkgen.target_list import target_rows
 
-    files, config = resolved_config(configfiles)
+    files, config = resolved_config(configfiles, user_inputs=False)
     click.echo(
         tabulate(
             target_rows(config),
@@ -212,7 +227,7 @@ def check_config_command(configfiles) -> None:
 def _results_folder(given: str) -> str:
     """A results folder, or the folder of a config file (its `results:` or default)."""
     if given.endswith((".yaml", ".yml")):
-        return resolved_config([given])[1]["results"]
+        return resolved_config([given], user_inputs=False)[1]["results"]
     if not Path(given).is_dir():
         raise click.ClickException(
             f"{given} does not exist: give a results folder a build made (results/<config "
@@ -257,7 +272,7 @@ def export_command(tracker, configfiles, results, out, experiment) -> None:
     from rethinkgen.export import export
 
     if results is None:
-        results = resolved_config(configfiles)[1]["results"]
+        results = resolved_config(configfiles, user_inputs=False)[1]["results"]
     export(tracker, results, out, experiment)
 
 

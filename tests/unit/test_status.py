@@ -141,7 +141,7 @@ def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int)
         "running_here": "running at epoch 3 of 10",
         "running_remote": "running at epoch 4 of 10",
         "crashed_here": "failed after epoch 2 of 10",
-        "stale_remote": "failed after epoch 5 of 10",
+        "stale_remote": "stale, last seen 3h00m ago at epoch 5 of 10 on gpu-node-17",
         "fitted": "stopped at fit, epoch 11",
         "max_epochs": "not fitted within 20 epochs",
         "diverged": "diverged at epoch 2",
@@ -168,7 +168,7 @@ def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int)
     assert summary.startswith(
         "3 of 10 runs finished: 1 met the fit criterion (1 stopped there, 0 trained on to "
         "their budget), 1 not fitted within their budget, 1 diverged; "
-        "4 running, 2 failed, 1 not started"
+        "4 running, 1 failed, 1 not started, 1 stale"
     )
     notes = failure_notes(list(statuses.values()))
     assert any(n.startswith("not fitted within 20 epochs: raise max_epochs") for n in notes)
@@ -180,7 +180,7 @@ def test_a_remote_run_with_slow_epochs_is_not_called_stale_early(tmp_path: Path)
     plant_progress(run, tmp_path, 1, host="gpu-node-3", age_s=25)
     assert grid_status([run], tmp_path, stale_after_s=10, now=NOW)[0].state == "running"
     plant_progress(run, tmp_path, 1, host="gpu-node-3", age_s=31)
-    assert grid_status([run], tmp_path, stale_after_s=10, now=NOW)[0].state == "failed"
+    assert grid_status([run], tmp_path, stale_after_s=10, now=NOW)[0].state == "stale"
 
 
 def test_durations_read_naturally():

@@ -65,7 +65,7 @@ def test_device_cuda_without_a_gpu_stops_training_but_not_data_jobs(tmp_path):
     assert (tmp_path / DATA).is_file()
     training = run(tmp_path, TRAINED, *cuda)
     assert training.returncode != 0
-    assert "training.device is 'cuda' but torch" in training.stderr
+    assert "training.device is 'cuda' for run " in training.stderr
     assert not (tmp_path / "results/data").exists()  # stopped before the first job
 
 
@@ -104,3 +104,12 @@ def test_unknown_target_lists_the_short_targets(tmp_path):
     output = result.stdout + result.stderr
     assert "no target named 'fig9'. Targets: " in output and "fig1a, fig1b, fig1c" in output
     assert "--list-target-rules" in output and "MissingRuleException" not in output
+
+
+@pytest.mark.skipif(not NEEDS_CUDA, reason="a GPU is present: the check lets everything run")
+def test_device_cuda_by_override_stops_before_any_job(tmp_path):
+    """`override=` reaches the run by another road than `training:`: the same stop."""
+    training = run(tmp_path, TRAINED, "--config", "override={device: cuda}")
+    assert training.returncode != 0
+    assert "training.device is 'cuda' for run fashion_mnist_tiny/" in training.stderr
+    assert not (tmp_path / "results/data").exists()  # stopped before the first job

@@ -14,13 +14,17 @@ from rethinkgen.config import (
     canonical_spec,
     check_config,
     data_seed_of,
+    dataset_identity,
     experiment_budget,
     experiment_runs,
     retype_cli_strings,
+    rule_settings,
+    run_settings,
     run_spec,
     spec_defaults,
 )
 from rethinkgen.run import RUN_PATTERN, RunKeys, RunPaths
+from rethinkgen.config_checks import oversized
 from rethinkgen.config_files import schema_error_summary
 from rethinkgen.describe import fill_descriptions, settings_caption
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
@@ -48,6 +52,9 @@ def validate_config(data, schema, root="config"):
         ) from None
 
 
+# A YAML alias bomb (in override= or a file) stops here, before any check walks it.
+if oversized(config):
+    raise ConfigError("invalid config:\n  - " + "\n  - ".join(oversized(config)))
 # Snakemake reads nested --config values (training='{max_epochs: 3}') as strings.
 with open(os.path.join(WORKFLOW_DIR, "workflow", "schemas", "config.schema.yaml")) as f:
     CONFIG_SCHEMA = yaml.safe_load(f)
@@ -81,7 +88,7 @@ def res(path):
 RUN_PATHS = RunPaths.of(RUN_PATTERN, RESULTS)
 # Prepared and corrupted data, per data seed (replicate_data_seeds gives each replicate its own).
 DATASET_DIR = "resources/datasets/{dataset}/data_seed{data_seed}"
-CORRUPTED_DIR = res("data/{dataset}/{corruption}/data_seed{data_seed}")
+CORRUPTED_DIR = res(targets.CORRUPTED_DIR)
 
 
 wildcard_constraints:
@@ -137,7 +144,9 @@ def get_run_priority(wildcards):
 # still trains on a GPU where the job's host has one; `--set-resources train_model:gpu=1`
 # (e.g. in a profile) claims one without changing the config. Constants, not functions:
 # Snakemake skips a call per job (10,000 jobs).
-TRAIN_RESOURCES = gpu_share.train_job_resources(config["training"])
+# Read with `override` and every run's own device (rethinkgen.config.rule_settings).
+RULE_SETTINGS = rule_settings(config)
+TRAIN_RESOURCES = gpu_share.train_job_resources(RULE_SETTINGS)
 
 
 # `--resources gpu=G` with k runs per GPU: at most G * k training jobs at once, and each
@@ -147,7 +156,7 @@ def _resource_value(name):
     return getattr(resource, "value", resource)
 
 
-RUNS_PER_GPU = gpu_share.runs_per_gpu(config["training"])
+RUNS_PER_GPU = gpu_share.runs_per_gpu(RULE_SETTINGS)
 GPU_SLOT_LIMIT = gpu_share.slot_limit(
     _resource_value("gpu"), _resource_value("gpu_slots"), RUNS_PER_GPU
 )
@@ -174,9 +183,18 @@ onstart:
     executor = getattr(workflow.executor_plugin, "name", None)
     problem = preflight.missing_executor_commands(executor)
     if not problem and workflow.local_exec and not workflow.touch:
-        jobs = (job.rule.name for job in workflow.dag.needrun_jobs())
-        if preflight.runs_training(jobs):
-            problem = gpu_share.missing_gpu_message(config["training"])
+        runs = [
+            RunKeys.of(job.wildcards)
+            for job in workflow.dag.needrun_jobs()
+            if preflight.runs_training([job.rule.name])
+        ]
+        found = preflight.cuda_run(runs, lambda run: run_settings(config, run))
+        if found:
+            run, settings = found
+            where = (
+                f" for run {run.subpath} (with its model's settings and override)"
+            )
+            problem = gpu_share.missing_gpu_message(settings, where)
     if problem:
         raise WorkflowError(problem)
 
@@ -200,9 +218,8 @@ def training_targets():
 
 
 def get_dataset_spec(wildcards):
-    return canonical_spec(
-        config["datasets"][wildcards.dataset], SPEC_DEFAULTS["datasets"]
-    )
+    """The canonical spec; for your own data with its files' digest (rebuilt on change)."""
+    return dataset_identity(config, wildcards.dataset, SPEC_DEFAULTS)
 
 
 def get_corruption_spec(wildcards):

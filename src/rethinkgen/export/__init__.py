@@ -12,6 +12,8 @@ The results folder is the config's (default results/<config name>); the export g
 
 from __future__ import annotations
 
+import sys
+
 from rethinkgen.config import ConfigError
 from rethinkgen.export.runs import finished_runs
 
@@ -20,7 +22,10 @@ FOLDERS = {"tensorboard": "tensorboard_export", "mlflow": "mlflow"}  # under the
 
 def export(tracker: str, results: str, out: str | None, experiment: str = "rethinkgen") -> None:
     """`rethinkgen export TRACKER`: every finished run under ``results`` to ``out``."""
-    runs = finished_runs(results)
+    skipped: list[str] = []
+    runs = finished_runs(results, skipped)
+    for line in skipped:  # one line per damaged run; the others are exported
+        print(line, file=sys.stderr)
     if not runs:
         raise ConfigError(
             f"nothing to export: no finished run (run_info.json + metrics.parquet) "

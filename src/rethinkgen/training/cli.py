@@ -23,7 +23,14 @@ import sys
 from pathlib import Path
 
 from rethinkgen.data.splits import load_split
-from rethinkgen.io import LOG_FORMAT, file_sha256, sweep_temp_files, write_json, write_parquet
+from rethinkgen.io import (
+    LOG_FORMAT,
+    exclusive_lock,
+    file_sha256,
+    sweep_temp_files,
+    write_json,
+    write_parquet,
+)
 from rethinkgen.run import DATA_SPEC_KEYS, RunSpec
 from rethinkgen.schemas import METRICS
 from rethinkgen.training import distributed, gpu_share
@@ -154,6 +161,11 @@ def run_training(
     ranks read it, and it shows what the job trained with.
     """
     paths = spec.paths(results)
+    with exclusive_lock(paths.checkpoint_dir / "run.lock", f"run {spec.keys.subpath}"):
+        _run_locked(spec, paths, threads, log_path, train, test, metrics, info, model)
+
+
+def _run_locked(spec, paths, threads, log_path, train, test, metrics, info, model) -> None:
     write_json(spec.to_dict(), paths.spec)
     files = dict(
         train=train,
