@@ -6,7 +6,8 @@ Built from files alone: each run's ``progress.json`` and ``live_metrics.parquet`
 its checkpoint, written after every epoch by :mod:`rethinkgen.training.live`) and its
 ``run_info.json`` (written when it ends). A run is
 
-* finished (``fitted at epoch e``, ``finished at epoch n``, ``diverged at epoch e``) when
+* finished (``stopped at fit, epoch e``, ``trained n epochs; met the fit criterion at e``,
+  ``not fitted within n epochs``, ``diverged at epoch e``) when
   ``run_info.json`` exists and no later progress shows it training again;
 * ``running at epoch k of n`` when ``progress.json`` exists and its process is alive: on
   this host, its pid exists; on another host (a Slurm node), it wrote progress within
@@ -160,6 +161,10 @@ def _accuracies(read, *args) -> dict:
     )
 
 
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'' if count == 1 else 's'}"
+
+
 def _finished_status(run: RunKeys, info: dict, log: Path) -> RunStatus:
     status, epochs, fitted_at = info["status"], info["epochs"], info.get("epochs_to_fit")
     if status == "fitted":
@@ -167,9 +172,12 @@ def _finished_status(run: RunKeys, info: dict, log: Path) -> RunStatus:
     elif status == "diverged":
         state, detail = "diverged", f"diverged at epoch {epochs}"
     elif fitted_at:
-        state, detail = "finished", f"trained {epochs} epochs; met the fit criterion at {fitted_at}"
+        state, detail = (
+            "finished",
+            f"trained {_epochs(epochs)}; met the fit criterion at {fitted_at}",
+        )
     else:
-        state, detail = "finished", f"not fitted within {epochs} epochs"
+        state, detail = "finished", f"not fitted within {_epochs(epochs)}"
     if info.get("mixed_code"):  # resumed across a code change: run_info lists each version
         detail += " (mixed code)"
     return RunStatus(
@@ -419,7 +427,8 @@ def failure_notes(statuses: list[RunStatus]) -> list[str]:
     if budgets:
         raise_to = 2 * budgets[-1]
         notes.append(
-            f"not fitted within {', '.join(map(str, budgets))} epochs: raise max_epochs, e.g. "
+            f"not fitted within {', '.join(map(str, budgets))} "
+            f"epoch{'' if budgets == [1] else 's'}: raise max_epochs, e.g. "
             f"for one run: snakemake --cores 2 <its run_info.json> --config "
             f"override='{{max_epochs: {raise_to}}}', or the experiment's max_epochs in the "
             'config (docs/operations.md, "One run alone")'

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import yaml
 
-from rethinkgen.status import main as status_main
+from rethinkgen.cli import main as rethinkgen
 from tests.workflow.dag import ROOT
 
 RUN = "fashion_mnist_tiny/mlp_1x512/true_labels/none/seed0"
-TARGET = f"results/runs/{RUN}/metrics.parquet"
+TARGET = f"results/config/runs/{RUN}/metrics.parquet"  # config.yaml: results/config
 
 
 def write_npz(path: Path, n: int, k: int, seed: int) -> None:
@@ -71,6 +71,6 @@ def test_an_overwritten_npz_retrains_its_run(tmp_path, capsys, monkeypatch):
     assert "prepare_dataset" in dry.stdout and "train_model" in dry.stdout
 
     monkeypatch.chdir(work)
-    status_main(["--configfile", str(path), "--experiment", "fig1a"])
+    assert rethinkgen(["status", "--configfile", str(path), "--experiment", "fig1a"]) == 0
     out = capsys.readouterr().out
-    assert "outdated (finished at epoch 1" in out and "the dataset's files" in out
+    assert "outdated (not fitted within 1 epoch;" in out and "the dataset's files" in out
