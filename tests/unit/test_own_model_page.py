@@ -27,7 +27,10 @@ def test_verdict_says_fit_and_chance():
     text = verdict(_runs(), "mine")
     assert text.startswith("`mine` reached 96.0% training accuracy on completely random labels")
     assert (
-        "did not meet the fit criterion within 30 epochs" in text and "chance being 10.0%" in text
+        "did not meet the fit criterion within 30 epochs" in text
+        and "chance being 10.0%" in text
+        and "not fitted within 30 epochs: raise max_epochs" in text
+        and "override='{max_epochs: 60}'" in text
     )
     fitted = verdict(_runs(epochs_to_fit=[4, 12]), "mine")
     assert "met the fit criterion after 12 epochs (true labels: 4)" in fitted

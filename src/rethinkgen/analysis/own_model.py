@@ -55,6 +55,12 @@ def verdict(runs: pd.DataFrame, model: str) -> str:
         if pd.notna(fit)
         else f"did not meet the fit criterion within {random['max_epochs'].max():.0f} epochs"
     )
+    if pd.isna(fit):  # say how to give it a larger budget (docs/own-model.md)
+        when += (
+            f" (not fitted within {random['max_epochs'].max():.0f} epochs: raise max_epochs, "
+            "e.g. `--config override='{max_epochs: "
+            f"{2 * int(random['max_epochs'].max())}}}'` or the experiment's `max_epochs`)"
+        )
     return (
         f"`{model}` reached {random['final_train_accuracy'].mean():.1%} training accuracy on "
         f"completely random labels and {when}; its test accuracy there is "
