@@ -17,7 +17,7 @@ CFG=(--configfile tests/cluster/slurm-slice.yaml tests/cluster/groups.yaml)
 "$PY" -m snakemake --cores 2 --until corrupt_dataset "${CFG[@]}" >/dev/null 2>&1
 measure() {  # label, extra profile args...
   local label=$1; shift
-  rm -rf results/runs .snakemake/slurm_logs
+  rm -rf results/slurm-slice+groups/runs .snakemake/slurm_logs  # results/<config names>/
   local t0 t1
   t0=$(date +%s.%N)
   "$PY" -m snakemake --profile slurm "$@" --profile tests/cluster/ci-profile "${CFG[@]}" \
@@ -25,7 +25,7 @@ measure() {  # label, extra profile args...
   t1=$(date +%s.%N)
   printf '%-10s %6.1f s  %2d Slurm jobs  %d runs\n' "$label" "$(echo "$t1 - $t0" | bc)" \
     "$(grep -c 'submitted with SLURM jobid' "$label.log")" \
-    "$(ls results/runs/*/*/*/*/*/run_info.json | wc -l)"
+    "$(ls results/slurm-slice+groups/runs/*/*/*/*/*/run_info.json | wc -l)"
 }
 for _ in $(seq "$REPEATS"); do
   measure ungrouped
