@@ -14,7 +14,7 @@ from rethinkgen.training.models import build_model
 from rethinkgen.training.preprocess import BatchPipeline, make_batches
 from rethinkgen.training.protocol import build_optimizer
 from rethinkgen.training.settings import TrainConfig
-from rethinkgen.training.validation import test_halves
+from rethinkgen.training.validation import split_test_halves
 
 
 def resolve_device(name: str) -> torch.device:
@@ -106,7 +106,7 @@ def setup(cfg: TrainConfig, train_split, test_split, held_out: dict | None = Non
     train_batches = make_batches(train_split, cfg, True, device, shard)
     scored = label_subsets(train_split) | (held_out or {})
     if cfg.test_halves:
-        scored |= test_halves(test_split, cfg.seed)
+        scored |= split_test_halves(test_split, cfg.seed)
     return Session(
         model=model,
         step_model=step_model,

@@ -32,7 +32,7 @@ def hold_out(train_split, fraction: float, seed: int) -> tuple[object, dict]:
     )
 
 
-def test_halves(test_split, seed: int) -> dict:
+def split_test_halves(test_split, seed: int) -> dict:
     """{"test_pick": half, "test_score": the other half} of the test split, drawn with the
     run's seed: one half picks an epoch, the other scores the pick without bias."""
     n = len(test_split)
