@@ -406,9 +406,11 @@ def own_model_page_input(wildcards):
         "sweep": tables.format(OWN_MODEL["sweep"], "runs"),
         "dynamics": tables.format(OWN_MODEL["dynamics"], "curves"),
     }
-    parts = ("randomizations", "sweep", "dynamics")
-    keys = [key for part in parts for key in OWN_MODEL[f"{part}_figures"]]
-    return files | {"figures": [f"results/figures/{key}.png" for key in keys]}
+    keys = [key for part in ("randomizations", "sweep") for key in OWN_MODEL[f"{part}_figures"]]
+    figures = [f"results/figures/{key}.png" for key in keys] + [
+        f"results/figures/beyond/{key}.png" for key in OWN_MODEL["dynamics_figures"]
+    ]
+    return files | {"figures": figures}
 
 
 def own_model_source(wildcards):
