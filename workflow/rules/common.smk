@@ -372,9 +372,7 @@ def beyond_input(wildcards):
     if spec["kind"] in THEORY_KINDS:
         files["solves"] = f"results/theory/activations/{wildcards.beyond_key}.parquet"
     if spec["kind"] in RUN_INFO_KINDS:
-        files["infos"] = run_files(
-            experiment_runs(config, spec["experiment"]), "info"
-        )
+        files["infos"] = run_files(experiment_runs(config, spec["experiment"]), "info")
     return files
 
 
@@ -406,7 +404,11 @@ def own_model_page_input(wildcards):
         "sweep": tables.format(OWN_MODEL["sweep"], "runs"),
         "dynamics": tables.format(OWN_MODEL["dynamics"], "curves"),
     }
-    keys = [key for part in ("randomizations", "sweep") for key in OWN_MODEL[f"{part}_figures"]]
+    keys = [
+        key
+        for part in ("randomizations", "sweep")
+        for key in OWN_MODEL[f"{part}_figures"]
+    ]
     figures = [f"results/figures/{key}.png" for key in keys] + [
         f"results/figures/beyond/{key}.png" for key in OWN_MODEL["dynamics_figures"]
     ]
