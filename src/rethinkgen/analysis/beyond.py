@@ -16,6 +16,7 @@ import pandas as pd
 from rethinkgen.analysis import (
     activations,
     capacity,
+    capacity_figure,
     memorization,
     wd_claims,
     wd_figure,
@@ -181,7 +182,7 @@ def plot(kind: str, output: Output):
     if kind == "memorization_dynamics":
         return memorization.plot_memorization(output.curves, output.table)
     if kind == "capacity_vs_samples":
-        return capacity.plot_capacity(output.table)
+        return capacity_figure.plot_capacity(output.table)
     if kind == "expressivity_activations":
         return activations.plot_activations(
             output.table[output.table["part"] == "solve"].dropna(axis=1, how="all")
