@@ -142,7 +142,10 @@ def test_capacity_yardstick_for_k_outputs():
 
 
 def test_capacity_boundary_interval_and_size_laws(tmp_path):
-    output = beyond.build(CAPACITY, pd.DataFrame(), capacity_runs(), {"models": MODELS})
+    runs = capacity_runs()
+    curves = runs.assign(split="train", epoch=2, step=8, accuracy=0.5, loss=1.0)
+    output = beyond.build(CAPACITY, curves, runs, {"models": MODELS})
+    assert len(output.curves) == len(runs)  # per run and epoch
     bounds = capacity.boundaries(output.table).set_index("n_train")
     # n = 100 needs 0.9 x 1,884 = 1,696 parameters: width 3 (2,395), not 2 (1,600)
     assert (bounds.loc[100, "width"], bounds.loc[100, "width_below"]) == (3, 2)
@@ -384,8 +387,10 @@ def test_activations_table_has_both_parts(tmp_path):
     runs = capacity_runs()
     runs = runs[runs["model"].isin(models)]
     spec = {"kind": "expressivity_activations", "experiment": "e"}
-    output = beyond.build(spec, pd.DataFrame(), runs, {"models": models}, solves)
+    curves = runs.assign(split="train", epoch=1, step=8, accuracy=0.5, loss=1.0)
+    output = beyond.build(spec, curves, runs, {"models": models}, solves)
     assert set(output.table["part"]) == {"solve", "trained"}
+    assert len(output.curves) == len(runs) and set(output.curves["model"]) == {"w4", "w6"}
     assert "x1, tanh: exact up to n = none, residual 5e-01" in output.finding
     assert "||w|| up to 2.0e+16" in output.finding and ">= 2e+14 (bound)" in output.finding
     assert roundtrip(output, "expressivity_activations", tmp_path) == output.finding

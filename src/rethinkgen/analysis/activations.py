@@ -16,6 +16,10 @@ from matplotlib.figure import Figure
 from rethinkgen.analysis.capacity import mlp_runs
 
 TRAINED_COLUMNS = [
+    "dataset",
+    "model",
+    "corruption",
+    "regularizer",
     "activation",
     "n_train",
     "hidden",

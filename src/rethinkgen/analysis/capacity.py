@@ -107,7 +107,8 @@ TABLE_COLUMNS = [
 def capacity_table(runs: pd.DataFrame, models: dict) -> pd.DataFrame:
     """One row per run (seed, width, n, budget): the parquet the finding is derived from."""
     table = mlp_runs(runs, models)
-    columns = ["dataset", "model", *[c for c in TABLE_COLUMNS if c in table]]
+    keys = ["dataset", "model", "corruption", "regularizer"]
+    columns = [*keys, *[c for c in TABLE_COLUMNS if c in table]]
     return table.sort_values(["budget_arm", "n_train", "hidden", "seed"])[columns]
 
 
