@@ -391,7 +391,9 @@ def test_activations_table_has_both_parts(tmp_path):
     output = beyond.build(spec, curves, runs, {"models": models}, solves)
     assert set(output.table["part"]) == {"solve", "trained"}
     assert len(output.curves) == len(runs) and set(output.curves["model"]) == {"w4", "w6"}
-    assert "x1, tanh: exact up to n = none, residual 5e-01" in output.finding
+    assert "x1, tanh: every draw exact up to n = none, 0/1 at n = 10 (residual up to 5e-01)" in (
+        output.finding
+    )
     assert "||w|| up to 2.0e+16" in output.finding and ">= 2e+14 (bound)" in output.finding
     assert roundtrip(output, "expressivity_activations", tmp_path) == output.finding
     markdown = beyond.render_markdown("expressivity_activations", output)

@@ -66,15 +66,19 @@ def activations_finding(solves: pd.DataFrame, trained: pd.DataFrame) -> str:
     largest n, the output-weight norm and first-layer scale; ReLU at its largest n; and
     how often SGD fitted random labels per activation."""
     solves = solves.assign(output_weight_norm=_weight_norm(solves))
+    solves = solves.astype({"n": int})
     parts = []
     for (scaling, activation), rows in solves.groupby(["scaling", "activation"], sort=False):
-        exact_n = rows.groupby("n")["exact"].all()
+        all_exact = rows.groupby("n")["exact"].all()
+        # the largest n up to which every draw at every n was exact
+        exact_upto = all_exact.index[all_exact.cummin()].max() if all_exact.iloc[0] else None
         largest = rows[rows["n"] == rows["n"].max()]
-        exact_upto = int(exact_n[exact_n].index.max()) if exact_n.any() else None
+        exact_there = f"{int(largest['exact'].sum())}/{len(largest)}"
         parts.append(
-            f"{scaling}, {activation}: exact up to n = {exact_upto or 'none'}, residual "
-            f"{largest['relative_residual'].max():.0e} at n = {int(largest['n'].iloc[0])}, "
-            f"||w|| up to {rows['output_weight_norm'].max():.1e}, first-layer scale up to "
+            f"{scaling}, {activation}: every draw exact up to n = {exact_upto or 'none'}, "
+            f"{exact_there} at n = {int(largest['n'].iloc[0])} (residual up to "
+            f"{largest['relative_residual'].max():.0e}), ||w|| up to "
+            f"{rows['output_weight_norm'].max():.1e}, first-layer scale up to "
             f"{rows['first_layer_scale'].max():.2g}, {_condition_text(rows)}"
         )
     column = "exact_weights_float64_residual"
