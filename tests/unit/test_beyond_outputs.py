@@ -6,6 +6,8 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
+from pathlib import Path  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -422,3 +424,14 @@ def test_beyond_outputs_and_checks():
     assert any("must set `target: beyond`" in p for p in problems)
     assert any("'x' is not defined" in p for p in problems)
     assert any("needs a `theory:` section" in p for p in problems)
+
+
+def test_published_activations_finding_rederives_from_its_parquet():
+    """docs/results/beyond: the remade activations table's finding line, every number of
+    it, comes back from the published per-run Parquet alone."""
+    folder = Path(__file__).resolve().parents[2] / "docs" / "results" / "beyond" / "tables"
+    table = read_parquet(folder / "expressivity_activations.parquet")
+    published = (folder / "expressivity_activations.md").read_text().splitlines()[2]
+    assert published == f"**Finding.** {beyond.finding('expressivity_activations', table)}"
+    curves = read_parquet(folder / "expressivity_activations_curves.parquet")
+    assert set(curves["seed"]) == set(range(5)) and len(curves) > 0
