@@ -12,6 +12,7 @@ import pytest
 import tomllib
 import yaml
 
+from rethinkgen.run import RunKeys
 from rethinkgen.training import distributed
 from tests.workflow.dag import ROOT, snakemake
 
@@ -154,10 +155,9 @@ def test_torchrun_ranks_get_the_package_path(monkeypatch, tmp_path):
 
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.setattr(distributed.subprocess, "run", fake_run)
-    files = {k: tmp_path / k for k in ("train", "test", "metrics", "info", "model")}
-    distributed.launch(
-        2, {"seed": 0}, checkpoint=None, threads=2, log_path=tmp_path / "log", **files
-    )
+    paths = RunKeys("d", "m", "c", "r", 0).paths(tmp_path / "results")
+    paths.log.parent.mkdir(parents=True)
+    distributed.launch(2, paths, train=tmp_path / "train", test=tmp_path / "test", threads=2)
     assert seen["PYTHONPATH"].split(":")[0] == str(ROOT / "src")
 
 
