@@ -56,6 +56,32 @@ def test_the_run_path_pattern_is_spelled_once():
     assert [line.split(":")[0] for line in found] == ["src/rethinkgen/run.py"], found
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        '"corruption", "regularizer", "seed"',  # the run-key list
+        '"metrics.parquet"',
+        '"run_info.json"',
+        '"model.pt"',
+        '"last.pt"',
+        '"run.json"',
+        '"live_metrics.parquet"',
+        '"progress.json"',
+        '"train.log"',
+    ],
+)
+def test_the_run_keys_and_file_names_are_spelled_once(spelling):
+    """The run-key list and every file name of a run are written in rethinkgen/run.py only:
+    everything else takes a RunPaths (the rule's) or RUN_KEYS."""
+    found = subprocess.run(
+        ["git", "grep", "-n", "-F", spelling, "--", "src", "workflow"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert [line.split(":")[0] for line in found] == ["src/rethinkgen/run.py"], found
+
+
 def test_the_arrow_schema_is_the_only_metrics_schema(tmp_path: Path):
     """The engine's frame, the live file and metrics.parquet all have schemas.METRICS."""
     cfg = config(max_epochs=1)

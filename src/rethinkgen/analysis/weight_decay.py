@@ -22,7 +22,9 @@ import math
 import numpy as np
 import pandas as pd
 
-RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
+from rethinkgen.run import RUN_KEYS as _RUN_KEYS
+
+RUN_KEYS = list(_RUN_KEYS)
 
 
 def decay_factor(step_lrs, weight_decay: float, momentum: float) -> float:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from rethinkgen.io import read_json
-from rethinkgen.run import RUN_KEYS
+from rethinkgen.run import RUN_KEYS, RunPaths
 
 
 @dataclass(frozen=True)
@@ -58,20 +58,18 @@ def flatten(settings: dict, prefix: str = "") -> dict:
 
 def finished_runs(results: str | Path) -> list[FinishedRun]:
     """Every run under results/runs with both its run_info.json and metrics.parquet."""
-    root = Path(results) / "runs"
     found = []
-    for info_path in sorted(root.glob("**/run_info.json")):
-        metrics_path = info_path.with_name("metrics.parquet")
-        if not metrics_path.is_file():
+    for paths in RunPaths.found(results):
+        if not paths.metrics.is_file():
             continue
-        digest = hashlib.sha256(info_path.read_bytes() + metrics_path.read_bytes()).hexdigest()
+        info_bytes, metrics_bytes = paths.info.read_bytes(), paths.metrics.read_bytes()
         found.append(
             FinishedRun(
-                str(info_path.parent.relative_to(root)),
-                info_path.parent,
-                read_json(info_path),
-                pd.read_parquet(metrics_path),
-                digest,
+                str(paths.run_dir.relative_to(Path(results) / "runs")),
+                paths.run_dir,
+                read_json(paths.info),
+                pd.read_parquet(paths.metrics),
+                hashlib.sha256(info_bytes + metrics_bytes).hexdigest(),
             )
         )
     return found
