@@ -25,6 +25,7 @@ from rethinkgen.config_checks import (
     warn_large_batches,
 )
 from rethinkgen.run import RunKeys, RunSpec
+from rethinkgen.training.settings import TRAINING_KEYS
 
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
@@ -82,6 +83,7 @@ def check_config(config: dict, report_dir: str | None = None) -> None:
             problems.append(
                 f"models.{key}: arch mlp needs 'hidden' (a list of layer widths, e.g. [512])"
             )
+    problems += override_problems(config)
     problems += _theory_references(config)
     problems += _output_references(config)
     if report_dir is not None:
@@ -240,6 +242,28 @@ def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:
 
 # Training keys that only the rules read (how many jobs share a GPU): top-level only.
 RULE_ONLY_KEYS = ("runs_per_gpu",)
+# Settings a command-line `override` cannot change in a run, and why: the rules read them
+# from `training:` when Snakemake builds the jobs, or the rule's own setting wins.
+OVERRIDE_REFUSED = {
+    "device": "the GPU claim and the GPU check at start are decided from training.device",
+    "runs_per_gpu": "the rules read it from training.runs_per_gpu when building the jobs",
+    "num_threads": "a training job uses the threads Snakemake gives it",
+}
+
+
+def override_problems(config: dict) -> list[str]:
+    """Each key of ``override`` that could not take effect in a run, with the keys that can."""
+    refused = [key for key in config.get("override") or {} if key in OVERRIDE_REFUSED]
+    if not refused:
+        return []
+    allowed = ", ".join(sorted(k for k in TRAINING_KEYS if k not in OVERRIDE_REFUSED))
+    return [
+        f"override.{key}: cannot take effect in a run ({OVERRIDE_REFUSED[key]}); set "
+        f"training.{key} instead. An override may set: {allowed}"
+        for key in refused
+    ]
+
+
 SPEC_SECTIONS = {
     "datasets": "dataset",
     "models": "model",

@@ -171,6 +171,29 @@ def _role(f: dataclasses.Field) -> str:
     return f.metadata.get("role", IDENTITY)
 
 
+# Fields set from the run's spec (its keys, model and regularizer) and from the
+# experiments' budgets (rethinkgen.config.shared_budget), never from a `training:` section.
+FROM_SPEC = (
+    "model_spec",
+    "lr",
+    "seed",
+    "dataset",
+    "model",
+    "corruption",
+    "regularizer",
+    "weight_decay",
+    "weight_decay_scope",
+    "dropout",
+    "random_crop",
+    "augment",
+    "data_digest",
+    "spec",
+)
+FROM_BUDGETS = ("min_epochs", "readout_epochs", "score_at_fit")
+# What a config's `training:` (a model's, a regularizer's, the override) may set here.
+TRAINING_KEYS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in FROM_SPEC + FROM_BUDGETS
+)
 IDENTITY_SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if _role(f) == IDENTITY)
 SCHEDULING_SETTINGS = tuple(
     f.name for f in dataclasses.fields(TrainConfig) if _role(f) == SCHEDULING and f.name != "spec"
