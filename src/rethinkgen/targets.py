@@ -95,7 +95,6 @@ FIGURE_KINDS = (
     "expressivity_activations",
     "weight_decay_failure",
 )
-RUN_INFO_KINDS = ("weight_decay_failure",)  # read the runs' run_info.json (weight norms)
 THEORY_KINDS = ("expressivity_activations",)
 
 

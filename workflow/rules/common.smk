@@ -331,7 +331,6 @@ def get_expressivity_mem_mb(wildcards):
 
 # ---- beyond the paper (beyond.smk)
 from rethinkgen.targets import (
-    RUN_INFO_KINDS,
     THEORY_KINDS,
     beyond_outputs,
     check_beyond,
@@ -365,16 +364,17 @@ def beyond_caption(wildcards):
 
 
 def beyond_input(wildcards):
-    """The experiment's aggregated runs (and curves), and the exact solves if any."""
+    """The experiment's aggregated runs (and curves), each run's run_info.json (the
+    settings it trained with), and the exact solves if any."""
     spec = beyond_spec(wildcards)
     base = f"results/tables/experiments/{spec['experiment']}"
-    files = {"curves": f"{base}/curves.parquet", "runs": f"{base}/runs.parquet"}
+    files = {
+        "curves": f"{base}/curves.parquet",
+        "runs": f"{base}/runs.parquet",
+        "infos": run_files(experiment_runs(config, spec["experiment"]), "info"),
+    }
     if spec["kind"] in THEORY_KINDS:
         files["solves"] = f"results/theory/activations/{wildcards.beyond_key}.parquet"
-    if spec["kind"] in RUN_INFO_KINDS:
-        files["infos"] = run_files(
-            experiment_runs(config, spec["experiment"]), "info"
-        )
     return files
 
 

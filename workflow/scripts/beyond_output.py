@@ -22,14 +22,14 @@ with rule_logging(snakemake.log[0]):
     curves, runs = read_parquet(snakemake.input.curves), read_parquet(snakemake.input.runs)
     inputs = snakemake.input.keys()
     solves = read_parquet(snakemake.input.solves) if "solves" in inputs else None
-    infos = [json.load(open(p)) for p in snakemake.input.infos] if "infos" in inputs else None
+    infos = [json.load(open(p)) for p in snakemake.input.infos]  # each run's own settings
     if "png" in snakemake.output.keys():
         set_style()
-        fig = beyond.plot(kind, curves, runs, snakemake.config, solves, infos)
+        fig = beyond.plot(kind, curves, runs, infos, solves)
         fig.savefig(snakemake.output.png, dpi=150, bbox_inches="tight")
         fig.savefig(snakemake.output.pdf, bbox_inches="tight")
     else:
-        table, finding = beyond.build(kind, curves, runs, snakemake.config, solves, infos)
+        table, finding = beyond.build(kind, curves, runs, infos, solves)
         write_parquet(table, snakemake.output.parquet)
         with atomic_path(snakemake.output.md) as tmp:
             tmp.write_text(beyond.render_markdown(kind, table, finding))

@@ -14,6 +14,7 @@ from rethinkgen.analysis import (
     activations,
     capacity,
     memorization,
+    run_settings,
     wd_figure,
     weight_decay,
 )
@@ -96,42 +97,39 @@ def build(
     kind: str,
     curves: pd.DataFrame,
     runs: pd.DataFrame,
-    config: dict,
+    infos: list[dict],
     solves: pd.DataFrame | None = None,
-    infos: list[dict] | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    """(per-run table, finding) of one output kind."""
+    """(per-run table, finding) of one output kind. ``infos``: the runs' run_info.json,
+    where every setting an analysis needs comes from (analysis/run_settings.py)."""
     if kind == "memorization_dynamics":
         table = memorization.memorization_table(curves)
         return table, memorization.memorization_finding(table)
     if kind == "capacity_vs_samples":
-        table = capacity.capacity_table(runs, config["models"])
+        table = capacity.capacity_table(runs, run_settings.recorded_specs(infos, "model"))
         return table, capacity.capacity_finding(table)
     if kind == "expressivity_activations":
         if solves is None:
             raise ValueError("expressivity_activations needs the theory solves")
-        trained = activations.trained_table(runs, config["models"])
+        models = run_settings.recorded_specs(infos, "model")
+        trained = activations.trained_table(runs, models)
         return (
-            activations.activations_table(solves, runs, config["models"]),
+            activations.activations_table(solves, runs, models),
             activations.activations_finding(solves, trained),
         )
     if kind == "weight_decay_failure":
-        table = weight_decay_runs(curves, runs, config, infos)
+        table = weight_decay_runs(curves, runs, infos)
         return table, weight_decay.weight_decay_finding(table)
     raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
 
 
-def weight_decay_runs(curves, runs, config, infos) -> pd.DataFrame:
-    if infos is None:
-        raise ValueError("weight_decay_failure needs the runs' run_info.json (weight norms)")
-    training = config["training"]
+def weight_decay_runs(curves, runs, infos) -> pd.DataFrame:
     table = weight_decay.weight_decay_table(
         runs,
         curves,
         weight_decay.norms_frame(infos),
-        config["regularizers"],
-        float(training.get("momentum", 0.9)),
-        float(training.get("lr_decay_every_steps") or 391),
+        run_settings.recorded_specs(infos, "regularizer"),
+        run_settings.schedules(infos),
     )
     return table.assign(fitted=table["outcome"] == "fitted")
 
@@ -140,19 +138,19 @@ def plot(
     kind: str,
     curves: pd.DataFrame,
     runs: pd.DataFrame,
-    config: dict,
+    infos: list[dict],
     solves: pd.DataFrame | None = None,
-    infos: list[dict] | None = None,
 ):
     if kind == "memorization_dynamics":
         return memorization.plot_memorization(curves)
     if kind == "capacity_vs_samples":
-        return capacity.plot_capacity(capacity.capacity_table(runs, config["models"]))
+        models = run_settings.recorded_specs(infos, "model")
+        return capacity.plot_capacity(capacity.capacity_table(runs, models))
     if kind == "expressivity_activations":
         return activations.plot_activations(solves)
     if kind == "weight_decay_failure":
         return wd_figure.plot_weight_decay(
-            weight_decay_runs(curves, runs, config, infos), weight_decay.norms_frame(infos)
+            weight_decay_runs(curves, runs, infos), weight_decay.norms_frame(infos)
         )
     raise KeyError(f"beyond kind {kind!r} has no figure; figures: {FIGURE_KINDS}")
 
