@@ -36,11 +36,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from tabulate import tabulate
 
-from rethinkgen import process_identity
-from rethinkgen.config import all_runs, check_config, experiment_runs
+from rethinkgen import config_load, process_identity
+from rethinkgen.config import ConfigError, all_runs, experiment_runs
 from rethinkgen.io import DamagedFileError, read_json
 from rethinkgen.run import RunKeys, RunPaths
 from rethinkgen.training.live import read_live_metrics
@@ -279,25 +278,16 @@ def summary_line(statuses: list[RunStatus]) -> str:
 
 
 def failure_notes(statuses: list[RunStatus]) -> list[str]:
-    return [
-        f"failed: {s.run.dataset}/{s.run.model}/{s.run.corruption}/{s.run.regularizer}/"
-        f"seed{s.run.seed}: see {s.log}"
-        for s in statuses
-        if s.state == "failed"
-    ]
+    return [f"failed: {s.run.subpath}: see {s.log}" for s in statuses if s.state == "failed"]
 
 
 def load_config(paths: list[str]) -> dict:
-    """The configs merged in order, as Snakemake merges several --configfile."""
-    from snakemake.utils import update_config
-
-    config: dict = {}
-    for path in paths:
-        if not Path(path).is_file():
-            raise SystemExit(f"config file {path} not found: give --configfile as to snakemake")
-        update_config(config, yaml.safe_load(Path(path).read_text()))
-    check_config(config)
-    return config
+    """The configs merged in order and checked, as the workflow and `rethinkgen` load them
+    (rethinkgen.config_load)."""
+    try:
+        return config_load.load_config(paths)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -2,70 +2,37 @@
 import functools
 import os
 
-import jsonschema
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 # The Snakefile put src/ on sys.path (WORKFLOW_DIR).
 from rethinkgen.config import (
     ConfigError,
     all_runs,
     canonical_spec,
-    check_config,
     data_seed_of,
     experiment_budget,
     experiment_runs,
-    retype_cli_strings,
     run_spec,
     spec_defaults,
 )
+from rethinkgen.config_load import check_loaded_config
 from rethinkgen.run import RUN_PATTERN, RunKeys, RunPaths
-from rethinkgen.config_files import schema_error_summary
-from rethinkgen.describe import fill_descriptions, settings_caption
+from rethinkgen.describe import settings_caption
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
-from rethinkgen.user_inputs import user_input_problems
 from rethinkgen import preflight, targets
 from rethinkgen.theory import memory as theory_memory
 from rethinkgen.training import cost as training_cost
 from rethinkgen.training import console, gpu_share
 
+SCHEMA_DIR = os.path.join(WORKFLOW_DIR, "workflow", "schemas")
 REPORT_DIR = os.path.join(WORKFLOW_DIR, "workflow", "report")
 
-
-def validate_config(data, schema, root="config"):
-    """Snakemake's validate (fills schema defaults), its error cut to a few lines."""
-    try:
-        validate(data, schema=schema)
-    except WorkflowError as error:
-        # validate raises it while handling the ValidationError
-        cause = error.__context__
-        if not isinstance(cause, jsonschema.ValidationError):
-            raise
-        raise ConfigError(
-            f"invalid config (schema {os.path.basename(schema)}):\n"
-            + schema_error_summary(cause, root)
-        ) from None
-
-
-# Snakemake reads nested --config values (training='{max_epochs: 3}') as strings.
-with open(os.path.join(WORKFLOW_DIR, "workflow", "schemas", "config.schema.yaml")) as f:
-    CONFIG_SCHEMA = yaml.safe_load(f)
-retype_cli_strings(config, CONFIG_SCHEMA)
+# Every check the `rethinkgen` command makes too (rethinkgen.config_load), before any job.
+check_loaded_config(config, SCHEMA_DIR)
 # What validate fills in; run identities and corruption streams leave these values out.
-SPEC_DEFAULTS = spec_defaults(CONFIG_SCHEMA)
-validate_config(config, "../schemas/config.schema.yaml")
-validate_config(config, "../schemas/outputs.schema.yaml")
-if "theory" in config:
-    validate_config(
-        config["theory"], "../schemas/theory.schema.yaml", root="config.theory"
-    )
-check_config(config, report_dir=REPORT_DIR)
-fill_descriptions(config)  # experiments without one get one from their outputs' kinds
-# Your own models are built for their datasets, your folders read (docs/own-model.md).
-_USER_PROBLEMS = user_input_problems(config)
-if _USER_PROBLEMS:
-    raise ConfigError("invalid config:\n  - " + "\n  - ".join(_USER_PROBLEMS))
+with open(os.path.join(SCHEMA_DIR, "config.schema.yaml")) as f:
+    SPEC_DEFAULTS = spec_defaults(yaml.safe_load(f))
 
 # Every file of a run, as wildcard patterns (rethinkgen.run: the one spelling).
 RUN_PATHS = RunPaths.of(RUN_PATTERN)
@@ -330,16 +297,8 @@ def get_expressivity_mem_mb(wildcards):
 
 
 # ---- beyond the paper (beyond.smk)
-from rethinkgen.targets import (
-    THEORY_KINDS,
-    beyond_outputs,
-    check_beyond,
-)
+from rethinkgen.targets import THEORY_KINDS, beyond_outputs
 
-validate_config(config, "../schemas/beyond.schema.yaml")
-_BEYOND_PROBLEMS = check_beyond(config)
-if _BEYOND_PROBLEMS:
-    raise ConfigError("invalid config:\n  - " + "\n  - ".join(_BEYOND_PROBLEMS))
 BEYOND_SPECS = config.get("beyond", {})
 
 
