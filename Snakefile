@@ -13,7 +13,7 @@ min_version("9.0")
 
 # This file's folder, also when the workflow is used as a Snakemake `module` (there
 # workflow.basedir is the importing workflow's). Its src/ is importable here whether or not
-# the package was pip-installed; the rule scripts add it themselves (see their first lines).
+# the package was pip-installed; the rule scripts add it themselves (workflow/scripts/checkout_src.py).
 WORKFLOW_DIR = workflow.current_basedir.get_path_or_uri(secret_free=True)
 sys.path.insert(0, os.path.join(WORKFLOW_DIR, "src"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import runpy
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +21,8 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "workflow" / "scripts"
 def run_adapter(name: str, **snakemake) -> None:
     """Execute a rule script as Snakemake's `script:` does, with a stand-in `snakemake`."""
     job = SimpleNamespace(scriptdir=str(SCRIPTS), **snakemake)
+    if str(SCRIPTS) not in sys.path:  # Snakemake's preamble: the script's folder (checkout_src)
+        sys.path.append(str(SCRIPTS))
     runpy.run_path(str(SCRIPTS / name), init_globals={"snakemake": job})
 
 

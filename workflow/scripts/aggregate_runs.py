@@ -1,13 +1,8 @@
 """Adapter: run directories -> curves.parquet and runs.parquet (rethinkgen.analysis.aggregate)."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
 import logging
 
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import pyarrow.parquet as pq
 
 from rethinkgen.analysis.aggregate import aggregate_runs

@@ -1,14 +1,9 @@
 """Adapter: one `beyond:` output -> its table (Parquet, Markdown with the finding) or figure."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
 import json
 import logging
 
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import matplotlib
 
 matplotlib.use("Agg")  # no display on cluster nodes

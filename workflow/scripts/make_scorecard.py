@@ -1,14 +1,9 @@
 """Adapter: runs, curves (and the theory tables) -> the scorecard as .parquet/.md/.tex/.html."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
 import logging
 from pathlib import Path
 
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import pandas as pd
 
 from rethinkgen.analysis.scorecard import TITLE, build_scorecard, scorecard_notes

@@ -8,10 +8,8 @@ earlier attempts' lines are kept in train.log beside the checkpoint and copied b
 """
 
 import os
-import sys
 
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 
 from rethinkgen.config import job_run_spec
 from rethinkgen.io import rule_logging
