@@ -70,12 +70,15 @@ def get_run_identity(wildcards):
 def get_run_data(wildcards):
     """The run's corrupted training and test splits, at its data seed."""
     spec = get_run_spec(wildcards)
-    folder = CORRUPTED_DIR.format(
+    place = dict(
         dataset=spec.keys.dataset,
         corruption=spec.keys.corruption,
         data_seed=spec.data_seed,
     )
-    return {split: f"{folder}/{split}.npz" for split in ("train", "test")}
+    output = rules.corrupt_dataset.output
+    return {
+        split: getattr(output, split).format(**place) for split in ("train", "test")
+    }
 
 
 # Training jobs' priorities are 0-100 (rethinkgen.training.cost); the data jobs that
@@ -139,8 +142,8 @@ onstart:
 
 
 def run_files(runs, name):
-    """One file (metrics, info, model) of each run."""
-    return [str(getattr(run.paths(), name)) for run in runs]
+    """One output (metrics, info, model) of rule train_model for each run."""
+    return [getattr(rules.train_model.output, name).format(**vars(run)) for run in runs]
 
 
 def experiment_files(wildcards, name="metrics"):
@@ -150,9 +153,9 @@ def experiment_files(wildcards, name="metrics"):
 def training_targets():
     """Every declared output of every run, so `all` restores any one that was deleted."""
     return [
-        str(getattr(run.paths(), name))
-        for run in all_runs(config)
+        path
         for name in ("metrics", "info", "model")
+        for path in run_files(all_runs(config), name)
     ]
 
 
@@ -173,13 +176,14 @@ def get_data_seed(wildcards):
     return int(wildcards.data_seed)
 
 
-def theory_dataset_dir(dataset):
+def theory_split(dataset, split="train"):
     """The theory rules' prepared dataset: at the config's data seed."""
-    return DATASET_DIR.format(dataset=dataset, data_seed=config["data_seed"])
+    split = getattr(rules.prepare_dataset.output, split)
+    return split.format(dataset=dataset, data_seed=config["data_seed"])
 
 
 def get_theory_data(wildcards):
-    return f"{theory_dataset_dir(wildcards.dataset)}/train.npz"
+    return theory_split(wildcards.dataset)
 
 
 def experiment_readouts(wildcards):
@@ -207,7 +211,8 @@ def experiment_table(name):
         spec = {**FIGURE_SPECS, **TABLE_SPECS}[key]
         if not output_available(config, spec):
             raise ValueError(unavailable_reason(key, spec))
-        return f"results/tables/experiments/{spec['experiment']}/{name}.parquet"
+        table = getattr(rules.aggregate_experiment_runs.output, name)
+        return table.format(experiment=spec["experiment"])
 
     return of
 
@@ -262,8 +267,7 @@ def get_kernel_solve_rows(wildcards):
 
 def get_kernel_solve_data(wildcards):
     dataset = config["theory"]["kernel_solves"][wildcards.kernel_solve]["dataset"]
-    folder = theory_dataset_dir(dataset)
-    return {split: f"{folder}/{split}.npz" for split in ("train", "test")}
+    return {split: theory_split(dataset, split) for split in ("train", "test")}
 
 
 def get_kernel_solve_keys(wildcards):
@@ -326,14 +330,15 @@ def beyond_input(wildcards):
     """The experiment's aggregated runs (and curves), each run's run_info.json (the
     settings it trained with), and the exact solves if any."""
     spec = beyond_spec(wildcards)
-    base = f"results/tables/experiments/{spec['experiment']}"
+    tables = rules.aggregate_experiment_runs.output
     files = {
-        "curves": f"{base}/curves.parquet",
-        "runs": f"{base}/runs.parquet",
+        "curves": tables.curves.format(experiment=spec["experiment"]),
+        "runs": tables.runs.format(experiment=spec["experiment"]),
         "infos": run_files(experiment_runs(config, spec["experiment"]), "info"),
     }
     if spec["kind"] in THEORY_KINDS:
-        files["solves"] = f"results/theory/activations/{wildcards.beyond_key}.parquet"
+        solves = rules.solve_activations.output.rows
+        files["solves"] = solves.format(beyond_key=wildcards.beyond_key)
     return files
 
 
@@ -343,7 +348,7 @@ def beyond_theory_settings(wildcards):
 
 def beyond_theory_data(wildcards):
     dataset = beyond_spec(wildcards)["theory"]["dataset"]
-    return f"{theory_dataset_dir(dataset)}/train.npz"
+    return theory_split(dataset)
 
 
 # ---- your own model (own_model.smk; docs/own-model.md)
@@ -359,15 +364,16 @@ def own_model_page_input(wildcards):
             "the page needs an `own_model:` section in the config; "
             "see config/your_model.yaml and docs/own-model.md"
         )
-    tables = "results/tables/experiments/{}/{}.parquet"
+    tables = rules.aggregate_experiment_runs.output
     files = {
-        "randomizations": tables.format(OWN_MODEL["randomizations"], "runs"),
-        "sweep": tables.format(OWN_MODEL["sweep"], "runs"),
-        "dynamics": tables.format(OWN_MODEL["dynamics"], "curves"),
+        "randomizations": tables.runs.format(experiment=OWN_MODEL["randomizations"]),
+        "sweep": tables.runs.format(experiment=OWN_MODEL["sweep"]),
+        "dynamics": tables.curves.format(experiment=OWN_MODEL["dynamics"]),
     }
     parts = ("randomizations", "sweep", "dynamics")
     keys = [key for part in parts for key in OWN_MODEL[f"{part}_figures"]]
-    return files | {"figures": [f"results/figures/{key}.png" for key in keys]}
+    figures = [rules.plot_figure.output.png.format(figure=key) for key in keys]
+    return files | {"figures": figures}
 
 
 def own_model_source(wildcards):
