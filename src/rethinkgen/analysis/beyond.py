@@ -19,9 +19,8 @@ from rethinkgen.analysis import (
     weight_decay,
 )
 
-# The config-level parts (outputs, checks, kinds) live in rethinkgen.targets: the Snakefile
-# imports them at parse time, without pandas.
-from rethinkgen.targets import FIGURE_KINDS
+# The config-level parts (outputs, checks, kinds) live in rethinkgen.targets, which the
+# Snakefile imports at parse time; analyses import nothing from it.
 
 TITLES = {
     "memorization_dynamics": (
@@ -152,7 +151,7 @@ def plot(
         return wd_figure.plot_weight_decay(
             weight_decay_runs(curves, runs, infos), weight_decay.norms_frame(infos)
         )
-    raise KeyError(f"beyond kind {kind!r} has no figure; figures: {FIGURE_KINDS}")
+    raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
 
 
 def render_markdown(kind: str, table: pd.DataFrame, finding: str) -> str:
