@@ -129,27 +129,8 @@ def check_beyond(config: dict) -> list[str]:
     return problems
 
 
-# ---- `snakemake fig9`: Snakemake itself says only "No rule to produce fig9"
-def bare_words(argv: list[str], known: set[str]) -> list[str]:
-    """Words on a command line that could be rule targets but name no rule (a cheap
-    pre-filter: option values such as `--quiet rules` are weeded out by `requested_targets`)."""
-    return [
-        a
-        for a in argv
-        if a.replace("_", "").replace("-", "").isalnum() and a[0].isalpha() and a not in known
-    ]
-
-
-def requested_targets(argv: list[str]) -> list[str]:
-    """The targets Snakemake's own parser reads from `argv` (its command line)."""
-    from snakemake.cli import get_argument_parser
-
-    try:
-        return list(get_argument_parser().parse_known_args(argv)[0].targets or [])
-    except SystemExit:  # a command line Snakemake itself will refuse, in its own words
-        return []
-
-
+# ---- `snakemake fig9`: Snakemake itself says only "No rule to produce fig9" (the
+# Snakefile's rule unknown_target asks this instead)
 def unknown_target_message(
     targets: list[str], target_rules: list[str], existing=lambda p: False
 ) -> str | None:

@@ -194,6 +194,16 @@ def experiment_readouts(wildcards):
     ]
 
 
+def unknown_target_input(wildcards):
+    """Rule unknown_target: nothing for a file that exists, else which targets there are."""
+    if os.path.exists(wildcards.target):
+        return []
+    target_rules = [r.name for r in workflow.rules if not r.has_wildcards()]
+    raise ConfigError(
+        targets.unknown_target_message([wildcards.target], target_rules, os.path.exists)
+    )
+
+
 # ---- aggregation, tables and figures (report.smk)
 FIGURE_SPECS = config.get("figures", {})
 TABLE_SPECS = config.get("tables", {})
