@@ -31,10 +31,11 @@ def schema_dir() -> Path:
         raise SystemExit(str(error)) from None
 
 
-def load_checked_config(paths: list[str]) -> dict:
+def load_checked_config(paths: list[str], user_inputs: bool = True) -> dict:
     """The merged config after every check the workflow makes before its first job
-    (rethinkgen.config_load, the one loader)."""
-    return config_load.load_config(paths, schema_dir())
+    (rethinkgen.config_load, the one loader); ``user_inputs``: also build your own models
+    and read your data."""
+    return config_load.load_config(paths, schema_dir(), user_inputs)
 
 
 def target_rows(config: dict) -> list[tuple[str, str, str]]:

@@ -30,6 +30,9 @@ from rethinkgen.training.settings import TRAINING_KEYS
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
 USER_ARCHS = ("torchvision", "python")  # your own models: any dataset (rethinkgen.user_inputs)
+# Datasets whose files can change under one config: their digest is part of their identity
+# (rethinkgen.data.content).
+USER_DATA_SOURCES = ("image_folder", "npz", "svhn", "cifar100", "kmnist")
 # Corruption kinds that change pixels (data/corruptions.py implements them). Kept here so
 # that reading the config, which the workflow does while parsing, imports nothing heavy.
 PIXEL_CORRUPTIONS = ("shuffled_pixels", "random_pixels", "gaussian")
@@ -242,12 +245,11 @@ def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:
 
 # Training keys that only the rules read (how many jobs share a GPU): top-level only.
 RULE_ONLY_KEYS = ("runs_per_gpu",)
-# Settings a command-line `override` cannot change in a run, and why: the rules read them
-# from `training:` when Snakemake builds the jobs, or the rule's own setting wins.
+# Settings a command-line `override` cannot change in a run, and why. (`device` and
+# `runs_per_gpu` can: the GPU claim and the check at start read them with the override,
+# rule_settings.)
 OVERRIDE_REFUSED = {
-    "device": "the GPU claim and the GPU check at start are decided from training.device",
-    "runs_per_gpu": "the rules read it from training.runs_per_gpu when building the jobs",
-    "num_threads": "a training job uses the threads Snakemake gives it",
+    "num_threads": "a training job uses the threads Snakemake gives it (--set-threads)",
 }
 
 
@@ -258,8 +260,8 @@ def override_problems(config: dict) -> list[str]:
         return []
     allowed = ", ".join(sorted(k for k in TRAINING_KEYS if k not in OVERRIDE_REFUSED))
     return [
-        f"override.{key}: cannot take effect in a run ({OVERRIDE_REFUSED[key]}); set "
-        f"training.{key} instead. An override may set: {allowed}"
+        f"override.{key}: cannot take effect in a run ({OVERRIDE_REFUSED[key]}). "
+        f"An override may set: {allowed}"
         for key in refused
     ]
 
@@ -311,6 +313,33 @@ def _layered_training(config: dict, run: RunKeys) -> dict:
 def _run_training(config: dict, run: RunKeys) -> dict:
     """The layered settings with the command line's `override` on top."""
     return _layered_training(config, run) | config.get("override", {})
+
+
+def run_settings(config: dict, run: RunKeys) -> dict:
+    """One run's settings as its job resolves them: global, its model's, its regularizer's,
+    then the command line's `override`. Every reader that asks what a run trains with (the
+    preflight, the GPU claim, the user-input checks) reads this, not `training:` alone."""
+    return _run_training(config, run)
+
+
+def rule_settings(config: dict) -> dict:
+    """The settings the rules read once for every training job (its GPU claim, runs per
+    GPU): the top-level `training:` with `override` on top, and ``device`` the first CUDA
+    device any run of the config resolves to (by its model's or regularizer's section),
+    so that such a run claims a GPU and meets the preflight's stop."""
+    settings = copy.deepcopy(config.get("training", {})) | config.get("override", {})
+    if not str(settings.get("device", "auto")).startswith("cuda"):
+        runs = set(target_runs(config, "all")) | set(target_runs(config, "beyond"))
+        cuda = sorted(
+            {
+                str(device)
+                for device in (run_settings(config, run).get("device") for run in runs)
+                if str(device).startswith("cuda")
+            }
+        )
+        if cuda:
+            settings["device"] = cuda[0]
+    return settings
 
 
 def experiment_budget(config: dict, experiment: str, run: RunKeys) -> dict:
@@ -387,7 +416,6 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
     specs = {
         section: canonical_spec(spec, defaults.get(section, {}))
         for section, spec in (
-            ("datasets", config["datasets"][run.dataset]),
             ("models", model),
             ("corruptions", config["corruptions"][run.corruption]),
             ("regularizers", regularizer),
@@ -395,7 +423,7 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
     }
     return RunSpec(
         keys=run,
-        dataset_spec=specs["datasets"],
+        dataset_spec=dataset_identity(config, run.dataset, defaults),
         model_spec=specs["models"],
         corruption_spec=specs["corruptions"],
         regularizer_spec=specs["regularizers"],
@@ -403,6 +431,18 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
         training=training,
         model_source=_user_model_source(model),
     )
+
+
+def dataset_identity(config: dict, key: str, defaults: dict | None = None) -> dict:
+    """A dataset's spec as rule prepare_dataset's params and a run's identity hold it:
+    schema defaults removed and, for your own data (image_folder, npz, local copies), the
+    digest of its files added (rethinkgen.data.content), so changing the data rebuilds
+    the split and retrains its runs. Built-in datasets' specs are left as they were."""
+    spec = canonical_spec(config["datasets"][key], (defaults or {}).get("datasets", {}))
+    if spec.get("name") not in USER_DATA_SOURCES:
+        return spec
+    content = importlib.import_module("rethinkgen.data.content")
+    return content.with_content_digest(spec)
 
 
 @functools.lru_cache(maxsize=None)
@@ -485,7 +525,7 @@ def job_run_spec(config: dict, wildcards, identity: dict, schema_path: str) -> R
     spec = run_spec(config, RunKeys.of(wildcards), defaults)
     if json.loads(json.dumps(spec.identity(), default=str)) != identity:
         raise ConfigError(
-            f"run {spec.keys.subpath}: the config changed since Snakemake "
-            "scheduled this job; run snakemake again"
+            f"run {spec.keys.subpath}: the config (or your data's files or model code) "
+            "changed since Snakemake scheduled this job; run snakemake again"
         )
     return spec

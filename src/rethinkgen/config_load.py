@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from rethinkgen.config import ConfigError, check_config, retype_cli_strings
+from rethinkgen.config_checks import oversized
 from rethinkgen.config_files import read_config_file, schema_error_summary
 from rethinkgen.describe import fill_descriptions
 from rethinkgen.targets import check_beyond
@@ -64,10 +65,14 @@ def _raise_problems(problems: list[str]) -> None:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
 
 
-def check_loaded_config(config: dict, schema_dir: str | Path) -> dict:
+def check_loaded_config(config: dict, schema_dir: str | Path, user_inputs: bool = True) -> dict:
     """Check a merged config in place (schema defaults and descriptions filled in) and
-    return it; raise ConfigError naming every problem. ``schema_dir``: workflow/schemas."""
+    return it; raise ConfigError naming every problem. ``schema_dir``: workflow/schemas.
+    ``user_inputs``: also build your own models and read your data (rethinkgen.user_inputs:
+    each factory built and run once, each image decoded, each npz read)."""
     schema_dir = Path(schema_dir)
+    # A YAML alias bomb (in override= or a file) stops here, before any check walks it.
+    _raise_problems(oversized(config))
     retype_cli_strings(config, yaml.safe_load((schema_dir / "config.schema.yaml").read_text()))
     for name, part, root in SCHEMAS:
         if part is None:
@@ -77,12 +82,14 @@ def check_loaded_config(config: dict, schema_dir: str | Path) -> dict:
     check_config(config, report_dir=str(schema_dir.parent / "report"))
     _raise_problems(check_beyond(config))
     fill_descriptions(config)  # experiments without one get one from their outputs' kinds
-    # Your own models are built for their datasets, your folders read (docs/own-model.md).
-    _raise_problems(user_input_problems(config))
+    if user_inputs:  # your own models built for their datasets, your folders read
+        _raise_problems(user_input_problems(config))
     return config
 
 
-def load_config(paths: list[str | Path], schemas: str | Path | None = None) -> dict:
+def load_config(
+    paths: list[str | Path], schemas: str | Path | None = None, user_inputs: bool = True
+) -> dict:
     """The config files merged in order, then :func:`check_loaded_config` (``schemas``:
     workflow/schemas, by default this checkout's)."""
     from snakemake.utils import update_config
@@ -94,4 +101,4 @@ def load_config(paths: list[str | Path], schemas: str | Path | None = None) -> d
                 f"config file {path} not found (give paths as to snakemake --configfile)"
             )
         update_config(merged, read_config_file(path))
-    return check_loaded_config(merged, schemas or schema_dir())
+    return check_loaded_config(merged, schemas or schema_dir(), user_inputs)

@@ -66,6 +66,7 @@ class RunPaths:
     live_metrics: Path
     progress: Path
     history: Path  # every attempt's log lines (Snakemake deletes the rule's log)
+    lock: Path  # held while a process trains the run (rethinkgen.io.exclusive_lock)
     tensorboard: Path
     log: Path  # logs/train_model/<run>.log
     benchmark: Path
@@ -86,6 +87,7 @@ class RunPaths:
             live_metrics=live / "live_metrics.parquet",
             progress=live / "progress.json",
             history=live / "train.log",
+            lock=live / "run.lock",
             tensorboard=results / "tensorboard" / subpath,
             log=root / "logs" / "train_model" / f"{subpath}.log",
             benchmark=root / "benchmarks" / "train_model" / f"{subpath}.tsv",

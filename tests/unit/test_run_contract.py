@@ -68,6 +68,7 @@ def test_the_run_path_pattern_is_spelled_once():
         '"live_metrics.parquet"',
         '"progress.json"',
         '"train.log"',
+        '"run.lock"',
     ],
 )
 def test_the_run_keys_and_file_names_are_spelled_once(spelling):

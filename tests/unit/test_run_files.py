@@ -53,3 +53,19 @@ def test_temp_files_of_killed_writers_are_swept_when_the_run_starts(inputs, tmp_
     assert not any(path.exists() for path in stale) and kept.exists()
     assert f"removed {stale[0]}, left by a killed writer" in caplog.text
     assert sweep_temp_files(tmp_path / "missing") == []
+
+
+def test_a_run_being_trained_elsewhere_is_not_trained_twice(inputs, tmp_path):  # noqa: F811
+    """Two Snakemake processes (after --unlock) give one run two jobs: the second stops,
+    naming the first, and touches none of its files."""
+    import pytest
+
+    from rethinkgen.io import RunLockedError, exclusive_lock
+
+    folder = tmp_path / "a"
+    lock = SPEC.paths(folder / "results").lock
+    with exclusive_lock(lock, "the first job"):
+        with pytest.raises(RunLockedError, match=r"is being trained by pid \d+ on "):
+            train_once(inputs, folder)
+        assert not SPEC.paths(folder / "results").spec.exists()  # nothing written
+    assert train_once(inputs, folder).is_file()  # the lock went with its holder

@@ -66,7 +66,7 @@ def test_device_cuda_without_a_gpu_stops_training_but_not_data_jobs(tmp_path):
     assert (tmp_path / DATA).is_file()
     training = run(tmp_path, TRAINED, *cuda)
     assert training.returncode != 0
-    assert "training.device is 'cuda' but torch" in training.stderr
+    assert "training.device is 'cuda' for run " in training.stderr
     assert not (tmp_path / "results/data").exists()  # stopped before the first job
 
 
@@ -108,3 +108,12 @@ def test_unknown_target_lists_the_short_targets(tmp_path):
     listing = run(tmp_path, "-n", "--quiet", "rules")  # the default target plans no such job
     assert listing.returncode == 0 and "train_model" in listing.stdout
     assert not re.search(r"^unknown_target\s", listing.stdout, re.M)
+
+
+@pytest.mark.skipif(not NEEDS_CUDA, reason="a GPU is present: the check lets everything run")
+def test_device_cuda_by_override_stops_before_any_job(tmp_path):
+    """`override=` reaches the run by another road than `training:`: the same stop."""
+    training = run(tmp_path, TRAINED, "--config", "override={device: cuda}")
+    assert training.returncode != 0
+    assert "training.device is 'cuda' for run fashion_mnist_tiny/" in training.stderr
+    assert not (tmp_path / "results/data").exists()  # stopped before the first job

@@ -11,8 +11,11 @@ from rethinkgen.config import (
     all_runs,
     canonical_spec,
     data_seed_of,
+    dataset_identity,
     experiment_budget,
     experiment_runs,
+    rule_settings,
+    run_settings,
     run_spec,
     spec_defaults,
 )
@@ -97,7 +100,9 @@ def get_run_priority(wildcards):
 # still trains on a GPU where the job's host has one; `--set-resources train_model:gpu=1`
 # (e.g. in a profile) claims one without changing the config. Constants, not functions:
 # Snakemake skips a call per job (10,000 jobs).
-TRAIN_RESOURCES = gpu_share.train_job_resources(config["training"])
+# Read with `override` and every run's own device (rethinkgen.config.rule_settings).
+RULE_SETTINGS = rule_settings(config)
+TRAIN_RESOURCES = gpu_share.train_job_resources(RULE_SETTINGS)
 
 
 # `--resources gpu=G` with k runs per GPU: at most G * k training jobs at once, and each
@@ -107,7 +112,7 @@ def _resource_value(name):
     return getattr(resource, "value", resource)
 
 
-RUNS_PER_GPU = gpu_share.runs_per_gpu(config["training"])
+RUNS_PER_GPU = gpu_share.runs_per_gpu(RULE_SETTINGS)
 GPU_SLOT_LIMIT = gpu_share.slot_limit(
     _resource_value("gpu"), _resource_value("gpu_slots"), RUNS_PER_GPU
 )
@@ -134,9 +139,18 @@ onstart:
     executor = getattr(workflow.executor_plugin, "name", None)
     problem = preflight.missing_executor_commands(executor)
     if not problem and workflow.local_exec and not workflow.touch:
-        jobs = (job.rule.name for job in workflow.dag.needrun_jobs())
-        if preflight.runs_training(jobs):
-            problem = gpu_share.missing_gpu_message(config["training"])
+        runs = [
+            RunKeys.of(job.wildcards)
+            for job in workflow.dag.needrun_jobs()
+            if preflight.runs_training([job.rule.name])
+        ]
+        found = preflight.cuda_run(runs, lambda run: run_settings(config, run))
+        if found:
+            run, settings = found
+            where = (
+                f" for run {run.subpath} (with its model's settings and override)"
+            )
+            problem = gpu_share.missing_gpu_message(settings, where)
     if problem:
         raise WorkflowError(problem)
 
@@ -160,9 +174,8 @@ def training_targets():
 
 
 def get_dataset_spec(wildcards):
-    return canonical_spec(
-        config["datasets"][wildcards.dataset], SPEC_DEFAULTS["datasets"]
-    )
+    """The canonical spec; for your own data with its files' digest (rebuilt on change)."""
+    return dataset_identity(config, wildcards.dataset, SPEC_DEFAULTS)
 
 
 def get_corruption_spec(wildcards):

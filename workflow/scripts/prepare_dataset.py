@@ -2,7 +2,7 @@
 
 import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 
-from rethinkgen.data.sources import prepare_dataset
+from rethinkgen.data.sources import prepare_dataset, prepared_info
 from rethinkgen.data.splits import save_split
 from rethinkgen.io import rule_logging, write_json
 
@@ -11,14 +11,4 @@ with rule_logging(snakemake.log[0]):
     train, test = prepare_dataset(spec, seed=snakemake.params.seed)
     save_split(train, snakemake.output.train)
     save_split(test, snakemake.output.test)
-    write_json(
-        {
-            "spec": spec,
-            "seed": snakemake.params.seed,
-            "n_train": len(train),
-            "n_test": len(test),
-            "num_classes": train.num_classes,
-            "classes": train.classes,
-        },
-        snakemake.output.info,
-    )
+    write_json(prepared_info(spec, snakemake.params.seed, train, test), snakemake.output.info)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rethinkgen.io import read_json
+from rethinkgen.io import UNREADABLE_FILE_ERRORS, DamagedFileError, read_json, read_parquet
 from rethinkgen.run import RUN_KEYS, RunPaths
 
 
@@ -56,20 +56,30 @@ def flatten(settings: dict, prefix: str = "") -> dict:
     return flat
 
 
-def finished_runs(results: str | Path) -> list[FinishedRun]:
-    """Every run under results/runs with both its run_info.json and metrics.parquet."""
+def finished_runs(results: str | Path, skipped: list[str] | None = None) -> list[FinishedRun]:
+    """Every run under results/runs with both its run_info.json and metrics.parquet.
+
+    A run whose files cannot be read (truncated, damaged, not a run's) is left out, with
+    one line saying which file and what to do appended to ``skipped`` (if given)."""
+    root = Path(results) / "runs"
     found = []
     for paths in RunPaths.found(results):
         if not paths.metrics.is_file():
             continue
-        info_bytes, metrics_bytes = paths.info.read_bytes(), paths.metrics.read_bytes()
-        found.append(
-            FinishedRun(
-                str(paths.run_dir.relative_to(Path(results) / "runs")),
-                paths.run_dir,
-                read_json(paths.info),
-                pd.read_parquet(paths.metrics),
-                hashlib.sha256(info_bytes + metrics_bytes).hexdigest(),
-            )
-        )
+        name = str(paths.run_dir.relative_to(root))
+        try:
+            info = read_json(paths.info)
+            if not isinstance(info, dict) or not isinstance(info.get("keys"), dict):
+                raise ValueError("not a run's run_info.json (no `keys`)")
+            metrics = read_parquet(paths.metrics)
+        except (*UNREADABLE_FILE_ERRORS, DamagedFileError) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if skipped is not None:
+                skipped.append(
+                    f"skipped {name}: {reason}. Rebuild it "
+                    f"(delete {paths.run_dir} and rerun snakemake), then export again"
+                )
+            continue
+        digest = hashlib.sha256(paths.info.read_bytes() + paths.metrics.read_bytes()).hexdigest()
+        found.append(FinishedRun(name, paths.run_dir, info, metrics, digest))
     return found

@@ -24,7 +24,14 @@ import os
 import sys
 
 from rethinkgen.data.splits import load_split
-from rethinkgen.io import LOG_FORMAT, file_sha256, sweep_temp_files, write_json, write_parquet
+from rethinkgen.io import (
+    LOG_FORMAT,
+    exclusive_lock,
+    file_sha256,
+    sweep_temp_files,
+    write_json,
+    write_parquet,
+)
 from rethinkgen.run import DATA_SPEC_KEYS, RunKeys, RunPaths, RunSpec
 from rethinkgen.schemas import METRICS
 from rethinkgen.training import distributed, gpu_share
@@ -123,6 +130,11 @@ def run_training(spec: RunSpec, paths: RunPaths, *, threads: int | None, train, 
     (``RunPaths.declared``). The spec, scheduling settings included, is written to the
     run's run.json first: the ranks read it, and it shows what the job trained with.
     """
+    with exclusive_lock(paths.lock, f"run {spec.keys.subpath}"):
+        _run_locked(spec, paths, threads, train, test)
+
+
+def _run_locked(spec: RunSpec, paths: RunPaths, threads, train, test) -> None:
     write_json(spec.to_dict(), paths.spec)
     folders = {paths.checkpoint_dir, paths.run_dir}
     for path in sweep_temp_files(*sorted(folders)):

@@ -210,8 +210,15 @@ def visible_gpu_count(device_count: Callable[[], int] = torch.cuda.device_count)
 
 def split_is_image_list(path: str | os.PathLike) -> bool:
     """Whether a prepared split file is an image list (ImageNet), without loading images."""
-    with np.load(path, allow_pickle=False) as data:
-        return "paths" in data.files
+    from rethinkgen.io import UNREADABLE_FILE_ERRORS, damaged_file_error
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "paths" in data.files
+    except FileNotFoundError:
+        raise
+    except UNREADABLE_FILE_ERRORS as error:  # a truncated split: name it and its fix
+        raise damaged_file_error(path, error) from error
 
 
 def processes_for(run: dict, image_list: bool, visible_gpus: int) -> int:
