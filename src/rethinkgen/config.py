@@ -258,7 +258,8 @@ def override_problems(config: dict) -> list[str]:
     refused = [key for key in config.get("override") or {} if key in OVERRIDE_REFUSED]
     if not refused:
         return []
-    allowed = ", ".join(sorted(k for k in TRAINING_KEYS if k not in OVERRIDE_REFUSED))
+    settable = TRAINING_KEYS + RULE_ONLY_KEYS  # the rules read runs_per_gpu with the override
+    allowed = ", ".join(sorted(k for k in settable if k not in OVERRIDE_REFUSED))
     return [
         f"override.{key}: cannot take effect in a run ({OVERRIDE_REFUSED[key]}). "
         f"An override may set: {allowed}"
