@@ -124,7 +124,7 @@ def _theory_references(config: dict) -> list[str]:
 def _output_references(config: dict) -> list[str]:
     """Each figure/table must read a defined experiment. Only an entry with
     `requires_dataset` (fig2a, table2: ImageNet only) may name one the config leaves out;
-    it is then skipped (rethinkgen.targets.output_available)."""
+    it is then skipped (output_available)."""
     return [
         f"{section}.{key}.experiment: '{spec['experiment']}' is not defined under 'experiments:' "
         f"(defined: {_known(config, 'experiments', spec['experiment'])}). Add that experiment or "
@@ -212,6 +212,16 @@ def experiment_runs(config: dict, experiment: str) -> list[RunKeys]:
         ):
             runs.add(RunKeys(*combo))
     return sorted(runs)
+
+
+def output_available(config: dict, spec: dict) -> bool:
+    """A figure/table exists when its experiment is configured (and, where the spec asks
+    for a dataset such as imagenet, when that experiment trains on it)."""
+    if spec["experiment"] not in config["experiments"]:
+        return False
+    needed = spec.get("requires_dataset")
+    datasets = {run.dataset for run in experiment_runs(config, spec["experiment"])}
+    return needed is None or any(config["datasets"][d]["name"] == needed for d in datasets)
 
 
 def experiment_target(config: dict, experiment: str) -> str:

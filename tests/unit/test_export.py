@@ -75,6 +75,10 @@ def test_finished_runs_flatten_settings(tmp_path):
     params = run.params()
     assert params["model_spec.hidden"] == "[512]" and params["max_epochs"] == 3
     assert params["seed"] == 0 and run.final_metrics()["final/test_accuracy"] == pytest.approx(0.7)
+    # every final value with the epoch it was measured at
+    assert {run.final_metrics()[f"final/{s}_epoch"] for s in ("train_online", "train", "test")} == {
+        3.0
+    }
 
 
 def test_export_without_runs_says_what_to_do(tmp_path):

@@ -41,7 +41,7 @@ with open(os.path.join(SCHEMA_DIR, "config.schema.yaml")) as f:
 RUN_PATHS = RunPaths.of(RUN_PATTERN)
 # Prepared and corrupted data, per data seed (replicate_data_seeds gives each replicate its own).
 DATASET_DIR = "resources/datasets/{dataset}/data_seed{data_seed}"
-CORRUPTED_DIR = "results/data/{dataset}/{corruption}/data_seed{data_seed}"
+CORRUPTED_DIR = targets.CORRUPTED_DIR
 
 
 wildcard_constraints:

@@ -76,8 +76,6 @@ def summarize_run(info: dict, metrics: pd.DataFrame, readout: dict | None = None
                 "epochs",
                 "steps",
                 "fit_held_from_epoch",
-                "best_test_accuracy",
-                "best_test_epoch",
                 "num_params",
                 "device",
                 "gpu_name",

@@ -29,10 +29,11 @@ class FinishedRun:
         }
 
     def final_metrics(self) -> dict[str, float]:
-        """End-of-training accuracies and losses per split, fit and size, as numbers."""
+        """End-of-training accuracies and losses per split, each with the epoch it was
+        measured at (final/<split>_epoch), fit and size, as numbers."""
         found = {}
         for split, last in (self.info.get("final") or {}).items():
-            for name in ("accuracy", "loss"):
+            for name in ("accuracy", "loss", "epoch"):
                 if last and last.get(name) is not None:
                     found[f"final/{split}_{name}"] = float(last[name])
         for name in ("epochs_to_fit", "steps_to_fit", "best_test_accuracy", "num_params", "epochs"):
