@@ -166,6 +166,10 @@ def test_runs_table_reports_the_resolved_settings_of_run_info(tmp_path):
         10,
     )
     assert row["dataset_name"] == "mnist" and row["params_per_example"] == pytest.approx(12.34)
+    info["spec"]["training"] = {"max_epochs": 30}  # lr_decay left at its default
+    (run_dir / "run_info.json").write_text(json.dumps(info))
+    _, runs = aggregate.aggregate_runs(*run_files([run_dir]))
+    assert runs.to_pandas().iloc[0]["lr_decay"] == 0.95  # what the run trained with
     assert set(curves.to_pandas()["max_epochs"]) == {30}
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from rethinkgen.analysis.readout import read_out
+from rethinkgen.analysis.run_settings import settings_of
 from rethinkgen.io import read_parquet
 from rethinkgen.paper import paper_model_of
 from rethinkgen.run import RUN_KEYS
@@ -89,7 +90,7 @@ def summarize_run(info: dict, metrics: pd.DataFrame, readout: dict | None = None
         "params_per_example": info["num_params"] / data["n_train"] if data.get("n_train") else None,
         "fit_metric": criterion.get("metric"),
         "fit_threshold": criterion.get("threshold"),
-        "lr_decay": info["spec"]["training"].get("lr_decay"),
+        "lr_decay": settings_of(info).lr_decay,  # as the run resolved it, defaults included
         **read_out(info, metrics, int(readout["max_epochs"]), bool(readout["stop_when_fitted"])),
     }
 
