@@ -16,6 +16,7 @@ from rethinkgen import targets  # noqa: E402
 from rethinkgen.analysis import beyond, capacity, wd_claims, weight_decay  # noqa: E402
 from rethinkgen.analysis.capacity import construction_size, input_dimension  # noqa: E402
 from rethinkgen.io import read_parquet, write_parquet  # noqa: E402
+from rethinkgen.run import RUN_KEYS  # noqa: E402
 from rethinkgen.theory import activations as theory  # noqa: E402
 from rethinkgen.theory.activations import activation_rows, hidden_matrix  # noqa: E402
 
@@ -55,6 +56,31 @@ def memorization_curves() -> pd.DataFrame:
 MEMORIZATION = {"kind": "memorization_dynamics", "experiment": "e", "reach_accuracy": 0.5}
 
 
+def info_of(keys: dict, model_spec=None, regularizer_spec=None, n_train=128, **training) -> dict:
+    """A run_info.json as the engine writes it: the keys and the spec the run trained with."""
+    return {
+        "keys": keys,
+        "data": {"n_train": n_train},
+        "spec": {
+            **keys,
+            "model_spec": model_spec or {"arch": "small_alexnet", "lr": 0.01},
+            "regularizer_spec": regularizer_spec or {},
+            "training": training,
+        },
+    }
+
+
+def model_infos(runs: pd.DataFrame, models: dict) -> list[dict]:
+    """One run_info.json per run, recording its model's spec."""
+    return [
+        info_of(
+            {k: r[k] for k in RUN_KEYS},
+            models[r["model"]],
+        )
+        for _, r in runs.iterrows()
+    ]
+
+
 def roundtrip(output: beyond.Output, kind: str, tmp_path) -> str:
     """The finding re-derived from the per-run Parquet as written and read back."""
     write_parquet(output.table, tmp_path / f"{kind}.parquet")
@@ -64,7 +90,7 @@ def roundtrip(output: beyond.Output, kind: str, tmp_path) -> str:
 
 
 def test_memorization_timeline_baseline_picks_and_roundtrip(tmp_path):
-    output = beyond.build(MEMORIZATION, memorization_curves(), pd.DataFrame(), {})
+    output = beyond.build(MEMORIZATION, memorization_curves(), pd.DataFrame(), [])
     row = output.table.iloc[0]
     assert (row["clean_reach_epoch"], row["corrupted_reach_epoch"]) == (1, 3)
     assert bool(row["clean_first"])
@@ -88,7 +114,7 @@ def test_memorization_corrupted_never_reaching_is_clean_first_and_said():
     curves = memorization_curves()
     low = curves["split"] == "train_corrupted"
     curves.loc[low, "accuracy"] = 0.2
-    output = beyond.build(MEMORIZATION, curves, pd.DataFrame(), {})
+    output = beyond.build(MEMORIZATION, curves, pd.DataFrame(), [])
     assert np.isnan(output.table["corrupted_reach_epoch"].iloc[0])
     assert bool(output.table["clean_first"].iloc[0])
     assert "never reached it in 1" in output.finding
@@ -97,7 +123,7 @@ def test_memorization_corrupted_never_reaching_is_clean_first_and_said():
 def test_memorization_needs_subset_rows():
     curves = memorization_curves()
     with pytest.raises(ValueError, match="eval_train_every: 1"):
-        beyond.build(MEMORIZATION, curves[curves["split"] == "test"], pd.DataFrame(), {})
+        beyond.build(MEMORIZATION, curves[curves["split"] == "test"], pd.DataFrame(), [])
 
 
 WIDTHS = (2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128, 181, 256, 362, 512)
@@ -146,7 +172,7 @@ def test_capacity_yardstick_for_k_outputs():
 def test_capacity_boundary_interval_and_size_laws(tmp_path):
     runs = capacity_runs()
     curves = runs.assign(split="train", epoch=2, step=8, accuracy=0.5, loss=1.0)
-    output = beyond.build(CAPACITY, curves, runs, {"models": MODELS})
+    output = beyond.build(CAPACITY, curves, runs, model_infos(runs, MODELS))
     assert len(output.curves) == len(runs)  # per run and epoch
     bounds = capacity.boundaries(output.table).set_index("n_train")
     # n = 100 needs 0.9 x 1,884 = 1,696 parameters: width 3 (2,395), not 2 (1,600)
@@ -186,6 +212,13 @@ def test_capacity_budget_arms_are_kept_apart():
     assert set(bounds["budget_arm"]) == {"lr x0.95, 300 epochs", "constant lr, 3000 epochs"}
 
 
+REGULARIZERS = {
+    "none": {},
+    "wd_fc": {"weight_decay": 4e-3, "weight_decay_scope": "fc"},
+    "wd_all": {"weight_decay": 4e-3, "weight_decay_scope": "all"},
+}
+
+
 def weight_decay_inputs(seeds=5, with_true=True):
     """AlexNet runs on random labels (wd = 0 fits every seed by epoch 10; wd 4e-3 on fc
     fits none) and true-label controls at 4e-3 (every seed), 100-epoch cap."""
@@ -217,10 +250,17 @@ def weight_decay_inputs(seeds=5, with_true=True):
                 dict(keys, split="train_online", epoch=e, step=e, lr=0.01) for e in range(1, 11)
             ]
             decayed = ["hidden.1.weight"] if reg == "wd_fc" else []
+            info = info_of(
+                keys,
+                regularizer_spec=REGULARIZERS[reg],
+                n_train=2000,
+                momentum=0.9,
+                lr_decay=0.95,
+                lr_decay_every_steps=391,
+            )
             infos.append(
-                {
-                    "keys": keys,
-                    "spec": {"training": {"momentum": 0.9, "lr_decay_every_steps": 391}},
+                info
+                | {
                     "decayed_parameters": decayed,
                     "weight_norms": [
                         {
@@ -237,22 +277,15 @@ def weight_decay_inputs(seeds=5, with_true=True):
                     ],
                 }
             )
-    config = {
-        "regularizers": {
-            "none": {},
-            "wd_fc": {"weight_decay": 4e-3, "weight_decay_scope": "fc"},
-            "wd_all": {"weight_decay": 4e-3, "weight_decay_scope": "all"},
-        },
-    }
-    return pd.DataFrame(curves), pd.DataFrame(runs), config, infos
+    return pd.DataFrame(curves), pd.DataFrame(runs), infos
 
 
 WEIGHT_DECAY = {"kind": "weight_decay_failure", "experiment": "e"}
 
 
 def test_weight_decay_claims_need_their_controls_and_roundtrip(tmp_path):
-    curves, runs, config, infos = weight_decay_inputs()
-    output = beyond.build(WEIGHT_DECAY, curves, runs, config, infos=infos)
+    curves, runs, infos = weight_decay_inputs()
+    output = beyond.build(WEIGHT_DECAY, curves, runs, infos)
     table = output.table
     row = table[(table["weight_decay_scope"] == "fc") & (table["corruption"] == "random_labels")]
     row = row.iloc[0]
@@ -278,19 +311,39 @@ def test_weight_decay_claims_need_their_controls_and_roundtrip(tmp_path):
 
 
 def test_weight_decay_no_claim_when_the_cap_is_near_the_controls_fit():
-    curves, runs, config, infos = weight_decay_inputs(seeds=3)
+    curves, runs, infos = weight_decay_inputs(seeds=3)
     runs["budget"] = 20  # 2x the wd = 0 fit at epoch 10
-    table = beyond.build(WEIGHT_DECAY, curves, runs, config, infos=infos).table
+    table = beyond.build(WEIGHT_DECAY, curves, runs, infos).table
     assert set(wd_claims.claims(table)["claim"]) == {
         "no claim: cap under 3x the wd = 0 controls' fit",
         "no claim: no true-label control in this cell",
     }
     # three seeds each way cannot reach p < 0.05 (0/3 against 3/3: p = 0.1)
     runs["budget"] = 100
-    table = beyond.build(WEIGHT_DECAY, curves, runs, config, infos=infos).table
+    table = beyond.build(WEIGHT_DECAY, curves, runs, infos).table
     fc = wd_claims.claims(table).set_index("weight_decay_scope").loc["fc"]
     assert fc["p_vs_true"] == pytest.approx(0.1)
     assert fc["claim"] == "no significant difference from the controls"
+
+
+def test_the_weight_decay_bound_uses_each_runs_own_schedule_not_the_configs():
+    """A run whose model set momentum 0.5 and that decays its lr every epoch (no
+    lr_decay_every_steps): 2,000 images at batch 32 are 63 steps between decays, not 391."""
+    curves, runs, infos = weight_decay_inputs(seeds=1)
+    for info in infos:
+        info["spec"]["training"] = {"momentum": 0.5, "lr_decay": 0.95, "batch_size": 32}
+    table = beyond.build(WEIGHT_DECAY, curves, runs, infos).table
+    row = table[
+        (table["weight_decay_scope"] == "fc") & (table["corruption"] == "random_labels")
+    ].iloc[0]
+    assert row["decay_shrink"] == pytest.approx(
+        1 - weight_decay.decay_factor([0.01] * 10, 4e-3, 0.5)
+    )
+    assert row["decay_shrink_bound"] == pytest.approx(1 - np.exp(-4e-3 * 0.01 * 63 / (0.05 * 0.5)))
+    infos.append({**infos[1], "keys": dict(infos[1]["keys"], seed=1)})
+    infos[-1]["spec"] = dict(infos[1]["spec"], regularizer_spec={"weight_decay": 1e-3})
+    with pytest.raises(ValueError, match="regularizer 'wd_fc' trained with two specs"):
+        beyond.build(WEIGHT_DECAY, curves, runs, infos)
 
 
 def test_theorem_one_first_layer_per_activation():
@@ -390,7 +443,7 @@ def test_activations_table_has_both_parts(tmp_path):
     runs = runs[runs["model"].isin(models)]
     spec = {"kind": "expressivity_activations", "experiment": "e"}
     curves = runs.assign(split="train", epoch=1, step=8, accuracy=0.5, loss=1.0)
-    output = beyond.build(spec, curves, runs, {"models": models}, solves)
+    output = beyond.build(spec, curves, runs, model_infos(runs, models), solves)
     assert set(output.table["part"]) == {"solve", "trained"}
     assert len(output.curves) == len(runs) and set(output.curves["model"]) == {"w4", "w6"}
     assert "x1, tanh: every draw exact up to n = none, 0/1 at n = 10 (residual up to 5e-01)" in (

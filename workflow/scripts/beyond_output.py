@@ -1,15 +1,10 @@
 """Adapter: one `beyond:` output -> its tables (per-run and per-epoch Parquet, Markdown
 with the finding) or its figure."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
 import json
 import logging
 
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import matplotlib
 
 matplotlib.use("Agg")  # no display on cluster nodes
@@ -23,8 +18,8 @@ with rule_logging(snakemake.log[0]):
     curves, runs = read_parquet(snakemake.input.curves), read_parquet(snakemake.input.runs)
     inputs = snakemake.input.keys()
     solves = read_parquet(snakemake.input.solves) if "solves" in inputs else None
-    infos = [json.load(open(p)) for p in snakemake.input.infos] if "infos" in inputs else None
-    output = beyond.build(spec, curves, runs, snakemake.config, solves, infos)
+    infos = [json.load(open(p)) for p in snakemake.input.infos]  # each run's own settings
+    output = beyond.build(spec, curves, runs, infos, solves)
     if "png" in snakemake.output.keys():
         set_style()
         fig = beyond.plot(spec["kind"], output)

@@ -18,14 +18,14 @@ from rethinkgen.analysis import (
     capacity,
     capacity_figure,
     memorization,
+    run_settings,
     wd_claims,
     wd_figure,
     weight_decay,
 )
 
-# The config-level parts (outputs, checks, kinds) live in rethinkgen.targets: the Snakefile
-# imports them at parse time, without pandas.
-from rethinkgen.targets import FIGURE_KINDS
+# The config-level parts (outputs, checks, kinds) live in rethinkgen.targets, which the
+# Snakefile imports at parse time; analyses import nothing from it.
 
 TITLES = {
     "memorization_dynamics": (
@@ -133,33 +133,33 @@ def build(
     spec: dict,
     curves: pd.DataFrame,
     runs: pd.DataFrame,
-    config: dict,
+    infos: list[dict],
     solves: pd.DataFrame | None = None,
-    infos: list[dict] | None = None,
 ) -> Output:
-    """The output named by ``spec`` (its kind and settings) from its experiment's data."""
+    """The output named by ``spec`` (its kind and settings) from its experiment's data.
+    ``infos``: the runs' run_info.json, where every setting an analysis needs comes from
+    (analysis/run_settings.py)."""
     kind = spec["kind"]
     if kind == "memorization_dynamics":
         table = memorization.memorization_table(curves, float(spec.get("reach_accuracy", 0.5)))
         per_epoch = memorization.memorization_curves(curves)
     elif kind == "capacity_vs_samples":
-        table = capacity.capacity_table(runs, config["models"])
+        table = capacity.capacity_table(runs, run_settings.recorded_specs(infos, "model"))
         per_epoch = _train_curves(curves, table)
     elif kind == "expressivity_activations":
         if solves is None:
             raise ValueError("expressivity_activations needs the theory solves")
-        table = activations.activations_table(solves, runs, config["models"])
+        models = run_settings.recorded_specs(infos, "model")
+        table = activations.activations_table(solves, runs, models)
         per_epoch = _train_curves(curves, table[table["part"] == "trained"])
     elif kind == "weight_decay_failure":
-        if infos is None:
-            raise ValueError("weight_decay_failure needs the runs' run_info.json (weight norms)")
         norms = weight_decay.norms_frame(infos)
-        schedules = {
-            tuple(info["keys"][k] for k in weight_decay.RUN_KEYS): weight_decay.schedule_of(info)
-            for info in infos
-        }
         table = weight_decay.weight_decay_table(
-            runs, curves, norms, config["regularizers"], schedules
+            runs,
+            curves,
+            norms,
+            run_settings.recorded_specs(infos, "regularizer"),
+            run_settings.schedules(infos),
         )
         per_epoch = weight_decay.norm_curves(table, norms)
     else:
@@ -189,7 +189,7 @@ def plot(kind: str, output: Output):
         )
     if kind == "weight_decay_failure":
         return wd_figure.plot_weight_decay(output.table, output.curves)
-    raise KeyError(f"beyond kind {kind!r} has no figure; figures: {FIGURE_KINDS}")
+    raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
 
 
 def _extra_tables(kind: str, table: pd.DataFrame) -> list[str]:

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from rethinkgen.analysis.stats import proportion_interval
+from rethinkgen.run import RUN_KEYS as _RUN_KEYS
 
-RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
+RUN_KEYS = list(_RUN_KEYS)
 PICK, SCORE = "test_pick", "test_score"
 
 

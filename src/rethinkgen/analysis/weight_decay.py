@@ -22,7 +22,9 @@ import math
 import numpy as np
 import pandas as pd
 
-RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
+from rethinkgen.run import RUN_KEYS as _RUN_KEYS
+
+RUN_KEYS = list(_RUN_KEYS)
 
 
 def decay_factor(step_lrs, weight_decay: float, momentum: float) -> float:
@@ -82,16 +84,6 @@ def norms_frame(infos: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def schedule_of(info: dict) -> dict:
-    """The momentum and lr schedule a run trained with, from its run_info.json spec (not
-    the config, which may have changed since)."""
-    training = (info.get("spec") or {}).get("training") or {}
-    return {
-        "momentum": float(training.get("momentum", 0.9)),
-        "lr_decay_every_steps": float(training.get("lr_decay_every_steps") or 391),
-    }
-
-
 def equilibrium(norms: pd.DataFrame, wd: float, momentum: float, decoupled: bool) -> dict:
     """At the last logged epoch, over the decayed parameters: their measured norm and the
     equilibrium norm ||mean g|| / wd_eff that a persistent loss gradient g predicts
@@ -136,12 +128,13 @@ def weight_decay_table(
     curves: pd.DataFrame,
     norms: pd.DataFrame,
     regularizers: dict,
-    schedules: dict,
+    schedules: dict[tuple, dict],
 ) -> pd.DataFrame:
     """One row per run: its cell (n, BatchNorm, decay kind, scope, coefficient), labels,
     outcome, summed lr, the decay-only shrink (exact and its whole-run bound), the logged
     kernel norms and the decayed parameters' norm beside the predicted equilibrium.
-    ``schedules``: run keys (tuple) -> :func:`schedule_of` its run_info.json."""
+    ``regularizers`` and ``schedules`` (each run's momentum and lr schedule, by its
+    keys) are what the runs recorded (analysis/run_settings.py)."""
     kernels = kernel_norms(norms)
     rows = []
     for run in runs.itertuples(index=False):
@@ -174,7 +167,7 @@ def weight_decay_table(
                 "decay_shrink_bound": decay_shrink(
                     summed_lr_bound(
                         float(lrs[0]) if len(lrs) else 0.0,
-                        float(run.lr_decay),
+                        float(schedule["lr_decay"]),
                         schedule["lr_decay_every_steps"],
                     ),
                     wd,
