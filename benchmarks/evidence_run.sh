@@ -17,8 +17,10 @@ smk() {
 stage() { "$venv/bin/python" benchmarks/stage_runs.py "$config" "$@"; }
 echo "== stage 1 $(date -u +%FT%TZ): the bf16-against-fp32 check (AlexNet, 5,000 images)"
 smk $(stage precision:alexnet,alexnet_bf16)
-echo "== stage 2 $(date -u +%FT%TZ): the MLP sweep at both lr decays, Figure 2b matched"
-smk results/figures/schedule_fig1b_mlp.png $(stage fig1bc:mlp_1x512 fig2b_matched)
+echo "== stage 2 $(date -u +%FT%TZ): the MLP sweep at both lr decays"
+smk $(stage mlp_schedule fig1bc:mlp_1x512)
+echo "== stage 2b $(date -u +%FT%TZ): Figure 2b with matched nets"
+smk $(stage fig2b_matched)
 echo "== stage 3 $(date -u +%FT%TZ): the rest of config/large.yaml's grid"
 smk $(stage fig1a fig1bc fig1b_ladder table1 table4 fig2b)
 echo "== stage 4 $(date -u +%FT%TZ): AlexNet at 60,000 images, seed 0, p = 0 and 1"
