@@ -2,7 +2,7 @@
 the test set every epoch costs (the offline configs' `eval_test_every`).
 
     python benchmarks/eval_cost.py \\
-        --data results/data/fashion_mnist_500/true_labels/data_seed20170424
+        --data results/config/data/fashion_mnist_500/true_labels/data_seed20170424
 
 The data folder is a corruption's output (train.npz, test.npz) of the offline default.
 Each number is the best of `--repeats` timings, on `--threads` CPU threads.

@@ -2,13 +2,13 @@
 choice (init, warmup, precision) before it goes into a config.
 
     python benchmarks/probe_run.py \\
-        --data results/data/fashion_mnist_500/true_labels/data_seed20170424 \\
+        --data results/config/data/fashion_mnist_500/true_labels/data_seed20170424 \\
         --model '{"arch": "small_inception", "batch_norm": false, "lr": 0.1,
                   "init": "glorot_uniform"}' \\
         --training '{"max_epochs": 100, "lr_warmup_epochs": 10}' --out probe.json
 
-The data folder is a corruption's output (train.npz, test.npz), e.g. after
-``snakemake results/data/fashion_mnist_500/true_labels/data_seed20170424/train.npz``.
+The data folder is a corruption's output (train.npz, test.npz), e.g. after ``snakemake
+--cores 2 results/config/data/fashion_mnist_500/true_labels/data_seed20170424/train.npz``.
 """
 
 from __future__ import annotations

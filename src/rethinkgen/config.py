@@ -25,6 +25,7 @@ from rethinkgen.config_checks import (
     warn_large_batches,
 )
 from rethinkgen.run import RunKeys, RunSpec
+from rethinkgen.training.settings import TRAINING_KEYS
 
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
@@ -85,6 +86,7 @@ def check_config(config: dict, report_dir: str | None = None) -> None:
             problems.append(
                 f"models.{key}: arch mlp needs 'hidden' (a list of layer widths, e.g. [512])"
             )
+    problems += override_problems(config)
     problems += _theory_references(config)
     problems += _output_references(config)
     if report_dir is not None:
@@ -122,7 +124,7 @@ def _theory_references(config: dict) -> list[str]:
 def _output_references(config: dict) -> list[str]:
     """Each figure/table must read a defined experiment. Only an entry with
     `requires_dataset` (fig2a, table2: ImageNet only) may name one the config leaves out;
-    it is then skipped (rethinkgen.targets.output_available)."""
+    it is then skipped (output_available)."""
     return [
         f"{section}.{key}.experiment: '{spec['experiment']}' is not defined under 'experiments:' "
         f"(defined: {_known(config, 'experiments', spec['experiment'])}). Add that experiment or "
@@ -212,6 +214,16 @@ def experiment_runs(config: dict, experiment: str) -> list[RunKeys]:
     return sorted(runs)
 
 
+def output_available(config: dict, spec: dict) -> bool:
+    """A figure/table exists when its experiment is configured (and, where the spec asks
+    for a dataset such as imagenet, when that experiment trains on it)."""
+    if spec["experiment"] not in config["experiments"]:
+        return False
+    needed = spec.get("requires_dataset")
+    datasets = {run.dataset for run in experiment_runs(config, spec["experiment"])}
+    return needed is None or any(config["datasets"][d]["name"] == needed for d in datasets)
+
+
 def experiment_target(config: dict, experiment: str) -> str:
     """Which target trains an experiment: `all` (the default) or `beyond`."""
     return config["experiments"][experiment].get("target", "all")
@@ -243,6 +255,28 @@ def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:
 
 # Training keys that only the rules read (how many jobs share a GPU): top-level only.
 RULE_ONLY_KEYS = ("runs_per_gpu",)
+# Settings a command-line `override` cannot change in a run, and why. (`device` and
+# `runs_per_gpu` can: the GPU claim and the check at start read them with the override,
+# rule_settings.)
+OVERRIDE_REFUSED = {
+    "num_threads": "a training job uses the threads Snakemake gives it (--set-threads)",
+}
+
+
+def override_problems(config: dict) -> list[str]:
+    """Each key of ``override`` that could not take effect in a run, with the keys that can."""
+    refused = [key for key in config.get("override") or {} if key in OVERRIDE_REFUSED]
+    if not refused:
+        return []
+    settable = TRAINING_KEYS + RULE_ONLY_KEYS  # the rules read runs_per_gpu with the override
+    allowed = ", ".join(sorted(k for k in settable if k not in OVERRIDE_REFUSED))
+    return [
+        f"override.{key}: cannot take effect in a run ({OVERRIDE_REFUSED[key]}). "
+        f"An override may set: {allowed}"
+        for key in refused
+    ]
+
+
 SPEC_SECTIONS = {
     "datasets": "dataset",
     "models": "model",
@@ -370,10 +404,25 @@ def shared_budget(budgets: list[dict]) -> dict:
     }
 
 
+def replicates_data(config: dict, run: RunKeys) -> bool:
+    """Whether the run draws its own data: the top-level ``replicate_data_seeds``, or every
+    experiment listing it replicates (an experiment's own key; true by default for
+    ``target: beyond``, whose replicates are meant as independent draws)."""
+    if config.get("replicate_data_seeds"):
+        return True
+    experiments = run_experiments(config, run)
+    return bool(experiments) and all(
+        config["experiments"][name].get(
+            "replicate_data_seeds", experiment_target(config, name) == "beyond"
+        )
+        for name in experiments
+    )
+
+
 def data_seed_of(config: dict, run: RunKeys) -> int:
-    """The run's data seed: the config's, or with ``replicate_data_seeds`` its own per
-    replicate (data_seed + seed), so replicates differ in subset and corruption draw."""
-    return config.get("data_seed", 0) + (run.seed if config.get("replicate_data_seeds") else 0)
+    """The run's data seed: the config's, or where it replicates (:func:`replicates_data`)
+    its own per replicate (data_seed + seed), so replicates differ in subset and draw."""
+    return config.get("data_seed", 0) + (run.seed if replicates_data(config, run) else 0)
 
 
 def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpec:

@@ -47,7 +47,7 @@ import pandas as pd
 import yaml
 from tabulate import tabulate
 
-from rethinkgen import process_identity
+from rethinkgen import config_load, process_identity
 from rethinkgen.config import ConfigError, all_runs, experiment_runs, run_spec, spec_defaults
 from rethinkgen.io import DamagedFileError, read_json
 from rethinkgen.run import RunKeys, RunPaths, RunSpec
@@ -437,9 +437,7 @@ def failure_notes(statuses: list[RunStatus]) -> list[str]:
 
 
 def _schema_dir() -> Path:
-    from rethinkgen.cli import schema_dir
-
-    return schema_dir()
+    return config_load.schema_dir()
 
 
 def show(config: dict, results: str | Path, experiment: str | None, stale_after: float) -> None:

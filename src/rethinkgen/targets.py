@@ -3,7 +3,7 @@ short targets such as `snakemake fig1a`, the scorecard's inputs and the theory t
 
 from __future__ import annotations
 
-from rethinkgen.config import data_seed_of, experiment_runs
+from rethinkgen.config import data_seed_of, experiment_runs, output_available
 from rethinkgen.layout import results_dir
 
 FIGURE_FORMATS = ("png", "pdf", "parquet")  # parquet: the data the figure drew
@@ -16,16 +16,6 @@ CORRUPTED_DIR = "data/{dataset}/{corruption}/data_seed{data_seed}"
 # The theory rules' tables (theory.smk), by the scorecard's name for each.
 THEORY_TABLES = {"expressivity": "expressivity", "kernels": "table3_kernels"}
 THEORY_FORMATS = ("parquet", "md")
-
-
-def output_available(config: dict, spec: dict) -> bool:
-    """A figure/table exists when its experiment is configured (and, where the spec asks
-    for a dataset such as imagenet, when that experiment trains on it)."""
-    if spec["experiment"] not in config["experiments"]:
-        return False
-    needed = spec.get("requires_dataset")
-    datasets = {run.dataset for run in experiment_runs(config, spec["experiment"])}
-    return needed is None or any(config["datasets"][d]["name"] == needed for d in datasets)
 
 
 def unavailable_reason(key: str, spec: dict) -> str:
@@ -143,7 +133,9 @@ FIGURE_KINDS = (
     "expressivity_activations",
     "weight_decay_failure",
 )
-RUN_INFO_KINDS = ("weight_decay_failure",)  # read the runs' run_info.json (weight norms)
+# Each output's tables: per-run rows (what its finding is derived from), per-epoch curves,
+# and the Markdown with the finding.
+BEYOND_TABLE_FILES = (".parquet", "_curves.parquet", ".md")
 THEORY_KINDS = ("expressivity_activations",)
 
 
@@ -151,9 +143,9 @@ def beyond_outputs(config: dict) -> dict[str, list[str]]:
     """Output key -> the files `snakemake beyond` builds for it."""
     outputs, results = {}, results_dir(config)
     for key, spec in config.get("beyond", {}).items():
-        files = [f"{results}/tables/{key}.{ext}" for ext in ("parquet", "md")]
+        files = [f"{results}/tables/beyond/{key}{tail}" for tail in BEYOND_TABLE_FILES]
         if spec["kind"] in FIGURE_KINDS:
-            files += [f"{results}/figures/{key}.{ext}" for ext in ("png", "pdf")]
+            files += [f"{results}/figures/beyond/{key}.{ext}" for ext in ("png", "pdf")]
         outputs[key] = files
     return outputs
 
@@ -178,27 +170,8 @@ def check_beyond(config: dict) -> list[str]:
     return problems
 
 
-# ---- `snakemake fig9`: Snakemake itself says only "No rule to produce fig9"
-def bare_words(argv: list[str], known: set[str]) -> list[str]:
-    """Words on a command line that could be rule targets but name no rule (a cheap
-    pre-filter: option values such as `--quiet rules` are weeded out by `requested_targets`)."""
-    return [
-        a
-        for a in argv
-        if a.replace("_", "").replace("-", "").isalnum() and a[0].isalpha() and a not in known
-    ]
-
-
-def requested_targets(argv: list[str]) -> list[str]:
-    """The targets Snakemake's own parser reads from `argv` (its command line)."""
-    from snakemake.cli import get_argument_parser
-
-    try:
-        return list(get_argument_parser().parse_known_args(argv)[0].targets or [])
-    except SystemExit:  # a command line Snakemake itself will refuse, in its own words
-        return []
-
-
+# ---- `snakemake fig9`: Snakemake itself says only "No rule to produce fig9" (the
+# Snakefile's rule unknown_target asks this instead)
 def unknown_target_message(
     targets: list[str], target_rules: list[str], existing=lambda p: False
 ) -> str | None:
@@ -212,7 +185,7 @@ def unknown_target_message(
         return None
     return (
         f"no target named {', '.join(repr(t) for t in unknown)}. Targets: "
-        f"{', '.join(sorted(target_rules))}; or any output file, e.g. results/figures/"
+        f"{', '.join(sorted(target_rules))}; or any output file, e.g. results/config/figures/"
         "fig1a_learning_curves.pdf. `snakemake --list-target-rules` lists them too"
     )
 

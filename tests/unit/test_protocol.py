@@ -273,3 +273,17 @@ def test_engine_resumes_a_checkpoint_recorded_before_a_setting_existed(tmp_path)
     save_checkpoint(state, checkpoint)
     result = train(cfg, train_split, test_split, checkpoint_path=checkpoint)
     assert result.info["resumed_from_epoch"] == 1 and result.info["epochs"] == 2
+
+
+def test_an_unmeasured_epoch_inside_a_fit_streak_neither_breaks_nor_restarts_it():
+    """train_accuracy every other epoch: the epochs between evaluations are not measured
+    (None); the streak runs on through them and stops where it reached its patience."""
+    state = RunState()
+    stops = []
+    for epoch, met in enumerate([False, True, None, True], start=1):
+        state.epoch = epoch
+        if state.record_fit(met, patience=3):
+            stops.append(epoch)
+    assert state.fit_held_from_epoch == 2 and state.fit_streak == 3
+    assert stops == [4] and state.fit_stop_epoch == 4
+    assert fit_met(config(fit_metric="train_accuracy", fit_threshold=0.9), {}, None) is None

@@ -248,14 +248,16 @@ TRAINER = textwrap.dedent("""
     from rethinkgen.training.settings import TrainConfig
     from rethinkgen.training.engine import train
     from rethinkgen.training.live import epoch_hook
+    from rethinkgen.run import RunKeys
 
-    run, data, checkpoint, run_dir = eval(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-    tensorboard = sys.argv[5] if len(sys.argv) > 5 else None
+    run, data, results = eval(sys.argv[1]), sys.argv[2], sys.argv[3]
+    paths = RunKeys.of(run).paths(results)
     cfg = TrainConfig.from_dict(run)
     result = train(cfg, load_split(data + "/train.npz"), load_split(data + "/test.npz"),
-                   checkpoint_path=checkpoint, on_epoch=epoch_hook(checkpoint, tensorboard))
-    write_parquet(result.metrics, run_dir + "/metrics.parquet")
-    write_json(result.info, run_dir + "/run_info.json")
+                   checkpoint_path=paths.checkpoint,
+                   on_epoch=epoch_hook(paths, tensorboard=cfg.tensorboard))
+    write_parquet(result.metrics, paths.metrics)
+    write_json(result.info, paths.info)
 """)
 
 
@@ -293,10 +295,8 @@ def test_a_real_training_job_is_watched_as_its_epochs_advance(tmp_path: Path):
             str(tmp_path / "trainer.py"),
             repr(run),
             str(tmp_path / "data"),
-            str(files.checkpoint),
-            str(files.info.parent),
-        ]
-        + ([str(files.tensorboard)] if tensorboard else []),
+            str(results),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

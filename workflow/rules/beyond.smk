@@ -23,9 +23,10 @@ rule beyond_table:
     input:
         unpack(beyond_input),
     output:
-        parquet=res("tables/{beyond_key}.parquet"),
+        parquet=res("tables/beyond/{beyond_key}.parquet"),
+        curves=res("tables/beyond/{beyond_key}_curves.parquet"),
         md=report(
-            res("tables/{beyond_key}.md"),
+            res("tables/beyond/{beyond_key}.md"),
             caption="../report/beyond.rst",
             category="Beyond the paper",
             labels={"output": "{beyond_key}", "type": "table"},
@@ -47,12 +48,12 @@ rule beyond_figure:
         unpack(beyond_input),
     output:
         png=report(
-            res("figures/{beyond_key}.png"),
+            res("figures/beyond/{beyond_key}.png"),
             caption="../report/beyond.rst",
             category="Beyond the paper",
             labels={"output": "{beyond_key}", "type": "figure"},
         ),
-        pdf=res("figures/{beyond_key}.pdf"),
+        pdf=res("figures/beyond/{beyond_key}.pdf"),
     log:
         res("logs/beyond_figure/{beyond_key}.log"),
     localrule: True

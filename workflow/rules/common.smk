@@ -2,77 +2,40 @@
 import functools
 import os
 
-import jsonschema
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 # The Snakefile put src/ on sys.path (WORKFLOW_DIR).
 from rethinkgen.config import (
     ConfigError,
     all_runs,
     canonical_spec,
-    check_config,
     data_seed_of,
     dataset_identity,
     experiment_budget,
     experiment_runs,
-    retype_cli_strings,
     rule_settings,
     run_settings,
     run_spec,
     spec_defaults,
 )
+from rethinkgen.config_load import check_loaded_config
 from rethinkgen.run import RUN_PATTERN, RunKeys, RunPaths
-from rethinkgen.config_checks import oversized
-from rethinkgen.config_files import schema_error_summary
-from rethinkgen.describe import fill_descriptions, settings_caption
+from rethinkgen.describe import settings_caption
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
-from rethinkgen.user_inputs import user_input_problems
 from rethinkgen import preflight, targets
 from rethinkgen.theory import memory as theory_memory
 from rethinkgen.training import cost as training_cost
 from rethinkgen.training import console, gpu_share
 
+SCHEMA_DIR = os.path.join(WORKFLOW_DIR, "workflow", "schemas")
 REPORT_DIR = os.path.join(WORKFLOW_DIR, "workflow", "report")
 
-
-def validate_config(data, schema, root="config"):
-    """Snakemake's validate (fills schema defaults), its error cut to a few lines."""
-    try:
-        validate(data, schema=schema)
-    except WorkflowError as error:
-        # validate raises it while handling the ValidationError
-        cause = error.__context__
-        if not isinstance(cause, jsonschema.ValidationError):
-            raise
-        raise ConfigError(
-            f"invalid config (schema {os.path.basename(schema)}):\n"
-            + schema_error_summary(cause, root)
-        ) from None
-
-
-# A YAML alias bomb (in override= or a file) stops here, before any check walks it.
-if oversized(config):
-    raise ConfigError("invalid config:\n  - " + "\n  - ".join(oversized(config)))
-# Snakemake reads nested --config values (training='{max_epochs: 3}') as strings.
-with open(os.path.join(WORKFLOW_DIR, "workflow", "schemas", "config.schema.yaml")) as f:
-    CONFIG_SCHEMA = yaml.safe_load(f)
-retype_cli_strings(config, CONFIG_SCHEMA)
+# Every check the `rethinkgen` command makes too (rethinkgen.config_load), before any job.
+check_loaded_config(config, SCHEMA_DIR)
 # What validate fills in; run identities and corruption streams leave these values out.
-SPEC_DEFAULTS = spec_defaults(CONFIG_SCHEMA)
-validate_config(config, "../schemas/config.schema.yaml")
-validate_config(config, "../schemas/outputs.schema.yaml")
-if "theory" in config:
-    validate_config(
-        config["theory"], "../schemas/theory.schema.yaml", root="config.theory"
-    )
-check_config(config, report_dir=REPORT_DIR)
-fill_descriptions(config)  # experiments without one get one from their outputs' kinds
-# Your own models are built for their datasets, your folders read (docs/own-model.md).
-_USER_PROBLEMS = user_input_problems(config)
-if _USER_PROBLEMS:
-    raise ConfigError("invalid config:\n  - " + "\n  - ".join(_USER_PROBLEMS))
+with open(os.path.join(SCHEMA_DIR, "config.schema.yaml")) as f:
+    SPEC_DEFAULTS = spec_defaults(yaml.safe_load(f))
 
 # Every output of this config goes under its results folder (the Snakefile resolved it:
 # `results:` or results/<config name>; rethinkgen.layout). Prepared datasets are shared.
@@ -120,12 +83,15 @@ def get_run_identity(wildcards):
 def get_run_data(wildcards):
     """The run's corrupted training and test splits, at its data seed."""
     spec = get_run_spec(wildcards)
-    folder = CORRUPTED_DIR.format(
+    place = dict(
         dataset=spec.keys.dataset,
         corruption=spec.keys.corruption,
         data_seed=spec.data_seed,
     )
-    return {split: f"{folder}/{split}.npz" for split in ("train", "test")}
+    output = rules.corrupt_dataset.output
+    return {
+        split: getattr(output, split).format(**place) for split in ("train", "test")
+    }
 
 
 # Training jobs' priorities are 0-100 (rethinkgen.training.cost); the data jobs that
@@ -200,8 +166,8 @@ onstart:
 
 
 def run_files(runs, name):
-    """One file (metrics, info, model) of each run."""
-    return [str(getattr(run.paths(RESULTS), name)) for run in runs]
+    """One output (metrics, info, model) of rule train_model for each run."""
+    return [getattr(rules.train_model.output, name).format(**vars(run)) for run in runs]
 
 
 def experiment_files(wildcards, name="metrics"):
@@ -211,9 +177,9 @@ def experiment_files(wildcards, name="metrics"):
 def training_targets():
     """Every declared output of every run, so `all` restores any one that was deleted."""
     return [
-        str(getattr(run.paths(RESULTS), name))
-        for run in all_runs(config)
+        path
         for name in ("metrics", "info", "model")
+        for path in run_files(all_runs(config), name)
     ]
 
 
@@ -233,13 +199,14 @@ def get_data_seed(wildcards):
     return int(wildcards.data_seed)
 
 
-def theory_dataset_dir(dataset):
+def theory_split(dataset, split="train"):
     """The theory rules' prepared dataset: at the config's data seed."""
-    return DATASET_DIR.format(dataset=dataset, data_seed=config["data_seed"])
+    split = getattr(rules.prepare_dataset.output, split)
+    return split.format(dataset=dataset, data_seed=config["data_seed"])
 
 
 def get_theory_data(wildcards):
-    return f"{theory_dataset_dir(wildcards.dataset)}/train.npz"
+    return theory_split(wildcards.dataset)
 
 
 def experiment_readouts(wildcards):
@@ -248,6 +215,16 @@ def experiment_readouts(wildcards):
         {**vars(run), **experiment_budget(config, wildcards.experiment, run)}
         for run in experiment_runs(config, wildcards.experiment)
     ]
+
+
+def unknown_target_input(wildcards):
+    """Rule unknown_target: nothing for a file that exists, else which targets there are."""
+    if os.path.exists(wildcards.target):
+        return []
+    target_rules = [r.name for r in workflow.rules if not r.has_wildcards()]
+    raise ConfigError(
+        targets.unknown_target_message([wildcards.target], target_rules, os.path.exists)
+    )
 
 
 # ---- aggregation, tables and figures (report.smk)
@@ -267,7 +244,8 @@ def experiment_table(name):
         spec = {**FIGURE_SPECS, **TABLE_SPECS}[key]
         if not output_available(config, spec):
             raise ValueError(unavailable_reason(key, spec))
-        return res(f"tables/experiments/{spec['experiment']}/{name}.parquet")
+        table = getattr(rules.aggregate_experiment_runs.output, name)
+        return table.format(experiment=spec["experiment"])
 
     return of
 
@@ -322,8 +300,7 @@ def get_kernel_solve_rows(wildcards):
 
 def get_kernel_solve_data(wildcards):
     dataset = config["theory"]["kernel_solves"][wildcards.kernel_solve]["dataset"]
-    folder = theory_dataset_dir(dataset)
-    return {split: f"{folder}/{split}.npz" for split in ("train", "test")}
+    return {split: theory_split(dataset, split) for split in ("train", "test")}
 
 
 def get_kernel_solve_keys(wildcards):
@@ -357,17 +334,8 @@ def get_expressivity_mem_mb(wildcards):
 
 
 # ---- beyond the paper (beyond.smk)
-from rethinkgen.targets import (
-    RUN_INFO_KINDS,
-    THEORY_KINDS,
-    beyond_outputs,
-    check_beyond,
-)
+from rethinkgen.targets import THEORY_KINDS, beyond_outputs
 
-validate_config(config, "../schemas/beyond.schema.yaml")
-_BEYOND_PROBLEMS = check_beyond(config)
-if _BEYOND_PROBLEMS:
-    raise ConfigError("invalid config:\n  - " + "\n  - ".join(_BEYOND_PROBLEMS))
 BEYOND_SPECS = config.get("beyond", {})
 
 
@@ -392,14 +360,18 @@ def beyond_caption(wildcards):
 
 
 def beyond_input(wildcards):
-    """The experiment's aggregated runs (and curves), and the exact solves if any."""
+    """The experiment's aggregated runs (and curves), each run's run_info.json (the
+    settings it trained with), and the exact solves if any."""
     spec = beyond_spec(wildcards)
-    base = res(f"tables/experiments/{spec['experiment']}")
-    files = {"curves": f"{base}/curves.parquet", "runs": f"{base}/runs.parquet"}
+    tables = rules.aggregate_experiment_runs.output
+    files = {
+        "curves": tables.curves.format(experiment=spec["experiment"]),
+        "runs": tables.runs.format(experiment=spec["experiment"]),
+        "infos": run_files(experiment_runs(config, spec["experiment"]), "info"),
+    }
     if spec["kind"] in THEORY_KINDS:
-        files["solves"] = res(f"theory/activations/{wildcards.beyond_key}.parquet")
-    if spec["kind"] in RUN_INFO_KINDS:
-        files["infos"] = run_files(experiment_runs(config, spec["experiment"]), "info")
+        solves = rules.solve_activations.output.rows
+        files["solves"] = solves.format(beyond_key=wildcards.beyond_key)
     return files
 
 
@@ -409,7 +381,7 @@ def beyond_theory_settings(wildcards):
 
 def beyond_theory_data(wildcards):
     dataset = beyond_spec(wildcards)["theory"]["dataset"]
-    return f"{theory_dataset_dir(dataset)}/train.npz"
+    return theory_split(dataset)
 
 
 # ---- your own model (own_model.smk; docs/own-model.md)
@@ -426,15 +398,18 @@ def own_model_page_input(wildcards):
             "the page needs an `own_model:` section in the config; "
             "see config/your_model.yaml and docs/own-model.md"
         )
-    tables = res("tables/experiments/{}/{}.parquet")
+    tables = rules.aggregate_experiment_runs.output
     files = {
-        "randomizations": tables.format(OWN_MODEL["randomizations"], "runs"),
-        "sweep": tables.format(OWN_MODEL["sweep"], "runs"),
-        "dynamics": tables.format(OWN_MODEL["dynamics"], "curves"),
+        "randomizations": tables.runs.format(experiment=OWN_MODEL["randomizations"]),
+        "sweep": tables.runs.format(experiment=OWN_MODEL["sweep"]),
+        "dynamics": tables.curves.format(experiment=OWN_MODEL["dynamics"]),
     }
-    parts = ("randomizations", "sweep", "dynamics")
-    keys = [key for part in parts for key in OWN_MODEL[f"{part}_figures"]]
-    return files | {"figures": [res(f"figures/{key}.png") for key in keys]}
+    keys = [key for part in ("randomizations", "sweep") for key in OWN_MODEL[f"{part}_figures"]]
+    figures = [rules.plot_figure.output.png.format(figure=key) for key in keys] + [
+        rules.beyond_figure.output.png.format(beyond_key=key)
+        for key in OWN_MODEL["dynamics_figures"]
+    ]
+    return files | {"figures": figures}
 
 
 def own_model_source(wildcards):

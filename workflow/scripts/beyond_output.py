@@ -1,14 +1,10 @@
-"""Adapter: one `beyond:` output -> its table (Parquet, Markdown with the finding) or figure."""
-
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+"""Adapter: one `beyond:` output -> its tables (per-run and per-epoch Parquet, Markdown
+with the finding) or its figure."""
 
 import json
 import logging
 
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import matplotlib
 
 matplotlib.use("Agg")  # no display on cluster nodes
@@ -18,19 +14,20 @@ from rethinkgen.analysis.figures import set_style  # noqa: E402
 from rethinkgen.io import atomic_path, read_parquet, rule_logging, write_parquet  # noqa: E402
 
 with rule_logging(snakemake.log[0]):
-    kind = snakemake.params.spec["kind"]
+    spec = snakemake.params.spec
     curves, runs = read_parquet(snakemake.input.curves), read_parquet(snakemake.input.runs)
     inputs = snakemake.input.keys()
     solves = read_parquet(snakemake.input.solves) if "solves" in inputs else None
-    infos = [json.load(open(p)) for p in snakemake.input.infos] if "infos" in inputs else None
+    infos = [json.load(open(p)) for p in snakemake.input.infos]  # each run's own settings
+    output = beyond.build(spec, curves, runs, infos, solves)
     if "png" in snakemake.output.keys():
         set_style()
-        fig = beyond.plot(kind, curves, runs, snakemake.config, solves, infos)
+        fig = beyond.plot(spec["kind"], output)
         fig.savefig(snakemake.output.png, dpi=150, bbox_inches="tight")
         fig.savefig(snakemake.output.pdf, bbox_inches="tight")
     else:
-        table, finding = beyond.build(kind, curves, runs, snakemake.config, solves, infos)
-        write_parquet(table, snakemake.output.parquet)
+        write_parquet(output.table, snakemake.output.parquet)
+        write_parquet(output.curves, snakemake.output.curves)
         with atomic_path(snakemake.output.md) as tmp:
-            tmp.write_text(beyond.render_markdown(kind, table, finding))
-        logging.info("%s: %s", kind, finding)
+            tmp.write_text(beyond.render_markdown(spec["kind"], output))
+        logging.info("%s: %s", spec["kind"], output.finding)

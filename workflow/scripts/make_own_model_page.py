@@ -1,11 +1,8 @@
 """Adapter for rule make_own_model_page: the three experiments' tables -> one Markdown page."""
 
 import os
-import sys
 
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import pandas as pd
 
 from rethinkgen.analysis.own_model import render_page

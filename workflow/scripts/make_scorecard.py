@@ -1,15 +1,10 @@
 """Adapter: each experiment's runs and curves, the label draws (and the theory tables) ->
 the scorecard as .parquet/.md/.tex/.html."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
 import logging
 from pathlib import Path
 
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import pandas as pd
 
 from rethinkgen.analysis.chance import chance_levels

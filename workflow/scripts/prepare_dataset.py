@@ -1,10 +1,6 @@
 """Adapter for rule prepare_dataset: raw files -> resources/datasets/{dataset}/*.npz."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 
 from rethinkgen.data.sources import prepare_dataset, prepared_info
 from rethinkgen.data.splits import save_split

@@ -1,10 +1,6 @@
 """Adapter: Theorem 1's first layer, output layer solved per activation -> rows."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 
 from rethinkgen.data.splits import load_split
 from rethinkgen.io import rule_logging, write_parquet
@@ -21,5 +17,7 @@ with rule_logging(snakemake.log[0]):
         settings["seed"],
         settings.get("min_gap_targets", []),
         settings.get("repeats", 1),
+        settings.get("mp_max_n", 0),
+        settings.get("relu_sample_sizes", []),
     )
     write_parquet(rows, snakemake.output.rows)

@@ -22,6 +22,7 @@ from rethinkgen.paper import (
     PAPER_TRAIN_SIZE,
     read_paper_table,
 )
+from rethinkgen.run import RUN_KEYS as _RUN_KEYS
 
 SCORECARD_COLUMNS = [
     "check_id",
@@ -33,7 +34,7 @@ SCORECARD_COLUMNS = [
     "result",
     "runs",
 ]
-RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
+RUN_KEYS = list(_RUN_KEYS)
 PAPER_STEPS_PER_EPOCH = math.ceil(PAPER_TRAIN_SIZE / PAPER_BATCH_SIZE)  # 391
 CELL_KEYS = RUN_KEYS[:-1]  # a cell: the runs that differ only in their seed
 NO_RUNS = "no such runs configured"

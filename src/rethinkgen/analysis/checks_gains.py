@@ -12,6 +12,7 @@ import pandas as pd
 from rethinkgen.analysis.checks_common import (
     FIT_ACCURACY,
     MIN_SEEDS_FOR_SPREAD,
+    RUN_KEYS,
     SD_MULTIPLE,
     accuracy_sd,
     against_paper,
@@ -285,7 +286,7 @@ def _table2_gaps() -> pd.Series:
 def largest_drop(curves: pd.DataFrame, runs: pd.DataFrame) -> pd.Series:
     """Per run (indexed like `runs`): the largest fall of test accuracy below its running
     best anywhere up to the read-out epoch (points): the largest gap any read-out could show."""
-    keys = ["dataset", "model", "corruption", "regularizer", "seed"]
+    keys = list(RUN_KEYS)
     test = curves[curves["split"] == "test"].merge(runs[keys + ["readout_epoch"]], on=keys)
     test = test[test["epoch"] <= test["readout_epoch"]].sort_values("epoch")
     test["drop"] = test.groupby(keys)["accuracy"].cummax() - test["accuracy"]

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from rethinkgen.analysis.readout import RESULT_OUTCOMES, STRICT_FIT_ACCURACY, outcome_of
+from rethinkgen.run import RUN_KEYS as _RUN_KEYS
 
-KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
+KEYS = list(_RUN_KEYS)
 
 
 def split_results(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from rethinkgen.analysis.figure_data import STRICT_COLUMNS, summarize
 from rethinkgen.analysis.readout import RESULT_OUTCOMES, STRICT_FIT_ACCURACY
+from rethinkgen.run import RUN_KEYS
 
 MARKER = re.compile(
     r"<!-- generated: (?P<spec>[^>]*?) -->\n(?P<body>.*?)<!-- /generated -->", re.DOTALL
@@ -199,9 +200,7 @@ def runs_block(root: Path, experiment: str) -> list[str]:
             _pct(r.final_train_accuracy),
             _pct(r.final_test_accuracy),
         ]
-        for r in runs.sort_values(["dataset", "model", "corruption", "regularizer", "seed"])
-        .astype({"precision": object})
-        .itertuples()
+        for r in runs.sort_values(list(RUN_KEYS)).astype({"precision": object}).itertuples()
     ]
     return _table(header, rows)
 

@@ -75,7 +75,7 @@ def read_readouts(experiments: dict[str, list[str]], files) -> dict[str, list[Re
 def source_experiments(config: dict) -> dict[str, list[str]]:
     """SOURCES -> the configured experiments behind each (none: its checks are not
     applicable). A figure or table needing a dataset the experiment lacks is left out."""
-    from rethinkgen.targets import output_available  # config-level: import when used
+    from rethinkgen.config import output_available  # config-level: import when used
 
     found = {}
     for source, wanted in SOURCES.items():

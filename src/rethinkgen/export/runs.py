@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from rethinkgen.io import UNREADABLE_FILE_ERRORS, DamagedFileError, read_json, read_parquet
-from rethinkgen.run import RUN_KEYS
+from rethinkgen.run import RUN_KEYS, RunPaths
 
 
 @dataclass(frozen=True)
@@ -64,27 +64,23 @@ def finished_runs(results: str | Path, skipped: list[str] | None = None) -> list
     one line saying which file and what to do appended to ``skipped`` (if given)."""
     root = Path(results) / "runs"
     found = []
-    for info_path in sorted(root.glob("**/run_info.json")):
-        metrics_path = info_path.with_name("metrics.parquet")
-        if not metrics_path.is_file():
+    for paths in RunPaths.found(results):
+        if not paths.metrics.is_file():
             continue
+        name = str(paths.run_dir.relative_to(root))
         try:
-            info = read_json(info_path)
+            info = read_json(paths.info)
             if not isinstance(info, dict) or not isinstance(info.get("keys"), dict):
                 raise ValueError("not a run's run_info.json (no `keys`)")
-            metrics = read_parquet(metrics_path)
+            metrics = read_parquet(paths.metrics)
         except (*UNREADABLE_FILE_ERRORS, DamagedFileError) as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             if skipped is not None:
                 skipped.append(
-                    f"skipped {info_path.parent.relative_to(root)}: {reason}. Rebuild it "
-                    f"(delete {info_path.parent} and rerun snakemake), then export again"
+                    f"skipped {name}: {reason}. Rebuild it "
+                    f"(delete {paths.run_dir} and rerun snakemake), then export again"
                 )
             continue
-        digest = hashlib.sha256(info_path.read_bytes() + metrics_path.read_bytes()).hexdigest()
-        found.append(
-            FinishedRun(
-                str(info_path.parent.relative_to(root)), info_path.parent, info, metrics, digest
-            )
-        )
+        digest = hashlib.sha256(paths.info.read_bytes() + paths.metrics.read_bytes()).hexdigest()
+        found.append(FinishedRun(name, paths.run_dir, info, metrics, digest))
     return found

@@ -39,6 +39,9 @@ class TrainConfig:
     # regularizer (explicit regularizers; unset = off)
     weight_decay: float = 0.0
     weight_decay_scope: str = "weights"  # weights (conv/linear kernels, as TF-slim) | fc | all
+    # true: decoupled weight decay (SGDW, Loshchilov & Hutter 2019): w <- w - lr wd w each
+    # step, outside the momentum buffer; false: PyTorch's, wd w added to the gradient
+    weight_decay_decoupled: bool = False
     dropout: float = 0.0
     random_crop: bool = False
     augment: bool = False
@@ -64,6 +67,10 @@ class TrainConfig:
     # > 0: hold out this fraction of the training split (seeded by `seed`), never trained on,
     # scored as split "validation" with every whole-training-set evaluation
     validation_fraction: float = 0.0
+    # true: also score the test set in two fixed halves (seeded by `seed`), splits
+    # "test_pick" and "test_score", with every whole-training-set evaluation: one half
+    # picks an epoch, the other scores it (docs/beyond.md, "Memorization")
+    test_halves: bool = False
     # Read-out points of the experiments sharing this run (rethinkgen.config): whole
     # training and test sets are scored at each of these epochs, and at the epoch the fit
     # criterion first holds for fit_patience evaluations when score_at_fit is set.
@@ -115,6 +122,7 @@ class TrainConfig:
             regularizer=str(spec.get("regularizer", "")),
             weight_decay=float(regularizer.get("weight_decay") or 0.0),
             weight_decay_scope=str(regularizer.get("weight_decay_scope", "weights")),
+            weight_decay_decoupled=bool(regularizer.get("weight_decay_decoupled", False)),
             dropout=float(regularizer.get("dropout") or 0.0),
             random_crop=bool(regularizer.get("random_crop", False)),
             augment=bool(regularizer.get("augment", False)),
@@ -230,6 +238,29 @@ def _role(f: dataclasses.Field) -> str:
     return f.metadata.get("role", IDENTITY)
 
 
+# Fields set from the run's spec (its keys, model and regularizer) and from the
+# experiments' budgets (rethinkgen.config.shared_budget), never from a `training:` section.
+FROM_SPEC = (
+    "model_spec",
+    "lr",
+    "seed",
+    "dataset",
+    "model",
+    "corruption",
+    "regularizer",
+    "weight_decay",
+    "weight_decay_scope",
+    "dropout",
+    "random_crop",
+    "augment",
+    "data_digest",
+    "spec",
+)
+FROM_BUDGETS = ("min_epochs", "readout_epochs", "score_at_fit")
+# What a config's `training:` (a model's, a regularizer's, the override) may set here.
+TRAINING_KEYS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in FROM_SPEC + FROM_BUDGETS
+)
 # The budget: how long a run trains and where it is read out. A checkpoint that differs
 # from its run only in these is resumed (the lr schedule does not depend on them).
 BUDGET_SETTINGS = ("max_epochs", "min_epochs", "readout_epochs", "stop_when_fitted", "score_at_fit")
