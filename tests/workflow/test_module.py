@@ -79,7 +79,7 @@ def test_a_run_trained_through_the_module_writes_every_file_under_the_prefix(tmp
         f"rethinkgen/results/checkpoints/{run}/run.json",
         f"rethinkgen/results/checkpoints/{run}/progress.json",
         f"rethinkgen/results/checkpoints/{run}/live_metrics.parquet",
-        f"rethinkgen/logs/train_model/{run}.log",
+        f"rethinkgen/results/logs/train_model/{run}.log",  # logs: in the results folder
         f"{ONE_RUN}/model.pt",
     } <= written
     if config["rethinkgen"]["training"]["tensorboard"]:

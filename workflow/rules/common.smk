@@ -404,7 +404,11 @@ def own_model_page_input(wildcards):
         "sweep": tables.runs.format(experiment=OWN_MODEL["sweep"]),
         "dynamics": tables.curves.format(experiment=OWN_MODEL["dynamics"]),
     }
-    keys = [key for part in ("randomizations", "sweep") for key in OWN_MODEL[f"{part}_figures"]]
+    keys = [
+        key
+        for part in ("randomizations", "sweep")
+        for key in OWN_MODEL[f"{part}_figures"]
+    ]
     figures = [rules.plot_figure.output.png.format(figure=key) for key in keys] + [
         rules.beyond_figure.output.png.format(beyond_key=key)
         for key in OWN_MODEL["dynamics_figures"]
