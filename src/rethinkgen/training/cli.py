@@ -29,6 +29,7 @@ from rethinkgen.schemas import METRICS
 from rethinkgen.training import distributed, gpu_share
 from rethinkgen.training.checkpoint import remove_checkpoint, save_model
 from rethinkgen.training.engine import train as train_run
+from rethinkgen.training.examples import write_examples
 from rethinkgen.training.live import epoch_hook
 from rethinkgen.training.protocol import Interrupted
 from rethinkgen.training.settings import TrainConfig
@@ -95,8 +96,10 @@ def train_and_write(
     model,
     tensorboard_dir=None,
     should_stop=None,
+    examples=None,
 ) -> None:
-    """Train (resuming from ``checkpoint``) and write the run's three outputs.
+    """Train (resuming from ``checkpoint``) and write the run's three outputs, and its
+    per-example record to ``examples`` when it keeps one (before the declared outputs).
 
     Under torchrun every rank trains; rank 0 alone writes, the others wait for it.
     """
@@ -111,6 +114,8 @@ def train_and_write(
         should_stop=should_stop,
     )
     if distributed.is_main_process():
+        if result.examples is not None and examples is not None:
+            write_examples(result.examples, examples)
         write_parquet(result.metrics, metrics, schema=METRICS)
         save_model(result.model_state, model)
         write_json(result.info, info)
@@ -175,7 +180,8 @@ def run_training(
         with stop_on_sigterm():  # the ranks get SIGTERM too: wait for their checkpoint
             distributed.launch(nproc, paths.spec, threads=threads, log_path=log_path, **files)
     else:
-        train_until_stopped(train_config(spec.to_dict(), train, test, num_threads=threads), **files)
+        cfg = train_config(spec.to_dict(), train, test, num_threads=threads)
+        train_until_stopped(cfg, examples=str(paths.examples), **files)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -64,6 +64,9 @@ class TrainConfig:
     # > 0: hold out this fraction of the training split (seeded by `seed`), never trained on,
     # scored as split "validation" with every whole-training-set evaluation
     validation_fraction: float = 0.0
+    # Per example, at each whole-training-set evaluation: classified as its label, its
+    # margin, its label corrupted (examples.parquet beside the metrics; training/examples.py)
+    record_examples: bool = False
     # Read-out points of the experiments sharing this run (rethinkgen.config): whole
     # training and test sets are scored at each of these epochs, and at the epoch the fit
     # criterion first holds for fit_patience evaluations when score_at_fit is set.
