@@ -94,6 +94,7 @@ FIGURE_KINDS = (
     "capacity_vs_samples",
     "expressivity_activations",
     "weight_decay_failure",
+    "example_learning",
 )
 RUN_INFO_KINDS = ("weight_decay_failure",)  # read the runs' run_info.json (weight norms)
 THEORY_KINDS = ("expressivity_activations",)

@@ -406,7 +406,7 @@ def own_model_page_input(wildcards):
         "sweep": tables.format(OWN_MODEL["sweep"], "runs"),
         "dynamics": tables.format(OWN_MODEL["dynamics"], "curves"),
     }
-    parts = ("randomizations", "sweep", "dynamics")
+    parts = ("randomizations", "sweep", "dynamics", "examples")
     keys = [key for part in parts for key in OWN_MODEL[f"{part}_figures"]]
     return files | {"figures": [f"results/figures/{key}.png" for key in keys]}
 

@@ -13,6 +13,7 @@ import pandas as pd
 from rethinkgen.analysis import (
     activations,
     capacity,
+    learning_order,
     memorization,
     wd_figure,
     weight_decay,
@@ -31,6 +32,7 @@ TITLES = {
         "Theorem 1 beyond ReLU: conditioning of the exact output layer, and trained nets"
     ),
     "weight_decay_failure": "Weight decay and fitting random labels (Table 4's AlexNet)",
+    "example_learning": learning_order.TITLE,
 }
 # Per kind: the summary's grouping columns and the per-run values summarized over seeds.
 SUMMARIES = {
@@ -118,6 +120,9 @@ def build(
     if kind == "weight_decay_failure":
         table = weight_decay_runs(curves, runs, config, infos)
         return table, weight_decay.weight_decay_finding(table)
+    if kind == "example_learning":  # reads each run's examples.parquet beside its metrics
+        table = learning_order.example_learning_table(runs)
+        return table, learning_order.example_learning_finding(table)
     raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
 
 
@@ -154,11 +159,15 @@ def plot(
         return wd_figure.plot_weight_decay(
             weight_decay_runs(curves, runs, config, infos), weight_decay.norms_frame(infos)
         )
+    if kind == "example_learning":
+        return learning_order.plot_example_learning(learning_order.example_learning_table(runs))
     raise KeyError(f"beyond kind {kind!r} has no figure; figures: {FIGURE_KINDS}")
 
 
 def render_markdown(kind: str, table: pd.DataFrame, finding: str) -> str:
     """Title, the finding line, the summary over seeds, then the per-run table."""
+    if kind == "example_learning":  # one row per run and epoch: its own selection
+        return learning_order.render_markdown(table, finding, mean_sd)
     by, values = SUMMARIES[kind]
     parts = table.groupby("part", sort=False) if "part" in table else [(None, table)]
     summaries, runs = [], []
