@@ -174,3 +174,85 @@ def test_the_setting_is_off_by_default_and_out_of_the_identity_then():
     assert json.loads(on.fingerprint())["record_examples"] is True
     result = train(off, make_split(40, h=6, w=6, c=1), make_split(10, h=6, w=6, c=1, seed=1))
     assert result.examples is None
+
+
+def synthetic_record(seed: int, prob: float, n: int = 200, epochs: int = 6) -> pd.DataFrame:
+    """Clean examples learned early and kept, corrupted ones late: a known ordering."""
+    rng = np.random.default_rng(seed)
+    corrupted = rng.random(n) < prob
+    learned_at = np.where(corrupted, rng.integers(3, epochs + 2, n), rng.integers(1, 3, n))
+    epoch = np.arange(epochs + 1)[:, None]
+    correct = epoch >= learned_at[None, :]
+    margin = np.where(correct, 1.0, -1.0) * (1 + rng.random((epochs + 1, n)))
+    return pd.DataFrame(
+        {
+            "epoch": np.repeat(np.arange(epochs + 1), n),
+            "example": np.tile(np.arange(n), epochs + 1),
+            "correct": correct.ravel().astype(np.int8),
+            "margin": margin.ravel().astype(np.float16),
+            "corrupted": np.tile(corrupted, epochs + 1).astype(np.int8),
+        }
+    )
+
+
+def synthetic_runs() -> pd.DataFrame:
+    rows = [
+        {"dataset": "d", "model": "m", "corruption": c, "regularizer": "none", "seed": s,
+         "corruption_prob": p, "readout_epoch": 6}
+        for c, p in (("labels_p020", 0.2), ("labels_p050", 0.5), ("true_labels", 0.0))
+        for s in (0, 1)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def load_synthetic(keys):
+    prob = {"labels_p020": 0.2, "labels_p050": 0.5}[keys.corruption]
+    return synthetic_record(keys.seed, prob)
+
+
+def test_example_learning_output_table_figure_and_markdown():
+    from rethinkgen.analysis import beyond, learning_order
+
+    table = learning_order.example_learning_table(synthetic_runs(), load_synthetic)
+    readout = table[table["part"] == "readout"]
+    assert len(readout) == 4 and set(readout["corruption_prob"]) == {0.2, 0.5}
+    assert (readout["epoch"] == 6).all()
+    over = table[table["part"] == "epochs"]
+    at2 = over[over["epoch"] == 2]
+    assert (at2["clean_learned"] == 1).all() and (at2["corrupted_learned"] == 0).all()
+    assert (readout["auc_first_learned"] == 1).all()  # every corrupted example learned later
+    assert (readout["precision_first_learned"] == 1).all()
+    finding = learning_order.example_learning_finding(table)
+    assert finding.startswith("4 runs (m; p = 0.2, 0.5; 2 seed(s)). After one epoch")
+    assert "median epoch to half learned: clean 2, corrupted 5" in finding
+    assert "first-learned epoch 1.000" in finding
+    markdown = beyond.render_markdown("example_learning", table, finding)
+    assert markdown.startswith(f"# {learning_order.TITLE}\n\n**Finding.** {finding}")
+    assert "| model   |   corruption_prob |   epoch |" in markdown
+    fig = learning_order.plot_example_learning(table)
+    assert len(fig.axes) == 2 * 2  # one model: learned and AUC rows; two levels of p
+    with pytest.raises(ValueError, match="kept no per-example record"):
+        learning_order.example_learning_table(synthetic_runs(), lambda keys: None)
+
+
+def test_own_model_page_lists_the_examples_learned_last():
+    from rethinkgen.analysis.own_model import examples_section
+
+    runs = synthetic_runs()
+    spec = {"model": "m", "examples_figures": ["example_learning"]}
+
+    def load(keys):
+        return (
+            synthetic_record(0, 0.0) if keys.corruption == "true_labels" else load_synthetic(keys)
+        )
+
+    lines = examples_section(spec, runs, runs, {"example_learning": "figures/x.png"}, load)
+    text = "\n".join(lines)
+    assert "![example_learning](figures/x.png)" in text
+    measures = el.example_measures(synthetic_record(0, 0.0))
+    latest = measures[measures["first_learned_epoch"] == 2].sort_values("aum").iloc[0]
+    table = text[text.index("|   example |") :].splitlines()
+    assert table[2].split("|")[1].strip() == str(latest["example"])  # learned last, the lowest AUM
+    assert len(table) == 2 + 20
+    missing = examples_section(spec, runs, runs, {}, lambda keys: None)
+    assert "No per-example record" in missing[-1]

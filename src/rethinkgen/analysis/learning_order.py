@@ -93,8 +93,8 @@ def example_learning_finding(table: pd.DataFrame) -> str:
         f"{readout['auc_margin'].mean():.3f}, the first-learned epoch "
         f"{readout['auc_first_learned'].mean():.3f}, forgetting events "
         f"{readout['auc_forgetting'].mean():.3f}; the margin's AUC peaked at "
-        f"{best['auc_margin'].mean():.3f} (median epoch {best['epoch'].median():.0f}), before "
-        "the net memorized the noise (mean over runs)."
+        f"{best['auc_margin'].mean():.3f} (median epoch {best['epoch'].median():.0f}; means "
+        "over runs)."
     )
 
 
