@@ -137,9 +137,13 @@ def detection_over_epochs(record: pd.DataFrame, until_epoch: int | None = None) 
     m = matrices(record, until_epoch)
     epochs, corrupted, margin = m["epochs"], m["corrupted"], m["margin"]
     learned_at = first_learned(m["correct"], epochs)
+    trained = epochs > 0  # AUM up to t: the running mean of area_under_margin, in one pass
+    summed = np.cumsum(np.where(trained[:, None], margin, 0), axis=0)
+    counted = np.cumsum(trained)
     rows = []
     for t, epoch in enumerate(epochs):
-        scores = {"margin": -margin[t], "aum": -area_under_margin(margin[: t + 1], epochs[: t + 1])}
+        aum = summed[t] / counted[t] if counted[t] else margin[: t + 1].mean(axis=0)
+        scores = {"margin": -margin[t], "aum": -aum}
         row = {"epoch": int(epoch)}
         for group, mask in (("clean", ~corrupted), ("corrupted", corrupted)):
             row[f"{group}_learned"] = (
