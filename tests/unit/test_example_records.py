@@ -172,8 +172,14 @@ def test_the_setting_is_off_by_default_and_out_of_the_identity_then():
     assert "record_examples" not in json.loads(off.fingerprint())
     on = dataclasses.replace(off, record_examples=True)
     assert json.loads(on.fingerprint())["record_examples"] is True
-    result = train(off, make_split(40, h=6, w=6, c=1), make_split(10, h=6, w=6, c=1, seed=1))
-    assert result.examples is None
+    split, test = corrupted_split(40), make_split(10, h=6, w=6, c=1, seed=1)
+    without = train(off, split, test)
+    assert without.examples is None
+    # keeping the record changes no training number
+    numbers = ["epoch", "step", "split", "loss", "accuracy", "lr"]
+    with_record = train(on, split, test)
+    assert with_record.examples.num_rows == 3 * 40
+    pd.testing.assert_frame_equal(with_record.metrics[numbers], without.metrics[numbers])
 
 
 def synthetic_record(seed: int, prob: float, n: int = 200, epochs: int = 6) -> pd.DataFrame:
