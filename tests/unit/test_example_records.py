@@ -23,16 +23,16 @@ from tests.conftest import make_split
 CORRECT = np.array(
     [
         [0, 1, 0, 1, 1],
-        [1, 0, 1, 1, 0],
-        [1, 1, 0, 1, 1],
+        [1, 1, 1, 1, 0],
+        [1, 0, 0, 1, 1],
         [1, 1, 0, 1, 0],
     ]
 )
 MARGIN = np.array(
     [
         [-1, 1, -1, 1, 1],
-        [1, -1, 3, 2, -2],
-        [2, 1, -0.5, 2, 1],
+        [1, 0.5, 3, 2, -2],
+        [2, -1, -0.5, 2, 1],
         [3, 0.5, -0.5, 2, -2],
     ]
 )
@@ -55,26 +55,28 @@ def hand_record() -> pd.DataFrame:
 def test_measures_match_hand_computed_values():
     measures = el.example_measures(hand_record())
     assert measures["example"].tolist() == [100, 101, 102, 103, 104]
-    # learned from epoch 1; from 2 (forgotten at 1); never; from 0; never (correct at 2 only)
-    np.testing.assert_array_equal(measures["first_learned_epoch"], [1, 2, np.nan, 0, np.nan])
-    assert measures["forgetting_events"].tolist() == [0, 1, 1, 0, 2]
-    np.testing.assert_allclose(measures["aum"], [2, 0.5 / 3, 2 / 3, 2, -1], rtol=1e-3)
+    # learned from epoch 1; from 3 (forgotten at 2); never; from 0; never (wrong at 3)
+    np.testing.assert_array_equal(measures["first_learned_epoch"], [1, 3, np.nan, 0, np.nan])
+    # correct -> wrong after epoch 0 (103 and 104's start at epoch 0 do not count)
+    assert measures["forgetting_events"].tolist() == [0, 1, 1, 0, 1]
+    np.testing.assert_allclose(measures["aum"], [2, 0, 2 / 3, 2, -1], atol=1e-3)
     detection = el.readout_detection(measures)
-    # -AUM: corrupted 102 (-0.67) beats the two clean -2s and loses to 101 (-0.17); 104
-    # (+1) beats all three: 5 of 6 pairs. Top 2 = {104, 101}: one corrupted.
+    # -AUM: corrupted 102 (-0.67) beats the two clean -2s and loses to 101 (0); 104 (+1)
+    # beats all three: 5 of 6 pairs. Top 2 = {104, 101}: one corrupted.
     assert detection["auc_aum"] == pytest.approx(5 / 6)
     assert detection["precision_aum"] == pytest.approx(0.5)
-    # forgetting (0, 1, 1, 0, 2): 102's 1 ties 101's 1 (a half), beats two 0s; 104 beats
-    # all: 5.5 of 6. Top 2: 104, then one of the tied {101, 102}: 1.5 of 2 on average.
-    assert detection["auc_forgetting"] == pytest.approx(5.5 / 6)
-    assert detection["precision_forgetting"] == pytest.approx(0.75)
+    # forgetting (0, 1, 1, 0, 1): 102 and 104 each tie 101 (a half) and beat two 0s: 5
+    # of 6. Top 2 = two of the three tied {101, 102, 104}: 4/3 corrupted of 2 on average.
+    assert detection["auc_forgetting"] == pytest.approx(5 / 6)
+    assert detection["precision_forgetting"] == pytest.approx(2 / 3)
     assert detection["auc_first_learned"] == pytest.approx(1.0)  # never learned = latest
     assert detection["auc_margin"] == pytest.approx(1.0)  # final margins -0.5, -2 vs >= 0.5
+    assert detection["corrupted_share"] == pytest.approx(0.4)
 
 
 def test_detection_over_epochs_matches_hand_computed_values():
     table = el.detection_over_epochs(hand_record()).set_index("epoch")
-    # epoch 1 margins (1, -1, 3, 2, -2): 102's 3 is the highest (0 of 3), 104's -2 the
+    # epoch 1 margins (1, 0.5, 3, 2, -2): 102's 3 is the highest (0 of 3), 104's -2 the
     # lowest (3 of 3)
     assert table.loc[1, "auc_margin"] == pytest.approx(0.5)
     assert table.loc[1, "clean_learned"] == pytest.approx(2 / 3)  # 100 and 103 by epoch 1
@@ -82,9 +84,22 @@ def test_detection_over_epochs_matches_hand_computed_values():
     assert table.loc[1, "corrupted_correct"] == pytest.approx(0.5)
     assert table.loc[3, "clean_learned"] == 1
     assert table.loc[3, "auc_aum"] == pytest.approx(5 / 6)
-    # up to epoch 1 only: 101 was wrong at the last evaluation, so not learned
+    # up to epoch 1 only: 101 and 103 never wrong, 104 wrong at the last evaluation
     early = el.example_measures(hand_record(), until_epoch=1)
-    np.testing.assert_array_equal(early["first_learned_epoch"], [1, np.nan, 1, 0, np.nan])
+    np.testing.assert_array_equal(early["first_learned_epoch"], [1, 0, 1, 0, np.nan])
+
+
+def test_never_learned_examples_count_as_forgotten_infinitely_often():
+    record = hand_record()
+    never = (record["example"] == 104) & (record["epoch"] > 0)
+    record.loc[never, ["correct", "margin"]] = [0, -1.0]  # 104: wrong after epoch 0
+    measures = el.example_measures(record)
+    assert measures["forgetting_events"].tolist() == [0, 1, 1, 0, 0]
+    assert measures["ever_learned"].tolist() == [True, True, True, True, False]
+    detection = el.readout_detection(measures)
+    # scores (0, 1, 1, 0, inf): 102 ties 101 and beats two 0s (2.5), 104 beats all three
+    assert detection["auc_forgetting"] == pytest.approx(5.5 / 6)
+    assert detection["corrupted_share"] == pytest.approx(0.4)
 
 
 def test_precision_of_a_score_that_tells_nothing_is_the_base_rate():
@@ -94,7 +109,7 @@ def test_precision_of_a_score_that_tells_nothing_is_the_base_rate():
 
 def test_last_learned_puts_never_learned_first():
     last = el.last_learned(el.example_measures(hand_record()), count=3)
-    assert last["example"].tolist() == [104, 102, 101]  # never (lower AUM first), then 2
+    assert last["example"].tolist() == [104, 102, 101]  # never (lower AUM first), then 3
 
 
 RUN = {

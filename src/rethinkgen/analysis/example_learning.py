@@ -5,9 +5,11 @@ Per example, over the record's whole-training-set evaluations up to the read-out
 
 - ``first_learned_epoch``: the first evaluation from which it is classified as its training
   label at every later one (Arpit et al. 2017); NaN when it is not at the last.
-- ``forgetting_events``: evaluations at which it was correct followed by one at which it
-  was not (Toneva et al. 2019 count them between mini-batch presentations; we count them
-  between whole-set evaluations, a lower bound of theirs).
+- ``forgetting_events``: evaluations after epoch 0 at which it was correct followed by
+  one at which it was not (Toneva et al. 2019 count them between mini-batch
+  presentations; we count them between whole-set evaluations, a lower bound of theirs).
+  As theirs, an example never correct after epoch 0 (``ever_learned`` false) ranks as
+  forgotten infinitely often.
 - ``aum``: the area under the margin, its margin averaged over the evaluations after
   epoch 0 (Pleiss et al. 2020).
 
@@ -65,10 +67,15 @@ def forgetting_events(correct: np.ndarray) -> np.ndarray:
     return (correct[:-1] & ~correct[1:]).sum(axis=0)
 
 
+def _trained(values: np.ndarray, epochs: np.ndarray) -> np.ndarray:
+    """The rows of the evaluations after epoch 0 (all rows, if none is)."""
+    trained = epochs > 0
+    return values[trained] if trained.any() else values
+
+
 def area_under_margin(margin: np.ndarray, epochs: np.ndarray) -> np.ndarray:
     """Per example, the mean margin over the evaluations after epoch 0 (all, if none is)."""
-    trained = epochs > 0
-    return margin[trained].mean(axis=0) if trained.any() else margin.mean(axis=0)
+    return _trained(margin, epochs).mean(axis=0)
 
 
 def roc_auc(score: np.ndarray, positive: np.ndarray) -> float:
@@ -103,7 +110,8 @@ def example_measures(record: pd.DataFrame, until_epoch: int | None = None) -> pd
             "example": m["example"],
             "corrupted": m["corrupted"],
             "first_learned_epoch": first_learned(m["correct"], m["epochs"]),
-            "forgetting_events": forgetting_events(m["correct"]),
+            "forgetting_events": forgetting_events(_trained(m["correct"], m["epochs"])),
+            "ever_learned": _trained(m["correct"], m["epochs"]).any(axis=0),
             "aum": area_under_margin(m["margin"], m["epochs"]),
             "final_margin": m["margin"][-1],
             "final_correct": m["correct"][-1],
@@ -116,13 +124,16 @@ def _suspicion(measures: pd.DataFrame, name: str) -> np.ndarray:
     values = measures[column].to_numpy(dtype=float)
     if name == "first_learned":  # never learned: later than any epoch
         values = np.where(np.isnan(values), np.inf, values)
+    if name == "forgetting":  # never learned: forgotten infinitely often (Toneva et al.)
+        values = np.where(measures["ever_learned"].to_numpy(), values, np.inf)
     return sign * values
 
 
 def readout_detection(measures: pd.DataFrame) -> dict:
-    """Each score's ROC AUC and precision at the corruption rate, at the read-out."""
+    """Each score's ROC AUC and precision at the corruption rate (``corrupted_share``: a
+    score that tells nothing gets it), at the read-out."""
     corrupted = measures["corrupted"].to_numpy()
-    out = {}
+    out = {"corrupted_share": float(corrupted.mean())}
     for name in SCORES:
         score = _suspicion(measures, name)
         out[f"auc_{name}"] = roc_auc(score, corrupted)

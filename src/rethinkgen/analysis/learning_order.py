@@ -18,7 +18,9 @@ from rethinkgen.run import RUN_KEYS, RunKeys
 TITLE = "Which examples were memorized, and when: clean vs corrupted, per example"
 RECORD_COLUMNS = ["epoch", "example", "correct", "margin", "corrupted"]
 OVER_EPOCHS = ["clean_learned", "corrupted_learned", "auc_margin", "auc_aum", "precision_aum"]
-AT_READOUT = [f"{kind}_{name}" for kind in ("auc", "precision") for name in el.SCORES]
+AT_READOUT = ["corrupted_share"] + [
+    f"{k}_{name}" for k in ("auc", "precision") for name in el.SCORES
+]
 
 
 def read_record(keys: RunKeys) -> pd.DataFrame | None:
