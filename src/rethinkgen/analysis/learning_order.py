@@ -135,7 +135,6 @@ def plot_example_learning(table: pd.DataFrame) -> Figure:
         len(probs),
         figsize=(3.2 * len(probs), 2.4 * 2 * len(models)),
         squeeze=False,
-        sharey="row",
     )
     styles = {
         "clean_learned": ("clean", "C0", "-"),
@@ -143,12 +142,17 @@ def plot_example_learning(table: pd.DataFrame) -> Figure:
         "auc_margin": ("margin at t", "C2", "-"),
         "auc_aum": ("AUM up to t", "C4", "--"),
     }
+    legends = {}  # per kind of row, the first panel with lines
     for i, model in enumerate(models):
         for j, prob in enumerate(probs):
             cell = data[(data["model"] == model) & (data["corruption_prob"] == prob)]
             panels = {2 * i: list(styles)[:2], 2 * i + 1: list(styles)[2:]}
             for row, wanted in panels.items():
                 ax = axes[row][j]
+                if cell.empty:  # this model has no run at this p
+                    ax.axis("off")
+                    continue
+                legends.setdefault(row % 2, ax)
                 for column in wanted:
                     label, color, style = styles[column]
                     for n, (_, run) in enumerate(cell.groupby("seed")):
@@ -156,14 +160,18 @@ def plot_example_learning(table: pd.DataFrame) -> Figure:
                             run["epoch"], run[column], color=color, linestyle=style,
                             alpha=0.8, label=label if n == 0 else None,
                         )  # fmt: skip
+            if cell.empty:
+                continue
             axes[2 * i][j].set_title(f"{model}, p = {prob:g}", fontsize=9)
             axes[2 * i][j].set_ylim(0, 1.02)
+            axes[2 * i + 1][j].set_ylim(0.4, 1.01)
             axes[2 * i + 1][j].axhline(0.5, color="grey", linestyle=":", linewidth=1)
             axes[2 * i + 1][j].set_xlabel("epoch")
-        axes[2 * i][0].set_ylabel("share learned (for good)")
-        axes[2 * i + 1][0].set_ylabel("detection ROC AUC")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    axes[1][-1].legend(fontsize=7, loc="lower right")
+    for r, row in enumerate(axes):  # the y label on each row's first panel with lines
+        shown = [ax for ax in row if ax.axison]
+        shown[0].set_ylabel(("share learned (for good)", "detection ROC AUC")[r % 2])
+    for ax in legends.values():
+        ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(
         "Learned for good by epoch t (clean vs corrupted) and detecting the corrupted labels "
         "(one line per seed)",
