@@ -4,6 +4,17 @@ docs/results quote), read from each experiment's table
 epoch), the figures' data files and the scorecard.
 
     python benchmarks/summarize_results.py results/
+
+With --update PAGE it instead rewrites the generated tables of a results page (markers
+``<!-- generated: ... -->``; rethinkgen.analysis.results_page) from the tree, and with
+--check PAGE it exits 1 when one differs from a regeneration:
+
+    python benchmarks/summarize_results.py docs/results --update docs/results/README.md
+
+--publish DIR copies what a page shows and its blocks read (figures, their data, the paper
+tables, the scorecard, each experiment's runs.parquet) from the tree into DIR:
+
+    python benchmarks/summarize_results.py results --publish docs/results
 """
 
 from __future__ import annotations
@@ -15,6 +26,8 @@ import pandas as pd
 
 from rethinkgen.analysis.derived import relative_time_to_fit
 from rethinkgen.analysis.figure_data import split_results, summarize
+from rethinkgen.analysis.results_page import publish, render_page, runs_block, stale_blocks
+from rethinkgen.analysis.scorecard import verdict_counts
 
 PLAIN = "weight_decay == 0 and not random_crop and not augment and dropout == 0"
 
@@ -29,25 +42,6 @@ def _mean_sd(values: pd.Series, scale: float = 1.0, digits: int = 2) -> str:
         return "n/a"
     sd = f" ± {values.std():.{digits}f}" if len(values) > 1 else ""
     return f"{values.mean():.{digits}f}{sd} (n={len(values)})"
-
-
-def run_lines(runs: pd.DataFrame) -> list[str]:
-    """One line per run: outcome, read-out epoch, fit, train and test, parameters/example."""
-    lines = [
-        "| dataset | model | corruption | regularizer | seed | params/example | outcome "
-        "| read at epoch | fitted at epoch | whole-set train | test |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs.sort_values(
-        ["dataset", "model", "corruption", "regularizer", "seed"]
-    ).itertuples():
-        fit = "-" if pd.isna(r.epochs_to_fit) else str(int(r.epochs_to_fit))
-        lines.append(
-            f"| {r.dataset} | {r.model} | {r.corruption} | {r.regularizer} | {r.seed} "
-            f"| {r.params_per_example:,.0f} | {r.outcome} | {int(r.readout_epoch)} | {fit} "
-            f"| {_pct(r.final_train_accuracy)} | {_pct(r.final_test_accuracy)} |"
-        )
-    return lines
 
 
 def sweep_lines(runs: pd.DataFrame) -> list[str]:
@@ -101,7 +95,7 @@ def fig1a_lines(runs: pd.DataFrame) -> list[str]:
 
 
 def scorecard_lines(scorecard: pd.DataFrame) -> list[str]:
-    counts = scorecard["result"].str.split(" ").str[0].value_counts()
+    counts = verdict_counts(scorecard)
     lines = [
         ", ".join(f"{n} {k}" for k, n in counts.items()),
         "",
@@ -117,12 +111,30 @@ def scorecard_lines(scorecard: pd.DataFrame) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, help="a workflow's results/ folder")
+    parser.add_argument("--update", type=Path, help="rewrite this page's generated tables")
+    parser.add_argument("--check", type=Path, help="exit 1 if this page's tables are stale")
+    parser.add_argument(
+        "--publish", type=Path, help="copy the tree's figures and tables into this folder"
+    )
     args = parser.parse_args()
+    if args.publish:
+        print(f"{len(publish(args.results, args.publish))} files copied to {args.publish}")
+        return
+    if args.update or args.check:
+        page = args.update or args.check
+        text = page.read_text()
+        if args.update:
+            page.write_text(render_page(text, args.results))
+            return
+        stale = stale_blocks(text, args.results)
+        if stale:
+            raise SystemExit(f"{page}: stale generated tables: {'; '.join(stale)}")
+        return
     experiments = args.results / "tables" / "experiments"
     for folder in sorted(experiments.iterdir()):
         runs = pd.read_parquet(folder / "runs.parquet")
         print(f"## {folder.name}\n")
-        print("\n".join(run_lines(runs)))
+        print("\n".join(runs_block(args.results, folder.name)))
         if folder.name == "fig1a":
             print("\n" + "\n".join(fig1a_lines(runs)))
         if runs["corruption_prob"].notna().sum() > 1 and folder.name.startswith("fig1b"):

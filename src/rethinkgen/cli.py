@@ -15,65 +15,27 @@ import argparse
 import sys
 from pathlib import Path
 
-import jsonschema
 from tabulate import tabulate
 
 from rethinkgen import config as config_checks
-from rethinkgen import describe, status, targets
-from rethinkgen.config_files import read_config_file, schema_error_summary
+from rethinkgen import config_load, describe, status, targets
 
 DEFAULT_CONFIG = status.DEFAULT_CONFIG
-CHECKOUT = Path(__file__).resolve().parents[2]  # src/rethinkgen/cli.py -> the repository
 
 
 def schema_dir() -> Path:
     """workflow/schemas of this checkout (editable install), else of the working directory."""
-    for root in (CHECKOUT, Path.cwd()):
-        if (root / "workflow/schemas/config.schema.yaml").is_file():
-            return root / "workflow/schemas"
-    raise SystemExit("workflow/schemas not found: run rethinkgen from the repository root")
-
-
-def _validate(data: dict, schema: Path, root: str) -> None:
-    """Snakemake's validate, as the workflow calls it (fills the schema's defaults)."""
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
-
     try:
-        validate(data, schema=str(schema))
-    except WorkflowError as error:
-        cause = error.__context__
-        if not isinstance(cause, jsonschema.ValidationError):
-            raise
-        raise config_checks.ConfigError(
-            f"invalid config (schema {schema.name}):\n" + schema_error_summary(cause, root)
-        ) from None
+        return config_load.schema_dir()
+    except config_checks.ConfigError as error:
+        raise SystemExit(str(error)) from None
 
 
-def load_checked_config(paths: list[str]) -> dict:
-    """The merged config after every check the workflow makes before its first job:
-    strict YAML, the JSON schemas (defaults filled in), `check_config` and `check_beyond`."""
-    from snakemake.utils import update_config
-
-    merged: dict = {}
-    for path in paths:
-        if not Path(path).is_file():
-            raise config_checks.ConfigError(
-                f"config file {path} not found (give paths as to snakemake --configfile)"
-            )
-        update_config(merged, read_config_file(path))
-    schemas = schema_dir()
-    _validate(merged, schemas / "config.schema.yaml", "config")
-    _validate(merged, schemas / "outputs.schema.yaml", "config")
-    if "theory" in merged:
-        _validate(merged["theory"], schemas / "theory.schema.yaml", "config.theory")
-    _validate(merged, schemas / "beyond.schema.yaml", "config")
-    config_checks.check_config(merged, report_dir=str(schemas.parent / "report"))
-    problems = targets.check_beyond(merged)
-    if problems:
-        raise config_checks.ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
-    describe.fill_descriptions(merged)
-    return merged
+def load_checked_config(paths: list[str], user_inputs: bool = True) -> dict:
+    """The merged config after every check the workflow makes before its first job
+    (rethinkgen.config_load, the one loader); ``user_inputs``: also build your own models
+    and read your data."""
+    return config_load.load_config(paths, schema_dir(), user_inputs)
 
 
 def target_rows(config: dict) -> list[tuple[str, str, str]]:

@@ -25,10 +25,14 @@ from rethinkgen.config_checks import (
     warn_large_batches,
 )
 from rethinkgen.run import RunKeys, RunSpec
+from rethinkgen.training.settings import TRAINING_KEYS
 
 IMAGE_LIST_DATASETS = ("imagenet",)
 IMAGENET_ARCHS = ("inception_v3",)
 USER_ARCHS = ("torchvision", "python")  # your own models: any dataset (rethinkgen.user_inputs)
+# Datasets whose files can change under one config: their digest is part of their identity
+# (rethinkgen.data.content).
+USER_DATA_SOURCES = ("image_folder", "npz", "svhn", "cifar100", "kmnist")
 # Corruption kinds that change pixels (data/corruptions.py implements them). Kept here so
 # that reading the config, which the workflow does while parsing, imports nothing heavy.
 PIXEL_CORRUPTIONS = ("shuffled_pixels", "random_pixels", "gaussian")
@@ -82,6 +86,7 @@ def check_config(config: dict, report_dir: str | None = None) -> None:
             problems.append(
                 f"models.{key}: arch mlp needs 'hidden' (a list of layer widths, e.g. [512])"
             )
+    problems += override_problems(config)
     problems += _theory_references(config)
     problems += _output_references(config)
     if report_dir is not None:
@@ -119,7 +124,7 @@ def _theory_references(config: dict) -> list[str]:
 def _output_references(config: dict) -> list[str]:
     """Each figure/table must read a defined experiment. Only an entry with
     `requires_dataset` (fig2a, table2: ImageNet only) may name one the config leaves out;
-    it is then skipped (rethinkgen.targets.output_available)."""
+    it is then skipped (output_available)."""
     return [
         f"{section}.{key}.experiment: '{spec['experiment']}' is not defined under 'experiments:' "
         f"(defined: {_known(config, 'experiments', spec['experiment'])}). Add that experiment or "
@@ -209,6 +214,16 @@ def experiment_runs(config: dict, experiment: str) -> list[RunKeys]:
     return sorted(runs)
 
 
+def output_available(config: dict, spec: dict) -> bool:
+    """A figure/table exists when its experiment is configured (and, where the spec asks
+    for a dataset such as imagenet, when that experiment trains on it)."""
+    if spec["experiment"] not in config["experiments"]:
+        return False
+    needed = spec.get("requires_dataset")
+    datasets = {run.dataset for run in experiment_runs(config, spec["experiment"])}
+    return needed is None or any(config["datasets"][d]["name"] == needed for d in datasets)
+
+
 def experiment_target(config: dict, experiment: str) -> str:
     """Which target trains an experiment: `all` (the default) or `beyond`."""
     return config["experiments"][experiment].get("target", "all")
@@ -240,6 +255,28 @@ def used_dataset_corruptions(config: dict) -> list[tuple[str, str]]:
 
 # Training keys that only the rules read (how many jobs share a GPU): top-level only.
 RULE_ONLY_KEYS = ("runs_per_gpu",)
+# Settings a command-line `override` cannot change in a run, and why. (`device` and
+# `runs_per_gpu` can: the GPU claim and the check at start read them with the override,
+# rule_settings.)
+OVERRIDE_REFUSED = {
+    "num_threads": "a training job uses the threads Snakemake gives it (--set-threads)",
+}
+
+
+def override_problems(config: dict) -> list[str]:
+    """Each key of ``override`` that could not take effect in a run, with the keys that can."""
+    refused = [key for key in config.get("override") or {} if key in OVERRIDE_REFUSED]
+    if not refused:
+        return []
+    settable = TRAINING_KEYS + RULE_ONLY_KEYS  # the rules read runs_per_gpu with the override
+    allowed = ", ".join(sorted(k for k in settable if k not in OVERRIDE_REFUSED))
+    return [
+        f"override.{key}: cannot take effect in a run ({OVERRIDE_REFUSED[key]}). "
+        f"An override may set: {allowed}"
+        for key in refused
+    ]
+
+
 SPEC_SECTIONS = {
     "datasets": "dataset",
     "models": "model",
@@ -287,6 +324,33 @@ def _layered_training(config: dict, run: RunKeys) -> dict:
 def _run_training(config: dict, run: RunKeys) -> dict:
     """The layered settings with the command line's `override` on top."""
     return _layered_training(config, run) | config.get("override", {})
+
+
+def run_settings(config: dict, run: RunKeys) -> dict:
+    """One run's settings as its job resolves them: global, its model's, its regularizer's,
+    then the command line's `override`. Every reader that asks what a run trains with (the
+    preflight, the GPU claim, the user-input checks) reads this, not `training:` alone."""
+    return _run_training(config, run)
+
+
+def rule_settings(config: dict) -> dict:
+    """The settings the rules read once for every training job (its GPU claim, runs per
+    GPU): the top-level `training:` with `override` on top, and ``device`` the first CUDA
+    device any run of the config resolves to (by its model's or regularizer's section),
+    so that such a run claims a GPU and meets the preflight's stop."""
+    settings = copy.deepcopy(config.get("training", {})) | config.get("override", {})
+    if not str(settings.get("device", "auto")).startswith("cuda"):
+        runs = set(target_runs(config, "all")) | set(target_runs(config, "beyond"))
+        cuda = sorted(
+            {
+                str(device)
+                for device in (run_settings(config, run).get("device") for run in runs)
+                if str(device).startswith("cuda")
+            }
+        )
+        if cuda:
+            settings["device"] = cuda[0]
+    return settings
 
 
 def experiment_budget(config: dict, experiment: str, run: RunKeys) -> dict:
@@ -363,7 +427,6 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
     specs = {
         section: canonical_spec(spec, defaults.get(section, {}))
         for section, spec in (
-            ("datasets", config["datasets"][run.dataset]),
             ("models", model),
             ("corruptions", config["corruptions"][run.corruption]),
             ("regularizers", regularizer),
@@ -371,7 +434,7 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
     }
     return RunSpec(
         keys=run,
-        dataset_spec=specs["datasets"],
+        dataset_spec=dataset_identity(config, run.dataset, defaults),
         model_spec=specs["models"],
         corruption_spec=specs["corruptions"],
         regularizer_spec=specs["regularizers"],
@@ -379,6 +442,18 @@ def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpe
         training=training,
         model_source=_user_model_source(model),
     )
+
+
+def dataset_identity(config: dict, key: str, defaults: dict | None = None) -> dict:
+    """A dataset's spec as rule prepare_dataset's params and a run's identity hold it:
+    schema defaults removed and, for your own data (image_folder, npz, local copies), the
+    digest of its files added (rethinkgen.data.content), so changing the data rebuilds
+    the split and retrains its runs. Built-in datasets' specs are left as they were."""
+    spec = canonical_spec(config["datasets"][key], (defaults or {}).get("datasets", {}))
+    if spec.get("name") not in USER_DATA_SOURCES:
+        return spec
+    content = importlib.import_module("rethinkgen.data.content")
+    return content.with_content_digest(spec)
 
 
 @functools.lru_cache(maxsize=None)
@@ -461,7 +536,7 @@ def job_run_spec(config: dict, wildcards, identity: dict, schema_path: str) -> R
     spec = run_spec(config, RunKeys.of(wildcards), defaults)
     if json.loads(json.dumps(spec.identity(), default=str)) != identity:
         raise ConfigError(
-            f"run {spec.keys.subpath}: the config changed since Snakemake "
-            "scheduled this job; run snakemake again"
+            f"run {spec.keys.subpath}: the config (or your data's files or model code) "
+            "changed since Snakemake scheduled this job; run snakemake again"
         )
     return spec

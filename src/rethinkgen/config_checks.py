@@ -30,6 +30,44 @@ def _walk(value, path: str):
             yield from _walk(item, f"{path}[{index}]")
 
 
+# Values (mappings, lists and scalars) a config may hold: a real one has a few thousand.
+# YAML aliases can make a 220-character `override=` expand to billions, and every check
+# that walks the config would then take minutes and gigabytes before failing.
+MAX_CONFIG_VALUES = 200_000
+MAX_OVERRIDE_VALUES = 1_000
+
+
+def _exceeds(value, limit: int) -> bool:
+    """Whether ``value`` holds more than ``limit`` values; stops counting at the limit."""
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def oversized(config: dict) -> list[str]:
+    """The config, or its `override`, holding more values than any real one: run first,
+    before any check that walks the whole config."""
+    if _exceeds(config.get("override"), MAX_OVERRIDE_VALUES):
+        return [
+            f"override: more than {MAX_OVERRIDE_VALUES} values (YAML aliases that expand?); "
+            "give the few training settings to change, e.g. override='{max_epochs: 3}'"
+        ]
+    if _exceeds(config, MAX_CONFIG_VALUES):
+        return [
+            f"the config holds more than {MAX_CONFIG_VALUES} values (YAML aliases that "
+            "expand?); write it out without repeated aliases"
+        ]
+    return []
+
+
 def non_finite_numbers(config: dict) -> list[str]:
     """`lr: .nan` or `.inf` passes a schema's `type: number`; the run would then diverge."""
     return [

@@ -109,10 +109,26 @@ DISK_FULL_TEXT = (
 )
 
 
-def disk_full_note(error: BaseException, fallback: str | os.PathLike) -> str | None:
-    """'disk full: ...' naming the path and the free space, if `error` looks like one."""
+def _looks_full(error: BaseException) -> bool:
     full = isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
-    if not (full or any(text in str(error) for text in DISK_FULL_TEXT)):
+    return full or any(text in str(error) for text in DISK_FULL_TEXT)
+
+
+def _chain(error: BaseException):
+    """``error`` and the exceptions it was raised from or while handling, each once."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def disk_full_note(error: BaseException, fallback: str | os.PathLike) -> str | None:
+    """'disk full: ...' naming the path and the free space, if `error` or any exception in
+    its chain looks like one (torch raises its own RuntimeError while handling the
+    ENOSPC of a checkpoint write)."""
+    error = next((e for e in _chain(error) if _looks_full(e)), None)
+    if error is None:
         return None
     path = Path(getattr(error, "filename", None) or fallback)
     folder = next((p for p in [path, *path.parents] if p.exists()), Path("."))
@@ -168,3 +184,40 @@ def rule_logging(
         for handler in handlers:
             root.removeHandler(handler)
             handler.close()
+
+
+class RunLockedError(RuntimeError):
+    """Another process trains this run; the message names it."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (flock) for the block, or raise RunLockedError.
+
+    Two Snakemake processes (after an explicit --unlock, or two working copies sharing
+    results/) could otherwise train one run at once and overwrite each other's checkpoint.
+    The kernel releases the lock when its holder dies, so no stale lock outlives a crash.
+    """
+    import fcntl
+    import socket
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunLockedError(
+                f"{what} is being trained by {holder} (lock {path}); this job stops without "
+                "touching it. Wait for that one, or stop it, then rerun"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # releases the lock

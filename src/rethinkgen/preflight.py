@@ -30,3 +30,13 @@ def missing_executor_commands(
 def runs_training(rule_names: Iterable[str]) -> bool:
     """Whether any of the jobs to run trains a model (also under a module's prefix)."""
     return any(n == TRAINING_RULE or n.endswith("_" + TRAINING_RULE) for n in rule_names)
+
+
+def cuda_run(runs: Iterable, settings_of: Callable) -> tuple[object, dict] | None:
+    """(run, its settings) of the first run to train whose resolved ``device`` is CUDA
+    (by `training:`, its model's or regularizer's section, or `override`), or None."""
+    for run in runs:
+        settings = settings_of(run)
+        if str(settings.get("device", "auto")).startswith("cuda"):
+            return run, settings
+    return None

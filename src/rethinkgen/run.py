@@ -67,6 +67,7 @@ class RunPaths:
     live_metrics: Path
     progress: Path
     history: Path  # every attempt's log lines (Snakemake deletes the rule's log)
+    lock: Path  # held while a process trains the run (rethinkgen.io.exclusive_lock)
     tensorboard: Path
     log: Path  # logs/train_model/<run>.log
     benchmark: Path
@@ -88,10 +89,44 @@ class RunPaths:
             live_metrics=live / "live_metrics.parquet",
             progress=live / "progress.json",
             history=live / "train.log",
+            lock=live / "run.lock",
             tensorboard=results / "tensorboard" / subpath,
             log=root / "logs" / "train_model" / f"{subpath}.log",
             benchmark=root / "benchmarks" / "train_model" / f"{subpath}.tsv",
         )
+
+    @classmethod
+    def declared(cls, keys: RunKeys, *, metrics, info, model, log=None) -> "RunPaths":
+        """Every file of a run, from what rule train_model declared: its outputs and log.
+
+        Used as a Snakemake module with a prefix, the rule's files are below the prefix;
+        the run's other files (checkpoint, run.json, live metrics, TensorBoard) follow them
+        there rather than going to the outer workflow's results/. A declared file that is
+        not where this layout puts it is refused, so the layout stays the one spelling.
+        """
+        metrics = Path(metrics)
+        # <results>/runs/<subpath>/metrics.parquet
+        results = metrics.parents[len(Path(keys.subpath).parts) + 1]
+        paths = cls.of(keys.subpath, results)
+        declared = {"metrics": metrics, "info": info, "model": model, "log": log}
+        wrong = [
+            f"{name}: {path} (expected {getattr(paths, name)})"
+            for name, path in declared.items()
+            if path is not None and Path(path) != getattr(paths, name)
+        ]
+        if wrong:
+            raise ValueError(f"run {keys.subpath}: files not in the run layout: {wrong}")
+        return paths
+
+    @classmethod
+    def found(cls, results: str | Path = "results") -> list["RunPaths"]:
+        """Every run under ``results`` that wrote its run_info.json, sorted by folder."""
+        runs = Path(results) / "runs"
+        info_name = cls.of("", results).info.name
+        return [
+            cls.of(str(info.parent.relative_to(runs)), results)
+            for info in sorted(runs.glob(f"**/{info_name}"))
+        ]
 
     def pattern(self, name: str) -> str:
         """One path as a string (for Snakemake rules)."""

@@ -56,6 +56,10 @@ READOUT_FIELDS = [
     ("outcome", pa.string()),  # fitted | budget | censored | diverged | unfinished
     ("readout_epoch", pa.int64()),  # the epoch every final_* value was measured at
     ("censored", pa.bool_()),  # not fitted within this experiment's cap: a lower bound
+    # the epoch each split's final_* values were measured at (= readout_epoch; null: none)
+    ("final_train_online_epoch", pa.int64()),
+    ("final_train_epoch", pa.int64()),
+    ("final_test_epoch", pa.int64()),
 ]
 RUN_FIELDS = [
     ("status", pa.string()),  # how the run ended: fitted | max_epochs | diverged
@@ -79,7 +83,7 @@ RUN_FIELDS = [
     ("final_test_accuracy", pa.float64()),
     ("final_test_top5_accuracy", pa.float64()),
     ("final_test_loss", pa.float64()),
-    ("best_test_accuracy", pa.float64()),
+    ("best_test_accuracy", pa.float64()),  # the best test accuracy up to readout_epoch
     ("best_test_epoch", pa.int64()),
     ("device", pa.string()),
     ("gpu_name", pa.string()),

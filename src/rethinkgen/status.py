@@ -11,8 +11,14 @@ its checkpoint, written after every epoch by :mod:`rethinkgen.training.live`) an
 * ``running at epoch k of n`` when ``progress.json`` exists and its process is alive: on
   this host, its pid exists; on another host (a Slurm node), it wrote progress within
   ``--stale-after`` minutes or three of its epoch times, whichever is longer;
-* ``failed`` when progress exists but its process is gone without a ``run_info.json``
-  (its log under logs/train_model/ says why);
+* ``failed`` when progress exists but its process on this host is gone without a
+  ``run_info.json`` (its log under logs/train_model/ says why);
+* ``stale, last seen ... ago`` when a run on another host wrote no progress within that
+  time, or its progress is stamped in the future (a clock skew or a copied file): its
+  process cannot be confirmed, so it is not shown as running;
+* ``outdated`` when it finished, but under another identity than the config now gives it
+  (rule train_model's params): Snakemake will retrain it, so its numbers are not the
+  config's;
 * ``unreadable: <file>`` when one of its files is truncated or damaged (the rest of the
   table is still shown);
 * ``not started`` otherwise.
@@ -28,6 +34,8 @@ The remaining time is the mean time per epoch so far times the epochs left to
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import math
 import socket
 import sys
@@ -39,14 +47,27 @@ import pandas as pd
 import yaml
 from tabulate import tabulate
 
-from rethinkgen import process_identity
-from rethinkgen.config import all_runs, check_config, experiment_runs
+from rethinkgen import config_load, process_identity
+from rethinkgen.config import ConfigError, all_runs, experiment_runs, run_spec, spec_defaults
 from rethinkgen.io import DamagedFileError, read_json
-from rethinkgen.run import RunKeys, RunPaths
+from rethinkgen.run import RunKeys, RunPaths, RunSpec
 from rethinkgen.training.live import read_live_metrics
 
 DEFAULT_CONFIG = "config/quick.yaml"
-STATES = ("not started", "running", "fitted", "finished", "diverged", "failed", "unreadable")
+STATES = (
+    "not started",
+    "running",
+    "fitted",
+    "finished",
+    "diverged",
+    "failed",
+    "stale",
+    "outdated",
+    "unreadable",
+)
+# A progress stamp further ahead than this is not trusted (clocks of cluster nodes differ
+# by seconds, not minutes).
+FUTURE_SLACK_S = 300.0
 # What a damaged file raises when read: JSON, Parquet (pyarrow), or a missing key.
 UNREADABLE = (OSError, ValueError, KeyError, TypeError, DamagedFileError)
 HEADERS = [
@@ -78,7 +99,12 @@ class RunStatus:
 
 
 def _age_s(progress: dict, now: datetime) -> float:
-    return max((now - datetime.fromisoformat(progress["updated_at"])).total_seconds(), 0.0)
+    return max(_signed_age_s(progress, now), 0.0)
+
+
+def _signed_age_s(progress: dict, now: datetime) -> float:
+    """Seconds since the progress stamp; negative for a stamp in the future."""
+    return (now - datetime.fromisoformat(progress["updated_at"])).total_seconds()
 
 
 def _seconds_per_epoch(progress: dict) -> float:
@@ -89,7 +115,20 @@ def process_alive(progress: dict, now: datetime, stale_after_s: float) -> bool:
     """Whether the process that wrote ``progress`` still trains (the rule in the docstring)."""
     if progress.get("host") == socket.gethostname():
         return process_identity.is_running(progress)
-    return _age_s(progress, now) <= max(stale_after_s, 3 * _seconds_per_epoch(progress))
+    age = _signed_age_s(progress, now)
+    return -FUTURE_SLACK_S <= age <= max(stale_after_s, 3 * _seconds_per_epoch(progress))
+
+
+def _stale_detail(progress: dict, now: datetime) -> str:
+    age = _signed_age_s(progress, now)
+    where = f"at epoch {progress['epoch']} of {progress['max_epochs']}"
+    host = f" on {progress['host']}" if progress.get("host") else ""
+    if age < -FUTURE_SLACK_S:
+        return (
+            f"stale, last seen {where}{host}, stamped {format_duration(-age)} in the future "
+            "(clock skew?)"
+        )
+    return f"stale, last seen {format_duration(age)} ago {where}{host}"
 
 
 def _last(metrics: pd.DataFrame | None, split: str, column: str) -> float | None:
@@ -147,9 +186,10 @@ def _live_status(
     )
     wall = float(progress["wall_time_s"] or 0.0)
     if not process_alive(progress, now, stale_after_s):
-        return RunStatus(
-            run, "failed", f"failed after epoch {epoch} of {max_epochs}", elapsed_s=wall, **values
-        )
+        if progress.get("host") == socket.gethostname():
+            detail = f"failed after epoch {epoch} of {max_epochs}"
+            return RunStatus(run, "failed", detail, elapsed_s=wall, **values)
+        return RunStatus(run, "stale", _stale_detail(progress, now), elapsed_s=wall, **values)
     since_update = _age_s(progress, now)
     if progress["status"] is not None:  # training ended; the outputs are being written
         remaining = 0.0
@@ -167,12 +207,62 @@ def _live_status(
     )
 
 
-def run_status(run: RunKeys, results: Path, now: datetime, stale_after_s: float) -> RunStatus:
-    """The status of one run from its files (see the module docstring for the rule)."""
+def identity_changes(info: dict, expected: dict) -> list[str] | None:
+    """What differs between a finished run's recorded identity (run_info.json's spec) and
+    the one the config gives it now: the keys of RunSpec.identity() (training settings by
+    name), or None when run_info.json predates the recorded spec."""
+    if not isinstance(info.get("spec"), dict):
+        return None
+    try:
+        recorded = _plain(RunSpec.from_dict(info["spec"]).identity())
+    except (KeyError, TypeError, ValueError):
+        return None
+    expected = _plain(expected)
+    changed = []
+    for key in sorted(set(recorded) | set(expected)):
+        if recorded.get(key) == expected.get(key):
+            continue
+        if key == "dataset_spec" and "content_sha256" in (expected.get(key) or {}):
+            old, new = recorded.get(key) or {}, expected[key]
+            if {**old, "content_sha256": None} == {**new, "content_sha256": None}:
+                changed.append("the dataset's files")
+                continue
+        changed.append(key)
+    return changed
+
+
+def _plain(value):
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _outdated(status: RunStatus, changes: list[str]) -> RunStatus:
+    return dataclasses.replace(
+        status,
+        state="outdated",
+        detail=f"outdated ({status.detail}; since then changed: {', '.join(changes)}); "
+        "snakemake retrains it",
+    )
+
+
+def run_status(
+    run: RunKeys,
+    results: Path,
+    now: datetime,
+    stale_after_s: float,
+    expected: dict | None = None,
+) -> RunStatus:
+    """The status of one run from its files (see the module docstring for the rule);
+    ``expected``: the identity the config gives it (a finished run under another one is
+    outdated)."""
     files = run.paths(results)
     reading = files.progress
     try:
-        return _status_from_files(run, files, now, stale_after_s)
+        status = _status_from_files(run, files, now, stale_after_s)
+        if expected is not None and status.state in ("fitted", "finished", "diverged"):
+            changes = identity_changes(read_json(files.info), expected)
+            if changes:
+                return _outdated(status, changes)
+        return status
     except UNREADABLE as error:
         # Which file failed: the first that exists and does not parse.
         for path, read in (
@@ -214,10 +304,18 @@ def _status_from_files(
 
 
 def grid_status(
-    runs: list[RunKeys], results: Path, stale_after_s: float = 1800.0, now: datetime | None = None
+    runs: list[RunKeys],
+    results: Path,
+    stale_after_s: float = 1800.0,
+    now: datetime | None = None,
+    expected=None,
 ) -> list[RunStatus]:
+    """Every run's status; ``expected(run)``: the identity the config gives it."""
     now = now or datetime.now(timezone.utc)
-    return [run_status(run, results, now, stale_after_s) for run in runs]
+    return [
+        run_status(run, results, now, stale_after_s, expected(run) if expected else None)
+        for run in runs
+    ]
 
 
 def format_duration(seconds: float | None) -> str:
@@ -270,8 +368,9 @@ def summary_line(statuses: list[RunStatus]) -> str:
         f"{counts['running']} running, {counts['failed']} failed, "
         f"{counts['not started']} not started"
     )
-    if counts["unreadable"]:
-        line += f", {counts['unreadable']} unreadable"
+    for state in ("stale", "outdated", "unreadable"):
+        if counts[state]:
+            line += f", {counts[state]} {state}"
     remaining = [s.remaining_s for s in statuses if s.state == "running" and s.remaining_s]
     if remaining:
         line += f"; longest running run: at most {format_duration(max(remaining))} left"
@@ -279,25 +378,38 @@ def summary_line(statuses: list[RunStatus]) -> str:
 
 
 def failure_notes(statuses: list[RunStatus]) -> list[str]:
-    return [
-        f"failed: {s.run.dataset}/{s.run.model}/{s.run.corruption}/{s.run.regularizer}/"
-        f"seed{s.run.seed}: see {s.log}"
-        for s in statuses
+    notes = [
+        f"failed: {s.run.subpath}: see {s.log}"
         if s.state == "failed"
+        else f"stale: {s.run.subpath}: no progress confirmed; if its job is gone, rerun "
+        f"snakemake (it resumes from the checkpoint); its log: {s.log}"
+        for s in statuses
+        if s.state in ("failed", "stale")
     ]
+    outdated = sum(s.state == "outdated" for s in statuses)
+    if outdated:
+        notes.append(
+            f"outdated: {outdated} finished run(s) were trained under settings, code or data "
+            "the config no longer gives them; `snakemake` retrains them"
+        )
+    return notes
 
 
 def load_config(paths: list[str]) -> dict:
-    """The configs merged in order, as Snakemake merges several --configfile."""
-    from snakemake.utils import update_config
-
-    config: dict = {}
+    """The configs merged in order, as Snakemake merges several --configfile, with the
+    workflow's checks and schema defaults (so that each run's identity is the one
+    Snakemake computes)."""
     for path in paths:
         if not Path(path).is_file():
             raise SystemExit(f"config file {path} not found: give --configfile as to snakemake")
-        update_config(config, yaml.safe_load(Path(path).read_text()))
-    check_config(config)
-    return config
+    try:  # the one loader (rethinkgen.config_load), without building your own models
+        return config_load.load_config(paths, user_inputs=False)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
+
+
+def _schema_dir() -> Path:
+    return config_load.schema_dir()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -339,7 +451,13 @@ def main(argv: list[str] | None = None) -> None:
             "(results/ under the directory it ran in)",
             file=sys.stderr,
         )
-    statuses = grid_status(runs, Path(args.results), stale_after_s=60 * args.stale_after)
+    defaults = spec_defaults(yaml.safe_load((_schema_dir() / "config.schema.yaml").read_text()))
+    statuses = grid_status(
+        runs,
+        Path(args.results),
+        stale_after_s=60 * args.stale_after,
+        expected=lambda run: run_spec(config, run, defaults).identity(),
+    )
     print(render_table(statuses, tty=sys.stdout.isatty()))
     print(summary_line(statuses))
     for note in failure_notes(statuses):

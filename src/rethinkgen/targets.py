@@ -3,24 +3,17 @@ short targets such as `snakemake fig1a`, the scorecard's inputs and the theory t
 
 from __future__ import annotations
 
-from rethinkgen.config import experiment_runs
+from rethinkgen.config import data_seed_of, experiment_runs, output_available
 
 FIGURE_FORMATS = ("png", "pdf", "parquet")  # parquet: the data the figure drew
 TABLE_FORMATS = ("parquet", "md", "tex", "html")
 AGGREGATED = {"runs": "results/tables/runs.parquet", "curves": "results/tables/curves.parquet"}
+EXPERIMENT_TABLE = "results/tables/experiments/{experiment}/{name}.parquet"
+# Corrupted data, per data seed (replicate_data_seeds gives each replicate its own).
+CORRUPTED_DIR = "results/data/{dataset}/{corruption}/data_seed{data_seed}"
 # The theory rules' tables (theory.smk), by the scorecard's name for each.
 THEORY_TABLES = {"expressivity": "expressivity", "kernels": "table3_kernels"}
 THEORY_FORMATS = ("parquet", "md")
-
-
-def output_available(config: dict, spec: dict) -> bool:
-    """A figure/table exists when its experiment is configured (and, where the spec asks
-    for a dataset such as imagenet, when that experiment trains on it)."""
-    if spec["experiment"] not in config["experiments"]:
-        return False
-    needed = spec.get("requires_dataset")
-    datasets = {run.dataset for run in experiment_runs(config, spec["experiment"])}
-    return needed is None or any(config["datasets"][d]["name"] == needed for d in datasets)
 
 
 def unavailable_reason(key: str, spec: dict) -> str:
@@ -57,11 +50,47 @@ def theory_targets(config: dict) -> list[str]:
     ]
 
 
-def scorecard_inputs(config: dict) -> dict[str, str]:
-    """What the scorecard reads: every run's summary and curves, and the theory tables
+def scorecard_experiments(config: dict) -> dict[str, list[str]]:
+    """Each group of checks -> the experiments whose read-outs it judges
+    (rethinkgen.analysis.scorecard.SOURCES)."""
+    from rethinkgen.analysis.scorecard import source_experiments  # pandas: import when used
+
+    return source_experiments(config)
+
+
+def scorecard_draws(config: dict) -> list[dict]:
+    """The random-label draws (p = 1) of the scorecard's runs: keys and train/test files,
+    from which the chance checks measure each draw's expected chance level."""
+    experiments = sorted({e for names in scorecard_experiments(config).values() for e in names})
+    draws = {}
+    for experiment in experiments:
+        for run in experiment_runs(config, experiment):
+            spec = config["corruptions"][run.corruption]
+            if spec["kind"] != "random_labels" or spec.get("prob", 1.0) != 1.0:
+                continue
+            keys = {
+                "dataset": run.dataset,
+                "corruption": run.corruption,
+                "data_seed": data_seed_of(config, run),
+            }
+            folder = CORRUPTED_DIR.format(**keys)
+            draws[folder] = keys | {s: f"{folder}/{s}.npz" for s in ("train", "test")}
+    return [draws[k] for k in sorted(draws)]
+
+
+def scorecard_inputs(config: dict) -> dict[str, str | list[str]]:
+    """What the scorecard reads: each of its experiments' runs and curves (`runs_<name>`,
+    `curves_<name>`), the random-label draws' files (`draws`) and the theory tables
     (Parquet) when the config has a theory section."""
+    experiments = sorted({e for names in scorecard_experiments(config).values() for e in names})
+    tables = {
+        f"{name}_{e}": EXPERIMENT_TABLE.format(experiment=e, name=name)
+        for e in experiments
+        for name in ("runs", "curves")
+    }
+    draws = [d[s] for d in scorecard_draws(config) for s in ("train", "test")]
     theory = {name: f"results/tables/{table}.parquet" for name, table in THEORY_TABLES.items()}
-    return AGGREGATED | (theory if "theory" in config else {})
+    return tables | {"draws": draws} | (theory if "theory" in config else {})
 
 
 def report_targets(config: dict) -> list[str]:
@@ -96,7 +125,6 @@ FIGURE_KINDS = (
     "weight_decay_failure",
     "example_learning",
 )
-RUN_INFO_KINDS = ("weight_decay_failure",)  # read the runs' run_info.json (weight norms)
 THEORY_KINDS = ("expressivity_activations",)
 
 
@@ -131,27 +159,8 @@ def check_beyond(config: dict) -> list[str]:
     return problems
 
 
-# ---- `snakemake fig9`: Snakemake itself says only "No rule to produce fig9"
-def bare_words(argv: list[str], known: set[str]) -> list[str]:
-    """Words on a command line that could be rule targets but name no rule (a cheap
-    pre-filter: option values such as `--quiet rules` are weeded out by `requested_targets`)."""
-    return [
-        a
-        for a in argv
-        if a.replace("_", "").replace("-", "").isalnum() and a[0].isalpha() and a not in known
-    ]
-
-
-def requested_targets(argv: list[str]) -> list[str]:
-    """The targets Snakemake's own parser reads from `argv` (its command line)."""
-    from snakemake.cli import get_argument_parser
-
-    try:
-        return list(get_argument_parser().parse_known_args(argv)[0].targets or [])
-    except SystemExit:  # a command line Snakemake itself will refuse, in its own words
-        return []
-
-
+# ---- `snakemake fig9`: Snakemake itself says only "No rule to produce fig9" (the
+# Snakefile's rule unknown_target asks this instead)
 def unknown_target_message(
     targets: list[str], target_rules: list[str], existing=lambda p: False
 ) -> str | None:

@@ -50,7 +50,8 @@ def _crop(shape: tuple[int, int, int], training: dict) -> tuple[int, int, int]:
 def dataset_input(spec: dict, training: dict) -> tuple[tuple[int, int, int], int]:
     """((C, H, W) the model sees, number of classes) of a configured dataset."""
     from rethinkgen.data.local_copies import LOCAL_COPY_SHAPES
-    from rethinkgen.data.own import DEFAULT_IMAGE_SIZE, folder_classes, npz_input
+    from rethinkgen.data.npz import npz_input
+    from rethinkgen.data.own import DEFAULT_IMAGE_SIZE, folder_classes
 
     name = spec["name"]
     if name == "image_folder":
@@ -69,10 +70,12 @@ def dataset_input(spec: dict, training: dict) -> tuple[tuple[int, int, int], int
 
 
 def _training(config: dict, model_key: str, regularizer_key: str) -> dict:
+    """The settings the model's runs train with (override included; config.run_settings)."""
     return (
         config["training"]
         | config["models"][model_key].get("training", {})
         | config["regularizers"][regularizer_key].get("training", {})
+        | config.get("override", {})
     )
 
 
@@ -97,19 +100,52 @@ def _check_dataset(spec: dict, key: str) -> list[str]:
 
 
 def _check_model(config: dict, model_key: str, dataset_key: str, training: dict) -> list[str]:
-    from rethinkgen.training.models import build_model
-    from rethinkgen.training.user_models import UserModelError, check_outputs
+    from rethinkgen.training.user_models import UserModelError
 
     where = f"models.{model_key} on datasets.{dataset_key}"
+    spec = config["models"][model_key]
     try:
         shape, classes = dataset_input(config["datasets"][dataset_key], training)
-        model = build_model(config["models"][model_key], classes, shape)
-        check_outputs(model, classes, shape, where)
+        model = _seeded_build(spec, classes, shape, where)
+        if spec["arch"] == "python" and not _same_weights(
+            model, _seeded_build(spec, classes, shape, where)
+        ):
+            return [
+                f"{where}: the factory gives different weights for the same seed (built "
+                "twice after torch.manual_seed(0)), so no run could be reproduced. Draw "
+                "initial weights from torch's global generator (nn.init, torch.randn), not "
+                "from the clock, `random` or numpy"
+            ]
     except UserModelError as err:
         return [f"{where}: {err}" if not str(err).startswith(where) else str(err)]
     except Exception as err:  # noqa: BLE001 (the user's factory may raise anything)
         return [f"{where}: building the model failed: {type(err).__name__}: {err}"]
     return []
+
+
+def _seeded_build(spec: dict, classes: int, shape, where: str):
+    """The model built after torch.manual_seed(0) and given a forward pass (which also
+    materializes lazy layers), leaving the global generator as it was."""
+    import torch
+
+    from rethinkgen.training.models import build_model
+    from rethinkgen.training.user_models import check_outputs
+
+    state = torch.get_rng_state()
+    try:
+        torch.manual_seed(0)
+        model = build_model(spec, classes, shape)
+        check_outputs(model, classes, shape, where)
+        return model
+    finally:
+        torch.set_rng_state(state)
+
+
+def _same_weights(first, second) -> bool:
+    import torch
+
+    a, b = first.state_dict(), second.state_dict()
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def _grid_pairs(config: dict):
@@ -144,9 +180,13 @@ def user_input_problems(config: dict) -> list[str]:
             unusable |= {key} if found else set()
     checked = set()
     for dataset_key, model_key, regularizer_key in pairs:
-        if config["models"][model_key]["arch"] not in USER_ARCHS or dataset_key in unusable:
+        user_model = config["models"][model_key]["arch"] in USER_ARCHS
+        user_data = config["datasets"][dataset_key]["name"] in USER_DATASETS
+        # The paper's models on your images too: a crop larger than the images, or images
+        # too small for the model's pooling, stop here and not in the job.
+        if not (user_model or user_data) or dataset_key in unusable:
             continue
-        if config["regularizers"][regularizer_key].get("dropout", 0) > 0:
+        if user_model and config["regularizers"][regularizer_key].get("dropout", 0) > 0:
             problems.append(
                 f"regularizers.{regularizer_key}: dropout cannot be added to a user model "
                 f"(models.{model_key}); put dropout inside the model instead"

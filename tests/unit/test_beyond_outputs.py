@@ -46,14 +46,14 @@ def memorization_curves() -> pd.DataFrame:
 
 def test_memorization_table_and_finding():
     table, finding = beyond.build(
-        "memorization_dynamics", memorization_curves(), pd.DataFrame(), {}
+        "memorization_dynamics", memorization_curves(), pd.DataFrame(), []
     )
     row = table.iloc[0]
     assert (row["val_peak_epoch"], row["corrupted_accuracy_at_peak"]) == (2, 0.2)
     assert (row["test_at_val_peak"], row["test_peak_accuracy"]) == (0.7, 0.75)
     assert row["clean_accuracy_at_peak"] == 0.9 and row["final_corrupted_accuracy"] == 1.0
     assert "1 of 1 runs" in finding and "fallen 15.0" in finding and "5.0 points more" in finding
-    fig = beyond.plot("memorization_dynamics", memorization_curves(), pd.DataFrame(), {})
+    fig = beyond.plot("memorization_dynamics", memorization_curves(), pd.DataFrame(), [])
     assert len(fig.axes) == 1
     markdown = beyond.render_markdown("memorization_dynamics", table, finding)
     assert "0.7 ± nan (1)" in markdown and "## Per run" in markdown
@@ -62,20 +62,40 @@ def test_memorization_table_and_finding():
 def test_memorization_peak_without_a_validation_split_is_picked_on_test_and_says_so():
     curves = memorization_curves()
     table, finding = beyond.build(
-        "memorization_dynamics", curves[curves["split"] != "validation"], pd.DataFrame(), {}
+        "memorization_dynamics", curves[curves["split"] != "validation"], pd.DataFrame(), []
     )
     assert "the test set for" in finding and "set validation_fraction" in finding
-    with_validation, finding = beyond.build("memorization_dynamics", curves, pd.DataFrame(), {})
+    with_validation, finding = beyond.build("memorization_dynamics", curves, pd.DataFrame(), [])
     assert "the held-out validation split the clean" in finding
 
 
 def test_memorization_needs_subset_rows():
     curves = memorization_curves()
     with pytest.raises(ValueError, match="eval_train_every: 1"):
-        beyond.build("memorization_dynamics", curves[curves["split"] == "test"], pd.DataFrame(), {})
+        beyond.build("memorization_dynamics", curves[curves["split"] == "test"], pd.DataFrame(), [])
 
 
 MODELS = {f"w{h}": {"arch": "mlp", "hidden": [h], "lr": 0.01} for h in (2, 64)}
+
+
+def info_of(keys: dict, model_spec=None, regularizer_spec=None, n_train=128, **training) -> dict:
+    """A run_info.json as the engine writes it: the keys and the spec the run trained with."""
+    return {
+        "keys": keys,
+        "data": {"n_train": n_train},
+        "spec": {
+            **keys,
+            "model_spec": model_spec or {"arch": "alexnet", "lr": 0.01},
+            "regularizer_spec": regularizer_spec or {},
+            "training": training,
+        },
+    }
+
+
+def capacity_infos(models=MODELS) -> list[dict]:
+    return [
+        info_of(dict(KEYS, model=m, corruption="random_labels"), models[m]) for m in ("w2", "w64")
+    ]
 
 
 def capacity_runs() -> pd.DataFrame:
@@ -109,7 +129,7 @@ def test_capacity_yardstick_for_k_outputs():
     assert construction_size(784, 100, 1) == 2 * 100 + 784  # Theorem 1: one scalar output
     assert construction_size(784, 250, 10) == 784 + 250 + 10 * 250
     table, finding = beyond.build(
-        "capacity_vs_samples", pd.DataFrame(), capacity_runs(), {"models": MODELS}
+        "capacity_vs_samples", pd.DataFrame(), capacity_runs(), capacity_infos()
     )
     row = table[(table["n_train"] == 100) & (table["hidden"] == 64)].iloc[0]
     assert row["theorem_params"] == 784 + 100 + 10 * 100
@@ -120,7 +140,7 @@ def test_capacity_yardstick_for_k_outputs():
     assert (
         len(
             beyond.plot(
-                "capacity_vs_samples", pd.DataFrame(), capacity_runs(), {"models": MODELS}
+                "capacity_vs_samples", pd.DataFrame(), capacity_runs(), capacity_infos()
             ).axes
         )
         == 1
@@ -135,6 +155,11 @@ def weight_decay_inputs():
         ("random_labels", "wd_all", 4e-3, True),
         ("true_labels", "wd_fc", 4e-3, True),
     ]
+    regularizers = {
+        "none": {},
+        "wd_fc": {"weight_decay": 4e-3, "weight_decay_scope": "fc"},
+        "wd_all": {"weight_decay": 4e-3, "weight_decay_scope": "all"},
+    }
     runs, curves, infos = [], [], []
     for corruption, reg, wd, fitted in settings:
         keys = dict(KEYS, model="alexnet", corruption=corruption, regularizer=reg)
@@ -154,7 +179,13 @@ def weight_decay_inputs():
         curves += [dict(keys, split="train_online", epoch=e, step=e, lr=0.01) for e in range(1, 11)]
         infos.append(
             {
-                "keys": keys,
+                **info_of(
+                    keys,
+                    regularizer_spec=regularizers[reg],
+                    momentum=0.9,
+                    lr_decay=0.95,
+                    lr_decay_every_steps=391,
+                ),
                 "weight_norms": [
                     {
                         "epoch": e,
@@ -169,20 +200,12 @@ def weight_decay_inputs():
                 ],
             }
         )
-    config = {
-        "regularizers": {
-            "none": {},
-            "wd_fc": {"weight_decay": 4e-3, "weight_decay_scope": "fc"},
-            "wd_all": {"weight_decay": 4e-3, "weight_decay_scope": "all"},
-        },
-        "training": {"momentum": 0.9, "lr_decay_every_steps": 391},
-    }
-    return pd.DataFrame(curves), pd.DataFrame(runs), config, infos
+    return pd.DataFrame(curves), pd.DataFrame(runs), infos
 
 
 def test_weight_decay_table_finding_and_figure():
-    curves, runs, config, infos = weight_decay_inputs()
-    table, finding = beyond.build("weight_decay_failure", curves, runs, config, infos=infos)
+    curves, runs, infos = weight_decay_inputs()
+    table, finding = beyond.build("weight_decay_failure", curves, runs, infos)
     row = table[
         (table["weight_decay_scope"] == "fc") & (table["corruption"] == "random_labels")
     ].iloc[0]
@@ -198,10 +221,31 @@ def test_weight_decay_table_finding_and_figure():
     assert "n = 128, fc 0.004: 0% of seeds fitted" in finding
     assert "yes, n = 128, fc 0.004 (0% of seeds) fitted random labels in fewer seeds" in finding
     assert "controls fitted in up to 10 steps; stalled runs stopped at 10" in finding
-    fig = beyond.plot("weight_decay_failure", curves, runs, config, infos=infos)
+    fig = beyond.plot("weight_decay_failure", curves, runs, infos)
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="weight_norms"):
         weight_decay.norms_frame([{"keys": KEYS}])
+
+
+def test_the_weight_decay_bound_uses_each_runs_own_schedule_not_the_configs():
+    """A run whose model set momentum 0.5 and that decays its lr every epoch (no
+    lr_decay_every_steps): 128 images at batch 32 are 4 steps between decays, not 391."""
+    curves, runs, infos = weight_decay_inputs()
+    for info in infos:
+        info["spec"]["training"] = {"momentum": 0.5, "lr_decay": 0.95, "batch_size": 32}
+    table, _ = beyond.build("weight_decay_failure", curves, runs, infos)
+    row = table[
+        (table["weight_decay_scope"] == "fc") & (table["corruption"] == "random_labels")
+    ].iloc[0]
+    assert row["decay_shrink"] == pytest.approx(
+        1 - weight_decay.decay_factor([0.01] * 10, 4e-3, 0.5)
+    )
+    assert row["decay_shrink_bound"] == pytest.approx(1 - np.exp(-4e-3 * 0.01 * 4 / (0.05 * 0.5)))
+    infos[1]["spec"]["regularizer_spec"] = {"weight_decay": 4e-3}  # another spec, same key
+    infos.append({**infos[1], "keys": dict(infos[1]["keys"], seed=1)})
+    infos[-1]["spec"] = dict(infos[1]["spec"], regularizer_spec={"weight_decay": 1e-3})
+    with pytest.raises(ValueError, match="regularizer 'wd_fc' trained with two specs"):
+        beyond.build("weight_decay_failure", curves, runs, infos)
 
 
 def test_theorem_one_first_layer_per_activation():
@@ -249,7 +293,7 @@ def test_activations_table_has_both_parts():
         for m, a in (("w2", "relu"), ("w64", "tanh"))
     }
     table, finding = beyond.build(
-        "expressivity_activations", pd.DataFrame(), capacity_runs(), {"models": models}, solves
+        "expressivity_activations", pd.DataFrame(), capacity_runs(), capacity_infos(models), solves
     )
     assert set(table["part"]) == {"solve", "trained"}
     assert (
@@ -264,7 +308,7 @@ def test_activations_table_has_both_parts():
                 "expressivity_activations",
                 pd.DataFrame(),
                 capacity_runs(),
-                {"models": models},
+                capacity_infos(models),
                 solves,
             ).axes
         )

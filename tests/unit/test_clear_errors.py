@@ -61,3 +61,35 @@ def test_disk_full_oserror_names_its_file(tmp_path):
     with pytest.raises(ValueError) as other, rule_logging(log):
         raise ValueError("an ordinary bug")
     assert not getattr(other.value, "__notes__", None)
+
+
+def test_disk_full_while_torch_writes_a_checkpoint_is_noted(tmp_path, monkeypatch):
+    """torch's zip writer turns the ENOSPC into its own RuntimeError (inline_container.cc):
+    the note is found in the exception's context, not only in the last exception."""
+    from rethinkgen.training import checkpoint
+
+    def full_disk(state, path):
+        try:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64")
+
+    monkeypatch.setattr(checkpoint, "_save_deterministic", full_disk)
+    log = tmp_path / "logs" / "job.log"
+    with pytest.raises(RuntimeError) as err, rule_logging(log):
+        checkpoint.save_checkpoint({"w": torch.zeros(3)}, tmp_path / "ckpt" / "last.pt")
+    assert "inline_container" in str(err.value)
+    assert err.value.__notes__[0].startswith("disk full? writing ")
+    assert "disk full? writing" in log.read_text()
+
+
+def test_a_truncated_train_split_names_its_file_before_training(tmp_path):
+    """The training job asks whether the split is an image list before loading it."""
+    from rethinkgen.training.distributed import split_is_image_list
+
+    path = tmp_path / "train.npz"
+    save_split(make_split(n=64, h=8, w=8, c=1, seed=0), path)
+    assert split_is_image_list(path) is False
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(DamagedFileError, match=f"{path} cannot be read .*rm {path}"):
+        split_is_image_list(path)

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from rethinkgen.data.splits import load_split, save_split
+from rethinkgen.run import RunKeys, RunPaths
 from rethinkgen.training import cli, engine
 from rethinkgen.training.checkpoint import checksum_path, save_checkpoint
 from rethinkgen.training.engine import TrainResult, train
@@ -104,18 +105,20 @@ def fake_result() -> TrainResult:
     )
 
 
+def run_paths(tmp_path) -> RunPaths:
+    """The files of run_dict()'s run under tmp_path/results."""
+    return RunKeys.of(run_dict()).paths(tmp_path / "results")
+
+
 def outputs(tmp_path) -> dict:
-    return {
-        "metrics": tmp_path / "out" / "metrics.parquet",
-        "info": tmp_path / "out" / "run_info.json",
-        "model": tmp_path / "out" / "model.pt",
-    }
+    paths = run_paths(tmp_path)
+    return {"metrics": paths.metrics, "info": paths.info, "model": paths.model}
 
 
 def test_sigterm_checkpoints_and_exits_with_the_retry_status(inputs, tmp_path, monkeypatch):
     interrupted = getattr(engine, "Interrupted", None) or type("Interrupted", (Exception,), {})
     monkeypatch.setattr(engine, "Interrupted", interrupted, raising=False)
-    checkpoint = tmp_path / "ckpt" / "last.pt"
+    checkpoint = run_paths(tmp_path).checkpoint
 
     def train_until_signal(cfg, train_split, test_split, checkpoint_path, should_stop, **hooks):
         save_checkpoint({"fingerprint": "x", "state": {"epoch": 1}}, checkpoint_path)
@@ -126,11 +129,7 @@ def test_sigterm_checkpoints_and_exits_with_the_retry_status(inputs, tmp_path, m
     monkeypatch.setattr(cli, "train_run", train_until_signal)
     with pytest.raises(SystemExit) as exit_info:
         cli.train_until_stopped(
-            TrainConfig.from_dict(run_dict()),
-            train=inputs[0],
-            test=inputs[1],
-            checkpoint=checkpoint,
-            **outputs(tmp_path),
+            TrainConfig.from_dict(run_dict()), run_paths(tmp_path), train=inputs[0], test=inputs[1]
         )
     assert exit_info.value.code == 143
     assert checkpoint.exists() and checksum_path(checkpoint).exists()  # kept for the retry
@@ -138,17 +137,12 @@ def test_sigterm_checkpoints_and_exits_with_the_retry_status(inputs, tmp_path, m
 
 
 def test_finished_run_removes_checkpoint_checksum_and_log_history(inputs, tmp_path, monkeypatch):
-    checkpoint = tmp_path / "ckpt" / "last.pt"
+    paths = run_paths(tmp_path)
+    checkpoint = paths.checkpoint
     save_checkpoint({"fingerprint": "x"}, checkpoint)
-    cli.history_path(checkpoint).write_text("epoch 1 of an earlier attempt\n")
+    paths.history.write_text("epoch 1 of an earlier attempt\n")
     monkeypatch.setattr(cli, "train_run", lambda *args, **kwargs: fake_result())
-    cli.train_and_write(
-        TrainConfig.from_dict(run_dict()),
-        train=inputs[0],
-        test=inputs[1],
-        checkpoint=checkpoint,
-        **outputs(tmp_path),
-    )
+    cli.train_and_write(TrainConfig.from_dict(run_dict()), paths, train=inputs[0], test=inputs[1])
     assert all(path.exists() for path in outputs(tmp_path).values())
     assert list(checkpoint.parent.iterdir()) == []
     assert list(outputs(tmp_path)["model"].parent.glob("*.sha256")) == []  # plain output
@@ -159,7 +153,7 @@ def test_sigterm_then_retry_resumes_from_the_checkpoint(inputs, tmp_path):
     repo = Path(__file__).resolve().parents[2]
     run = run_dict(max_epochs=40, batch_size=8)
     (tmp_path / "run.json").write_text(json.dumps(run))
-    checkpoint = tmp_path / "ckpt" / "last.pt"
+    checkpoint = run_paths(tmp_path).checkpoint
     command = [
         sys.executable,
         "-m",
@@ -170,8 +164,6 @@ def test_sigterm_then_retry_resumes_from_the_checkpoint(inputs, tmp_path):
         str(inputs[0]),
         "--test",
         str(inputs[1]),
-        "--checkpoint",
-        str(checkpoint),
         "--threads",
         "1",
         *[f"--{name}={path}" for name, path in outputs(tmp_path).items()],

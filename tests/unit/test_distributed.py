@@ -15,6 +15,7 @@ from PIL import Image
 
 from rethinkgen.data.splits import ImageListSplit, load_split, save_split
 from rethinkgen.io import read_json
+from rethinkgen.run import RunKeys
 from rethinkgen.training import distributed
 from rethinkgen.training.distributed import Shard
 from rethinkgen.training.engine import train
@@ -94,17 +95,9 @@ def test_visible_gpu_count_counts_devices_only_when_cuda_works(monkeypatch, cuda
 
 
 def test_torchrun_command_starts_the_cli_on_one_node():
+    paths = RunKeys("d", "m", "c", "r", 0).paths("out/results")
     command = distributed.torchrun_command(
-        4,
-        run_json="r.json",
-        train="tr.npz",
-        test="te.npz",
-        checkpoint="c/last.pt",
-        metrics="m.parquet",
-        info="i.json",
-        model="m.pt",
-        threads=2,
-        python="py",
+        4, paths, train="tr.npz", test="te.npz", threads=2, python="py"
     )
     assert command[:5] == [
         "py",
@@ -116,19 +109,16 @@ def test_torchrun_command_starts_the_cli_on_one_node():
     assert command[5:7] == ["-m", "rethinkgen.training.cli"]
     args = dict(zip(command[7::2], command[8::2]))
     assert args == {
-        "--run-config": "r.json",
+        "--run-config": str(paths.spec),
         "--train": "tr.npz",
         "--test": "te.npz",
-        "--metrics": "m.parquet",
-        "--info": "i.json",
-        "--model": "m.pt",
-        "--checkpoint": "c/last.pt",
+        "--metrics": str(paths.metrics),
+        "--info": str(paths.info),
+        "--model": str(paths.model),
         "--threads": "2",
     }
-    no_checkpoint = distributed.torchrun_command(
-        2, run_json="r", train="a", test="b", checkpoint=None, metrics="m", info="i", model="o"
-    )
-    assert "--checkpoint" not in no_checkpoint and "--threads" not in no_checkpoint
+    no_threads = distributed.torchrun_command(2, paths, train="a", test="b")
+    assert "--threads" not in no_threads
 
 
 def test_split_is_image_list(tmp_path):
@@ -145,21 +135,12 @@ def test_launch_logs_the_ranks_and_raises_on_failure(tmp_path, monkeypatch):
         "import os, sys; print('rank output', os.environ['OMP_NUM_THREADS']); sys.exit(3)",
     ]
     monkeypatch.setattr(distributed, "torchrun_command", lambda *a, **k: failing)
-    log = tmp_path / "train.log"
+    paths = RunKeys("d", "m", "c", "r", 0).paths(tmp_path / "results")
+    log = paths.log
+    log.parent.mkdir(parents=True)
     log.write_text("adapter line\n")
     with pytest.raises(RuntimeError, match="exit code 3"):
-        distributed.launch(
-            2,
-            run_dict(),
-            train="a",
-            test="b",
-            checkpoint=None,
-            metrics="m",
-            info="i",
-            model="o",
-            threads=8,
-            log_path=log,
-        )
+        distributed.launch(2, paths, train="a", test="b", threads=8)
     assert log.read_text() == "adapter line\nrank output 4\n"  # appended; 8 CPUs / 2 ranks
 
 
@@ -254,22 +235,17 @@ def _write_inputs(tmp_path, n_train: int, n_test: int, **training):
 
 
 def _torchrun(tmp_path, nproc: int) -> tuple[pd.DataFrame, dict, str]:
-    out = tmp_path / "out"
+    run = json.loads((tmp_path / "run.json").read_text())
+    paths = RunKeys.of(run).paths(tmp_path / "results")
+    paths.spec.parent.mkdir(parents=True, exist_ok=True)
+    paths.spec.write_text(json.dumps(run))
     command = distributed.torchrun_command(
-        nproc,
-        run_json=tmp_path / "run.json",
-        train=tmp_path / "train.npz",
-        test=tmp_path / "test.npz",
-        checkpoint=tmp_path / "ckpt" / "last.pt",
-        metrics=out / "metrics.parquet",
-        info=out / "run_info.json",
-        model=out / "model.pt",
-        threads=1,
+        nproc, paths, train=tmp_path / "train.npz", test=tmp_path / "test.npz", threads=1
     )
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert not (tmp_path / "ckpt" / "last.pt").exists()  # removed after the outputs
-    return (pd.read_parquet(out / "metrics.parquet"), read_json(out / "run_info.json"), done.stderr)
+    assert not paths.checkpoint.exists()  # removed after the outputs
+    return (pd.read_parquet(paths.metrics), read_json(paths.info), done.stderr)
 
 
 def _numbers(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -315,7 +291,7 @@ def test_torchrun_two_processes_report_whole_dataset_metrics(tmp_path):
     # gives the final test row.
     cfg = TrainConfig.from_dict(run)
     model = build_model(cfg.model_spec, 3, (3, 16, 16))
-    model.load_state_dict(torch.load(tmp_path / "out" / "model.pt"))
+    model.load_state_dict(torch.load(RunKeys.of(run).paths(tmp_path / "results").model))
     cpu = torch.device("cpu")
     whole = evaluate(
         model,

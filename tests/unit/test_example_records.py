@@ -277,3 +277,29 @@ def test_own_model_page_lists_the_examples_learned_last():
     assert len(table) == 2 + 20
     missing = examples_section(spec, runs, runs, {}, lambda keys: None)
     assert "No per-example record" in missing[-1]
+
+
+def test_records_are_found_beside_the_run_info_given_for_each_run(tmp_path):
+    from rethinkgen.analysis.learning_order import record_loader
+    from rethinkgen.run import RunKeys
+
+    split, test = corrupted_split(), make_split(30, h=6, w=6, c=1, seed=5)
+    result = train(
+        TrainConfig.from_dict({**RUN, "training": {**RUN["training"], "max_epochs": 1}}),
+        split,
+        test,
+    )
+    kept, bare = RunKeys.of(result.info["keys"]), RunKeys("tiny", "mlp", "other", "none", 3)
+    infos = []
+    for keys in (kept, bare):
+        paths = keys.paths(tmp_path / "prefix" / "results")
+        paths.run_dir.mkdir(parents=True)
+        paths.info.write_text(json.dumps({"keys": dict(vars(keys))}))
+        infos.append(str(paths.info))
+    write_examples(result.examples, kept.paths(tmp_path / "prefix" / "results").examples)
+    load = record_loader(infos)
+    record = load(kept)
+    assert list(record.columns) == ["epoch", "example", "correct", "margin", "corrupted"]
+    assert len(record) == 2 * 96
+    assert load(bare) is None  # its run kept no record
+    assert load(RunKeys("tiny", "mlp", "unlisted", "none", 0)) is None

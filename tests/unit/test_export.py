@@ -75,6 +75,10 @@ def test_finished_runs_flatten_settings(tmp_path):
     params = run.params()
     assert params["model_spec.hidden"] == "[512]" and params["max_epochs"] == 3
     assert params["seed"] == 0 and run.final_metrics()["final/test_accuracy"] == pytest.approx(0.7)
+    # every final value with the epoch it was measured at
+    assert {run.final_metrics()[f"final/{s}_epoch"] for s in ("train_online", "train", "test")} == {
+        3.0
+    }
 
 
 def test_export_without_runs_says_what_to_do(tmp_path):
@@ -156,3 +160,22 @@ def test_mlflow_export_reads_back_and_is_idempotent(tmp_path):
         len(names) == 3
         and names.count("fashion_mnist_tiny/mlp_1x512/random_labels/none/seed1") == 1
     )
+
+
+def test_a_damaged_run_is_skipped_with_one_line(tmp_path, capsys):
+    """One truncated metrics file and one run_info.json that is not JSON: both skipped,
+    one line each, and the intact run is exported (issue 30)."""
+    write_run(tmp_path, seed=0)
+    damaged = write_run(tmp_path, seed=1)
+    (damaged / "metrics.parquet").write_bytes((damaged / "metrics.parquet").read_bytes()[:50])
+    (write_run(tmp_path, seed=2) / "run_info.json").write_text("{not json")
+    skipped: list[str] = []
+    runs = finished_runs(tmp_path, skipped)
+    assert [run.name.rsplit("/", 1)[1] for run in runs] == ["seed0"]
+    assert len(skipped) == 2 and all(line.startswith("skipped ") for line in skipped)
+    assert "seed1: " in skipped[0] and "metrics.parquet cannot be read" in skipped[0]
+    pytest.importorskip("tensorboard")
+    out = str(tmp_path / "tb")
+    assert cli.main(["export", "tensorboard", "--results", str(tmp_path), "--out", out]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "Traceback" not in err

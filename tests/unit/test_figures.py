@@ -288,3 +288,71 @@ def test_a_ladder_of_sizes_draws_one_line_per_dataset_key():
         "MLP 1x512, fmnist, ours (n = 1)" in texts
         and "MLP 1x512, fmnist_big, ours (n = 1)" in texts
     )
+
+
+def test_figure_data_columns_name_their_unit_and_what_is_drawn():
+    # short runs: plain steps, in a column named `step`; thousands only where the paper is drawn
+    curves, runs = tidy("fmnist", models=("inception",), corruptions=("true_labels",))
+    data = figures.plot_learning_curves(curves, runs).plotted_data
+    assert "step" in data and "thousand_steps" not in data
+    curves, runs = tidy(models=("inception",), corruptions=("true_labels",))  # cifar10
+    data = figures.plot_learning_curves(curves, runs).plotted_data
+    ours = data[data["source"] == figures.OURS]
+    online = curves[curves["split"] == "train_online"]
+    assert sorted(ours["thousand_steps"] * 1000) == pytest.approx(sorted(online["step"]))
+    # Figure 2b draws the online training accuracy and the test accuracy: the split says so
+    curves, runs = tidy(
+        "fmnist", models=("inception", "inception_nobn"), corruptions=("true_labels",)
+    )
+    data = figures.plot_batchnorm(curves, runs).plotted_data
+    drawn = data[data["source"] == figures.OURS]
+    assert set(drawn["split"]) == {"train_online", "test"}
+    assert "train (online, epoch mean)" in legend_texts(figures.plot_batchnorm(curves, runs))
+
+
+def strict_sweep(reach_at: dict, budget: int = 20):
+    """Runs at p = 0 and p = 1 whose whole-set training accuracy reaches 99% at the given
+    epochs (None: never), evaluated every epoch; test accuracy 0.5 + epoch / 100."""
+    keys = dict(dataset="fmnist", model="mlp_1x512", regularizer="none", seed=0)
+    curves, runs = [], []
+    for corruption, reach in reach_at.items():
+        k = keys | dict(corruption=corruption)
+        for epoch in range(1, 31):
+            train = 0.995 if reach is not None and epoch >= reach else 0.9
+            curves += [
+                k | dict(epoch=epoch, step=10 * epoch, split="train", accuracy=train),
+                k | dict(epoch=epoch, step=10 * epoch, split="test", accuracy=0.5 + epoch / 100),
+            ]
+        runs.append(
+            k | dict(corruption_prob=CORRUPTION_P[corruption], budget=budget, outcome="fitted")
+        )
+    return pd.DataFrame(curves), pd.DataFrame(runs)
+
+
+def test_strict_fit_reads_the_whole_set_accuracy_from_the_same_curves():
+    from rethinkgen.analysis.figure_data import strict_fit
+
+    curves, runs = strict_sweep({"true_labels": 5, "random_labels": 12})
+    table = strict_fit(curves, runs).set_index("corruption")
+    assert table.loc["random_labels", "strict_epochs_to_fit"] == 12
+    assert table.loc["random_labels", "strict_relative_time_to_fit"] == pytest.approx(12 / 5)
+    assert table.loc["random_labels", "strict_test_error"] == pytest.approx(1 - 0.62)
+    assert not table["strict_censored"].any()
+    # reached after the experiment's cap (20): censored at the cap, a lower bound
+    curves, runs = strict_sweep({"true_labels": 5, "random_labels": 25})
+    late = strict_fit(curves, runs).set_index("corruption").loc["random_labels"]
+    assert late["strict_censored"] and late["strict_epochs_to_fit"] == 20
+    # the p = 0 run never reaches it: no relative time
+    curves, runs = strict_sweep({"true_labels": None, "random_labels": 12})
+    assert strict_fit(curves, runs)["strict_relative_time_to_fit"].isna().all()
+
+
+def test_figure_1b_and_1c_data_carry_the_strict_fit_read_out():
+    curves, runs = strict_sweep({"true_labels": 5, "random_labels": 12})
+    full = tidy("fmnist", models=("mlp_1x512",), corruptions=("true_labels", "random_labels"))[1]
+    runs = full.drop(columns=["budget"], errors="ignore").assign(budget=20)
+    runs["epochs_to_fit"] = runs["corruption"].map({"true_labels": 4, "random_labels": 8})
+    for plot in (figures.plot_convergence_slowdown, figures.plot_test_error_vs_corruption):
+        data = plot(curves, runs).plotted_data
+        ours = data[data["source"] == figures.OURS].set_index("corruption")
+        assert ours.loc["random_labels", "strict_epochs_to_fit"] == 12, plot.__name__

@@ -15,7 +15,14 @@ from rethinkgen import schemas
 from rethinkgen.io import read_json, write_parquet
 from rethinkgen.run import RunKeys
 from rethinkgen.schemas import METRIC_COLUMNS, METRIC_DTYPES
-from rethinkgen.training.live import LIVE_METRICS, PROGRESS, LiveFiles, epoch_hook
+from rethinkgen.training.live import LiveFiles, epoch_hook
+
+LIVE_METRICS, PROGRESS = "live_metrics.parquet", "progress.json"  # RunPaths' names
+
+
+def live_files(folder: Path, tensorboard=None) -> LiveFiles:
+    return LiveFiles(folder / LIVE_METRICS, folder / PROGRESS, tensorboard)
+
 
 KEYS = {
     "dataset": "tiny",
@@ -63,7 +70,7 @@ def progress(epoch: int, status: str | None = None) -> dict:
 
 
 def test_live_metrics_has_the_metrics_schema_after_every_epoch(tmp_path: Path):
-    hook = LiveFiles(tmp_path / "run")
+    hook = live_files(tmp_path / "run")
     final = tmp_path / "metrics.parquet"
     for epoch in range(MAX_EPOCHS + 1):
         hook(metrics_frame(epoch), progress(epoch))
@@ -79,7 +86,7 @@ def test_live_metrics_has_the_metrics_schema_after_every_epoch(tmp_path: Path):
 
 
 def test_progress_json_names_epoch_process_and_host(tmp_path: Path):
-    hook = LiveFiles(tmp_path)
+    hook = live_files(tmp_path)
     hook(metrics_frame(2), progress(2))
     record = read_json(tmp_path / PROGRESS)
     assert record["epoch"] == 2 and record["max_epochs"] == MAX_EPOCHS
@@ -92,22 +99,22 @@ def test_progress_json_names_epoch_process_and_host(tmp_path: Path):
 
 def test_a_frame_without_the_metric_columns_is_refused(tmp_path: Path):
     with pytest.raises(ValueError, match="lacks columns"):
-        LiveFiles(tmp_path)(metrics_frame(1).drop(columns=["split"]), progress(1))
+        live_files(tmp_path)(metrics_frame(1).drop(columns=["split"]), progress(1))
 
 
 def test_a_failed_write_warns_and_training_goes_on(tmp_path: Path, caplog):
     (tmp_path / "run").write_text("a file where the run's directory should be")
-    LiveFiles(tmp_path / "run")(metrics_frame(1), progress(1))
+    live_files(tmp_path / "run")(metrics_frame(1), progress(1))
     assert "could not write the live files" in caplog.text
 
 
 def test_epoch_hook_writes_beside_the_checkpoint(tmp_path: Path):
     paths = RunKeys(**KEYS).paths(tmp_path / "results")
-    hook = epoch_hook(paths.checkpoint)
+    hook = epoch_hook(paths)
     hook(metrics_frame(1), progress(1))
     assert paths.live_metrics.exists() and paths.progress.exists()
+    assert paths.live_metrics.parent == paths.checkpoint.parent
     assert not (tmp_path / "results/tensorboard").exists()
-    assert epoch_hook(None) is None
 
 
 def _scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -122,7 +129,7 @@ def _scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
 def test_tensorboard_event_files_hold_the_runs_scalars(tmp_path: Path):
     pytest.importorskip("tensorboard")
     paths = RunKeys(**KEYS).paths(tmp_path / "results")
-    hook = epoch_hook(paths.checkpoint, paths.tensorboard)
+    hook = epoch_hook(paths, tensorboard=True)
     for epoch in range(MAX_EPOCHS + 1):
         hook(metrics_frame(epoch), progress(epoch, "max_epochs" if epoch == MAX_EPOCHS else None))
     scalars = _scalars(tmp_path / "results/tensorboard/tiny/mlp/random_labels/none/seed3")
@@ -143,12 +150,12 @@ def test_tensorboard_event_files_hold_the_runs_scalars(tmp_path: Path):
 def test_tensorboard_shows_each_epoch_once_after_a_resume(tmp_path: Path):
     pytest.importorskip("tensorboard")
     log_dir = tmp_path / "tb"
-    first = LiveFiles(tmp_path / "run", tensorboard=log_dir)
+    first = live_files(tmp_path / "run", log_dir)
     for epoch in range(4):
         first(metrics_frame(epoch), progress(epoch))
     # Killed after epoch 3 was logged; the checkpoint of epoch 2 is what resumes, so the
     # new process is first called at epoch 3 with every row so far.
-    resumed = LiveFiles(tmp_path / "run", tensorboard=log_dir)
+    resumed = live_files(tmp_path / "run", log_dir)
     for epoch in range(3, MAX_EPOCHS + 1):
         resumed(metrics_frame(epoch), progress(epoch))
     resumed.tensorboard.close()
@@ -169,4 +176,4 @@ def test_tensorboard_missing_package_says_how_to_install(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(builtins, "__import__", no_tensorboard)
     with pytest.raises(ImportError, match=r"pip install -e '\.\[tensorboard\]'"):
-        LiveFiles(tmp_path, tensorboard=tmp_path / "tb")
+        live_files(tmp_path, tmp_path / "tb")

@@ -254,7 +254,9 @@ def test_checkpoint_of_an_earlier_version_resumes_when_new_settings_are_at_defau
 
 def test_checkpoint_of_another_run_or_unknown_setting_is_refused():
     cfg = config(max_epochs=3)
-    assert not config(max_epochs=4).resumes(cfg.fingerprint())
+    assert not dataclasses.replace(cfg, batch_size=64).resumes(cfg.fingerprint())
+    # a longer budget is the same run trained on (test_budget_resume.py)
+    assert config(max_epochs=4).resumes(cfg.fingerprint())
     recorded = json.loads(cfg.fingerprint()) | {"setting_this_version_lacks": 1}
     assert not cfg.resumes(json.dumps(recorded))
     assert not cfg.resumes("not json") and not cfg.resumes(None)
@@ -271,3 +273,17 @@ def test_engine_resumes_a_checkpoint_recorded_before_a_setting_existed(tmp_path)
     save_checkpoint(state, checkpoint)
     result = train(cfg, train_split, test_split, checkpoint_path=checkpoint)
     assert result.info["resumed_from_epoch"] == 1 and result.info["epochs"] == 2
+
+
+def test_an_unmeasured_epoch_inside_a_fit_streak_neither_breaks_nor_restarts_it():
+    """train_accuracy every other epoch: the epochs between evaluations are not measured
+    (None); the streak runs on through them and stops where it reached its patience."""
+    state = RunState()
+    stops = []
+    for epoch, met in enumerate([False, True, None, True], start=1):
+        state.epoch = epoch
+        if state.record_fit(met, patience=3):
+            stops.append(epoch)
+    assert state.fit_held_from_epoch == 2 and state.fit_streak == 3
+    assert stops == [4] and state.fit_stop_epoch == 4
+    assert fit_met(config(fit_metric="train_accuracy", fit_threshold=0.9), {}, None) is None

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from rethinkgen.analysis.readout import read_out, readout_point
+import pytest
+
+from rethinkgen.analysis.aggregate import summarize_run
+from rethinkgen.analysis.readout import SPLITS, ReadoutError, read_out, readout_point
 from rethinkgen.config import shared_budget
+from rethinkgen.schemas import RUNS
 from rethinkgen.training.engine import train
 from tests.conftest import make_split
 from tests.unit.test_train import config
@@ -86,3 +90,41 @@ def test_a_diverged_run_is_scored_where_it_diverged_and_read_as_diverged():
 
 def _args(budget: dict) -> dict:
     return {"max_epochs": budget["max_epochs"], "stops_at_fit": budget["stop_when_fitted"]}
+
+
+def test_every_final_value_carries_the_epoch_it_was_measured_at():
+    result = shared_run(fit_metric="online_loss", fit_threshold=1e-9)
+    info, metrics = result.info, result.metrics
+    for budget, epoch in ((FIT_CAP, 12), (WHOLE, 8)):
+        row = read_out(info, metrics, **_args(budget))
+        for split in ("train_online", "train", "test"):
+            assert row[f"final_{split}_epoch"] == epoch == row["readout_epoch"], split
+        test = metrics[(metrics["split"] == "test") & (metrics["epoch"] <= epoch)]
+        assert row["best_test_accuracy"] == test["accuracy"].max()  # stops at the read-out
+        assert row["best_test_epoch"] <= epoch
+
+
+def test_a_final_value_measured_at_another_epoch_is_refused():
+    result = shared_run(fit_metric="online_loss", fit_threshold=1e-9)
+    metrics = result.metrics
+    gap = metrics[~((metrics["split"] == "train") & (metrics["epoch"] == 8))]
+    with pytest.raises(ReadoutError, match="epoch 8"):
+        read_out(result.info, gap, **_args(WHOLE))
+
+
+def test_runs_parquet_has_a_measured_epoch_for_every_final_value():
+    finals = [f.name for f in RUNS if f.name.startswith("final_") and f.name.endswith("_accuracy")]
+    for name in finals:
+        split = max((s for s in SPLITS if name.startswith(f"final_{s}_")), key=len)
+        assert f"final_{split}_epoch" in RUNS.names, name
+    result = shared_run(fit_metric="online_loss", fit_threshold=1e-9)
+    spec = {
+        "dataset_spec": {"name": "tiny"},
+        "data_seed": 0,
+        "corruption_spec": {"kind": "random_labels"},
+        "regularizer_spec": {},
+        "model_spec": {"arch": "mlp"},
+        "training": {"lr_decay": 1.0},
+    }
+    row = summarize_run(result.info | {"spec": spec}, result.metrics, WHOLE)
+    assert [row[f"final_{s}_epoch"] for s in SPLITS] == [8, 8, 8]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import runpy
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +12,7 @@ import pytest
 
 from rethinkgen import config as config_module
 from rethinkgen.io import rule_logging
+from rethinkgen.run import RunKeys
 from rethinkgen.training import cli
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "workflow" / "scripts"
@@ -19,6 +21,8 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "workflow" / "scripts"
 def run_adapter(name: str, **snakemake) -> None:
     """Execute a rule script as Snakemake's `script:` does, with a stand-in `snakemake`."""
     job = SimpleNamespace(scriptdir=str(SCRIPTS), **snakemake)
+    if str(SCRIPTS) not in sys.path:  # Snakemake's preamble: the script's folder (checkout_src)
+        sys.path.append(str(SCRIPTS))
     runpy.run_path(str(SCRIPTS / name), init_globals={"snakemake": job})
 
 
@@ -51,10 +55,13 @@ def test_prepare_dataset_failure_lands_in_the_rule_log(tmp_path):
 
 
 def test_training_log_keeps_earlier_attempts(tmp_path, monkeypatch):
-    log, checkpoint = tmp_path / "logs" / "run.log", tmp_path / "ckpt" / "last.pt"
+    keys = RunKeys("d", "m", "c", "r", 0)
+    paths = keys.paths(tmp_path / "results")
+    log = paths.log
     attempts = iter([RuntimeError("killed by the node's OOM killer"), None])
 
-    def fake_training(run, **kwargs):
+    def fake_training(run, run_paths, **kwargs):
+        assert run_paths == paths
         error = next(attempts)
         logging.getLogger("rethinkgen.training.engine").info(
             "epoch line of %s", "attempt 1" if error else "attempt 2"
@@ -63,8 +70,7 @@ def test_training_log_keeps_earlier_attempts(tmp_path, monkeypatch):
             raise error
 
     monkeypatch.setattr(cli, "run_training", fake_training)
-    history = checkpoint.with_name("train.log")  # RunPaths.history: beside the checkpoint
-    spec = SimpleNamespace(paths=lambda: SimpleNamespace(history=history))
+    spec = SimpleNamespace(keys=keys)
     monkeypatch.setattr(config_module, "job_run_spec", lambda *args: spec)
     job = dict(
         params=SimpleNamespace(identity={}),
@@ -73,7 +79,7 @@ def test_training_log_keeps_earlier_attempts(tmp_path, monkeypatch):
         wildcards=SimpleNamespace(),
         log=[str(log)],
         input=SimpleNamespace(train="t.npz", test="v.npz"),
-        output=SimpleNamespace(metrics="m", info="i", model="p"),
+        output=SimpleNamespace(metrics=paths.metrics, info=paths.info, model=paths.model),
     )
     with pytest.raises(RuntimeError):
         run_adapter("train_model.py", **job)

@@ -56,19 +56,46 @@ def test_the_run_path_pattern_is_spelled_once():
     assert [line.split(":")[0] for line in found] == ["src/rethinkgen/run.py"], found
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        '"corruption", "regularizer", "seed"',  # the run-key list
+        '"metrics.parquet"',
+        '"run_info.json"',
+        '"model.pt"',
+        '"last.pt"',
+        '"run.json"',
+        '"live_metrics.parquet"',
+        '"progress.json"',
+        '"train.log"',
+        '"run.lock"',
+    ],
+)
+def test_the_run_keys_and_file_names_are_spelled_once(spelling):
+    """The run-key list and every file name of a run are written in rethinkgen/run.py only:
+    everything else takes a RunPaths (the rule's) or RUN_KEYS."""
+    found = subprocess.run(
+        ["git", "grep", "-n", "-F", spelling, "--", "src", "workflow"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert [line.split(":")[0] for line in found] == ["src/rethinkgen/run.py"], found
+
+
 def test_the_arrow_schema_is_the_only_metrics_schema(tmp_path: Path):
     """The engine's frame, the live file and metrics.parquet all have schemas.METRICS."""
     cfg = config(max_epochs=1)
-    checkpoint = tmp_path / "ckpt" / "last.pt"
+    paths = RunKeys("tiny", "m", "random_labels", "r", 0).paths(tmp_path)
     result = train(
         cfg,
         make_split(n=64),
         make_split(n=32, seed=1),
-        checkpoint_path=checkpoint,
-        on_epoch=epoch_hook(checkpoint),
+        checkpoint_path=paths.checkpoint,
+        on_epoch=epoch_hook(paths),
     )
-    write_parquet(result.metrics, tmp_path / "metrics.parquet", schema=schemas.METRICS)
-    for path in (tmp_path / "metrics.parquet", checkpoint.parent / "live_metrics.parquet"):
+    write_parquet(result.metrics, paths.metrics, schema=schemas.METRICS)
+    for path in (paths.metrics, paths.live_metrics):
         assert pq.read_schema(path).remove_metadata().equals(schemas.METRICS), path
     assert dict(result.metrics.dtypes.astype(str)) == schemas.pandas_dtypes(schemas.METRICS)
 

@@ -11,7 +11,7 @@ from rethinkgen.io import sweep_temp_files
 from rethinkgen.run import RunSpec
 from rethinkgen.training import cli
 from rethinkgen.training.checkpoint import save_model
-from tests.unit.test_cli import inputs, outputs  # noqa: F401 (fixture)
+from tests.unit.test_cli import inputs  # noqa: F401 (fixture)
 from tests.unit.test_train import run_dict
 
 SPEC = RunSpec.from_dict(
@@ -25,17 +25,9 @@ SPEC = RunSpec.from_dict(
 
 
 def train_once(inputs, folder):  # noqa: F811
-    files = {k: folder / v.relative_to(v.parents[1]) for k, v in outputs(folder).items()}
-    cli.run_training(
-        SPEC,
-        threads=1,
-        log_path=folder / "log",
-        train=inputs[0],
-        test=inputs[1],
-        results=folder / "results",
-        **files,
-    )
-    return files["model"]
+    paths = SPEC.paths(folder / "results")
+    cli.run_training(SPEC, paths, threads=1, train=inputs[0], test=inputs[1])
+    return paths.model
 
 
 def test_identical_runs_write_byte_identical_model_files(inputs, tmp_path):  # noqa: F811
@@ -50,7 +42,8 @@ def test_identical_runs_write_byte_identical_model_files(inputs, tmp_path):  # n
 def test_temp_files_of_killed_writers_are_swept_when_the_run_starts(inputs, tmp_path, caplog):  # noqa: F811
     folder = tmp_path / "a"
     checkpoints = SPEC.paths(folder / "results").checkpoint_dir
-    stale = [checkpoints / ".last.pt.k3j4_x.tmp", folder / "out" / ".metrics.parquet.q1.tmp"]
+    run_dir = SPEC.paths(folder / "results").run_dir
+    stale = [checkpoints / ".last.pt.k3j4_x.tmp", run_dir / ".metrics.parquet.q1.tmp"]
     kept = checkpoints / "notes.tmp"  # not atomic_path's naming: not ours to delete
     for path in stale + [kept]:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,3 +53,19 @@ def test_temp_files_of_killed_writers_are_swept_when_the_run_starts(inputs, tmp_
     assert not any(path.exists() for path in stale) and kept.exists()
     assert f"removed {stale[0]}, left by a killed writer" in caplog.text
     assert sweep_temp_files(tmp_path / "missing") == []
+
+
+def test_a_run_being_trained_elsewhere_is_not_trained_twice(inputs, tmp_path):  # noqa: F811
+    """Two Snakemake processes (after --unlock) give one run two jobs: the second stops,
+    naming the first, and touches none of its files."""
+    import pytest
+
+    from rethinkgen.io import RunLockedError, exclusive_lock
+
+    folder = tmp_path / "a"
+    lock = SPEC.paths(folder / "results").lock
+    with exclusive_lock(lock, "the first job"):
+        with pytest.raises(RunLockedError, match=r"is being trained by pid \d+ on "):
+            train_once(inputs, folder)
+        assert not SPEC.paths(folder / "results").spec.exists()  # nothing written
+    assert train_once(inputs, folder).is_file()  # the lock went with its holder

@@ -10,21 +10,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rethinkgen.analysis.checks_common import TOLERANCE_RULE, accuracy_sd
-from rethinkgen.analysis.checks_curves import (
-    check_random_label_plateau,
-    check_test_error_growth,
-    paper_plateau_fraction,
-)
+from rethinkgen.analysis.checks_common import RULES, accuracy_sd
+from rethinkgen.analysis.checks_curves import check_test_error_growth
+from rethinkgen.analysis.checks_fig1a import check_random_label_plateau, paper_plateau_fraction
 from rethinkgen.analysis.checks_runs import (
     check_chance_test_accuracy,
     check_param_counts,
     check_table1_cells,
 )
 from rethinkgen.analysis.checks_theory import check_sgd_min_norm, theory_checks
-from rethinkgen.analysis.scorecard import build_scorecard, scorecard_notes
+from rethinkgen.analysis.scorecard import Readouts, build_scorecard, scorecard_notes
 from rethinkgen.paper import PAPER_NUM_PARAMS, PAPER_TABLE3, read_reference_csv
-from tests.unit.test_scorecard import crossing_curves, runs_frame
+from tests.unit.test_scorecard import crossing_curves, replicated, runs_frame
 
 ANALYSIS = Path(__file__).parents[2] / "src" / "rethinkgen" / "analysis"
 
@@ -96,10 +93,10 @@ def test_accuracy_sd_is_binomial_or_the_seed_spread_with_three_seeds():
     )  # never below binomial
 
 
-def test_the_rule_is_stated_in_the_scorecard_notes():
+def test_the_rules_are_stated_in_the_scorecard_notes():
     runs = runs_frame([dict(dataset="fmnist")])
-    card = build_scorecard(runs, crossing_curves(runs, 5))
-    assert TOLERANCE_RULE in scorecard_notes(card)
+    card = build_scorecard({"fig1a": [Readouts("fig1a", runs, crossing_curves(runs, 5))]})
+    assert set(RULES.values()) <= set(scorecard_notes(card))
 
 
 def test_chance_check_widens_with_a_measured_seed_spread():
@@ -111,9 +108,9 @@ def test_chance_check_widens_with_a_measured_seed_spread():
             ]
         )
 
-    # binomial 3 sd of 10% on 10,000 images is 0.9 pt
-    assert check_chance_test_accuracy(runs([0.108]))["result"] == "pass"
-    assert check_chance_test_accuracy(runs([0.11]))["result"] == "fail"
+    # the null's 3 sd of 10% on 10,000 images is 0.9 pt
+    assert check_chance_test_accuracy(runs([0.108] * 3))["result"] == "pass"
+    assert check_chance_test_accuracy(runs([0.11] * 3))["result"] == "fail"
     # three seeds with a sd of 1 pt: 3 pts
     assert check_chance_test_accuracy(runs([0.10, 0.11, 0.12]))["result"] == "pass"
     assert check_chance_test_accuracy(runs([0.13, 0.14, 0.15]))["result"] == "fail"
@@ -121,10 +118,10 @@ def test_chance_check_widens_with_a_measured_seed_spread():
 
 def test_table1_cells_within_three_sd_of_the_difference():
     # Inception 85.75: ours sd 0.35 pt (10,000 images) and the paper's 0.35 pt: 1.48 pts
-    row = check_table1_cells(runs_frame([dict(final_test_accuracy=0.871)]), "4", ["inception"])
+    row = check_table1_cells(replicated([dict(final_test_accuracy=0.871)]), "4", ["inception"])
     assert row["result"] == "pass" and "1.35" not in row["ours"]
     assert (
-        check_table1_cells(runs_frame([dict(final_test_accuracy=0.875)]), "4", ["inception"])[
+        check_table1_cells(replicated([dict(final_test_accuracy=0.875)]), "4", ["inception"])[
             "result"
         ]
         == "fail"
@@ -148,7 +145,7 @@ def test_param_counts_are_judged_from_built_models():
 
 def test_chance_at_p_one_uses_the_test_set_size():
     def sweep(error_at_one, dataset="fmnist"):
-        return runs_frame(
+        return replicated(
             [
                 dict(dataset=dataset, model="mlp_1x512", corruption=c, final_test_accuracy=1 - e)
                 for c, e in (
@@ -159,7 +156,7 @@ def test_chance_at_p_one_uses_the_test_set_size():
             ]
         )
 
-    # 3 binomial sd of 10% on 1,000 test images: 2.8 pts; on 10,000: 0.9 pt
+    # the null's 3 sd of 10% on 1,000 test images: 2.8 pts; on 10,000: 0.9 pt
     assert check_test_error_growth(sweep(0.88))[0]["result"] == "pass"
     assert check_test_error_growth(sweep(0.86))[0]["result"] == "fail"
     assert check_test_error_growth(sweep(0.88, "cifar10"))[0]["result"] == "fail"
@@ -167,16 +164,13 @@ def test_chance_at_p_one_uses_the_test_set_size():
 
 def test_sgd_min_norm_is_evaluated_from_its_table():
     rows = pd.DataFrame([dict(n=15, d=40, epochs=400, seed=0, relative_difference=1e-14)])
-    assert check_sgd_min_norm(rows)["result"] == "pass"
+    assert check_sgd_min_norm(rows)["result"] == "holds by construction"
     assert check_sgd_min_norm(rows.assign(relative_difference=1e-3))["result"] == "fail"
 
 
 def test_checks_true_by_construction_say_so():
     rows = {r["check_id"]: r for r in theory_checks(None, None)}
-    assert (
-        "true by construction" in rows["22a"]["check"]
-        and "true by construction" in rows["26"]["check"]
-    )
+    assert all("true by construction" in rows[i]["check"] for i in ("22a", "26", "27"))
 
 
 # ------------------------------------------------------------------ check 11
@@ -194,7 +188,8 @@ def test_plateau_share_of_the_epochs_to_fit():
     assert 0.3 < share < 0.6  # Fig. 1a: about 17 of 35 epochs
     runs = runs_frame([dict(dataset="fmnist", corruption="random_labels", epochs_to_fit=40)])
     row = check_random_label_plateau(plateau_curves(runs, 18, 40), runs)
-    assert row["result"] == "pass" and row["ours"] == "fmnist/inception: 0.45"
+    assert row["result"] == "pass"
+    assert row["ours"] == "fmnist/inception: 0.45 (measured plateau: 18 of 40 epochs)"
     # a plateau of one epoch passes the old epoch-1 test but not this one
     assert check_random_label_plateau(plateau_curves(runs, 1, 40), runs)["result"] == "fail"
     assert (
@@ -218,3 +213,39 @@ def test_plateau_tolerance_widens_with_the_seed_spread():
     )
     # shares 0.05, 0.5, 0.95: mean 0.5, sd 0.45; one seed alone would fail or pass by chance
     assert check_random_label_plateau(curves, runs)["result"] == "pass"
+
+
+def test_table2_cells_with_one_run_are_inconclusive():
+    from rethinkgen.analysis.checks_gains import check_imagenet_table2
+    from tests.unit.test_figures import tidy
+
+    _, runs = tidy(
+        "imagenet",
+        models=("v3",),
+        corruptions=("true_labels",),
+        regularizers=("none", "all"),
+        seeds=(0, 1, 2),
+    )
+    runs = runs.assign(
+        n_test=50_000,
+        num_params=1,
+        final_train_online_accuracy=1.0,
+        final_train_online_top5_accuracy=1.0,
+        final_train_accuracy=1.0,
+        final_test_top5_accuracy=0.9,
+    )
+    assert check_imagenet_table2(runs)["result"] == "fail"  # 80-81% against 59.80-77.84
+    one = check_imagenet_table2(runs[runs["seed"] == 0])
+    assert one["result"] == "inconclusive" and "inconclusive (1 run" in one["ours"]
+
+
+def test_chance_at_p_one_needs_no_sweep():
+    # a ladder of sizes at p = 0 and 1 only: no Figure 1c sweep, but p = 1 is tested
+    runs = replicated(
+        [
+            dict(dataset="fmnist", model="mlp_1x512", corruption=c, final_test_accuracy=a)
+            for c, a in (("true_labels", 0.9), ("random_labels", 0.1))
+        ]
+    )
+    rows = {r["check_id"]: r for r in check_test_error_growth(runs)}
+    assert rows["15"]["result"] == "pass" and rows["16a"]["result"].startswith("not applicable")

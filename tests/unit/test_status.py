@@ -133,7 +133,7 @@ def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int)
         "running_here": "running at epoch 3 of 10",
         "running_remote": "running at epoch 4 of 10",
         "crashed_here": "failed after epoch 2 of 10",
-        "stale_remote": "failed after epoch 5 of 10",
+        "stale_remote": "stale, last seen 3h00m ago at epoch 5 of 10 on gpu-node-17",
         "fitted": "fitted at epoch 11",
         "max_epochs": "finished at epoch 20, not fitted",
         "diverged": "diverged at epoch 2",
@@ -159,7 +159,7 @@ def test_every_state_is_classified_from_its_files(tmp_path: Path, dead_pid: int)
     summary = summary_line(list(statuses.values()))
     assert summary.startswith(
         "3 of 10 runs finished (1 fitted, 1 at max_epochs, 1 diverged), "
-        "4 running, 2 failed, 1 not started"
+        "4 running, 1 failed, 1 not started, 1 stale"
     )
 
 
@@ -169,7 +169,7 @@ def test_a_remote_run_with_slow_epochs_is_not_called_stale_early(tmp_path: Path)
     plant_progress(run, tmp_path, 1, host="gpu-node-3", age_s=25)
     assert grid_status([run], tmp_path, stale_after_s=10, now=NOW)[0].state == "running"
     plant_progress(run, tmp_path, 1, host="gpu-node-3", age_s=31)
-    assert grid_status([run], tmp_path, stale_after_s=10, now=NOW)[0].state == "failed"
+    assert grid_status([run], tmp_path, stale_after_s=10, now=NOW)[0].state == "stale"
 
 
 def test_durations_read_naturally():
@@ -233,14 +233,16 @@ TRAINER = textwrap.dedent("""
     from rethinkgen.training.settings import TrainConfig
     from rethinkgen.training.engine import train
     from rethinkgen.training.live import epoch_hook
+    from rethinkgen.run import RunKeys
 
-    run, data, checkpoint, run_dir = eval(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-    tensorboard = sys.argv[5] if len(sys.argv) > 5 else None
+    run, data, results = eval(sys.argv[1]), sys.argv[2], sys.argv[3]
+    paths = RunKeys.of(run).paths(results)
     cfg = TrainConfig.from_dict(run)
     result = train(cfg, load_split(data + "/train.npz"), load_split(data + "/test.npz"),
-                   checkpoint_path=checkpoint, on_epoch=epoch_hook(checkpoint, tensorboard))
-    write_parquet(result.metrics, run_dir + "/metrics.parquet")
-    write_json(result.info, run_dir + "/run_info.json")
+                   checkpoint_path=paths.checkpoint,
+                   on_epoch=epoch_hook(paths, tensorboard=cfg.tensorboard))
+    write_parquet(result.metrics, paths.metrics)
+    write_json(result.info, paths.info)
 """)
 
 
@@ -278,10 +280,8 @@ def test_a_real_training_job_is_watched_as_its_epochs_advance(tmp_path: Path):
             str(tmp_path / "trainer.py"),
             repr(run),
             str(tmp_path / "data"),
-            str(files.checkpoint),
-            str(files.info.parent),
-        ]
-        + ([str(files.tensorboard)] if tensorboard else []),
+            str(results),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -144,6 +144,11 @@ def test_design_columns_read_the_spec_and_map_to_paper_names():
     assert pixel["paper_condition"] == "gaussian"
 
 
+def run_files(run_dirs) -> tuple[list, list]:
+    """The aggregation rule's inputs: each run's run_info.json and metrics.parquet."""
+    return [d / "run_info.json" for d in run_dirs], [d / "metrics.parquet" for d in run_dirs]
+
+
 def test_runs_table_reports_the_resolved_settings_of_run_info(tmp_path):
     """The spec a run recorded is the only source: no workflow config is read."""
     run_dir = write_run(tmp_path, keys(model="inception_nobn"))
@@ -152,7 +157,7 @@ def test_runs_table_reports_the_resolved_settings_of_run_info(tmp_path):
     info["spec"]["dataset_spec"]["name"] = "mnist"
     info["max_epochs"], info["data"]["n_test"] = 30, 1000
     (run_dir / "run_info.json").write_text(json.dumps(info))
-    curves, runs = aggregate.aggregate_runs([run_dir])
+    curves, runs = aggregate.aggregate_runs(*run_files([run_dir]))
     row = runs.to_pandas().iloc[0]
     assert (row["max_epochs"], row["lr_decay"], row["n_test"], row["num_classes"]) == (
         30,
@@ -161,6 +166,10 @@ def test_runs_table_reports_the_resolved_settings_of_run_info(tmp_path):
         10,
     )
     assert row["dataset_name"] == "mnist" and row["params_per_example"] == pytest.approx(12.34)
+    info["spec"]["training"] = {"max_epochs": 30}  # lr_decay left at its default
+    (run_dir / "run_info.json").write_text(json.dumps(info))
+    _, runs = aggregate.aggregate_runs(*run_files([run_dir]))
+    assert runs.to_pandas().iloc[0]["lr_decay"] == 0.95  # what the run trained with
     assert set(curves.to_pandas()["max_epochs"]) == {30}
 
 
@@ -175,7 +184,7 @@ def test_aggregate_runs_pins_schema_and_summarizes(tmp_path):
             epochs_to_fit=None,
         ),
     ]
-    curves, runs = aggregate.aggregate_runs(dirs)
+    curves, runs = aggregate.aggregate_runs(*run_files(dirs))
     assert curves.schema.equals(schemas.CURVES) and runs.schema.equals(schemas.RUNS)
     assert curves.num_rows == 18 and runs.num_rows == 2
     runs = runs.to_pandas().set_index("corruption")
@@ -189,7 +198,7 @@ def test_aggregate_runs_pins_schema_and_summarizes(tmp_path):
 
 def test_aggregate_runs_schema_is_stable_when_no_run_fitted(tmp_path):
     run = write_run(tmp_path, keys(), status="diverged", epochs_to_fit=None)
-    _, runs = aggregate.aggregate_runs([run])
+    _, runs = aggregate.aggregate_runs(*run_files([run]))
     assert runs.schema.equals(schemas.RUNS)  # all-null columns keep their types
 
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+import rethinkgen
 from rethinkgen.data.splits import ImageListSplit, Split
 from rethinkgen.schemas import METRIC_COLUMNS
 from rethinkgen.training.checkpoint import load_checkpoint
@@ -195,6 +196,11 @@ def test_one_run_produces_design_metrics_and_info(tiny_split, tiny_test_split):
     assert info["best_test_epoch"] == int(trained.loc[trained["accuracy"].idxmax(), "epoch"])
     assert info["device"] == str(torch.device(TEST_DEVICE)) and info["resumed_from_epoch"] is None
     assert info["started_at"] <= info["finished_at"] and info["wall_time_s"] > 0
+    # the package's version is recorded, outside the identity (it retrains nothing)
+    assert info["rethinkgen_version"] == rethinkgen.__version__
+    assert info["identity"] == config().identity() and "rethinkgen_version" not in str(
+        info["identity"]
+    )
     json.dumps(info)  # run_info.json must be serializable as is
     assert set(result.model_state) == set(torch.nn.Module.state_dict(_rebuild(result)).keys())
 

@@ -12,11 +12,13 @@ import pytest
 import tomllib
 import yaml
 
+from rethinkgen.run import RunKeys
 from rethinkgen.training import distributed
 from tests.workflow.dag import ROOT, snakemake
 
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-SCRIPTS = sorted((ROOT / "workflow/scripts").glob("*.py"))
+# The rule scripts; checkout_src.py is the prelude each imports first.
+SCRIPTS = sorted(p for p in (ROOT / "workflow/scripts").glob("*.py") if p.name != "checkout_src.py")
 # Import name -> distribution name, where they differ.
 DISTRIBUTION = {"yaml": "pyyaml", "PIL": "pillow"}
 
@@ -57,10 +59,18 @@ def test_slurm_profile_dry_run(tmp_path):
     assert re.search(r"^train_model\s+11$", result.stdout, re.M)
 
 
+def test_the_scripts_path_prelude_lives_in_one_place():
+    found = [p.name for p in SCRIPTS if "sys.path.insert" in p.read_text()]
+    assert found == []  # every script imports checkout_src instead
+    assert all("\nimport checkout_src  # noqa" in p.read_text() for p in SCRIPTS)
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_script_finds_the_package_without_pythonpath(script, tmp_path):
     """Conda jobs get no PYTHONPATH; here not even site-packages (python -S), so only the
-    script's own first lines can make `rethinkgen` importable, from this checkout."""
+    script's own first lines (its checkout_src import, which Snakemake's preamble lets it
+    find by putting the script's folder on sys.path) make `rethinkgen` importable, from
+    this checkout."""
     body = ast.parse(script.read_text()).body
     first_import = next(
         i
@@ -75,7 +85,8 @@ def test_script_finds_the_package_without_pythonpath(script, tmp_path):
     ]
     probe = "\n".join(
         [
-            "import types",
+            "import sys, types",
+            f"sys.path.append({str(script.parent)!r})",  # what Snakemake's preamble does
             f"snakemake = types.SimpleNamespace(scriptdir={str(script.parent)!r})",
             *bootstrap,
             "import rethinkgen",
@@ -109,6 +120,8 @@ def third_party_imports(path: Path, seen: set[Path]) -> set[str]:
                 for candidate in (base.with_suffix(".py"), base / "__init__.py"):
                     if candidate.is_file() and candidate not in seen:
                         found |= third_party_imports(candidate, seen)
+            elif top == "checkout_src":  # the scripts' prelude, beside them
+                found |= third_party_imports(path.with_name("checkout_src.py"), seen)
             elif top not in sys.stdlib_module_names and top not in ("snakemake", "__future__"):
                 found.add(DISTRIBUTION.get(top, top).lower())
     return found
@@ -154,10 +167,9 @@ def test_torchrun_ranks_get_the_package_path(monkeypatch, tmp_path):
 
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.setattr(distributed.subprocess, "run", fake_run)
-    files = {k: tmp_path / k for k in ("train", "test", "metrics", "info", "model")}
-    distributed.launch(
-        2, {"seed": 0}, checkpoint=None, threads=2, log_path=tmp_path / "log", **files
-    )
+    paths = RunKeys("d", "m", "c", "r", 0).paths(tmp_path / "results")
+    paths.log.parent.mkdir(parents=True)
+    distributed.launch(2, paths, train=tmp_path / "train", test=tmp_path / "test", threads=2)
     assert seen["PYTHONPATH"].split(":")[0] == str(ROOT / "src")
 
 

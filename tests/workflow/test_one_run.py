@@ -9,7 +9,13 @@ import yaml
 from snakemake.cli import parse_config
 from snakemake.utils import update_config, validate
 
-from rethinkgen.config import retype_cli_strings, run_spec, spec_defaults
+from rethinkgen.config import (
+    OVERRIDE_REFUSED,
+    override_problems,
+    retype_cli_strings,
+    run_spec,
+    spec_defaults,
+)
 from rethinkgen.run import RunKeys as Run
 from tests.workflow.dag import copy_checkout, dry_run_counts, snakemake
 
@@ -65,6 +71,35 @@ def test_strings_the_schema_allows_stay_strings():
     }  # the schema's default
 
 
+def test_an_override_that_cannot_take_effect_is_refused_with_the_keys_that_can(tmp_path):
+    """A training job takes the threads Snakemake gives it, so `num_threads` in an override
+    would do nothing: refused, with every key an override may set. (`device` and
+    `runs_per_gpu` reach the GPU claim and the check at start: accepted.)"""
+    result = snakemake(
+        "-n",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--configfile",
+        str(ROOT / "config/smoke.yaml"),
+        "--directory",
+        str(tmp_path),
+        "--config",
+        "override={num_threads: 2}",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "override.num_threads: cannot take effect in a run" in output, output[-2000:]
+    assert "An override may set: amp, batch_size," in output and "max_epochs" in output
+    config = _with_cli_overrides("override={runs_per_gpu: 4, num_threads: 2, max_epochs: 3}")
+    problems = override_problems(config)
+    assert [p.split(":")[0] for p in problems] == ["override.num_threads"]
+    allowed = problems[0].split("An override may set: ")[1].split(", ")
+    schema_keys = yaml.safe_load(SCHEMA.read_text())["$defs"]["training"]["properties"]
+    assert set(allowed) == set(schema_keys) - set(OVERRIDE_REFUSED)  # every settable key
+    assert {"device", "runs_per_gpu"} <= set(allowed)
+    assert override_problems(_with_cli_overrides("override={device: cuda}")) == []
+
+
 def test_an_override_of_the_wrong_type_is_still_refused():
     with pytest.raises(Exception, match="max_epochs"):
         _with_cli_overrides("training={max_epochs: three}")
@@ -99,9 +134,7 @@ def test_the_documented_override_trains_exactly_its_epochs(trained_one_run: Path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "edit", ["eval_batch_size: 7", "num_threads: 2", "tensorboard: true", "checkpoint_every: 5"]
-)
+@pytest.mark.parametrize("edit", ["eval_batch_size: 7", "tensorboard: true", "checkpoint_every: 5"])
 def test_editing_a_scheduling_setting_retrains_nothing(trained_one_run: Path, edit: str):
     result = snakemake(
         *ONE_RUN_COMMAND[:-1], "override={max_epochs: 3, " + edit + "}", "-n", cwd=trained_one_run

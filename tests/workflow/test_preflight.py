@@ -4,6 +4,7 @@ without Slurm's commands names the missing command."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def test_device_cuda_without_a_gpu_stops_training_but_not_data_jobs(tmp_path):
     assert (tmp_path / DATA).is_file()
     training = run(tmp_path, TRAINED, *cuda)
     assert training.returncode != 0
-    assert "training.device is 'cuda' but torch" in training.stderr
+    assert "training.device is 'cuda' for run " in training.stderr
     assert not (tmp_path / "results/data").exists()  # stopped before the first job
 
 
@@ -94,13 +95,25 @@ def test_slurm_profile_without_slurm_names_the_missing_command(tmp_path):
 
 
 def test_unknown_target_lists_the_short_targets(tmp_path):
-    from rethinkgen.targets import bare_words, requested_targets, unknown_target_message
+    from rethinkgen.targets import unknown_target_message
 
-    assert bare_words(["--cores", "2", "fig9", "results/x.pdf", "all"], {"all"}) == ["fig9"]
-    assert requested_targets(["--cores", "2", "fig9", "--quiet", "rules", "-n"]) == ["fig9"]
     assert unknown_target_message(["fig1a", "results/a.pdf"], ["fig1a", "all"]) is None
     result = run(tmp_path, "fig9", "-n")
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "no target named 'fig9'. Targets: " in output and "fig1a, fig1b, fig1c" in output
     assert "--list-target-rules" in output and "MissingRuleException" not in output
+    (tmp_path / "notes").write_text("a file, not a target\n")  # an existing file is no error
+    assert run(tmp_path, "notes", "-n").returncode == 0
+    listing = run(tmp_path, "-n", "--quiet", "rules")  # the default target plans no such job
+    assert listing.returncode == 0 and "train_model" in listing.stdout
+    assert not re.search(r"^unknown_target\s", listing.stdout, re.M)
+
+
+@pytest.mark.skipif(not NEEDS_CUDA, reason="a GPU is present: the check lets everything run")
+def test_device_cuda_by_override_stops_before_any_job(tmp_path):
+    """`override=` reaches the run by another road than `training:`: the same stop."""
+    training = run(tmp_path, TRAINED, "--config", "override={device: cuda}")
+    assert training.returncode != 0
+    assert "training.device is 'cuda' for run fashion_mnist_tiny/" in training.stderr
+    assert not (tmp_path / "results/data").exists()  # stopped before the first job

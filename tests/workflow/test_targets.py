@@ -67,7 +67,9 @@ def test_scorecard_has_its_own_rule():
     config = load("config/smoke.yaml")
     counts = dry_run_counts("scorecard", "--configfile", "config/smoke.yaml")
     assert counts["make_scorecard"] == 1 and "make_table" not in counts
-    assert counts["train_model"] == len(all_runs(config)) and counts["aggregate_runs"] == 1
+    assert counts["train_model"] == len(all_runs(config))
+    # each check reads its experiment's read-outs, not the all-runs table
+    assert "aggregate_runs" not in counts and counts["aggregate_experiment_runs"] >= 1
     assert "assemble_kernel_table" not in counts  # config/smoke.yaml has no theory section
 
 
@@ -79,14 +81,20 @@ def test_scorecard_reads_the_theory_tables_when_the_config_has_them():
 
 def test_scorecard_and_theory_target_lists():
     config = load("config/quick.yaml")
-    assert targets.scorecard_inputs(config) == {
-        "runs": "results/tables/runs.parquet",
-        "curves": "results/tables/curves.parquet",
-        "expressivity": "results/tables/expressivity.parquet",
-        "kernels": "results/tables/table3_kernels.parquet",
-    }
+    inputs = targets.scorecard_inputs(config)
+    experiments = targets.scorecard_experiments(config)
+    assert experiments["table1"] == [config["tables"]["table1"]["experiment"]]
+    assert experiments["table2"] == []  # Table 2 needs ImageNet
+    for name in {e for names in experiments.values() for e in names}:
+        assert inputs[f"runs_{name}"] == f"results/tables/experiments/{name}/runs.parquet"
+        assert inputs[f"curves_{name}"] == f"results/tables/experiments/{name}/curves.parquet"
+    assert inputs["expressivity"] == "results/tables/expressivity.parquet"
+    assert inputs["kernels"] == "results/tables/table3_kernels.parquet"
+    draws = targets.scorecard_draws(config)
+    assert draws and all(d["corruption"] == "random_labels" for d in draws)
+    assert inputs["draws"] == [d[s] for d in draws for s in ("train", "test")]
     no_theory = {k: v for k, v in config.items() if k != "theory"}
-    assert set(targets.scorecard_inputs(no_theory)) == {"runs", "curves"}
+    assert not {"expressivity", "kernels"} & set(targets.scorecard_inputs(no_theory))
     assert targets.theory_targets(no_theory) == []
     assert "results/tables/table3_kernels.md" in targets.theory_targets(config)
     assert targets.short_targets(config)["scorecard"] == targets.scorecard_files()

@@ -2,76 +2,46 @@
 import functools
 import os
 
-import jsonschema
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 # The Snakefile put src/ on sys.path (WORKFLOW_DIR).
 from rethinkgen.config import (
     ConfigError,
     all_runs,
     canonical_spec,
-    check_config,
     data_seed_of,
+    dataset_identity,
     experiment_budget,
     experiment_runs,
-    retype_cli_strings,
+    rule_settings,
+    run_settings,
     run_spec,
     spec_defaults,
 )
+from rethinkgen.config_load import check_loaded_config
 from rethinkgen.run import RUN_PATTERN, RunKeys, RunPaths
-from rethinkgen.config_files import schema_error_summary
-from rethinkgen.describe import fill_descriptions, settings_caption
+from rethinkgen.describe import settings_caption
 from rethinkgen.targets import output_available, short_targets, unavailable_reason
-from rethinkgen.user_inputs import user_input_problems
 from rethinkgen import preflight, targets
 from rethinkgen.theory import memory as theory_memory
 from rethinkgen.training import cost as training_cost
 from rethinkgen.training import console, gpu_share
 
+SCHEMA_DIR = os.path.join(WORKFLOW_DIR, "workflow", "schemas")
 REPORT_DIR = os.path.join(WORKFLOW_DIR, "workflow", "report")
 
-
-def validate_config(data, schema, root="config"):
-    """Snakemake's validate (fills schema defaults), its error cut to a few lines."""
-    try:
-        validate(data, schema=schema)
-    except WorkflowError as error:
-        # validate raises it while handling the ValidationError
-        cause = error.__context__
-        if not isinstance(cause, jsonschema.ValidationError):
-            raise
-        raise ConfigError(
-            f"invalid config (schema {os.path.basename(schema)}):\n"
-            + schema_error_summary(cause, root)
-        ) from None
-
-
-# Snakemake reads nested --config values (training='{max_epochs: 3}') as strings.
-with open(os.path.join(WORKFLOW_DIR, "workflow", "schemas", "config.schema.yaml")) as f:
-    CONFIG_SCHEMA = yaml.safe_load(f)
-retype_cli_strings(config, CONFIG_SCHEMA)
+# Every check the `rethinkgen` command makes too (rethinkgen.config_load), before any job.
+check_loaded_config(config, SCHEMA_DIR)
 # What validate fills in; run identities and corruption streams leave these values out.
-SPEC_DEFAULTS = spec_defaults(CONFIG_SCHEMA)
-validate_config(config, "../schemas/config.schema.yaml")
-validate_config(config, "../schemas/outputs.schema.yaml")
-if "theory" in config:
-    validate_config(
-        config["theory"], "../schemas/theory.schema.yaml", root="config.theory"
-    )
-check_config(config, report_dir=REPORT_DIR)
-fill_descriptions(config)  # experiments without one get one from their outputs' kinds
-# Your own models are built for their datasets, your folders read (docs/own-model.md).
-_USER_PROBLEMS = user_input_problems(config)
-if _USER_PROBLEMS:
-    raise ConfigError("invalid config:\n  - " + "\n  - ".join(_USER_PROBLEMS))
+with open(os.path.join(SCHEMA_DIR, "config.schema.yaml")) as f:
+    SPEC_DEFAULTS = spec_defaults(yaml.safe_load(f))
 
 # Every file of a run, as wildcard patterns (rethinkgen.run: the one spelling).
 RUN_PATHS = RunPaths.of(RUN_PATTERN)
 # Prepared and corrupted data, per data seed (replicate_data_seeds gives each replicate its own).
 DATASET_DIR = "resources/datasets/{dataset}/data_seed{data_seed}"
-CORRUPTED_DIR = "results/data/{dataset}/{corruption}/data_seed{data_seed}"
+CORRUPTED_DIR = targets.CORRUPTED_DIR
 
 
 wildcard_constraints:
@@ -103,12 +73,15 @@ def get_run_identity(wildcards):
 def get_run_data(wildcards):
     """The run's corrupted training and test splits, at its data seed."""
     spec = get_run_spec(wildcards)
-    folder = CORRUPTED_DIR.format(
+    place = dict(
         dataset=spec.keys.dataset,
         corruption=spec.keys.corruption,
         data_seed=spec.data_seed,
     )
-    return {split: f"{folder}/{split}.npz" for split in ("train", "test")}
+    output = rules.corrupt_dataset.output
+    return {
+        split: getattr(output, split).format(**place) for split in ("train", "test")
+    }
 
 
 # Training jobs' priorities are 0-100 (rethinkgen.training.cost); the data jobs that
@@ -127,7 +100,9 @@ def get_run_priority(wildcards):
 # still trains on a GPU where the job's host has one; `--set-resources train_model:gpu=1`
 # (e.g. in a profile) claims one without changing the config. Constants, not functions:
 # Snakemake skips a call per job (10,000 jobs).
-TRAIN_RESOURCES = gpu_share.train_job_resources(config["training"])
+# Read with `override` and every run's own device (rethinkgen.config.rule_settings).
+RULE_SETTINGS = rule_settings(config)
+TRAIN_RESOURCES = gpu_share.train_job_resources(RULE_SETTINGS)
 
 
 # `--resources gpu=G` with k runs per GPU: at most G * k training jobs at once, and each
@@ -137,7 +112,7 @@ def _resource_value(name):
     return getattr(resource, "value", resource)
 
 
-RUNS_PER_GPU = gpu_share.runs_per_gpu(config["training"])
+RUNS_PER_GPU = gpu_share.runs_per_gpu(RULE_SETTINGS)
 GPU_SLOT_LIMIT = gpu_share.slot_limit(
     _resource_value("gpu"), _resource_value("gpu_slots"), RUNS_PER_GPU
 )
@@ -164,16 +139,25 @@ onstart:
     executor = getattr(workflow.executor_plugin, "name", None)
     problem = preflight.missing_executor_commands(executor)
     if not problem and workflow.local_exec and not workflow.touch:
-        jobs = (job.rule.name for job in workflow.dag.needrun_jobs())
-        if preflight.runs_training(jobs):
-            problem = gpu_share.missing_gpu_message(config["training"])
+        runs = [
+            RunKeys.of(job.wildcards)
+            for job in workflow.dag.needrun_jobs()
+            if preflight.runs_training([job.rule.name])
+        ]
+        found = preflight.cuda_run(runs, lambda run: run_settings(config, run))
+        if found:
+            run, settings = found
+            where = (
+                f" for run {run.subpath} (with its model's settings and override)"
+            )
+            problem = gpu_share.missing_gpu_message(settings, where)
     if problem:
         raise WorkflowError(problem)
 
 
 def run_files(runs, name):
-    """One file (metrics, info, model) of each run."""
-    return [str(getattr(run.paths(), name)) for run in runs]
+    """One output (metrics, info, model) of rule train_model for each run."""
+    return [getattr(rules.train_model.output, name).format(**vars(run)) for run in runs]
 
 
 def experiment_files(wildcards, name="metrics"):
@@ -183,16 +167,15 @@ def experiment_files(wildcards, name="metrics"):
 def training_targets():
     """Every declared output of every run, so `all` restores any one that was deleted."""
     return [
-        str(getattr(run.paths(), name))
-        for run in all_runs(config)
+        path
         for name in ("metrics", "info", "model")
+        for path in run_files(all_runs(config), name)
     ]
 
 
 def get_dataset_spec(wildcards):
-    return canonical_spec(
-        config["datasets"][wildcards.dataset], SPEC_DEFAULTS["datasets"]
-    )
+    """The canonical spec; for your own data with its files' digest (rebuilt on change)."""
+    return dataset_identity(config, wildcards.dataset, SPEC_DEFAULTS)
 
 
 def get_corruption_spec(wildcards):
@@ -206,13 +189,14 @@ def get_data_seed(wildcards):
     return int(wildcards.data_seed)
 
 
-def theory_dataset_dir(dataset):
+def theory_split(dataset, split="train"):
     """The theory rules' prepared dataset: at the config's data seed."""
-    return DATASET_DIR.format(dataset=dataset, data_seed=config["data_seed"])
+    split = getattr(rules.prepare_dataset.output, split)
+    return split.format(dataset=dataset, data_seed=config["data_seed"])
 
 
 def get_theory_data(wildcards):
-    return f"{theory_dataset_dir(wildcards.dataset)}/train.npz"
+    return theory_split(wildcards.dataset)
 
 
 def experiment_readouts(wildcards):
@@ -221,6 +205,16 @@ def experiment_readouts(wildcards):
         {**vars(run), **experiment_budget(config, wildcards.experiment, run)}
         for run in experiment_runs(config, wildcards.experiment)
     ]
+
+
+def unknown_target_input(wildcards):
+    """Rule unknown_target: nothing for a file that exists, else which targets there are."""
+    if os.path.exists(wildcards.target):
+        return []
+    target_rules = [r.name for r in workflow.rules if not r.has_wildcards()]
+    raise ConfigError(
+        targets.unknown_target_message([wildcards.target], target_rules, os.path.exists)
+    )
 
 
 # ---- aggregation, tables and figures (report.smk)
@@ -240,7 +234,8 @@ def experiment_table(name):
         spec = {**FIGURE_SPECS, **TABLE_SPECS}[key]
         if not output_available(config, spec):
             raise ValueError(unavailable_reason(key, spec))
-        return f"results/tables/experiments/{spec['experiment']}/{name}.parquet"
+        table = getattr(rules.aggregate_experiment_runs.output, name)
+        return table.format(experiment=spec["experiment"])
 
     return of
 
@@ -295,8 +290,7 @@ def get_kernel_solve_rows(wildcards):
 
 def get_kernel_solve_data(wildcards):
     dataset = config["theory"]["kernel_solves"][wildcards.kernel_solve]["dataset"]
-    folder = theory_dataset_dir(dataset)
-    return {split: f"{folder}/{split}.npz" for split in ("train", "test")}
+    return {split: theory_split(dataset, split) for split in ("train", "test")}
 
 
 def get_kernel_solve_keys(wildcards):
@@ -330,17 +324,8 @@ def get_expressivity_mem_mb(wildcards):
 
 
 # ---- beyond the paper (beyond.smk)
-from rethinkgen.targets import (
-    RUN_INFO_KINDS,
-    THEORY_KINDS,
-    beyond_outputs,
-    check_beyond,
-)
+from rethinkgen.targets import THEORY_KINDS, beyond_outputs
 
-validate_config(config, "../schemas/beyond.schema.yaml")
-_BEYOND_PROBLEMS = check_beyond(config)
-if _BEYOND_PROBLEMS:
-    raise ConfigError("invalid config:\n  - " + "\n  - ".join(_BEYOND_PROBLEMS))
 BEYOND_SPECS = config.get("beyond", {})
 
 
@@ -365,16 +350,18 @@ def beyond_caption(wildcards):
 
 
 def beyond_input(wildcards):
-    """The experiment's aggregated runs (and curves), and the exact solves if any."""
+    """The experiment's aggregated runs (and curves), each run's run_info.json (the
+    settings it trained with), and the exact solves if any."""
     spec = beyond_spec(wildcards)
-    base = f"results/tables/experiments/{spec['experiment']}"
-    files = {"curves": f"{base}/curves.parquet", "runs": f"{base}/runs.parquet"}
+    tables = rules.aggregate_experiment_runs.output
+    files = {
+        "curves": tables.curves.format(experiment=spec["experiment"]),
+        "runs": tables.runs.format(experiment=spec["experiment"]),
+        "infos": run_files(experiment_runs(config, spec["experiment"]), "info"),
+    }
     if spec["kind"] in THEORY_KINDS:
-        files["solves"] = f"results/theory/activations/{wildcards.beyond_key}.parquet"
-    if spec["kind"] in RUN_INFO_KINDS:
-        files["infos"] = run_files(
-            experiment_runs(config, spec["experiment"]), "info"
-        )
+        solves = rules.solve_activations.output.rows
+        files["solves"] = solves.format(beyond_key=wildcards.beyond_key)
     return files
 
 
@@ -384,7 +371,7 @@ def beyond_theory_settings(wildcards):
 
 def beyond_theory_data(wildcards):
     dataset = beyond_spec(wildcards)["theory"]["dataset"]
-    return f"{theory_dataset_dir(dataset)}/train.npz"
+    return theory_split(dataset)
 
 
 # ---- your own model (own_model.smk; docs/own-model.md)
@@ -400,15 +387,27 @@ def own_model_page_input(wildcards):
             "the page needs an `own_model:` section in the config; "
             "see config/your_model.yaml and docs/own-model.md"
         )
-    tables = "results/tables/experiments/{}/{}.parquet"
+    tables = rules.aggregate_experiment_runs.output
     files = {
-        "randomizations": tables.format(OWN_MODEL["randomizations"], "runs"),
-        "sweep": tables.format(OWN_MODEL["sweep"], "runs"),
-        "dynamics": tables.format(OWN_MODEL["dynamics"], "curves"),
+        "randomizations": tables.runs.format(experiment=OWN_MODEL["randomizations"]),
+        "sweep": tables.runs.format(experiment=OWN_MODEL["sweep"]),
+        "dynamics": tables.curves.format(experiment=OWN_MODEL["dynamics"]),
+        # beside each run_info.json: its per-example record, if it keeps one
+        "infos": run_files(
+            sorted(
+                {
+                    run
+                    for part in ("randomizations", "dynamics")
+                    for run in experiment_runs(config, OWN_MODEL[part])
+                }
+            ),
+            "info",
+        ),
     }
     parts = ("randomizations", "sweep", "dynamics", "examples")
     keys = [key for part in parts for key in OWN_MODEL[f"{part}_figures"]]
-    return files | {"figures": [f"results/figures/{key}.png" for key in keys]}
+    figures = [rules.plot_figure.output.png.format(figure=key) for key in keys]
+    return files | {"figures": figures}
 
 
 def own_model_source(wildcards):

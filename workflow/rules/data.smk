@@ -22,8 +22,8 @@ rule prepare_dataset:
 
 rule corrupt_dataset:
     input:
-        train=f"{DATASET_DIR}/train.npz",
-        test=f"{DATASET_DIR}/test.npz",
+        train=rules.prepare_dataset.output.train,
+        test=rules.prepare_dataset.output.test,
     output:
         train=f"{CORRUPTED_DIR}/train.npz",
         test=f"{CORRUPTED_DIR}/test.npz",

@@ -67,8 +67,8 @@ rule make_table:
         "../scripts/make_table.py"
 
 
-# docs/paper.md, "Reproduction checks": every run of every experiment, and the theory
-# tables when the config has a theory section.
+# docs/paper.md, "Reproduction checks": each check on the read-outs of the experiment
+# behind its figure or table, and the theory tables when the config has a theory section.
 rule make_scorecard:
     input:
         **targets.scorecard_inputs(config),
@@ -88,6 +88,9 @@ rule make_scorecard:
     # torch: check 1 builds the paper's models to count their parameters
     conda:
         "../../envs/torch.yaml"
+    params:
+        experiments=targets.scorecard_experiments(config),
+        draws=targets.scorecard_draws(config),
     script:
         "../scripts/make_scorecard.py"
 

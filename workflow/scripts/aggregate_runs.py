@@ -1,22 +1,18 @@
 """Adapter: run directories -> curves.parquet and runs.parquet (rethinkgen.analysis.aggregate)."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
 import logging
 
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import pyarrow.parquet as pq
 
 from rethinkgen.analysis.aggregate import aggregate_runs
 from rethinkgen.io import atomic_path, rule_logging
 
 with rule_logging(snakemake.log[0]):
-    run_dirs = [os.path.dirname(path) for path in snakemake.input.info]
     # an experiment's table reads each run at that experiment's budget (its params)
-    curves, runs = aggregate_runs(run_dirs, snakemake.params.get("readouts"))
+    curves, runs = aggregate_runs(
+        snakemake.input.info, snakemake.input.metrics, snakemake.params.get("readouts")
+    )
     for table, path in ((curves, snakemake.output.curves), (runs, snakemake.output.runs)):
         with atomic_path(path) as tmp:
             pq.write_table(table, tmp)

@@ -1,12 +1,8 @@
 """Adapter for rule corrupt_dataset: one randomization test, drawn once and saved."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
 import logging
+
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 
 from rethinkgen.data.corruptions import apply_corruption
 from rethinkgen.data.splits import load_split, save_split

@@ -1,11 +1,6 @@
 """Adapter: Theorem 1 construction on one prepared dataset -> per-dataset rows."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import torch
 
 from rethinkgen.data.splits import load_split

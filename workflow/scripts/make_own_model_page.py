@@ -1,13 +1,11 @@
 """Adapter for rule make_own_model_page: the three experiments' tables -> one Markdown page."""
 
 import os
-import sys
 
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import pandas as pd
 
+from rethinkgen.analysis.learning_order import record_loader
 from rethinkgen.analysis.own_model import render_page
 from rethinkgen.io import atomic_path, rule_logging
 
@@ -26,6 +24,7 @@ with rule_logging(snakemake.log[0]):
         pd.read_parquet(snakemake.input.dynamics),
         figures,
         snakemake.params.source,
+        record_loader(snakemake.input.infos),  # each run's examples.parquet
     )
     with atomic_path(snakemake.output.md) as tmp, open(tmp, "w") as handle:
         handle.write(text)

@@ -1,17 +1,14 @@
-"""Adapter: runs, curves (and the theory tables) -> the scorecard as .parquet/.md/.tex/.html."""
-
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+"""Adapter: each experiment's runs and curves, the label draws (and the theory tables) ->
+the scorecard as .parquet/.md/.tex/.html."""
 
 import logging
 from pathlib import Path
 
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import pandas as pd
 
-from rethinkgen.analysis.scorecard import TITLE, build_scorecard, scorecard_notes
+from rethinkgen.analysis.chance import chance_levels
+from rethinkgen.analysis.scorecard import TITLE, build_scorecard, read_readouts, scorecard_notes
 from rethinkgen.analysis.tables import render_html, render_latex, render_markdown
 from rethinkgen.io import read_parquet, rule_logging, write_parquet
 from rethinkgen.theory.least_squares import min_norm_agreement
@@ -26,14 +23,14 @@ def optional_table(name):
 
 with rule_logging(snakemake.log[0]):
     card = build_scorecard(
-        read_parquet(snakemake.input.runs),
-        read_parquet(snakemake.input.curves),
+        read_readouts(snakemake.params.experiments, snakemake.input),
         expressivity=optional_table("expressivity"),
         kernels=optional_table("kernels"),
         param_counts=pd.DataFrame(
             parameter_table(), columns=["paper_model", "num_params", "paper_num_params"]
         ),
         min_norm=min_norm_agreement(seed=0),
+        chance_levels=chance_levels(snakemake.params.draws),
     )
     write_parquet(card, snakemake.output.parquet)
     notes = scorecard_notes(card)

@@ -1,13 +1,9 @@
 """Adapter: an experiment's runs table -> one paper table as .parquet/.md/.tex/.html."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
 import logging
 from pathlib import Path
+
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 
 from rethinkgen.analysis.tables import (
     TABLE_TITLES,

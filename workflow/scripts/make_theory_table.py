@@ -1,11 +1,6 @@
 """Adapter: concatenate per-job theory rows into one table (Parquet + Markdown)."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import pandas as pd
 
 from rethinkgen.io import atomic_path, read_parquet, rule_logging, write_parquet

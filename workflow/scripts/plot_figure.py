@@ -1,13 +1,8 @@
 """Adapter: one experiment's curves/runs -> one paper figure as PNG and PDF."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
 import logging
 
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import matplotlib
 
 matplotlib.use("Agg")  # no display on cluster nodes

@@ -1,12 +1,8 @@
 """Adapter for rule prepare_dataset: raw files -> resources/datasets/{dataset}/*.npz."""
 
-import os
-import sys
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
-from rethinkgen.data.sources import prepare_dataset
+from rethinkgen.data.sources import prepare_dataset, prepared_info
 from rethinkgen.data.splits import save_split
 from rethinkgen.io import rule_logging, write_json
 
@@ -15,14 +11,4 @@ with rule_logging(snakemake.log[0]):
     train, test = prepare_dataset(spec, seed=snakemake.params.seed)
     save_split(train, snakemake.output.train)
     save_split(test, snakemake.output.test)
-    write_json(
-        {
-            "spec": spec,
-            "seed": snakemake.params.seed,
-            "n_train": len(train),
-            "n_test": len(test),
-            "num_classes": train.num_classes,
-            "classes": train.classes,
-        },
-        snakemake.output.info,
-    )
+    write_json(prepared_info(spec, snakemake.params.seed, train, test), snakemake.output.info)

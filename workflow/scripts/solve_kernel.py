@@ -1,11 +1,6 @@
 """Adapter: one Table 3 row (minimum-norm kernel interpolation) -> one-row Parquet."""
 
-import os
-import sys
-
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
-
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import pandas as pd
 import torch
 

@@ -8,25 +8,26 @@ earlier attempts' lines are kept in train.log beside the checkpoint and copied b
 """
 
 import os
-import sys
 
-# This checkout's src/ first: conda jobs (--sdm conda) get no PYTHONPATH.
-sys.path.insert(0, os.path.normpath(os.path.join(snakemake.scriptdir, "..", "..", "src")))
+import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 
 from rethinkgen.config import job_run_spec
 from rethinkgen.io import rule_logging
+from rethinkgen.run import RunPaths
 from rethinkgen.training.cli import run_training
 
 schema = os.path.join(snakemake.scriptdir, "..", "schemas", "config.schema.yaml")
 spec = job_run_spec(snakemake.config, snakemake.wildcards, snakemake.params.identity, schema)
-with rule_logging(snakemake.log[0], history=spec.paths().history):
+# Every file of the run follows the rule's own (under a module prefix, below the prefix).
+out = snakemake.output
+paths = RunPaths.declared(
+    spec.keys, metrics=out.metrics, info=out.info, model=out.model, log=snakemake.log[0]
+)
+with rule_logging(snakemake.log[0], history=paths.history):
     run_training(
         spec,
+        paths,
         threads=snakemake.threads,
-        log_path=snakemake.log[0],
         train=snakemake.input.train,
         test=snakemake.input.test,
-        metrics=snakemake.output.metrics,
-        info=snakemake.output.info,
-        model=snakemake.output.model,
     )

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from rethinkgen.analysis.readout import read_out
+from rethinkgen.analysis.run_settings import settings_of
 from rethinkgen.io import read_parquet
 from rethinkgen.paper import paper_model_of
 from rethinkgen.run import RUN_KEYS
@@ -76,8 +77,6 @@ def summarize_run(info: dict, metrics: pd.DataFrame, readout: dict | None = None
                 "epochs",
                 "steps",
                 "fit_held_from_epoch",
-                "best_test_accuracy",
-                "best_test_epoch",
                 "num_params",
                 "device",
                 "gpu_name",
@@ -91,26 +90,29 @@ def summarize_run(info: dict, metrics: pd.DataFrame, readout: dict | None = None
         "params_per_example": info["num_params"] / data["n_train"] if data.get("n_train") else None,
         "fit_metric": criterion.get("metric"),
         "fit_threshold": criterion.get("threshold"),
-        "lr_decay": info["spec"]["training"].get("lr_decay"),
+        "lr_decay": settings_of(info).lr_decay,  # as the run resolved it, defaults included
         **read_out(info, metrics, int(readout["max_epochs"]), bool(readout["stop_when_fitted"])),
     }
 
 
 def aggregate_runs(
-    run_dirs: list[str | Path], readouts: list[dict] | None = None
+    infos: list[str | Path], metrics_files: list[str | Path], readouts: list[dict] | None = None
 ) -> tuple[pa.Table, pa.Table]:
-    """Read every run directory; return (curves, runs) as Arrow tables.
+    """Read every run's run_info.json and metrics.parquet (the rule's inputs, in the same
+    order); return (curves, runs) as Arrow tables.
 
     ``readouts``: one experiment's budget per run (keys plus max_epochs and
     stop_when_fitted); absent runs are read at their own budget.
     """
     from rethinkgen.io import read_json  # local: keeps this module importable alone
 
+    if len(infos) != len(metrics_files):
+        raise ValueError(f"{len(infos)} run_info files but {len(metrics_files)} metrics files")
     budgets = {tuple(r[k] for k in KEY_COLUMNS): r for r in readouts or []}
     frames, rows = [], []
-    for run_dir in map(Path, run_dirs):
-        metrics = read_parquet(run_dir / "metrics.parquet")
-        info = read_json(run_dir / "run_info.json")
+    for info_path, metrics_path in zip(infos, metrics_files):
+        metrics = read_parquet(metrics_path)
+        info = read_json(info_path)
         keys = tuple(info["keys"][k] for k in KEY_COLUMNS)
         frames.append(metrics)
         rows.append(summarize_run(info, metrics, budgets.get(keys)))

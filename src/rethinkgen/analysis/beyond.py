@@ -15,13 +15,13 @@ from rethinkgen.analysis import (
     capacity,
     learning_order,
     memorization,
+    run_settings,
     wd_figure,
     weight_decay,
 )
 
-# The config-level parts (outputs, checks, kinds) live in rethinkgen.targets: the Snakefile
-# imports them at parse time, without pandas.
-from rethinkgen.targets import FIGURE_KINDS
+# The config-level parts (outputs, checks, kinds) live in rethinkgen.targets, which the
+# Snakefile imports at parse time; analyses import nothing from it.
 
 TITLES = {
     "memorization_dynamics": (
@@ -98,45 +98,44 @@ def build(
     kind: str,
     curves: pd.DataFrame,
     runs: pd.DataFrame,
-    config: dict,
+    infos: list[dict],
     solves: pd.DataFrame | None = None,
-    infos: list[dict] | None = None,
+    load_record=None,
 ) -> tuple[pd.DataFrame, str]:
-    """(per-run table, finding) of one output kind."""
+    """(per-run table, finding) of one output kind. ``infos``: the runs' run_info.json,
+    where every setting an analysis needs comes from (analysis/run_settings.py);
+    ``load_record``: a run's per-example record (learning_order.record_loader)."""
     if kind == "memorization_dynamics":
         table = memorization.memorization_table(curves)
         return table, memorization.memorization_finding(table)
     if kind == "capacity_vs_samples":
-        table = capacity.capacity_table(runs, config["models"])
+        table = capacity.capacity_table(runs, run_settings.recorded_specs(infos, "model"))
         return table, capacity.capacity_finding(table)
     if kind == "expressivity_activations":
         if solves is None:
             raise ValueError("expressivity_activations needs the theory solves")
-        trained = activations.trained_table(runs, config["models"])
+        models = run_settings.recorded_specs(infos, "model")
+        trained = activations.trained_table(runs, models)
         return (
-            activations.activations_table(solves, runs, config["models"]),
+            activations.activations_table(solves, runs, models),
             activations.activations_finding(solves, trained),
         )
     if kind == "weight_decay_failure":
-        table = weight_decay_runs(curves, runs, config, infos)
+        table = weight_decay_runs(curves, runs, infos)
         return table, weight_decay.weight_decay_finding(table)
-    if kind == "example_learning":  # reads each run's examples.parquet beside its metrics
-        table = learning_order.example_learning_table(runs)
+    if kind == "example_learning":
+        table = learning_order.example_learning_table(runs, load_record)
         return table, learning_order.example_learning_finding(table)
     raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
 
 
-def weight_decay_runs(curves, runs, config, infos) -> pd.DataFrame:
-    if infos is None:
-        raise ValueError("weight_decay_failure needs the runs' run_info.json (weight norms)")
-    training = config["training"]
+def weight_decay_runs(curves, runs, infos) -> pd.DataFrame:
     table = weight_decay.weight_decay_table(
         runs,
         curves,
         weight_decay.norms_frame(infos),
-        config["regularizers"],
-        float(training.get("momentum", 0.9)),
-        float(training.get("lr_decay_every_steps") or 391),
+        run_settings.recorded_specs(infos, "regularizer"),
+        run_settings.schedules(infos),
     )
     return table.assign(fitted=table["outcome"] == "fitted")
 
@@ -145,23 +144,25 @@ def plot(
     kind: str,
     curves: pd.DataFrame,
     runs: pd.DataFrame,
-    config: dict,
+    infos: list[dict],
     solves: pd.DataFrame | None = None,
-    infos: list[dict] | None = None,
+    load_record=None,
 ):
     if kind == "memorization_dynamics":
         return memorization.plot_memorization(curves)
     if kind == "capacity_vs_samples":
-        return capacity.plot_capacity(capacity.capacity_table(runs, config["models"]))
+        models = run_settings.recorded_specs(infos, "model")
+        return capacity.plot_capacity(capacity.capacity_table(runs, models))
     if kind == "expressivity_activations":
         return activations.plot_activations(solves)
     if kind == "weight_decay_failure":
         return wd_figure.plot_weight_decay(
-            weight_decay_runs(curves, runs, config, infos), weight_decay.norms_frame(infos)
+            weight_decay_runs(curves, runs, infos), weight_decay.norms_frame(infos)
         )
     if kind == "example_learning":
-        return learning_order.plot_example_learning(learning_order.example_learning_table(runs))
-    raise KeyError(f"beyond kind {kind!r} has no figure; figures: {FIGURE_KINDS}")
+        table = learning_order.example_learning_table(runs, load_record)
+        return learning_order.plot_example_learning(table)
+    raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
 
 
 def render_markdown(kind: str, table: pd.DataFrame, finding: str) -> str:

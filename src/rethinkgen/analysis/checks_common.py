@@ -1,8 +1,10 @@
-"""Helpers shared by the scorecard's checks (checks_runs, checks_curves, checks_theory).
+"""Helpers shared by the scorecard's checks (checks_runs, checks_gains, checks_fig1a,
+checks_curves, checks_theory).
 
 A check returns one row: its id (the numbering of docs/paper.md, "Reproduction checks"),
-what it checks, the paper's value, ours, the tolerance, the result ("pass", "fail" or
-"not applicable (<reason>)") and `runs`: the runs or table rows it read, compactly.
+what it checks, the experiment whose read-outs it judged, the paper's value, ours, the
+tolerance, the result (one of VERDICTS, with its reason) and `runs`: the runs or table
+rows it read, compactly. RULES states the rule of each kind of check.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from rethinkgen.analysis.readout import STRICT_FIT_ACCURACY, outcome_of
 from rethinkgen.paper import (
     MODEL_LABELS,
     PAPER_BATCH_SIZE,
@@ -19,21 +22,63 @@ from rethinkgen.paper import (
     PAPER_TRAIN_SIZE,
     read_paper_table,
 )
+from rethinkgen.run import RUN_KEYS as _RUN_KEYS
 
-SCORECARD_COLUMNS = ["check_id", "check", "paper", "ours", "tolerance", "result", "runs"]
-RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
+SCORECARD_COLUMNS = [
+    "check_id",
+    "check",
+    "experiment",
+    "paper",
+    "ours",
+    "tolerance",
+    "result",
+    "runs",
+]
+RUN_KEYS = list(_RUN_KEYS)
 PAPER_STEPS_PER_EPOCH = math.ceil(PAPER_TRAIN_SIZE / PAPER_BATCH_SIZE)  # 391
 CELL_KEYS = RUN_KEYS[:-1]  # a cell: the runs that differ only in their seed
 NO_RUNS = "no such runs configured"
 SD_MULTIPLE = 3.0
-MIN_SEEDS_FOR_SPREAD = 3
-TOLERANCE_RULE = (
-    "Tolerance rule: an accuracy passes within 3 sd of its reference. One run's sd is the "
-    "binomial sd at the size of the set it was measured on, sqrt(a(1 - a)/n), or the sd measured "
-    "over seeds where a cell has 3 or more and it is larger. A paper value is itself one run on "
-    "the paper's test set, so its binomial sd is added in quadrature, and a gain (a difference) "
-    "adds the sds of both sides."
+MIN_SEEDS_FOR_SPREAD = 3  # replicates needed to measure a cell's run-to-run sd
+FIT_ACCURACY = STRICT_FIT_ACCURACY  # a training set is fitted at >= 99%, at every size
+# Every row's result starts with one of these (the headline counts them).
+VERDICTS = (
+    "pass",
+    "fail",
+    "inconclusive",
+    "holds by construction",
+    "cannot fail on this data",
+    "not applicable",
 )
+# One rule per kind of check, printed under the scorecard (docs/paper.md, "Verdicts and rules").
+RULES = {
+    "chance": (
+        "Chance (checks 3, 15): a cell's mean test accuracy within 3 sd of its chance level c, "
+        "the draw's expected chance level sum_c pi_test(c) P(random label = c | true class c) "
+        "from its saved labels (1/K where they were not read); sd^2 = c(1 - c)/n_test (the null "
+        "hypothesis' variance) + the cell's run-to-run variance over its replicates. A cell "
+        f"with fewer than {MIN_SEEDS_FOR_SPREAD} replicates is inconclusive."
+    ),
+    "fit": (
+        f"Fitting (checks 2, 9, 18, 19): training accuracy >= {100 * FIT_ACCURACY:g}% at the "
+        "read-out, each run, at every training-set size (a stated threshold, no sampling sd)."
+    ),
+    "difference": (
+        "Values and gains (checks 4-8, 5b, 6b, 16b, 17, 20): within 3 sd of the difference; "
+        "ours is the larger of the binomial sd at n_test and the seed sd of a cell with "
+        f">= {MIN_SEEDS_FOR_SPREAD} replicates (fewer: inconclusive), the paper's one run is "
+        "binomial on its test set. Off the paper's data a gain is judged by its sign: "
+        "pass beyond +3 sd, fail below -3 sd, inconclusive between."
+    ),
+    "shape": (
+        "Ratios, orders and curves (checks 10-14, 16a, 16c, 21): each row states its own tolerance."
+    ),
+    "evidence": (
+        "Evidence: every check reads the read-outs of the experiment it stands for (column "
+        "`experiment`); a diverged, unfinished or censored run is never evidence, and the row "
+        "names it."
+    ),
+}
 MAX_RUNS_TEXT = 200  # characters of the exact `runs` list before it is summarized
 
 
@@ -46,22 +91,80 @@ def row(
     runs: str = "",
     passed: bool | None = None,
     na: str | None = None,
+    verdict: str | None = None,
+    experiment: str = "",
 ) -> dict:
-    """One scorecard row; `na` (a reason) makes it "not applicable (reason)"."""
-    result = f"not applicable ({na})" if na else ("pass" if passed else "fail")
+    """One scorecard row. The result is `verdict` (one of VERDICTS, with an optional
+    "(reason)") where given, else "not applicable (na)" with `na`, else pass or fail."""
+    if verdict is None:
+        verdict = f"not applicable ({na})" if na else ("pass" if passed else "fail")
+    if verdict_of(verdict) is None:
+        raise ValueError(f"unknown verdict {verdict!r}")
     return dict(
         check_id=check_id,
         check=check,
+        experiment=experiment,
         paper=paper,
         ours=ours,
         tolerance=tolerance,
-        result=result,
+        result=verdict,
         runs=runs,
     )
 
 
+def verdict_of(result: str) -> str | None:
+    """The verdict a result starts with (None for anything else)."""
+    return next((v for v in VERDICTS if str(result).startswith(v)), None)
+
+
+def combine(verdicts: list[str]) -> str:
+    """Several cells' verdicts as one: any fail fails; else any inconclusive is
+    inconclusive; else pass (no cells: inconclusive)."""
+    kinds = [verdict_of(v) for v in verdicts]
+    if "fail" in kinds:
+        return "fail"
+    if not kinds or "inconclusive" in kinds:
+        return "inconclusive"
+    return "pass"
+
+
+def few_runs(seeds: int) -> str:
+    """The inconclusive verdict of a cell with too few replicates."""
+    return (
+        f"inconclusive ({seeds} run{'s' if seeds != 1 else ''}; the run-to-run term needs "
+        f"{MIN_SEEDS_FOR_SPREAD} replicates)"
+    )
+
+
+def not_evidence(runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """(the runs that are evidence, a note naming the others): a diverged, unfinished or
+    censored run is never evidence (rethinkgen.analysis.readout)."""
+    outcome = outcome_of(runs)
+    ok = outcome.isin(("fitted", "budget")).to_numpy()
+    left = runs[~ok].assign(outcome=outcome[~ok].to_numpy())
+    if left.empty:
+        return runs[ok], ""
+    parts = [
+        f"{len(group)} {kind} ({describe_runs(group).split(': ', 1)[-1]})"
+        for kind, group in left.groupby("outcome")
+    ]
+    return runs[ok], "not evidence: " + "; ".join(parts)
+
+
+def unless_missing(verdict: str, note: str) -> str:
+    """A pass with runs left out as not evidence (`note`) is inconclusive: the runs that
+    would have been judged are missing. Other verdicts stand."""
+    if verdict == "pass" and note:
+        return "inconclusive (runs left out: not evidence)"
+    return verdict
+
+
+def with_note(text: str, note: str) -> str:
+    return "; ".join(t for t in (text, note) if t)
+
+
 def accuracy_sd(mean, n, spread=np.nan, seeds=1) -> np.ndarray:
-    """One run's sd of an accuracy (a fraction) by TOLERANCE_RULE: the binomial sd at the size
+    """One run's sd of an accuracy (a fraction) by RULES["difference"]: the binomial sd at the size
     `n` of the set it was measured on, or the sd `spread` measured over `seeds` seeds where
     there are at least MIN_SEEDS_FOR_SPREAD and it is larger."""
     mean, n = np.asarray(mean, dtype=float), np.asarray(n, dtype=float)
@@ -76,7 +179,7 @@ def cell_accuracy(
     runs: pd.DataFrame, column: str, n_column: str, extra: list[str] | None = None
 ) -> pd.DataFrame:
     """Per cell (CELL_KEYS + `extra`): the mean of an accuracy column over seeds, its one-run
-    sd by TOLERANCE_RULE (n from `n_column`, e.g. n_test) and the number of seeds."""
+    sd by RULES["difference"] (n from `n_column`, e.g. n_test) and the number of seeds."""
     cells = runs.groupby(CELL_KEYS + (extra or []), dropna=False).agg(
         mean=(column, "mean"),
         spread=(column, "std"),
@@ -102,22 +205,11 @@ def paper_cells(table: str, metric: str, **flags) -> pd.Series:
     return cells.set_index("paper_model")["value"].dropna() / 100
 
 
-def fitting_threshold(selected: pd.DataFrame, paper_min: float, column: str) -> pd.Series:
-    """Per run: the paper's lowest value less 3 sd (TOLERANCE_RULE) at our training set's
-    size, with the seed spread of the run's cell where it has 3 or more seeds."""
-    cells = cell_accuracy(selected, column, "n_train")
-    sd = accuracy_sd(paper_min, cells["n"], cells["spread"], cells["seeds"])
-    cells["threshold"] = paper_min - SD_MULTIPLE * sd
-    return selected.merge(
-        cells[["dataset", "model", "corruption", "regularizer", "threshold"]], how="left"
-    )["threshold"].set_axis(selected.index)
-
-
 def against_paper(
     ours: pd.Series, sd, paper: pd.Series, paper_n: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(|ours - paper|, tolerance) in points: 3 sd of the difference of our cell and the
-    paper's one run (its binomial sd on `paper_n` images), by TOLERANCE_RULE."""
+    paper's one run (its binomial sd on `paper_n` images), by RULES["difference"]."""
     paper_sd = accuracy_sd(paper / 100, paper_n)
     tolerance = 100 * SD_MULTIPLE * np.hypot(np.asarray(sd), paper_sd)
     return np.abs(np.asarray(ours) - np.asarray(paper)), tolerance

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rethinkgen.analysis.readout import RESULT_OUTCOMES, outcome_of
+from rethinkgen.analysis.readout import RESULT_OUTCOMES, STRICT_FIT_ACCURACY, outcome_of
+from rethinkgen.run import RUN_KEYS as _RUN_KEYS
 
-KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
+KEYS = list(_RUN_KEYS)
 
 
 def split_results(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -91,16 +92,73 @@ def summarize(
     )
 
 
-def plotted_rows(drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+STRICT_COLUMNS = [
+    "strict_epochs_to_fit",  # first epoch with whole-set training accuracy >= 99%
+    "strict_censored",  # not reached by the experiment's cap or the run's end: a lower bound
+    "strict_relative_time_to_fit",  # strict epochs at p / strict epochs at p = 0
+    "strict_test_error",  # 1 - test accuracy at the strict fit
+    "strict_test_epoch",  # the epoch that test accuracy was measured at
+]
+
+
+def strict_fit(
+    curves: pd.DataFrame, runs: pd.DataFrame, threshold: float = STRICT_FIT_ACCURACY
+) -> pd.DataFrame:
+    """Each result run read at a stricter fit, from its curves: the first epoch, within the
+    experiment's budget, at which the whole training set (eval mode) is at least
+    `threshold` correct; not reached, the last such evaluation (``strict_censored``, a lower
+    bound). Its test error is the last test evaluation at or before that epoch; its relative
+    time divides by the same seed's p = 0 run, and is undefined where that one is censored."""
+    results, _ = split_results(runs)
+    limit = results["budget"] if "budget" in results else results["max_epochs"]
+    limits = results[KEYS + ["corruption_prob"]].assign(limit=limit.to_numpy())
+    scored = curves.merge(limits, on=KEYS)
+    scored = scored[scored["epoch"] <= scored["limit"]]
+    train = scored[scored["split"] == "train"]
+    reached = train[train["accuracy"] >= threshold].groupby(KEYS)["epoch"].min()
+    last = train.groupby(KEYS)["epoch"].max()
+    table = limits.set_index(KEYS).join(reached.rename("reached")).join(last.rename("last"))
+    table["strict_censored"] = table["reached"].isna()
+    table["strict_epochs_to_fit"] = table["reached"].fillna(table["last"])
+    test = scored[scored["split"] == "test"].set_index(KEYS)[["epoch", "accuracy"]]
+    at = test.join(table["strict_epochs_to_fit"], how="inner")
+    at = at[at["epoch"] <= at["strict_epochs_to_fit"]].reset_index().sort_values("epoch")
+    at = at.groupby(KEYS).last()
+    table["strict_test_error"] = 1 - at["accuracy"]
+    table["strict_test_epoch"] = at["epoch"]
+    table = table.reset_index()
+    group = ["dataset", "model", "regularizer", "seed"]
+    base = table[(table["corruption_prob"] == 0.0) & ~table["strict_censored"]]
+    base = base.set_index(group)["strict_epochs_to_fit"].rename("base")
+    table = table.join(base, on=group)
+    table["strict_relative_time_to_fit"] = table["strict_epochs_to_fit"] / table["base"]
+    return table[KEYS + STRICT_COLUMNS]
+
+
+def plotted_rows(
+    drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: str, extra: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """The figure's data file: every drawn row (ours and the paper's) with its run's
-    outcome, plus the runs that are not results (diverged, unfinished), marked as such."""
+    outcome, plus the runs that are not results (diverged, unfinished), marked as such;
+    `extra` columns (e.g. STRICT_COLUMNS) follow."""
     ours = drawn["source"] == "ours" if "source" in drawn else pd.Series(True, index=drawn.index)
     drawn = drawn.assign(outcome=outcome_of(drawn).where(ours, "paper")).reset_index(drop=True)
     failed = failed.assign(source="ours", outcome=outcome_of(failed))
     columns = [
         c
         for c in dict.fromkeys(
-            ["source", *KEYS, "model_label", x, y, "outcome", "censored", "readout_epoch", "split"]
+            [
+                "source",
+                *KEYS,
+                "model_label",
+                x,
+                y,
+                "outcome",
+                "censored",
+                "readout_epoch",
+                "split",
+                *extra,
+            ]
         )
         if c in drawn or c in failed
     ]

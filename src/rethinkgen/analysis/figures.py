@@ -19,9 +19,14 @@ from matplotlib.figure import Figure
 
 from rethinkgen.analysis.derived import cumulative_best, relative_time_to_fit
 from rethinkgen.analysis.figure_data import (
+    KEYS as FIGURE_KEYS,
+)
+from rethinkgen.analysis.figure_data import (
+    STRICT_COLUMNS,
     curves_to_budget,
     plotted_rows,
     split_results,
+    strict_fit,
     summarize,
 )
 from rethinkgen.analysis.readout import outcome_of
@@ -53,6 +58,14 @@ def _step_units(steps: pd.Series, paper_drawn: bool) -> tuple[float, str]:
     """Thousands of steps as in the paper, unless runs are so short that plain steps read better
     (never when the paper's curves, already in thousands, share the axes)."""
     return (1000.0, "thousand steps") if paper_drawn or steps.max() >= 5000 else (1.0, "steps")
+
+
+def _step_axis(frame: pd.DataFrame, scale: float) -> tuple[pd.DataFrame, str]:
+    """(frame, x column) with the x column named for its unit: `thousand_steps` (steps /
+    1000, the paper's CSVs' unit) or the raw `step`."""
+    if scale == 1.0:
+        return frame, "step"
+    return frame.assign(thousand_steps=frame["step"] / scale), "thousand_steps"
 
 
 def set_style() -> None:
@@ -126,9 +139,18 @@ def _failed_note(fig: Figure, failed: pd.DataFrame) -> None:
         )
 
 
-def _record(fig: Figure, drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: str) -> Figure:
-    fig.plotted_data = plotted_rows(drawn, failed, x, y)
+def _record(
+    fig: Figure, drawn: pd.DataFrame, failed: pd.DataFrame, x: str, y: str, extra=()
+) -> Figure:
+    fig.plotted_data = plotted_rows(drawn, failed, x, y, tuple(extra))
     return fig
+
+
+def _with_strict_fit(ours: pd.DataFrame, curves: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Our rows with Figure 1b/1c's strict-fit read-out (figure_data.strict_fit) beside."""
+    if ours.empty or "split" not in curves:
+        return ours.assign(**{c: np.nan for c in STRICT_COLUMNS})
+    return ours.merge(strict_fit(curves, runs), on=FIGURE_KEYS, how="left")
 
 
 def _finish(fig: Figure, legend_ax) -> Figure:
@@ -153,7 +175,7 @@ def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
         ]
     )
     scale, xlabel = _step_units(ours["step"], _paper_applies(ours))
-    ours = ours.assign(thousand_steps=ours["step"] / scale, condition=ours["paper_condition"])
+    ours, x = _step_axis(ours.assign(condition=ours["paper_condition"]), scale)
     frames = [ours]
     if _paper_applies(ours):
         paper = read_reference_csv("fig1a_learning_curves.csv").rename(
@@ -169,7 +191,7 @@ def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
     ]
     g = sns.relplot(
         data=data,
-        x="thousand_steps",
+        x=x,
         y="loss",
         hue="condition",
         hue_order=order,
@@ -184,7 +206,7 @@ def plot_learning_curves(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
     g.set_titles("{col_name} (n = %s)" % _seed_counts(ours))
     _title(g.figure, "Fig. 1a: learning curves under randomization tests", ours)
     _failed_note(g.figure, failed)
-    return _record(_finish(g.figure, g), data, failed, "thousand_steps", "loss")
+    return _record(_finish(g.figure, g), data, failed, x, "loss")
 
 
 def _seed_counts(ours: pd.DataFrame) -> str:
@@ -261,7 +283,7 @@ def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figur
         columns={"corruption_prob": "label_corruption"}
     )
     placed = derived["base_epochs_to_fit"].notna()  # a p = 0 fit time to divide by
-    ours = derived[placed].assign(source=OURS)
+    ours = _with_strict_fit(derived[placed].assign(source=OURS), curves, runs)
     bound = ours["readout_epoch"] if "readout_epoch" in ours else ours["max_epochs"]
     ours["censored"] = ours["relative_time_to_fit"].isna()
     ours["relative_time_to_fit"] = ours["relative_time_to_fit"].fillna(
@@ -307,7 +329,9 @@ def plot_convergence_slowdown(curves: pd.DataFrame, runs: pd.DataFrame) -> Figur
             fontsize="small",
             color="firebrick",
         )
-    return _record(_finish(fig, ax), data, failed, "label_corruption", "relative_time_to_fit")
+    return _record(
+        _finish(fig, ax), data, failed, "label_corruption", "relative_time_to_fit", STRICT_COLUMNS
+    )
 
 
 def plot_test_error_vs_corruption(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
@@ -322,6 +346,7 @@ def plot_test_error_vs_corruption(curves: pd.DataFrame, runs: pd.DataFrame) -> F
     )
     if "censored" not in ours:
         ours["censored"] = False
+    ours = _with_strict_fit(ours, curves, runs)
     frames = [ours]
     if _paper_applies(ours):
         frames.append(_paper_models(read_reference_csv("fig1c_test_error_vs_corruption.csv"), ours))
@@ -351,7 +376,10 @@ def plot_test_error_vs_corruption(curves: pd.DataFrame, runs: pd.DataFrame) -> F
         )
     _mark_failed(ax, failed, failed["corruption_prob"], 0.97)
     ax.legend()
-    return _record(_finish(fig, ax), data, failed, "label_corruption", "test_error")
+    return _record(_finish(fig, ax), data, failed, "label_corruption", "test_error", STRICT_COLUMNS)
+
+
+CURVE_NAMES = {"train_online": "train (online, epoch mean)", "test": "test"}
 
 
 def _train_test_panels(
@@ -366,11 +394,11 @@ def _train_test_panels(
     band between test accuracy and its running maximum is what early stopping could gain."""
     ours = curves[curves["split"].isin(["train_online", "test"])].copy()
     scale, xlabel = _step_units(ours["step"], paper is not None)
-    ours = ours.assign(
-        thousand_steps=ours["step"] / scale,
-        source=OURS,
-        split=ours["split"].replace({"train_online": "train"}),
-    )
+    # the training curve drawn is the epoch's online accuracy (the paper's "train")
+    ours, x = _step_axis(ours.assign(source=OURS, curve=ours["split"].map(CURVE_NAMES)), scale)
+    if paper is not None:
+        paper = paper.assign(curve=paper["split"].map({"train": CURVE_NAMES["train_online"]}))
+        paper["curve"] = paper["curve"].fillna(paper["split"])
     data = pd.concat([ours, paper] if paper is not None else [ours], ignore_index=True)
     panels = list(dict.fromkeys(ours[panel]))
     fig, axes = plt.subplots(
@@ -380,10 +408,10 @@ def _train_test_panels(
     for ax, name in zip(axes[0], panels):
         sns.lineplot(
             data=data[data[panel] == name],
-            x="thousand_steps",
+            x=x,
             y="accuracy",
-            hue="split",
-            hue_order=["train", "test"],
+            hue="curve",
+            hue_order=list(CURVE_NAMES.values()),
             errorbar=_errorbar(data),
             ax=ax,
             **_source_style(data),
@@ -421,12 +449,12 @@ def plot_batchnorm(curves: pd.DataFrame, runs: pd.DataFrame) -> Figure:
         ours, "model_label", "Fig. 2b: Inception with and without BatchNorm", paper
     )
     _failed_note(fig, failed)
-    drawn = (
-        pd.concat([ours.assign(source=OURS), paper], ignore_index=True)
-        if paper is not None
-        else ours.assign(source=OURS)
-    )
-    return _record(fig, drawn, failed, "step", "accuracy")
+    # the data file holds what is drawn: online training accuracy (split "train_online";
+    # the paper's digitized "train") and test accuracy, not the whole-set evaluation
+    ours = ours[ours["split"].isin(list(CURVE_NAMES))].assign(source=OURS)
+    ours, x = _step_axis(ours, _step_units(ours["step"], paper is not None)[0])
+    drawn = pd.concat([ours, paper], ignore_index=True) if paper is not None else ours
+    return _record(fig, drawn, failed, x, "accuracy")
 
 
 def regularizer_label(df: pd.DataFrame) -> pd.Series:

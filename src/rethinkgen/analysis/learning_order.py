@@ -7,13 +7,17 @@ told the corrupted ones apart, over epochs and at the read-out
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Callable
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from rethinkgen.analysis import example_learning as el
-from rethinkgen.run import RUN_KEYS, RunKeys
+from rethinkgen.run import RUN_KEYS, RunKeys, RunPaths
 
 TITLE = "Which examples were memorized, and when: clean vs corrupted, per example"
 RECORD_COLUMNS = ["epoch", "example", "correct", "margin", "corrupted"]
@@ -23,10 +27,21 @@ AT_READOUT = ["corrupted_share"] + [
 ]
 
 
-def read_record(keys: RunKeys) -> pd.DataFrame | None:
-    """A run's examples.parquet (its keys left out), or None when it kept none."""
-    path = keys.paths().examples
-    return pd.read_parquet(path, columns=RECORD_COLUMNS) if path.is_file() else None
+def record_loader(info_paths) -> Callable[[RunKeys], pd.DataFrame | None]:
+    """``load(RunKeys)``: the run's examples.parquet (its keys left out), found beside the
+    run_info.json given for it (wherever a module prefix put the run), or None when it
+    kept none."""
+    name = RunPaths.of("").examples.name
+    found = {}
+    for path in info_paths:
+        with open(path) as handle:
+            found[RunKeys.of(json.load(handle)["keys"])] = Path(path).with_name(name)
+
+    def load(keys: RunKeys) -> pd.DataFrame | None:
+        path = found.get(keys)
+        return pd.read_parquet(path, columns=RECORD_COLUMNS) if path and path.is_file() else None
+
+    return load
 
 
 def partial_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -36,7 +51,7 @@ def partial_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return partial.sort_values(list(RUN_KEYS))
 
 
-def example_learning_table(runs: pd.DataFrame, load=read_record) -> pd.DataFrame:
+def example_learning_table(runs: pd.DataFrame, load) -> pd.DataFrame:
     """Per partially corrupted run and evaluation (part = epochs) the learned shares and the
     margin's and AUM's detection; one more row at the read-out (part = readout) with every
     measure's ROC AUC and precision at the corruption rate. ``load(RunKeys)``: its record."""

@@ -16,13 +16,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from rethinkgen.run import RUN_KEYS as _RUN_KEYS
+
 SUBSETS = {
     "train_clean": "clean subset",
     "train_corrupted": "corrupted subset (assigned labels)",
     "validation": "validation (held out)",
     "test": "test",
 }
-RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
+RUN_KEYS = list(_RUN_KEYS)
 
 
 def partial_runs(curves: pd.DataFrame) -> pd.DataFrame:

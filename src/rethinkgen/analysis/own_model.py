@@ -88,7 +88,7 @@ def render_page(
     dynamics: pd.DataFrame,
     figures: dict[str, str],
     source: dict,
-    load_record=learning_order.read_record,
+    load_record,
 ) -> str:
     """The Markdown page. ``figures``: figure key -> path relative to the page;
     ``load_record(RunKeys)``: a run's per-example record or None."""

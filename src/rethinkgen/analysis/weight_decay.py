@@ -22,7 +22,9 @@ import math
 import numpy as np
 import pandas as pd
 
-RUN_KEYS = ["dataset", "model", "corruption", "regularizer", "seed"]
+from rethinkgen.run import RUN_KEYS as _RUN_KEYS
+
+RUN_KEYS = list(_RUN_KEYS)
 
 
 def decay_factor(step_lrs, weight_decay: float, momentum: float) -> float:
@@ -98,15 +100,18 @@ def weight_decay_table(
     curves: pd.DataFrame,
     norms: pd.DataFrame,
     regularizers: dict,
-    momentum: float,
-    decay_every_steps: float,
+    schedules: dict[tuple, dict],
 ) -> pd.DataFrame:
     """One row per run: setting, outcome, summed lr, the decay-only shrink (exact and its
-    whole-run bound) and the logged kernel norms."""
+    whole-run bound) and the logged kernel norms. ``regularizers`` and ``schedules`` (each
+    run's momentum and steps between lr decays, by its keys) are what the runs recorded
+    (analysis/run_settings.py)."""
     kernels = kernel_norms(norms)
     rows = []
     for run in runs.itertuples(index=False):
         keys = {k: getattr(run, k) for k in RUN_KEYS}
+        schedule = schedules[tuple(keys.values())]
+        momentum = schedule["momentum"]
         mask = np.logical_and.reduce([curves[k] == v for k, v in keys.items()])
         lrs = step_lrs(curves[mask])
         wd = float(run.weight_decay)
@@ -128,7 +133,9 @@ def weight_decay_table(
                 "decay_shrink": 1 - decay_factor(lrs, wd, momentum),
                 "decay_shrink_bound": decay_shrink(
                     summed_lr_bound(
-                        float(lrs[0]) if len(lrs) else 0.0, float(run.lr_decay), decay_every_steps
+                        float(lrs[0]) if len(lrs) else 0.0,
+                        float(schedule["lr_decay"]),
+                        schedule["lr_decay_every_steps"],
                     ),
                     wd,
                     momentum,

@@ -23,7 +23,8 @@ from rethinkgen.data.download import DatasetCorruptError, DatasetUnavailableErro
 from rethinkgen.data.idx import FASHION_MNIST, MNIST, prepare_idx
 from rethinkgen.data.images import check_images_decode
 from rethinkgen.data.local_copies import LOCAL_COPIES
-from rethinkgen.data.own import prepare_image_folder, prepare_npz
+from rethinkgen.data.npz import prepare_npz
+from rethinkgen.data.own import class_counts, prepare_image_folder
 from rethinkgen.data.splits import ImageListSplit, Split
 
 # ---------------------------------------------------------------------------------------
@@ -123,3 +124,17 @@ def prepare_dataset(spec: dict, seed: int) -> tuple[Split | ImageListSplit, Spli
     if spec.get("n_test") is not None:
         test = test.subset(stratified_subset_indices(test.labels, spec["n_test"], rng))
     return train, test
+
+
+def prepared_info(spec: dict, seed: int, train, test) -> dict:
+    """dataset.json of a prepared dataset: its spec (with your own data's file digest),
+    seed, sizes, classes and the number of images of each class in each split."""
+    return {
+        "spec": spec,
+        "seed": seed,
+        "n_train": len(train),
+        "n_test": len(test),
+        "num_classes": train.num_classes,
+        "classes": train.classes,
+        "class_counts": {"train": class_counts(train), "test": class_counts(test)},
+    }

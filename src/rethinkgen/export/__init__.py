@@ -10,6 +10,7 @@ included. Exporting again replaces a run's export, never adds a second copy.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rethinkgen.export.runs import finished_runs
 
@@ -25,7 +26,10 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--experiment", default="rethinkgen", help="MLflow experiment name")
     args = parser.parse_args(argv)
-    runs = finished_runs(args.results)
+    skipped: list[str] = []
+    runs = finished_runs(args.results, skipped)
+    for line in skipped:  # one line per damaged run; the others are exported
+        print(line, file=sys.stderr)
     if not runs:
         raise SystemExit(
             f"nothing to export: no finished run (run_info.json + metrics.parquet) "

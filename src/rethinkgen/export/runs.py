@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from rethinkgen.io import read_json
-from rethinkgen.run import RUN_KEYS
+from rethinkgen.io import UNREADABLE_FILE_ERRORS, DamagedFileError, read_json, read_parquet
+from rethinkgen.run import RUN_KEYS, RunPaths
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,11 @@ class FinishedRun:
         }
 
     def final_metrics(self) -> dict[str, float]:
-        """End-of-training accuracies and losses per split, fit and size, as numbers."""
+        """End-of-training accuracies and losses per split, each with the epoch it was
+        measured at (final/<split>_epoch), fit and size, as numbers."""
         found = {}
         for split, last in (self.info.get("final") or {}).items():
-            for name in ("accuracy", "loss"):
+            for name in ("accuracy", "loss", "epoch"):
                 if last and last.get(name) is not None:
                     found[f"final/{split}_{name}"] = float(last[name])
         for name in ("epochs_to_fit", "steps_to_fit", "best_test_accuracy", "num_params", "epochs"):
@@ -56,22 +57,30 @@ def flatten(settings: dict, prefix: str = "") -> dict:
     return flat
 
 
-def finished_runs(results: str | Path) -> list[FinishedRun]:
-    """Every run under results/runs with both its run_info.json and metrics.parquet."""
+def finished_runs(results: str | Path, skipped: list[str] | None = None) -> list[FinishedRun]:
+    """Every run under results/runs with both its run_info.json and metrics.parquet.
+
+    A run whose files cannot be read (truncated, damaged, not a run's) is left out, with
+    one line saying which file and what to do appended to ``skipped`` (if given)."""
     root = Path(results) / "runs"
     found = []
-    for info_path in sorted(root.glob("**/run_info.json")):
-        metrics_path = info_path.with_name("metrics.parquet")
-        if not metrics_path.is_file():
+    for paths in RunPaths.found(results):
+        if not paths.metrics.is_file():
             continue
-        digest = hashlib.sha256(info_path.read_bytes() + metrics_path.read_bytes()).hexdigest()
-        found.append(
-            FinishedRun(
-                str(info_path.parent.relative_to(root)),
-                info_path.parent,
-                read_json(info_path),
-                pd.read_parquet(metrics_path),
-                digest,
-            )
-        )
+        name = str(paths.run_dir.relative_to(root))
+        try:
+            info = read_json(paths.info)
+            if not isinstance(info, dict) or not isinstance(info.get("keys"), dict):
+                raise ValueError("not a run's run_info.json (no `keys`)")
+            metrics = read_parquet(paths.metrics)
+        except (*UNREADABLE_FILE_ERRORS, DamagedFileError) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if skipped is not None:
+                skipped.append(
+                    f"skipped {name}: {reason}. Rebuild it "
+                    f"(delete {paths.run_dir} and rerun snakemake), then export again"
+                )
+            continue
+        digest = hashlib.sha256(paths.info.read_bytes() + paths.metrics.read_bytes()).hexdigest()
+        found.append(FinishedRun(name, paths.run_dir, info, metrics, digest))
     return found

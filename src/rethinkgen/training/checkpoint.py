@@ -67,7 +67,7 @@ def save_model(state: dict, path: str | os.PathLike) -> None:
         _save_deterministic(state, tmp)
 
 
-def _refusal_reason(path: Path, fingerprint) -> tuple[str | None, dict | None]:
+def _refusal_reason(path: Path, fingerprint, explain=None) -> tuple[str | None, dict | None]:
     """(why ``path`` cannot be resumed, None) or (None, its payload)."""
     accepted = _accepted_digests(path)
     if not accepted:
@@ -81,10 +81,8 @@ def _refusal_reason(path: Path, fingerprint) -> tuple[str | None, dict | None]:
     if not isinstance(payload, dict):
         return f"it holds a {type(payload).__name__}, not a checkpoint dict", None
     if fingerprint is not None and not _same_run(payload.get("fingerprint"), fingerprint):
-        return (
-            "it belongs to another configuration or other input data "
-            "(its fingerprint differs from this run's)"
-        ), None
+        which = explain(payload.get("fingerprint")) if explain else "its fingerprint differs"
+        return f"it belongs to another configuration or other input data ({which})", None
     return None, payload
 
 
@@ -122,11 +120,13 @@ def load_checkpoint(
     path: str | os.PathLike,
     fingerprint: str | Callable[[str | None], bool] | None = None,
     log: logging.Logger = logger,
+    explain: Callable[[str | None], str] | None = None,
 ) -> dict | None:
     """The checkpoint at ``path`` if it is intact, plain data and (given) this run's.
 
     ``fingerprint``: the run's fingerprint, or a function that says whether a recorded
-    fingerprint is this run's (``TrainConfig.resumes``).
+    fingerprint is this run's (``TrainConfig.resumes``); ``explain`` says how a refused
+    one differs (``TrainConfig.explain_difference``: the settings that differ).
 
     Returns None when there is none, or when it is refused; a refused checkpoint is moved
     aside and the log says why and where it went.
@@ -135,7 +135,7 @@ def load_checkpoint(
     if not path.is_file():
         return None
     try:
-        reason, payload = _refusal_reason(path, fingerprint)
+        reason, payload = _refusal_reason(path, fingerprint, explain)
     except FileNotFoundError:  # another rank moved it aside while this one read it
         return None
     if reason is None:

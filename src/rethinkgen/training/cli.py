@@ -3,10 +3,12 @@
 Data-parallel runs start it once per GPU (``rethinkgen.training.distributed.torchrun_command``):
 
     torchrun --standalone --nproc-per-node=4 -m rethinkgen.training.cli \\
-        --run-config run.json --train train.npz --test test.npz --checkpoint last.pt \\
+        --run-config run.json --train train.npz --test test.npz \\
         --metrics metrics.parquet --info run_info.json --model model.pt
 
-``--run-config`` is the run's spec (``rethinkgen.run.RunSpec.to_dict``) as JSON. Every rank
+``--run-config`` is the run's spec (``rethinkgen.run.RunSpec.to_dict``) as JSON; the three
+outputs are the ones rule train_model declared, and the run's other files
+(checkpoint, live metrics, TensorBoard) go where ``RunPaths.declared`` puts them. Every rank
 trains; rank 0 alone writes the outputs and removes the checkpoint, the others wait for it.
 On SIGTERM the run stops after its next checkpoint and exits with status 143
 (``signals.REQUEUE_EXIT_CODE``); a retried job resumes from that checkpoint.
@@ -20,11 +22,17 @@ import json
 import logging
 import os
 import sys
-from pathlib import Path
 
 from rethinkgen.data.splits import load_split
-from rethinkgen.io import LOG_FORMAT, file_sha256, sweep_temp_files, write_json, write_parquet
-from rethinkgen.run import DATA_SPEC_KEYS, RunSpec
+from rethinkgen.io import (
+    LOG_FORMAT,
+    exclusive_lock,
+    file_sha256,
+    sweep_temp_files,
+    write_json,
+    write_parquet,
+)
+from rethinkgen.run import DATA_SPEC_KEYS, RunKeys, RunPaths, RunSpec
 from rethinkgen.schemas import METRICS
 from rethinkgen.training import distributed, gpu_share
 from rethinkgen.training.checkpoint import remove_checkpoint, save_model
@@ -65,19 +73,12 @@ def train_config(run: dict, train, test, **overrides) -> TrainConfig:
     return TrainConfig.from_dict(run, data_digest=data_digest(run, train, test), **overrides)
 
 
-def history_path(checkpoint) -> Path | None:
-    """The run's append-only log beside its checkpoint; it outlives Snakemake's log deletion."""
-    return None if checkpoint is None else Path(checkpoint).with_name("train.log")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # Not `--run`: torchrun would read that as an abbreviation of its own `--run-path`.
     parser.add_argument("--run-config", required=True, help="run dict (JSON file)")
     parser.add_argument("--train", required=True, help="prepared training split (.npz)")
     parser.add_argument("--test", required=True, help="prepared test split (.npz)")
-    parser.add_argument("--checkpoint", help="resume from / checkpoint to this file")
-    parser.add_argument("--tensorboard-dir", help="write TensorBoard scalars here")
     parser.add_argument("--metrics", required=True, help="output metrics.parquet")
     parser.add_argument("--info", required=True, help="output run_info.json")
     parser.add_argument("--model", required=True, help="output model.pt")
@@ -85,92 +86,62 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def train_and_write(
-    cfg: TrainConfig,
-    *,
-    train,
-    test,
-    checkpoint,
-    metrics,
-    info,
-    model,
-    tensorboard_dir=None,
-    should_stop=None,
-    examples=None,
-) -> None:
-    """Train (resuming from ``checkpoint``) and write the run's three outputs, and its
-    per-example record to ``examples`` when it keeps one (before the declared outputs).
+def train_and_write(cfg: TrainConfig, paths: RunPaths, *, train, test, should_stop=None) -> None:
+    """Train (resuming from ``paths.checkpoint``) and write the run's three outputs, and
+    its per-example record (``paths.examples``) when it keeps one, before them.
 
     Under torchrun every rank trains; rank 0 alone writes, the others wait for it.
     """
-    # live files beside the checkpoint, TensorBoard where the run's paths say
-    on_epoch = epoch_hook(checkpoint, tensorboard_dir if cfg.tensorboard else None)
     result = train_run(
         cfg,
         load_split(train),
         load_split(test),
-        checkpoint_path=checkpoint,
-        on_epoch=on_epoch,
+        checkpoint_path=paths.checkpoint,
+        on_epoch=epoch_hook(paths, tensorboard=cfg.tensorboard),
         should_stop=should_stop,
     )
     if distributed.is_main_process():
-        if result.examples is not None and examples is not None:
-            write_examples(result.examples, examples)
-        write_parquet(result.metrics, metrics, schema=METRICS)
-        save_model(result.model_state, model)
-        write_json(result.info, info)
+        if result.examples is not None:
+            write_examples(result.examples, paths.examples)
+        write_parquet(result.metrics, paths.metrics, schema=METRICS)
+        save_model(result.model_state, paths.model)
+        write_json(result.info, paths.info)
         # Outputs are safe on disk; a stale checkpoint would only shadow a forced rerun.
-        remove_checkpoint(checkpoint)
-        if checkpoint is not None:  # the rule's log now holds every attempt's lines
-            history_path(checkpoint).unlink(missing_ok=True)
+        remove_checkpoint(paths.checkpoint)
+        paths.history.unlink(missing_ok=True)  # the rule's log now holds every attempt's lines
     distributed.barrier()  # the job ends only once rank 0's outputs exist
 
 
-def train_until_stopped(cfg: TrainConfig, **files) -> None:
+def train_until_stopped(cfg: TrainConfig, paths: RunPaths, *, train, test) -> None:
     """:func:`train_and_write`; on SIGTERM, checkpoint and exit with REQUEUE_EXIT_CODE."""
     with stop_on_sigterm() as stop:
         try:
-            train_and_write(cfg, should_stop=stop.requested, **files)
+            train_and_write(cfg, paths, train=train, test=test, should_stop=stop.requested)
         except Interrupted:
             logger.warning(
                 "stopped after saving checkpoint %s; exiting with status %d so "
                 "that a retry resumes from it",
-                files.get("checkpoint"),
+                paths.checkpoint,
                 REQUEUE_EXIT_CODE,
             )
             raise SystemExit(REQUEUE_EXIT_CODE) from None
 
 
-def run_training(
-    spec: RunSpec,
-    *,
-    threads: int | None,
-    log_path,
-    train,
-    test,
-    metrics,
-    info,
-    model,
-    results="results",
-) -> None:
+def run_training(spec: RunSpec, paths: RunPaths, *, threads: int | None, train, test) -> None:
     """What rule train_model does: train in this process, or data-parallel under torchrun.
 
-    The spec, scheduling settings included, is written to the run's run.json first: the
-    ranks read it, and it shows what the job trained with.
+    ``paths``: the run's files, from the rule's declared outputs and log
+    (``RunPaths.declared``). The spec, scheduling settings included, is written to the
+    run's run.json first: the ranks read it, and it shows what the job trained with.
     """
-    paths = spec.paths(results)
+    with exclusive_lock(paths.lock, f"run {spec.keys.subpath}"):
+        _run_locked(spec, paths, threads, train, test)
+
+
+def _run_locked(spec: RunSpec, paths: RunPaths, threads, train, test) -> None:
     write_json(spec.to_dict(), paths.spec)
-    files = dict(
-        train=train,
-        test=test,
-        checkpoint=str(paths.checkpoint),
-        metrics=metrics,
-        info=info,
-        model=model,
-        tensorboard_dir=str(paths.tensorboard),
-    )
-    folders = [Path(files[k]).parent for k in ("checkpoint", "metrics", "model")]
-    for path in sweep_temp_files(*folders):
+    folders = {paths.checkpoint_dir, paths.run_dir}
+    for path in sweep_temp_files(*sorted(folders)):
         logger.info("removed %s, left by a killed writer", path)
     image_list = distributed.split_is_image_list(train)
     if not image_list:  # before CUDA starts; ImageNet runs keep every GPU they were given
@@ -178,10 +149,10 @@ def run_training(
     nproc = distributed.processes_for(spec.to_dict(), image_list, distributed.visible_gpu_count())
     if nproc > 1:
         with stop_on_sigterm():  # the ranks get SIGTERM too: wait for their checkpoint
-            distributed.launch(nproc, paths.spec, threads=threads, log_path=log_path, **files)
+            distributed.launch(nproc, paths, train=train, test=test, threads=threads)
     else:
         cfg = train_config(spec.to_dict(), train, test, num_threads=threads)
-        train_until_stopped(cfg, examples=str(paths.examples), **files)
+        train_until_stopped(cfg, paths, train=train, test=test)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -193,23 +164,22 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO,
         format=LOG_FORMAT.replace("%(name)s", f"rank{rank} %(name)s"),
     )
-    if args.checkpoint and rank == "0":  # rank 0 alone logs epochs; keep them across attempts
-        history_path(args.checkpoint).parent.mkdir(parents=True, exist_ok=True)
-        history = logging.FileHandler(history_path(args.checkpoint), mode="a")
-        history.setFormatter(logging.Formatter(LOG_FORMAT))
-        logging.getLogger().addHandler(history)
     with open(args.run_config) as handle:
         spec = json.load(handle)
+    paths = RunPaths.declared(
+        RunKeys.of(spec), metrics=args.metrics, info=args.info, model=args.model
+    )
+    if rank == "0":  # rank 0 alone logs epochs; keep them across attempts
+        paths.history.parent.mkdir(parents=True, exist_ok=True)
+        history = logging.FileHandler(paths.history, mode="a")
+        history.setFormatter(logging.Formatter(LOG_FORMAT))
+        logging.getLogger().addHandler(history)
     try:
         train_until_stopped(
             train_config(spec, args.train, args.test, num_threads=args.threads),
+            paths,
             train=args.train,
             test=args.test,
-            checkpoint=args.checkpoint,
-            metrics=args.metrics,
-            info=args.info,
-            model=args.model,
-            tensorboard_dir=args.tensorboard_dir,
         )
     finally:
         distributed.shutdown()

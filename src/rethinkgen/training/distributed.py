@@ -34,6 +34,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from rethinkgen.run import RunPaths
+
 logger = logging.getLogger(__name__)
 
 # torchrun's environment; RANK alone is not enough (Slurm-unrelated tools set it too).
@@ -208,8 +210,15 @@ def visible_gpu_count(device_count: Callable[[], int] = torch.cuda.device_count)
 
 def split_is_image_list(path: str | os.PathLike) -> bool:
     """Whether a prepared split file is an image list (ImageNet), without loading images."""
-    with np.load(path, allow_pickle=False) as data:
-        return "paths" in data.files
+    from rethinkgen.io import UNREADABLE_FILE_ERRORS, damaged_file_error
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "paths" in data.files
+    except FileNotFoundError:
+        raise
+    except UNREADABLE_FILE_ERRORS as error:  # a truncated split: name it and its fix
+        raise damaged_file_error(path, error) from error
 
 
 def processes_for(run: dict, image_list: bool, visible_gpus: int) -> int:
@@ -234,22 +243,18 @@ _SRC_DIR = str(Path(__file__).resolve().parents[2])  # the folder holding rethin
 
 def torchrun_command(
     nproc: int,
+    paths: RunPaths,
     *,
-    run_json,
     train,
     test,
-    checkpoint,
-    metrics,
-    info,
-    model,
     threads: int | None = None,
-    tensorboard_dir=None,
     python: str = sys.executable,
 ) -> list[str]:
     """``torchrun --standalone --nproc-per-node=N -m rethinkgen.training.cli ...``.
 
     Spelled ``python -m torch.distributed.run`` (what the ``torchrun`` script runs) so the
-    ranks use this interpreter's environment even where ``torchrun`` is not on PATH.
+    ranks use this interpreter's environment even where ``torchrun`` is not on PATH. The
+    ranks rebuild the run's files from its declared outputs (``RunPaths.declared``).
     """
     command = [
         python,
@@ -260,70 +265,42 @@ def torchrun_command(
         "-m",
         "rethinkgen.training.cli",
         "--run-config",
-        str(run_json),
+        str(paths.spec),
         "--train",
         str(train),
         "--test",
         str(test),
         "--metrics",
-        str(metrics),
+        str(paths.metrics),
         "--info",
-        str(info),
+        str(paths.info),
         "--model",
-        str(model),
+        str(paths.model),
     ]
-    if checkpoint:
-        command += ["--checkpoint", str(checkpoint)]
     if threads:
         command += ["--threads", str(threads)]
-    if tensorboard_dir:
-        command += ["--tensorboard-dir", str(tensorboard_dir)]
     return command
 
 
-def launch(
-    nproc: int,
-    run_json,
-    *,
-    train,
-    test,
-    checkpoint,
-    metrics,
-    info,
-    model,
-    threads: int | None,
-    log_path,
-    tensorboard_dir=None,
-) -> None:
+def launch(nproc: int, paths: RunPaths, *, train, test, threads: int | None) -> None:
     """Run the data-parallel training in ``nproc`` processes; raise if it fails.
 
-    Ranks' stdout/stderr are appended to ``log_path`` (the rule's log). The job's CPUs are
+    Ranks' stdout/stderr are appended to the rule's log (``paths.log``). The job's CPUs are
     split between the ranks (torchrun would otherwise set 1 thread each).
     """
     per_rank_threads = max(1, (threads or 1) // nproc)
     # The ranks import this package: pass on where it is (conda jobs get no PYTHONPATH).
     package_path = os.pathsep.join(p for p in (_SRC_DIR, os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, OMP_NUM_THREADS=str(per_rank_threads), PYTHONPATH=package_path)
-    command = torchrun_command(
-        nproc,
-        run_json=run_json,
-        train=train,
-        test=test,
-        checkpoint=checkpoint,
-        metrics=metrics,
-        info=info,
-        model=model,
-        threads=per_rank_threads,
-        tensorboard_dir=tensorboard_dir,
-    )
+    command = torchrun_command(nproc, paths, train=train, test=test, threads=per_rank_threads)
     logger.info("data-parallel training on %d processes: %s", nproc, " ".join(command))
     for handler in logging.getLogger().handlers:
         handler.flush()  # keep the log in order: the ranks append to the same file
-    with open(log_path, "a") as log:
+    with open(paths.log, "a") as log:
         returncode = subprocess.run(
             command, stdout=log, stderr=subprocess.STDOUT, env=env
         ).returncode
     if returncode != 0:
         raise RuntimeError(
-            f"data-parallel training failed (exit code {returncode}); see {log_path}"
+            f"data-parallel training failed (exit code {returncode}); see {paths.log}"
         )

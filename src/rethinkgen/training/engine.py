@@ -65,14 +65,26 @@ def _resume(run: Session, cfg: TrainConfig, checkpoint_path, log) -> RunState | 
     """
     if not checkpoint_path:
         return None
-    checkpoint = load_checkpoint(checkpoint_path, fingerprint=cfg.resumes, log=log)
+    checkpoint = load_checkpoint(
+        checkpoint_path, fingerprint=cfg.resumes, log=log, explain=cfg.explain_difference
+    )
     if checkpoint is None:
         return None
     try:
+        state = RunState(**checkpoint["state"])
+        budget = _budget_change(cfg, checkpoint["fingerprint"], state)
+        if budget is not None:
+            moved = move_aside(Path(checkpoint_path))
+            log.warning(
+                "not resuming from checkpoint %s: %s; moved it to %s",
+                checkpoint_path,
+                budget,
+                moved,
+            )
+            raise _StateMismatch(budget)
         run.model.load_state_dict(checkpoint["model"])
         run.optimizer.load_state_dict(checkpoint["optimizer"])
         restore_rng_states(checkpoint["rng"], run.generators)
-        state = RunState(**checkpoint["state"])
     except (RuntimeError, ValueError, KeyError, TypeError) as error:
         moved = move_aside(Path(checkpoint_path))
         log.warning(
@@ -85,6 +97,21 @@ def _resume(run: Session, cfg: TrainConfig, checkpoint_path, log) -> RunState | 
         raise _StateMismatch from error
     log.info("resumed from %s at epoch %d", checkpoint_path, state.epoch)
     return state
+
+
+def _budget_change(cfg: TrainConfig, recorded: str, state: RunState) -> str | None:
+    """For a checkpoint of this run under another budget (``TrainConfig.resumes``): why
+    it cannot go on, or None; a run that had ended under the old budget goes on."""
+    differing = cfg.differences(recorded) or []
+    if not differing:
+        return None
+    refusal = cfg.budget_refusal(state.epoch, recorded)
+    stops_here = (
+        cfg.stop_when_fitted and state.fit_stop_epoch is not None and state.epoch >= cfg.min_epochs
+    )
+    if refusal is None and state.status in ("max_epochs", "fitted") and not stops_here:
+        state.status = None  # ended under the old budget; this one trains on
+    return refusal
 
 
 def _save(

@@ -120,8 +120,10 @@ def pin_to_gpu_slot(
     return gpu
 
 
-def missing_gpu_message(training: Mapping) -> str | None:
-    """Why a local run cannot start (``device: cuda`` but no usable GPU), or None."""
+def missing_gpu_message(training: Mapping, where: str = "") -> str | None:
+    """Why a local run cannot start (``device: cuda`` but no usable GPU), or None.
+    ``where``: which run asks for it (its device may come from its model's section or
+    the command line's override)."""
     if not wants_cuda(training):
         return None
     import torch  # only here: the check runs once, when a local run starts
@@ -129,7 +131,7 @@ def missing_gpu_message(training: Mapping) -> str | None:
     if torch.cuda.is_available():
         return None
     return (
-        f"training.device is '{training['device']}' but torch {torch.__version__} sees "
+        f"training.device is '{training['device']}'{where} but torch {torch.__version__} sees "
         "no CUDA GPU on this machine. Run on a GPU machine, submit to a cluster "
         "(--profile slurm), or set training.device to auto (a GPU where the job's "
         "machine has one) or cpu in the config."

@@ -4,8 +4,8 @@ After every epoch (and once after the epoch-0 evaluation) the hook rewrites, bes
 run's checkpoint (``RunPaths.checkpoint_dir``, not a Snakemake output, so it survives a
 resume):
 
-* ``live_metrics.parquet``: every metrics row so far, with metrics.parquet's schema;
-* ``progress.json``: epoch, max_epochs, step, status, epochs_to_fit, wall_time_s,
+* ``RunPaths.live_metrics``: every metrics row so far, with metrics.parquet's schema;
+* ``RunPaths.progress``: epoch, max_epochs, step, status, epochs_to_fit, wall_time_s,
   updated_at, pid, host, boot_id, pid_started (``rethinkgen.status`` reads it);
 
 and, with ``training.tensorboard: true``, TensorBoard scalars in ``RunPaths.tensorboard``
@@ -26,12 +26,11 @@ import pandas as pd
 
 from rethinkgen import process_identity
 from rethinkgen.io import read_parquet, write_json, write_parquet
+from rethinkgen.run import RunPaths
 from rethinkgen.schemas import METRIC_DTYPES, METRICS
 
 logger = logging.getLogger(__name__)
 
-LIVE_METRICS = "live_metrics.parquet"
-PROGRESS = "progress.json"
 SPLITS = ("train_online", "train", "test")
 TENSORBOARD_INSTALL = "pip install -e '.[tensorboard]'"
 
@@ -92,10 +91,14 @@ class TensorBoardScalars:
 class LiveFiles:
     """The ``on_epoch(metrics, progress)`` hook: live metrics, progress and TensorBoard."""
 
-    def __init__(self, run_dir: str | os.PathLike, tensorboard: str | os.PathLike | None = None):
-        self.run_dir = Path(run_dir)
-        self.metrics_path = self.run_dir / LIVE_METRICS
-        self.progress_path = self.run_dir / PROGRESS
+    def __init__(
+        self,
+        metrics_path: str | os.PathLike,
+        progress_path: str | os.PathLike,
+        tensorboard: str | os.PathLike | None = None,
+    ):
+        self.metrics_path = Path(metrics_path)
+        self.progress_path = Path(progress_path)
         self.tensorboard = TensorBoardScalars(tensorboard) if tensorboard is not None else None
 
     def __call__(self, metrics: pd.DataFrame, progress: dict) -> None:
@@ -119,7 +122,7 @@ class LiveFiles:
             logger.warning(
                 "epoch %s: could not write the live files in %s: %s",
                 progress["epoch"],
-                self.run_dir,
+                self.metrics_path.parent,
                 error,
             )
 
@@ -147,11 +150,7 @@ def read_live_metrics(path: str | os.PathLike) -> pd.DataFrame:
     return read_parquet(path)  # one handle; a damaged file is named (rethinkgen.io)
 
 
-def epoch_hook(
-    checkpoint_path: str | os.PathLike | None, tensorboard_dir: str | os.PathLike | None = None
-) -> Callable | None:
-    """The ``on_epoch`` hook of a run that checkpoints to ``checkpoint_path`` (its live
-    files go beside it); None without a checkpoint path (nowhere to write them)."""
-    if checkpoint_path is None:
-        return None
-    return LiveFiles(Path(checkpoint_path).parent, tensorboard_dir)
+def epoch_hook(paths: RunPaths, tensorboard: bool = False) -> Callable:
+    """The ``on_epoch`` hook of a run: its live files where ``paths`` say, and TensorBoard
+    scalars in ``paths.tensorboard`` when ``tensorboard`` is set."""
+    return LiveFiles(paths.live_metrics, paths.progress, paths.tensorboard if tensorboard else None)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import torch
 
+import rethinkgen
 from rethinkgen.run import RUN_KEYS
 from rethinkgen.schemas import METRIC_DTYPES, last_evaluation
 from rethinkgen.training.settings import TrainConfig
@@ -89,6 +90,7 @@ def run_info(
         "world_size": facts["world_size"],
         "gpu_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "precision": facts["precision"],
+        "rethinkgen_version": rethinkgen.__version__,  # not part of the identity
         "torch_version": torch.__version__,
         "torchvision_version": torchvision.__version__,
         "cuda_version": torch.version.cuda,

@@ -144,11 +144,70 @@ class TrainConfig:
         return json.dumps(self.identity(), sort_keys=True)
 
     def resumes(self, recorded: str | None) -> bool:
-        """Whether a checkpoint with fingerprint ``recorded`` is this run's."""
+        """Whether a checkpoint with fingerprint ``recorded`` is this run's: the same
+        identity, or one that differs in its budget alone (BUDGET_SETTINGS: extending
+        ``max_epochs`` resumes; the engine then checks :meth:`budget_refusal`)."""
+        differing = self.differences(recorded)
+        return differing is not None and set(differing) <= set(BUDGET_SETTINGS)
+
+    def differences(self, recorded: str | None) -> list[str] | None:
+        """The identity settings in which fingerprint ``recorded`` differs from this run's
+        (sorted), or None when it is not a fingerprint at all."""
         try:
-            return recorded is not None and json.loads(recorded) == self.identity()
+            other = json.loads(recorded) if recorded is not None else None
         except (TypeError, ValueError):
-            return False
+            return None
+        if not isinstance(other, dict):
+            return None
+        mine, defaults = self.identity(), field_defaults()
+        return sorted(
+            key
+            for key in set(mine) | set(other)
+            if _plain(mine.get(key, defaults.get(key)))
+            != _plain(other.get(key, defaults.get(key, _MISSING)))
+        )
+
+    def explain_difference(self, recorded: str | None) -> str:
+        """Which settings make a checkpoint another run's, for the refusal message."""
+        differing = self.differences(recorded)
+        if differing is None:
+            return "it records no readable fingerprint"
+        other = json.loads(recorded)
+        shown = []
+        for key in differing:
+            if key == "data_digest":
+                shown.append("data_digest (the input files, data specs or your model's code)")
+            elif key in ("model_spec", "spec") or isinstance(other.get(key), dict):
+                shown.append(key)
+            else:
+                was = other.get(key, field_defaults().get(key))
+                shown.append(f"{key} ({was} -> {self.identity().get(key, getattr(self, key))})")
+        return "it differs from this run's in " + ", ".join(shown)
+
+    def budget_refusal(self, epoch: int, recorded: str | None) -> str | None:
+        """Why a checkpoint at ``epoch`` of the same run under another budget cannot go on
+        under this one, or None. Shortening below the epoch reached is refused, and so is a
+        new read-out point already passed but not scored in full (when not every epoch is)."""
+        if epoch > self.max_epochs:
+            return (
+                f"it trained {epoch} epochs, past this run's max_epochs {self.max_epochs}; "
+                "a shorter budget starts over"
+            )
+        other = {**field_defaults(), **json.loads(recorded)}
+        if self.eval_train_every == 1 and self.eval_test_every == 1:
+            return None  # every epoch was scored in full
+        scored = set(other["readout_epochs"]) | {other["max_epochs"]}
+        missed = sorted(
+            e
+            for e in set(self.readout_epochs) | {self.max_epochs}
+            if e <= epoch and e not in scored
+        )
+        if missed or (self.score_at_fit and not other["score_at_fit"]):
+            return (
+                f"its read-out epochs {missed} (or the epoch of fit) passed without a full "
+                "evaluation; the run starts over to score them"
+            )
+        return None
 
 
 _MISSING = object()
@@ -174,6 +233,32 @@ def _role(f: dataclasses.Field) -> str:
     return f.metadata.get("role", IDENTITY)
 
 
+# Fields set from the run's spec (its keys, model and regularizer) and from the
+# experiments' budgets (rethinkgen.config.shared_budget), never from a `training:` section.
+FROM_SPEC = (
+    "model_spec",
+    "lr",
+    "seed",
+    "dataset",
+    "model",
+    "corruption",
+    "regularizer",
+    "weight_decay",
+    "weight_decay_scope",
+    "dropout",
+    "random_crop",
+    "augment",
+    "data_digest",
+    "spec",
+)
+FROM_BUDGETS = ("min_epochs", "readout_epochs", "score_at_fit")
+# What a config's `training:` (a model's, a regularizer's, the override) may set here.
+TRAINING_KEYS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in FROM_SPEC + FROM_BUDGETS
+)
+# The budget: how long a run trains and where it is read out. A checkpoint that differs
+# from its run only in these is resumed (the lr schedule does not depend on them).
+BUDGET_SETTINGS = ("max_epochs", "min_epochs", "readout_epochs", "stop_when_fitted", "score_at_fit")
 IDENTITY_SETTINGS = tuple(f.name for f in dataclasses.fields(TrainConfig) if _role(f) == IDENTITY)
 SCHEDULING_SETTINGS = tuple(
     f.name for f in dataclasses.fields(TrainConfig) if _role(f) == SCHEDULING and f.name != "spec"

@@ -20,8 +20,10 @@ PYTHONPATH, or else relative to the working directory (where snakemake runs).
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import os
 import sys
@@ -185,18 +187,97 @@ def sha256_of_file(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _imported_names(module_name: str, is_package: bool, source: str) -> list[str]:
+    """Absolute names of the modules a module's source may import (every `import` and
+    `from ... import` anywhere in it, relative ones resolved; names that turn out not to
+    be modules are dropped by the caller)."""
+    package = module_name if is_package else module_name.rpartition(".")[0]
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                names += [".".join(parts[: i + 1]) for i in range(len(parts))]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(part for part in [*anchor, base] if part)
+            if base:
+                parts = base.split(".")
+                names += [".".join(parts[: i + 1]) for i in range(len(parts))]
+            names += [f"{base}.{a.name}" if base else a.name for a in node.names]
+    return names
+
+
+def _module_file(name: str) -> str | None:
+    """The .py file of module ``name``, imported or importable, or None."""
+    module = sys.modules.get(name)
+    if module is not None:
+        found = getattr(module, "__file__", None)
+    else:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError, AttributeError):
+            return None
+        found = spec.origin if spec is not None and spec.has_location else None
+    return found if found and found.endswith(".py") else None
+
+
+def package_modules(module_name: str) -> dict[str, str]:
+    """{module: file} of the factory's module and every module of the same package it
+    imports, transitively (for a top-level module: the modules beside it that it imports).
+    Modules outside it (torch, numpy, this workflow) are versioned otherwise."""
+    top = module_name.partition(".")[0]
+    own_file = _module_file(module_name)
+    folder = os.path.dirname(own_file) if own_file else None
+
+    def belongs(name: str, path: str) -> bool:
+        if "." in module_name:
+            return name == top or name.startswith(top + ".")
+        beside = os.path.join(folder, *name.split("."))  # imported from the factory's folder
+        return path in (beside + ".py", os.path.join(beside, "__init__.py"))
+
+    found: dict[str, str] = {}
+    pending = [module_name]
+    parts = module_name.split(".")
+    pending += [".".join(parts[:i]) for i in range(1, len(parts))]  # the packages' __init__
+    while pending:
+        name = pending.pop()
+        path = _module_file(name)
+        if name in found or path is None or not belongs(name, path):
+            continue
+        found[name] = path
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        try:
+            pending += _imported_names(name, path.endswith("__init__.py"), text)
+        except SyntaxError:  # being edited: its digest changes all the same
+            continue
+    return dict(sorted(found.items()))
+
+
 def model_source(model_spec: dict) -> dict:
     """Where a model's code comes from: builder name or import path, its source file and
     that file's SHA-256 (for user models; the workflow's own archs are versioned by its
-    git commit). Editing a factory's file changes the digest, hence the run identity."""
+    git commit). Editing a factory's file changes the digest, hence the run identity; so
+    does editing any module of its package that it imports (``modules``: their digests,
+    present when there is any)."""
     arch = model_spec["arch"]
     if arch == "python":
-        source = inspect.getsourcefile(inspect.unwrap(load_factory(model_spec["factory"])))
+        factory = inspect.unwrap(load_factory(model_spec["factory"]))
+        source = inspect.getsourcefile(factory)
+        module_name = model_spec["factory"].partition(":")[0]
+        helpers = {
+            name: sha256_of_file(path)
+            for name, path in package_modules(module_name).items()
+            if os.path.realpath(path) != os.path.realpath(source)
+        }
         return {
             "arch": arch,
             "factory": model_spec["factory"],
             "file": source,
             "sha256": sha256_of_file(source),
+            **({"modules": helpers} if helpers else {}),
         }
     if arch == "torchvision":
         import torchvision
