@@ -17,14 +17,18 @@ smk() {
 stage() { "$venv/bin/python" benchmarks/stage_runs.py "$config" "$@"; }
 echo "== stage 1 $(date -u +%FT%TZ): the bf16-against-fp32 check (AlexNet, 5,000 images)"
 smk $(stage precision:alexnet,alexnet_bf16)
-echo "== stage 2 $(date -u +%FT%TZ): config/large.yaml's grid, Figure 2b matched, the MLP's lr decay"
-smk $(stage fig1a fig1bc fig1b_ladder table1 table4 fig2b fig2b_matched mlp_schedule)
-echo "== stage 3 $(date -u +%FT%TZ): AlexNet at 60,000 images, seed 0, p = 0 and 1"
+echo "== stage 2 $(date -u +%FT%TZ): the MLP sweep at both lr decays"
+smk $(stage mlp_schedule fig1bc:mlp_1x512)
+echo "== stage 2b $(date -u +%FT%TZ): Figure 2b with matched nets"
+smk $(stage fig2b_matched)
+echo "== stage 3 $(date -u +%FT%TZ): the rest of config/large.yaml's grid"
+smk $(stage fig1a fig1bc fig1b_ladder table1 table4 fig2b)
+echo "== stage 4 $(date -u +%FT%TZ): AlexNet at 60,000 images, seed 0, p = 0 and 1"
 smk $(stage fig1bc_full::0:true_labels,random_labels)
-echo "== stage 4 $(date -u +%FT%TZ): AlexNet at 60,000 images, every seed and p"
+echo "== stage 5 $(date -u +%FT%TZ): AlexNet at 60,000 images, every seed and p"
 smk $(stage fig1bc_full)
-echo "== stage 5 $(date -u +%FT%TZ): Inception, precision and Figure 1a at 2,000-20,000 images"
+echo "== stage 6 $(date -u +%FT%TZ): Inception, precision and Figure 1a at 2,000-20,000 images"
 smk $(stage precision fig1a_scale)
-echo "== stage 6 $(date -u +%FT%TZ): everything else (theory, tables, figures, scorecard)"
+echo "== stage 7 $(date -u +%FT%TZ): everything else (theory, tables, figures, scorecard)"
 smk all
 echo "== done $(date -u +%FT%TZ)"

@@ -404,10 +404,25 @@ def shared_budget(budgets: list[dict]) -> dict:
     }
 
 
+def replicates_data(config: dict, run: RunKeys) -> bool:
+    """Whether the run draws its own data: the top-level ``replicate_data_seeds``, or every
+    experiment listing it replicates (an experiment's own key; true by default for
+    ``target: beyond``, whose replicates are meant as independent draws)."""
+    if config.get("replicate_data_seeds"):
+        return True
+    experiments = run_experiments(config, run)
+    return bool(experiments) and all(
+        config["experiments"][name].get(
+            "replicate_data_seeds", experiment_target(config, name) == "beyond"
+        )
+        for name in experiments
+    )
+
+
 def data_seed_of(config: dict, run: RunKeys) -> int:
-    """The run's data seed: the config's, or with ``replicate_data_seeds`` its own per
-    replicate (data_seed + seed), so replicates differ in subset and corruption draw."""
-    return config.get("data_seed", 0) + (run.seed if config.get("replicate_data_seeds") else 0)
+    """The run's data seed: the config's, or where it replicates (:func:`replicates_data`)
+    its own per replicate (data_seed + seed), so replicates differ in subset and draw."""
+    return config.get("data_seed", 0) + (run.seed if replicates_data(config, run) else 0)
 
 
 def run_spec(config: dict, run: RunKeys, defaults: dict | None = None) -> RunSpec:

@@ -125,6 +125,9 @@ FIGURE_KINDS = (
     "weight_decay_failure",
     "example_learning",
 )
+# Each output's tables: per-run rows (what its finding is derived from), per-epoch curves,
+# and the Markdown with the finding.
+BEYOND_TABLE_FILES = (".parquet", "_curves.parquet", ".md")
 THEORY_KINDS = ("expressivity_activations",)
 
 
@@ -132,9 +135,9 @@ def beyond_outputs(config: dict) -> dict[str, list[str]]:
     """Output key -> the files `snakemake beyond` builds for it."""
     outputs = {}
     for key, spec in config.get("beyond", {}).items():
-        files = [f"results/tables/{key}.{ext}" for ext in ("parquet", "md")]
+        files = [f"results/tables/beyond/{key}{tail}" for tail in BEYOND_TABLE_FILES]
         if spec["kind"] in FIGURE_KINDS:
-            files += [f"results/figures/{key}.{ext}" for ext in ("png", "pdf")]
+            files += [f"results/figures/beyond/{key}.{ext}" for ext in ("png", "pdf")]
         outputs[key] = files
     return outputs
 

@@ -97,6 +97,7 @@ PINNED_DEFAULTS = {
     "regularizer": "",
     "weight_decay": 0.0,
     "weight_decay_scope": "weights",
+    "weight_decay_decoupled": False,  # new (issue 28): off, so no existing run changes
     "dropout": 0.0,
     "random_crop": False,
     "augment": False,
@@ -114,6 +115,7 @@ PINNED_DEFAULTS = {
     "eval_train_every": 1,
     "eval_test_every": 1,
     "validation_fraction": 0.0,
+    "test_halves": False,  # new (issue 28): off, so no existing run changes
     "readout_epochs": (),
     "score_at_fit": False,
     "crop_size": 28,

@@ -247,10 +247,16 @@ def test_example_learning_output_table_figure_and_markdown():
     assert finding.startswith("4 runs (m; p = 0.2, 0.5; 2 seed(s)). After one epoch")
     assert "median epoch to half learned: clean 2, corrupted 5" in finding
     assert "first-learned epoch 1.000" in finding
-    markdown = beyond.render_markdown("example_learning", table, finding)
+    output = beyond.build(
+        {"kind": "example_learning"}, None, synthetic_runs(), [], None, load_synthetic
+    )
+    assert output.table.equals(table) and output.finding == finding
+    assert beyond.finding("example_learning", output.table) == finding  # from the Parquet alone
+    assert (output.curves["part"] == "epochs").all()
+    markdown = beyond.render_markdown("example_learning", output)
     assert markdown.startswith(f"# {learning_order.TITLE}\n\n**Finding.** {finding}")
     assert "| model   |   corruption_prob |   epoch |" in markdown
-    fig = learning_order.plot_example_learning(table)
+    fig = beyond.plot("example_learning", output)
     assert len(fig.axes) == 2 * 2  # one model: learned and AUC rows; two levels of p
     with pytest.raises(ValueError, match="kept no per-example record"):
         learning_order.example_learning_table(synthetic_runs(), lambda keys: None)

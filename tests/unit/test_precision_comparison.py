@@ -39,6 +39,9 @@ def test_close_means_agree_and_the_numbers_are_welchs():
     assert row["standard_error"] == pytest.approx(math.sqrt(4 / 3 + 4 / 3))
     assert row["verdict"].startswith("agree")
     assert 0.5 < row["welch_p"] <= 1.0
+    # seed by seed (same data draw): -1, -1, +5
+    assert row["paired_n"] == 3 and row["paired_mean"] == pytest.approx(1.0)
+    assert row["paired_sd"] == pytest.approx(pd.Series([-1.0, -1.0, 5.0]).std())
 
 
 def test_far_means_differ():

@@ -23,9 +23,10 @@ rule beyond_table:
     input:
         unpack(beyond_input),
     output:
-        parquet="results/tables/{beyond_key}.parquet",
+        parquet="results/tables/beyond/{beyond_key}.parquet",
+        curves="results/tables/beyond/{beyond_key}_curves.parquet",
         md=report(
-            "results/tables/{beyond_key}.md",
+            "results/tables/beyond/{beyond_key}.md",
             caption="../report/beyond.rst",
             category="Beyond the paper",
             labels={"output": "{beyond_key}", "type": "table"},
@@ -47,12 +48,12 @@ rule beyond_figure:
         unpack(beyond_input),
     output:
         png=report(
-            "results/figures/{beyond_key}.png",
+            "results/figures/beyond/{beyond_key}.png",
             caption="../report/beyond.rst",
             category="Beyond the paper",
             labels={"output": "{beyond_key}", "type": "figure"},
         ),
-        pdf="results/figures/{beyond_key}.pdf",
+        pdf="results/figures/beyond/{beyond_key}.pdf",
     log:
         "logs/beyond_figure/{beyond_key}.log",
     localrule: True

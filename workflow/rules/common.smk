@@ -404,9 +404,16 @@ def own_model_page_input(wildcards):
             "info",
         ),
     }
-    parts = ("randomizations", "sweep", "dynamics", "examples")
-    keys = [key for part in parts for key in OWN_MODEL[f"{part}_figures"]]
-    figures = [rules.plot_figure.output.png.format(figure=key) for key in keys]
+    keys = [
+        key
+        for part in ("randomizations", "sweep")
+        for key in OWN_MODEL[f"{part}_figures"]
+    ]
+    figures = [rules.plot_figure.output.png.format(figure=key) for key in keys] + [
+        rules.beyond_figure.output.png.format(beyond_key=key)
+        for part in ("dynamics", "examples")
+        for key in OWN_MODEL[f"{part}_figures"]
+    ]
     return files | {"figures": figures}
 
 

@@ -17,5 +17,7 @@ with rule_logging(snakemake.log[0]):
         settings["seed"],
         settings.get("min_gap_targets", []),
         settings.get("repeats", 1),
+        settings.get("mp_max_n", 0),
+        settings.get("relu_sample_sizes", []),
     )
     write_parquet(rows, snakemake.output.rows)

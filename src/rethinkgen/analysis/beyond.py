@@ -1,6 +1,7 @@
-"""`snakemake beyond`: four questions the paper's readers ask, each a per-run table, a
-summary over seeds (mean +- sd (n)) under a one-line finding computed from the data, and a
-figure.
+"""`snakemake beyond`: four questions the paper's readers ask, each a per-run table (its
+Parquet: what the finding is derived from, :func:`finding`), a per-epoch table (the
+curves behind the figure), a summary over seeds (mean +- sd (n)) under a one-line finding,
+and a figure.
 
 The config's top-level ``beyond:`` maps an output key to its ``kind`` and the experiment
 (``target: beyond``) whose runs it reads; workflow/rules/beyond.smk builds them.
@@ -8,14 +9,18 @@ The config's top-level ``beyond:`` maps an output key to its ``kind`` and the ex
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pandas as pd
 
 from rethinkgen.analysis import (
     activations,
     capacity,
+    capacity_figure,
     learning_order,
     memorization,
     run_settings,
+    wd_claims,
     wd_figure,
     weight_decay,
 )
@@ -27,9 +32,11 @@ TITLES = {
     "memorization_dynamics": (
         "Memorization dynamics: the validation-picked peak and the corrupted subset"
     ),
-    "capacity_vs_samples": "Capacity vs sample size: MLPs fitting random labels against d + n + Kn",
+    "capacity_vs_samples": (
+        "Capacity vs sample size: the smallest MLP fitting random labels, against size laws"
+    ),
     "expressivity_activations": (
-        "Theorem 1 beyond ReLU: conditioning of the exact output layer, and trained nets"
+        "Theorem 1 beyond ReLU: residual, weight norm and first-layer scale per activation"
     ),
     "weight_decay_failure": "Weight decay and fitting random labels (Table 4's AlexNet)",
     "example_learning": learning_order.TITLE,
@@ -39,17 +46,18 @@ SUMMARIES = {
     "memorization_dynamics": (
         ["model", "corruption_prob"],
         [
-            "val_peak_epoch",
-            "test_at_val_peak",
-            "test_peak_accuracy",
-            "clean_accuracy_at_peak",
-            "corrupted_accuracy_at_peak",
-            "final_corrupted_accuracy",
-            "final_test_accuracy",
+            "clean_reach_epoch",
+            "corrupted_reach_epoch",
+            "val_pick_epoch",
+            "memorization_at_val_pick",
+            "final_memorization",
+            "test_at_val_pick",
+            "pick_loss",
+            "optimism",
         ],
     ),
     "capacity_vs_samples": (
-        ["n_train", "hidden", "num_params", "params_per_theorem"],
+        ["budget_arm", "n_train", "hidden", "num_params", "params_per_theorem"],
         ["fitted", "epochs_to_fit", "final_train_accuracy"],
     ),
     "expressivity_activations": (
@@ -57,10 +65,13 @@ SUMMARIES = {
         [
             "exact",
             "relative_residual",
+            "weight_norm",
+            "exact_weight_norm",
+            "first_layer_scale",
             "condition_number",
+            "condition_lower_bound",
             "fitted",
             "epochs_to_fit",
-            "final_train_accuracy",
         ],
     ),
     "weight_decay_failure": (
@@ -72,11 +83,20 @@ SUMMARIES = {
             "decay_shrink",
             "decay_shrink_bound",
             "kernel_norm_ratio",
-            "late_norm_change",
+            "decayed_norm",
+            "equilibrium_norm",
             "final_train_accuracy",
         ],
     ),
 }
+
+
+class Output(NamedTuple):
+    """One beyond output: per-run rows, per-epoch rows, and the finding derived from rows."""
+
+    table: pd.DataFrame
+    curves: pd.DataFrame
+    finding: str
 
 
 def mean_sd(table: pd.DataFrame, by: list[str], values: list[str]) -> pd.DataFrame:
@@ -94,81 +114,120 @@ def mean_sd(table: pd.DataFrame, by: list[str], values: list[str]) -> pd.DataFra
     return table.groupby(by, dropna=False, sort=True)[values].agg(cell).reset_index()
 
 
+def finding(kind: str, table: pd.DataFrame) -> str:
+    """The finding of one output, from its per-run table alone (so its Parquet re-derives
+    every number of the Markdown's finding line)."""
+    if kind == "memorization_dynamics":
+        return memorization.memorization_finding(table)
+    if kind == "capacity_vs_samples":
+        return capacity.capacity_finding(table)
+    if kind == "expressivity_activations":
+        return activations.activations_finding(
+            table[table["part"] == "solve"].dropna(axis=1, how="all"),
+            table[table["part"] == "trained"],
+        )
+    if kind == "weight_decay_failure":
+        return wd_claims.weight_decay_finding(table)
+    if kind == "example_learning":
+        return learning_order.example_learning_finding(table)
+    raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
+
+
 def build(
-    kind: str,
+    spec: dict,
     curves: pd.DataFrame,
     runs: pd.DataFrame,
     infos: list[dict],
     solves: pd.DataFrame | None = None,
     load_record=None,
-) -> tuple[pd.DataFrame, str]:
-    """(per-run table, finding) of one output kind. ``infos``: the runs' run_info.json,
-    where every setting an analysis needs comes from (analysis/run_settings.py);
-    ``load_record``: a run's per-example record (learning_order.record_loader)."""
-    if kind == "memorization_dynamics":
-        table = memorization.memorization_table(curves)
-        return table, memorization.memorization_finding(table)
-    if kind == "capacity_vs_samples":
+) -> Output:
+    """The output named by ``spec`` (its kind and settings) from its experiment's data.
+    ``infos``: the runs' run_info.json, where every setting an analysis needs comes from
+    (analysis/run_settings.py); ``load_record``: a run's per-example record
+    (learning_order.record_loader)."""
+    kind = spec["kind"]
+    if kind == "example_learning":  # per run and epoch, and at the read-out (part)
+        table = learning_order.example_learning_table(runs, load_record)
+        per_epoch = table[table["part"] == "epochs"]
+    elif kind == "memorization_dynamics":
+        table = memorization.memorization_table(curves, float(spec.get("reach_accuracy", 0.5)))
+        per_epoch = memorization.memorization_curves(curves)
+    elif kind == "capacity_vs_samples":
         table = capacity.capacity_table(runs, run_settings.recorded_specs(infos, "model"))
-        return table, capacity.capacity_finding(table)
-    if kind == "expressivity_activations":
+        per_epoch = _train_curves(curves, table)
+    elif kind == "expressivity_activations":
         if solves is None:
             raise ValueError("expressivity_activations needs the theory solves")
         models = run_settings.recorded_specs(infos, "model")
-        trained = activations.trained_table(runs, models)
-        return (
-            activations.activations_table(solves, runs, models),
-            activations.activations_finding(solves, trained),
+        table = activations.activations_table(solves, runs, models)
+        per_epoch = _train_curves(curves, table[table["part"] == "trained"])
+    elif kind == "weight_decay_failure":
+        norms = weight_decay.norms_frame(infos)
+        table = weight_decay.weight_decay_table(
+            runs,
+            curves,
+            norms,
+            run_settings.recorded_specs(infos, "regularizer"),
+            run_settings.schedules(infos),
         )
-    if kind == "weight_decay_failure":
-        table = weight_decay_runs(curves, runs, infos)
-        return table, weight_decay.weight_decay_finding(table)
-    if kind == "example_learning":
-        table = learning_order.example_learning_table(runs, load_record)
-        return table, learning_order.example_learning_finding(table)
-    raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
-
-
-def weight_decay_runs(curves, runs, infos) -> pd.DataFrame:
-    table = weight_decay.weight_decay_table(
-        runs,
-        curves,
-        weight_decay.norms_frame(infos),
-        run_settings.recorded_specs(infos, "regularizer"),
-        run_settings.schedules(infos),
+        per_epoch = weight_decay.norm_curves(table, norms)
+    else:
+        raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
+    return Output(
+        table.reset_index(drop=True), per_epoch.reset_index(drop=True), finding(kind, table)
     )
-    return table.assign(fitted=table["outcome"] == "fitted")
 
 
-def plot(
-    kind: str,
-    curves: pd.DataFrame,
-    runs: pd.DataFrame,
-    infos: list[dict],
-    solves: pd.DataFrame | None = None,
-    load_record=None,
-):
+def _train_curves(curves: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The whole-training-set accuracy per epoch of the table's runs."""
+    keys = weight_decay.RUN_KEYS
+    if curves.empty or table.empty:
+        return pd.DataFrame(columns=[*keys, "epoch", "step", "accuracy", "loss"])
+    rows = curves[curves["split"] == "train"].merge(table[keys].drop_duplicates(), on=keys)
+    return rows[[*keys, "epoch", "step", "accuracy", "loss"]].sort_values([*keys, "epoch"])
+
+
+def plot(kind: str, output: Output):
     if kind == "memorization_dynamics":
-        return memorization.plot_memorization(curves)
+        return memorization.plot_memorization(output.curves, output.table)
     if kind == "capacity_vs_samples":
-        models = run_settings.recorded_specs(infos, "model")
-        return capacity.plot_capacity(capacity.capacity_table(runs, models))
+        return capacity_figure.plot_capacity(output.table)
     if kind == "expressivity_activations":
-        return activations.plot_activations(solves)
-    if kind == "weight_decay_failure":
-        return wd_figure.plot_weight_decay(
-            weight_decay_runs(curves, runs, infos), weight_decay.norms_frame(infos)
+        return activations.plot_activations(
+            output.table[output.table["part"] == "solve"].dropna(axis=1, how="all")
         )
+    if kind == "weight_decay_failure":
+        return wd_figure.plot_weight_decay(output.table, output.curves)
     if kind == "example_learning":
-        table = learning_order.example_learning_table(runs, load_record)
-        return learning_order.plot_example_learning(table)
+        return learning_order.plot_example_learning(output.table)
     raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
 
 
-def render_markdown(kind: str, table: pd.DataFrame, finding: str) -> str:
-    """Title, the finding line, the summary over seeds, then the per-run table."""
+def _extra_tables(kind: str, table: pd.DataFrame) -> list[str]:
+    """The tables a kind's finding rests on: capacity's boundaries and size-law fits,
+    weight decay's claims per cell."""
+    if kind == "capacity_vs_samples":
+        bounds = capacity.boundaries(table)
+        return [
+            "## Boundary per n (smallest width fitting at least half of the seeds)\n\n"
+            + bounds.to_markdown(index=False, floatfmt=".3g"),
+            "## Size laws fitted to the boundaries (log10 parameters)\n\n"
+            + capacity.size_law_fits(bounds).to_markdown(index=False, floatfmt=".3g"),
+        ]
+    if kind == "weight_decay_failure":
+        return [
+            "## Claims per cell (Fisher's exact test against each control)\n\n"
+            + wd_claims.claims(table).to_markdown(index=False, floatfmt=".3g")
+        ]
+    return []
+
+
+def render_markdown(kind: str, output: Output) -> str:
+    """Title, the finding line, the tables it rests on, the summary over seeds, then the
+    per-run table."""
     if kind == "example_learning":  # one row per run and epoch: its own selection
-        return learning_order.render_markdown(table, finding, mean_sd)
+        return learning_order.render_markdown(output.table, output.finding, mean_sd)
+    table = output.table
     by, values = SUMMARIES[kind]
     parts = table.groupby("part", sort=False) if "part" in table else [(None, table)]
     summaries, runs = [], []
@@ -181,4 +240,7 @@ def render_markdown(kind: str, table: pd.DataFrame, finding: str) -> str:
             + "\n"
         )
         runs.append(f"## Per run{title}\n\n" + rows.to_markdown(index=False, floatfmt=".3g") + "\n")
-    return f"# {TITLES[kind]}\n\n**Finding.** {finding}\n\n" + "\n".join(summaries + runs)
+    extra = [t + "\n" for t in _extra_tables(kind, table)]
+    return f"# {TITLES[kind]}\n\n**Finding.** {output.finding}\n\n" + "\n".join(
+        extra + summaries + runs
+    )

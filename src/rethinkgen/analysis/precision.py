@@ -3,7 +3,9 @@
 For each (dataset, paper model, corruption) trained in both precisions, and each quantity
 Figure 1b/1c reads (epochs to fit, test error at the read-out), the table gives each
 precision's mean, sd and n over replicates, the difference of the means, its standard
-error (Welch: sqrt(sd_a^2/n_a + sd_b^2/n_b)) and Welch's t-test p-value. The rule, stated
+error (Welch: sqrt(sd_a^2/n_a + sd_b^2/n_b)) and Welch's t-test p-value; and, since seed s
+of either precision trains on the same subset and label draw, the paired differences
+(bf16 - fp32 per seed: mean, sd, n and the paired t-test's p-value). The rule, stated
 in every row: the two **agree** when the difference is at most 2 standard errors. With
 3 replicates a side this detects only large effects; the row says so by printing the
 standard error beside the difference.
@@ -78,8 +80,27 @@ def compare_precisions(runs: pd.DataFrame) -> pd.DataFrame:
                 row |= _no_verdict("inconclusive: fewer than 2 runs a side")
             else:
                 row |= _verdict(sides)
+            row |= _paired(usable, quantity)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _paired(usable: pd.DataFrame, quantity: str) -> dict:
+    """bf16 - fp32 per seed (the same data draw), over seeds where both are results."""
+    wide = usable.pivot_table(index="seed", columns="precision_label", values=quantity)
+    wide = wide.dropna() if set(PRECISIONS) <= set(wide.columns) else wide.iloc[0:0]
+    diffs = (wide["bf16"] - wide["fp32"]) if len(wide) else pd.Series(dtype=float)
+    n = len(diffs)
+    sd = float(diffs.std(ddof=1)) if n > 1 else math.nan
+    p = math.nan
+    if n > 1:
+        p = 1.0 if sd == 0 and diffs.mean() == 0 else float(stats.ttest_1samp(diffs, 0).pvalue)
+    return {
+        "paired_mean": float(diffs.mean()) if n else math.nan,
+        "paired_sd": sd,
+        "paired_n": n,
+        "paired_p": p,
+    }
 
 
 def _no_verdict(reason: str) -> dict:
@@ -125,8 +146,8 @@ def precision_markdown(table: pd.DataFrame) -> str:
 
     lines = [
         "| dataset | model | corruption | quantity | fp32 | bf16 | bf16 - fp32 (SE) "
-        "| Welch p | verdict |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| Welch p | paired bf16 - fp32 | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table.to_dict("records"):
         diff = (
@@ -135,9 +156,15 @@ def precision_markdown(table: pd.DataFrame) -> str:
             else f"{row['difference']:+.3g} ({row['standard_error']:.2g})"
         )
         p = "-" if math.isnan(row["welch_p"]) else f"{row['welch_p']:.2f}"
+        paired = "-"
+        if row["paired_n"] > 1:
+            paired = (
+                f"{row['paired_mean']:+.3g} ± {row['paired_sd']:.2g} "
+                f"(n={row['paired_n']}, p={row['paired_p']:.2f})"
+            )
         lines.append(
             f"| {row['dataset']} | {row['paper_model']} | {row['corruption']} "
             f"| {row['quantity']} | {cell(row, 'fp32')} | {cell(row, 'bf16')} | {diff} "
-            f"| {p} | {row['verdict']} |"
+            f"| {p} | {paired} | {row['verdict']} |"
         )
     return "\n".join(lines) + "\n"

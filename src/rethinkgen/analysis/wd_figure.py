@@ -1,5 +1,6 @@
-"""The weight-decay sweep's figure: logged kernel norms over steps, and the fraction of
-seeds that fitted per coefficient (rethinkgen.analysis.weight_decay builds the table)."""
+"""The weight-decay sweep's figure: the decayed parameters' norm per epoch beside the
+equilibrium norm their gradient predicts, and each cell's fit rates with their controls
+(rethinkgen.analysis.weight_decay builds the table, wd_claims the claims)."""
 
 from __future__ import annotations
 
@@ -7,61 +8,59 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rethinkgen.analysis.weight_decay import GROUP, RUN_KEYS, kernel_norms
+from rethinkgen.analysis.wd_claims import _cell_name, claims
 
 
-def plot_weight_decay(table: pd.DataFrame, norms: pd.DataFrame) -> Figure:
-    """Left: kernel norm / its first log (end of epoch 1) over steps (random labels; mean over
-    seeds), per coefficient and scope. Right: fraction of seeds fitted against the coefficient."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    kernels = kernel_norms(norms).merge(
-        table[RUN_KEYS + [c for c in GROUP if c not in RUN_KEYS]], on=RUN_KEYS
-    )
-    kernels["ratio"] = kernels["kernel_norm"] / kernels.groupby(RUN_KEYS)["kernel_norm"].transform(
-        "first"
-    )
-    random = kernels[kernels["corruption"] == "random_labels"]
-    n_main = int(random["n_train"].mode().iloc[0])
-    random = random[random["n_train"] == n_main]
-    for i, ((scope, wd), group) in enumerate(
-        random.groupby(["weight_decay_scope", "weight_decay"])
+def plot_weight_decay(table: pd.DataFrame, curves: pd.DataFrame) -> Figure:
+    """Left: decayed parameters' norm (solid, mean over seeds) and the predicted
+    equilibrium ||mean g|| / wd_eff (dashed) per epoch, random labels, per cell. Right:
+    per cell, the fit rate on random labels (95% CI) beside its two controls."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    random = curves[(curves["corruption"] == "random_labels") & (curves["weight_decay"] > 0)]
+    for i, (name, group) in enumerate(
+        random.assign(cell=random.apply(_cell_name, axis=1)).groupby("cell", sort=True)
     ):
-        line = group.groupby("step")["ratio"].mean()
-        left.plot(line.index, line.values, color=f"C{i % 10}", label=f"{scope} {wd:g}")
-    left.set(
-        xlabel="steps",
-        ylabel="kernel norm / after epoch 1",
-        yscale="log",
-        title=f"Weight norms, random labels, n = {n_main} (mean over seeds)",
-    )
-    left.legend(fontsize=7, ncol=2)
-    fits = table.groupby(GROUP, as_index=False)["fitted"].mean()
-    for i, ((corruption, n, scope), group) in enumerate(
-        fits.groupby(["corruption", "n_train", "weight_decay_scope"])
-    ):
-        if scope == "-":
-            continue
-        base = fits[
-            (fits["corruption"] == corruption)
-            & (fits["n_train"] == n)
-            & (fits["weight_decay"] == 0)
-        ]
-        group = pd.concat([base, group]).sort_values("weight_decay")
-        right.plot(
-            group["weight_decay"].clip(lower=1e-4),
-            group["fitted"],
-            marker="o",
-            linestyle="-" if corruption == "random_labels" else "--",
-            color=f"C{i % 10}",
-            label=f"{corruption}, n = {n}, {scope}",
+        mean = group.groupby("epoch")[["decayed_norm", "equilibrium_norm"]].mean()
+        left.plot(mean.index, mean["decayed_norm"], color=f"C{i % 10}", label=name)
+        left.plot(mean.index, mean["equilibrium_norm"], color=f"C{i % 10}", linestyle="--")
+    left.set(xlabel="epoch", ylabel="norm of the decayed parameters", yscale="log")
+    left.set_title("Measured (solid) and predicted equilibrium (dashed)", fontsize=10)
+    if left.lines:
+        left.legend(fontsize=6)
+    cells = claims(table)
+    for i, (_, row) in enumerate(cells.iterrows()):
+        rate = row["random_fits"] / row["random_runs"]
+        right.errorbar(
+            [i],
+            [rate],
+            yerr=[[rate - row["random_rate_low"]], [row["random_rate_high"] - rate]],
+            fmt="o",
+            color="C3",
+            capsize=3,
+            label="random labels" if i == 0 else None,
         )
-    right.set(
-        xscale="log",
-        ylim=(-0.05, 1.05),
-        xlabel="weight decay (0 drawn at 1e-4)",
-        ylabel="fraction of seeds fitted",
-        title="Fitted within the budget",
+        for share, marker, label in (
+            (row["true_fits"] / max(row["true_runs"], 1), "s", "true labels (control)"),
+            (row["control_fits"] / max(row["control_runs"], 1), "^", "wd = 0 (control)"),
+        ):
+            right.plot(
+                [i + 0.15],
+                [share],
+                marker=marker,
+                color="grey",
+                linestyle="none",
+                label=label if i == 0 else None,
+            )
+    right.set_xticks(
+        range(len(cells)),
+        [_cell_name(r) for _, r in cells.iterrows()],
+        rotation=60,
+        ha="right",
+        fontsize=6,
     )
-    right.legend(fontsize=7)
+    right.set(ylim=(-0.05, 1.05), ylabel="fraction of seeds fitted")
+    right.set_title("Fit rate per cell beside its controls", fontsize=10)
+    if len(cells):
+        right.legend(fontsize=7)
     fig.tight_layout()
     return fig

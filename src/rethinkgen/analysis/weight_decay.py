@@ -56,19 +56,47 @@ def step_lrs(curves: pd.DataFrame) -> np.ndarray:
 
 
 def norms_frame(infos: list[dict]) -> pd.DataFrame:
-    """Long form of the weight norms each run_info.json logged per epoch."""
-    rows = [
-        {**info["keys"], "epoch": e["epoch"], "step": e["step"], "parameter": name, "norm": norm}
-        for info in infos
-        for e in info.get("weight_norms", [])
-        for name, norm in e["norms"].items()
-    ]
+    """Long form of the weight norms (and, where weight decay acted, the epoch-mean loss
+    gradient norms) each run_info.json logged per epoch; ``decayed`` marks the parameters
+    weight decay acted on."""
+    rows = []
+    for info in infos:
+        decayed = set(info.get("decayed_parameters", []))
+        for e in info.get("weight_norms", []):
+            gradients = e.get("gradient_norms", {})
+            for name, norm in e["norms"].items():
+                rows.append(
+                    {
+                        **info["keys"],
+                        "epoch": e["epoch"],
+                        "step": e["step"],
+                        "parameter": name,
+                        "norm": norm,
+                        "gradient_norm": gradients.get(name, np.nan),
+                        "decayed": name in decayed,
+                    }
+                )
     if not rows:
         raise ValueError(
             "no run logged weight norms: retrain the weight-decay runs with this "
             "version (run_info.json gains `weight_norms`)"
         )
     return pd.DataFrame(rows)
+
+
+def equilibrium(norms: pd.DataFrame, wd: float, momentum: float, decoupled: bool) -> dict:
+    """At the last logged epoch, over the decayed parameters: their measured norm and the
+    equilibrium norm ||mean g|| / wd_eff that a persistent loss gradient g predicts
+    (wd_eff = wd coupled, wd (1 - m) decoupled: SGDW keeps decay out of the momentum)."""
+    decayed = norms[norms["decayed"]]
+    if wd == 0 or decayed.empty:
+        return {"decayed_norm": np.nan, "equilibrium_norm": np.nan}
+    last = decayed[decayed["epoch"] == decayed["epoch"].max()]
+    effective = wd * (1 - momentum) if decoupled else wd
+    return {
+        "decayed_norm": float(np.sqrt((last["norm"] ** 2).sum())),
+        "equilibrium_norm": float(np.sqrt((last["gradient_norm"] ** 2).sum())) / effective,
+    }
 
 
 def kernel_norms(norms: pd.DataFrame) -> pd.DataFrame:
@@ -102,35 +130,40 @@ def weight_decay_table(
     regularizers: dict,
     schedules: dict[tuple, dict],
 ) -> pd.DataFrame:
-    """One row per run: setting, outcome, summed lr, the decay-only shrink (exact and its
-    whole-run bound) and the logged kernel norms. ``regularizers`` and ``schedules`` (each
-    run's momentum and steps between lr decays, by its keys) are what the runs recorded
-    (analysis/run_settings.py)."""
+    """One row per run: its cell (n, BatchNorm, decay kind, scope, coefficient), labels,
+    outcome, summed lr, the decay-only shrink (exact and its whole-run bound), the logged
+    kernel norms and the decayed parameters' norm beside the predicted equilibrium.
+    ``regularizers`` and ``schedules`` (each run's momentum and lr schedule, by its
+    keys) are what the runs recorded (analysis/run_settings.py)."""
     kernels = kernel_norms(norms)
     rows = []
     for run in runs.itertuples(index=False):
         keys = {k: getattr(run, k) for k in RUN_KEYS}
         schedule = schedules[tuple(keys.values())]
-        momentum = schedule["momentum"]
         mask = np.logical_and.reduce([curves[k] == v for k, v in keys.items()])
         lrs = step_lrs(curves[mask])
         wd = float(run.weight_decay)
+        spec = regularizers[run.regularizer]
+        decoupled = bool(spec.get("weight_decay_decoupled", False)) and wd > 0
         kmask = np.logical_and.reduce([kernels[k] == v for k, v in keys.items()])
+        nmask = np.logical_and.reduce([norms[k] == v for k, v in keys.items()])
         rows.append(
             {
                 **keys,
+                "data_seed": getattr(run, "data_seed", np.nan),
                 "n_train": run.n_train,
+                "batch_norm": bool(getattr(run, "batch_norm", False)),
+                "decay": "-" if wd == 0 else ("decoupled" if decoupled else "coupled"),
                 "weight_decay": wd,
-                "weight_decay_scope": regularizers[run.regularizer].get(
-                    "weight_decay_scope", "weights"
-                )
-                if wd > 0
-                else "-",
+                "weight_decay_scope": spec.get("weight_decay_scope", "weights") if wd > 0 else "-",
+                "momentum": schedule["momentum"],
                 "outcome": outcome(run._asdict()),
+                "fitted": bool(run.fitted) and run.status != "diverged",
                 "epochs_to_fit": run.epochs_to_fit,
+                "budget": int(getattr(run, "budget", run.max_epochs)),
                 "steps": run.steps,
                 "summed_lr": float(lrs.sum()),
-                "decay_shrink": 1 - decay_factor(lrs, wd, momentum),
+                "decay_shrink": 1 - decay_factor(lrs, wd, schedule["momentum"]),
                 "decay_shrink_bound": decay_shrink(
                     summed_lr_bound(
                         float(lrs[0]) if len(lrs) else 0.0,
@@ -138,71 +171,42 @@ def weight_decay_table(
                         schedule["lr_decay_every_steps"],
                     ),
                     wd,
-                    momentum,
+                    schedule["momentum"],
                 ),
                 **_norm_facts(kernels[kmask]),
+                **equilibrium(norms[nmask], wd, schedule["momentum"], decoupled),
                 "final_train_accuracy": run.final_train_accuracy,
             }
         )
-    return pd.DataFrame(rows).sort_values(
-        ["corruption", "n_train", "weight_decay_scope", "weight_decay", "seed"]
+    return pd.DataFrame(rows).sort_values(CELL + ["corruption", "seed"])
+
+
+def norm_curves(table: pd.DataFrame, norms: pd.DataFrame) -> pd.DataFrame:
+    """Per run and epoch: the kernels' norm, and the decayed parameters' norm beside the
+    equilibrium norm their epoch-mean gradient predicts (the figure's data)."""
+    kernels = kernel_norms(norms)
+    decayed = norms[norms["decayed"]].assign(
+        norm2=lambda f: f["norm"] ** 2, gradient2=lambda f: f["gradient_norm"] ** 2
     )
-
-
-GROUP = ["corruption", "n_train", "weight_decay_scope", "weight_decay"]
-
-
-def _budget_note(table: pd.DataFrame) -> str:
-    """How close the wd = 0 random-label controls came to the budget (a stall at the cap can
-    be the budget, not the decay)."""
-    controls = table[(table["weight_decay"] == 0) & (table["corruption"] == "random_labels")]
-    stalled = table[table["outcome"] == "stalled"]
-    if controls.empty or stalled.empty:
-        return ""
-    return (
-        f" The wd = 0 random-label controls fitted in up to {int(controls['steps'].max())} steps; "
-        f"stalled runs stopped at {int(stalled['steps'].max())}."
+    per_epoch = (
+        decayed.groupby(RUN_KEYS + ["epoch"])[["norm2", "gradient2"]].sum(min_count=1).reset_index()
     )
-
-
-def weight_decay_finding(table: pd.DataFrame) -> str:
-    """What the sweep measured: per setting, fits / seeds on random and true labels; whether
-    any setting fails on random labels while fitting true ones; how far decay reached."""
-    fits = table.groupby(GROUP)["outcome"].agg(lambda o: (o == "fitted").mean()).rename("fit")
-    random, true = (fits.xs(c, level="corruption") for c in ("random_labels", "true_labels"))
-    failed = random[random < 1]
-    both = [k for k in failed.index if k in true.index and true[k] == 1]
-    failing = (
-        "; ".join(
-            f"n = {n}, {scope} {wd:g}: {f:.0%} of seeds fitted"
-            for (n, scope, wd), f in failed.items()
+    out = kernels.merge(per_epoch, on=RUN_KEYS + ["epoch"], how="left")
+    cells = table[RUN_KEYS + [c for c in CELL if c not in RUN_KEYS] + ["momentum"]]
+    out = out.merge(cells, on=RUN_KEYS)
+    effective = np.where(
+        out["decay"] == "decoupled",
+        out["weight_decay"] * (1 - out["momentum"]),
+        out["weight_decay"],
+    )
+    out["decayed_norm"] = np.sqrt(out["norm2"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["equilibrium_norm"] = np.where(
+            effective > 0, np.sqrt(out["gradient2"]) / effective, np.nan
         )
-        or "none"
-    )
-    reproduced = (
-        (
-            "yes, "
-            + ", ".join(
-                f"n = {n}, {s} {w:g} ({random[(n, s, w)]:.0%} of seeds)" for n, s, w in both
-            )
-            + " fitted random labels in fewer seeds than true labels (every seed)"
-        )
-        if both
-        else "no setting failed on random labels while fitting true labels at every seed"
-    )
-    paper = table[(table["weight_decay"] > 0) & (table["weight_decay"] <= 4e-3)]
-    reach = (
-        f" At the paper's coefficients (<= 4e-3) weight decay alone shrank the weights by at "
-        f"most {paper['decay_shrink'].max():.0%} over these runs (whole-run bound under the lr "
-        f"schedule: {paper['decay_shrink_bound'].max():.0%})."
-        if len(paper)
-        else ""
-    )
-    return (
-        f"{len(table)} runs, {fits.size} settings. Random-label settings not fitted by every "
-        f"seed: {failing}. Reproduces the paper's failure? {reproduced}."
-        + _budget_note(table)
-        + reach
-        + " Hypothesis, not measured here: at CIFAR-10 scale the fit needs more steps "
-        "than decay's timescale (1 - m) / (lr wd)."
-    )
+    return out.drop(columns=["norm2", "gradient2"])
+
+
+# A claim's cell: training-set size, BatchNorm, decay kind, scope and coefficient.
+CELL = ["n_train", "batch_norm", "decay", "weight_decay_scope", "weight_decay"]
+GROUP = ["corruption", *CELL]

@@ -33,9 +33,14 @@ from rethinkgen.training.checkpoint import (
 from rethinkgen.training.epochs import evaluate, train_one_epoch
 from rethinkgen.training.examples import ExampleIds, evaluation_record, examples_table
 from rethinkgen.training.models import count_parameters
-from rethinkgen.training.norms import weight_norms
+from rethinkgen.training.norms import EpochGradients, weight_norms
 from rethinkgen.training.precision import precision_name
-from rethinkgen.training.protocol import Interrupted, epoch_lr, fit_met
+from rethinkgen.training.protocol import (
+    Interrupted,
+    decayed_parameter_names,
+    epoch_lr,
+    fit_met,
+)
 from rethinkgen.training.records import format_epoch, metrics_frame, now, run_info
 from rethinkgen.training.session import Session, setup
 from rethinkgen.training.settings import TrainConfig
@@ -288,6 +293,8 @@ def train(
         _evaluate_train(run, cfg, state, cfg.lr, wall(), math.nan)
         state.add_rows("test", _evaluate(run, cfg, run.test_batches), cfg.lr, wall(), math.nan)
         report()
+    # the loss gradient's epoch mean, beside the weight norms, where weight decay acts
+    gradients = EpochGradients(run.model, run.optimizer) if cfg.weight_decay > 0 else None
     progress_bar = _progress_bar(cfg, state) if is_main else None
     while state.status is None and state.epoch < cfg.max_epochs:
         epoch = state.epoch + 1
@@ -295,9 +302,10 @@ def train(
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         _train_and_evaluate(run, cfg, state, epoch, lr, wall, log)
-        state.weight_norms.append(
-            {"epoch": epoch, "step": state.step, "norms": weight_norms(run.model)}
-        )
+        norms = {"epoch": epoch, "step": state.step, "norms": weight_norms(run.model)}
+        if gradients is not None:
+            norms["gradient_norms"] = gradients.take()
+        state.weight_norms.append(norms)
         state.wall_time_s = wall()
         stop = (
             state.status is None and should_stop is not None and _stop_requested(should_stop, run)
@@ -315,6 +323,7 @@ def train(
     metrics = metrics_frame(state.rows, cfg)
     info = run_info(cfg, state, metrics, _facts(run), started_at, wall(), resumed_from_epoch)
     info["weight_norms"] = state.weight_norms  # per epoch (rethinkgen.training.norms)
+    info["decayed_parameters"] = decayed_parameter_names(run.model, cfg)
     log.info(
         "finished: status %s after %d epochs (%d steps)", state.status, state.epoch, state.step
     )

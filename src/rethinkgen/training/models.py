@@ -120,15 +120,28 @@ class SmallAlexNet(nn.Module):
     """Small AlexNet (Appendix A) as the TF cifar10 tutorial net: conv-pool-LRN, conv-LRN-pool,
     FC 384, 192 (docs/paper.md, "Architectures")."""
 
-    def __init__(self, num_classes: int, input_shape: tuple[int, int, int], dropout: float = 0.0):
+    def __init__(
+        self,
+        num_classes: int,
+        input_shape: tuple[int, int, int],
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+    ):
         super().__init__()
         c_in, height, width = input_shape
+
+        def norm(layer, channels, kind):  # batch_norm (ours): BN after the layer, no bias
+            if not batch_norm:
+                return [layer]
+            layer.bias = None
+            return [layer, kind(channels)]
+
         self.features = nn.Sequential(
-            nn.Conv2d(c_in, 64, 5, padding=2),
+            *norm(nn.Conv2d(c_in, 64, 5, padding=2), 64, nn.BatchNorm2d),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(3, stride=2, padding=1),
             CrossChannelLRN(64),
-            nn.Conv2d(64, 64, 5, padding=2),
+            *norm(nn.Conv2d(64, 64, 5, padding=2), 64, nn.BatchNorm2d),
             nn.ReLU(inplace=True),
             CrossChannelLRN(64),
             nn.MaxPool2d(3, stride=2, padding=1),
@@ -138,9 +151,9 @@ class SmallAlexNet(nn.Module):
         )
         self.hidden = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(flat, 384),
+            *norm(nn.Linear(flat, 384), 384, nn.BatchNorm1d),
             nn.ReLU(inplace=True),
-            nn.Linear(384, 192),
+            *norm(nn.Linear(384, 192), 192, nn.BatchNorm1d),
             nn.ReLU(inplace=True),
         )
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -193,7 +206,7 @@ def _build_small_inception(spec, num_classes, input_shape, dropout):
 
 
 def _build_small_alexnet(spec, num_classes, input_shape, dropout):
-    return SmallAlexNet(num_classes, input_shape, dropout)
+    return SmallAlexNet(num_classes, input_shape, dropout, bool(spec.get("batch_norm", False)))
 
 
 def _build_mlp(spec, num_classes, input_shape, dropout):

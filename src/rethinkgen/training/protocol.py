@@ -64,18 +64,46 @@ def _decayed_parameters(model: nn.Module, scope: str) -> set[int]:
     raise ValueError(f"weight_decay_scope must be 'weights', 'fc' or 'all', got {scope!r}")
 
 
+def decayed_parameter_names(model: nn.Module, cfg: TrainConfig) -> list[str]:
+    """The names of the parameters weight decay acts on (none without weight decay)."""
+    if cfg.weight_decay == 0:
+        return []
+    decayed = _decayed_parameters(model, cfg.weight_decay_scope)
+    return [name for name, p in model.named_parameters() if id(p) in decayed]
+
+
+class DecoupledSGD(torch.optim.SGD):
+    """SGD with momentum and decoupled weight decay (SGDW, Loshchilov & Hutter 2019):
+    w <- (1 - lr wd) w - lr v, the decay kept out of the momentum buffer v. A group's
+    coefficient is its ``decoupled_weight_decay``. Under a persistent loss gradient g the
+    equilibrium is w* = -g / ((1 - m) wd), 1 / (1 - m) times PyTorch's coupled -g / wd."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            wd = group.get("decoupled_weight_decay", 0.0)
+            if wd:
+                torch._foreach_mul_(group["params"], 1.0 - group["lr"] * wd)
+        return super().step(closure)
+
+
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
     """SGD with momentum; weight decay on the kernels of conv and linear layers only
     (``weight_decay_scope: weights``, as TF-slim regularizes), on the hidden fully connected
     kernels only (``fc``: the TF cifar10 tutorial's, no decay on convolutions or the output
-    layer) or on every parameter (``all``, PyTorch's default)."""
+    layer) or on every parameter (``all``, PyTorch's default). With
+    ``weight_decay_decoupled`` the decay is SGDW's (:class:`DecoupledSGD`)."""
     params = [p for p in model.parameters() if p.requires_grad]
     decayed = _decayed_parameters(model, cfg.weight_decay_scope)
+    decay = {"weight_decay": cfg.weight_decay}
+    if cfg.weight_decay_decoupled:
+        decay = {"weight_decay": 0.0, "decoupled_weight_decay": cfg.weight_decay}
     groups = [
-        {"params": [p for p in params if id(p) in decayed], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if id(p) in decayed], **decay},
         {"params": [p for p in params if id(p) not in decayed], "weight_decay": 0.0},
     ]
+    optimizer = DecoupledSGD if cfg.weight_decay_decoupled else torch.optim.SGD
     # fused: one kernel for all parameters (measured 1.6-2.2x faster steps on CPU).
-    return torch.optim.SGD(
+    return optimizer(
         [g for g in groups if g["params"]], lr=cfg.lr, momentum=cfg.momentum, fused=True
     )

@@ -14,6 +14,7 @@ from rethinkgen.training.models import build_model
 from rethinkgen.training.preprocess import BatchPipeline, make_batches
 from rethinkgen.training.protocol import build_optimizer
 from rethinkgen.training.settings import TrainConfig
+from rethinkgen.training.validation import split_test_halves
 
 
 def resolve_device(name: str) -> torch.device:
@@ -56,7 +57,8 @@ class Session:
     device: torch.device
     top5: bool
     data: dict  # n_train, n_test, num_classes: the facts run_info reports about the data
-    # train_clean / train_corrupted: scored with every whole-training-set evaluation
+    # train_clean / train_corrupted / validation / test_pick / test_score: scored with every
+    # whole-training-set evaluation
     subset_batches: dict = field(default_factory=dict)
 
 
@@ -102,6 +104,9 @@ def setup(cfg: TrainConfig, train_split, test_split, held_out: dict | None = Non
     if cfg.compile:
         step_model = torch.compile(step_model)
     train_batches = make_batches(train_split, cfg, True, device, shard)
+    scored = label_subsets(train_split) | (held_out or {})
+    if cfg.test_halves:
+        scored |= split_test_halves(test_split, cfg.seed)
     return Session(
         model=model,
         step_model=step_model,
@@ -118,7 +123,6 @@ def setup(cfg: TrainConfig, train_split, test_split, held_out: dict | None = Non
         top5=num_classes > 10,
         data={"n_train": len(train_split), "n_test": len(test_split), "num_classes": num_classes},
         subset_batches={
-            name: make_batches(split, cfg, False, device, shard)
-            for name, split in (label_subsets(train_split) | (held_out or {})).items()
+            name: make_batches(split, cfg, False, device, shard) for name, split in scored.items()
         },
     )

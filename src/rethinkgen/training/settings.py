@@ -39,6 +39,9 @@ class TrainConfig:
     # regularizer (explicit regularizers; unset = off)
     weight_decay: float = 0.0
     weight_decay_scope: str = "weights"  # weights (conv/linear kernels, as TF-slim) | fc | all
+    # true: decoupled weight decay (SGDW, Loshchilov & Hutter 2019): w <- w - lr wd w each
+    # step, outside the momentum buffer; false: PyTorch's, wd w added to the gradient
+    weight_decay_decoupled: bool = False
     dropout: float = 0.0
     random_crop: bool = False
     augment: bool = False
@@ -67,6 +70,10 @@ class TrainConfig:
     # Per example, at each whole-training-set evaluation: classified as its label, its
     # margin, its label corrupted (examples.parquet beside the metrics; training/examples.py)
     record_examples: bool = False
+    # true: also score the test set in two fixed halves (seeded by `seed`), splits
+    # "test_pick" and "test_score", with every whole-training-set evaluation: one half
+    # picks an epoch, the other scores it (docs/beyond.md, "Memorization")
+    test_halves: bool = False
     # Read-out points of the experiments sharing this run (rethinkgen.config): whole
     # training and test sets are scored at each of these epochs, and at the epoch the fit
     # criterion first holds for fit_patience evaluations when score_at_fit is set.
@@ -118,6 +125,7 @@ class TrainConfig:
             regularizer=str(spec.get("regularizer", "")),
             weight_decay=float(regularizer.get("weight_decay") or 0.0),
             weight_decay_scope=str(regularizer.get("weight_decay_scope", "weights")),
+            weight_decay_decoupled=bool(regularizer.get("weight_decay_decoupled", False)),
             dropout=float(regularizer.get("dropout") or 0.0),
             random_crop=bool(regularizer.get("random_crop", False)),
             augment=bool(regularizer.get("augment", False)),

@@ -34,3 +34,16 @@ def hold_out(train_split, fraction: float, seed: int) -> tuple[object, dict]:
         return train_split, {}
     kept, held = split_indices(len(train_split), fraction, seed)
     return train_split.subset(kept), {"validation": train_split.subset(held)}
+
+
+def split_test_halves(test_split, seed: int) -> dict:
+    """{"test_pick": half, "test_score": the other half} of the test split, drawn with the
+    run's seed: one half picks an epoch, the other scores the pick without bias."""
+    n = len(test_split)
+    if n < 2:
+        raise ValueError(f"test_halves needs at least 2 test examples, got {n}")
+    order = np.random.default_rng([seed, 2]).permutation(n)
+    return {
+        "test_pick": test_split.subset(np.sort(order[: n // 2])),
+        "test_score": test_split.subset(np.sort(order[n // 2 :])),
+    }
