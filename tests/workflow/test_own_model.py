@@ -91,8 +91,8 @@ def test_ready_experiment_end_to_end(tmp_path, model, origin):
         "fig1a_learning_curves",
         "fig1b_convergence_slowdown",
         "fig1c_test_error_vs_corruption",
-        "memorization_dynamics",
-        "example_learning",
+        "beyond/memorization_dynamics",
+        "beyond/example_learning",
     ):
         assert (
             f"](figures/{figure}.png)" in page
