@@ -28,7 +28,7 @@ smk $(stage fig1bc_full::0:true_labels,random_labels)
 echo "== stage 5 $(date -u +%FT%TZ): AlexNet at 60,000 images, every seed and p"
 smk $(stage fig1bc_full)
 echo "== stage 6 $(date -u +%FT%TZ): Inception, precision and Figure 1a at 2,000-20,000 images"
-smk $(stage precision fig1a_scale)
+smk $(stage precision_inception fig1a_scale)
 echo "== stage 7 $(date -u +%FT%TZ): everything else (theory, tables, figures, scorecard)"
 smk all
 echo "== done $(date -u +%FT%TZ)"

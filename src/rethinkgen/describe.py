@@ -22,6 +22,7 @@ KIND_WORDS = {
     "capacity_vs_samples": "capacity against sample size (beyond the paper)",
     "expressivity_activations": "Theorem 1 beyond ReLU (beyond the paper)",
     "weight_decay_failure": "weight decay on random labels (beyond the paper)",
+    "example_learning": "which examples were learned when, clean vs corrupted (beyond the paper)",
 }
 TABLE_WORDS = {
     "table1": "regularizers (Table 1)",

@@ -60,6 +60,7 @@ class RunPaths:
     run_dir: Path  # results/runs/<run>: the declared outputs
     metrics: Path
     info: Path
+    examples: Path  # training.record_examples only; written with metrics, not a rule output
     model: Path
     checkpoint_dir: Path  # results/checkpoints/<run>: survives a killed job
     checkpoint: Path
@@ -80,6 +81,7 @@ class RunPaths:
             run_dir=run_dir,
             metrics=run_dir / "metrics.parquet",
             info=run_dir / "run_info.json",
+            examples=run_dir / "examples.parquet",
             model=run_dir / "model.pt",
             checkpoint_dir=live,
             checkpoint=live / "last.pt",

@@ -91,6 +91,23 @@ RUN_FIELDS = [
     ("wall_time_s", pa.float64()),
     ("mixed_code", pa.bool_()),  # resumed across a code change (run_info code_versions)
 ]
+# One run's per-example record (examples.parquet, training.record_examples): one row per
+# training example and whole-training-set evaluation. Compact: the keys dictionary-encoded,
+# the values int8/float16 (a margin's float16 rounding is < 0.1% of it).
+EXAMPLE_FIELDS = [
+    ("epoch", pa.int16()),
+    ("example", pa.int32()),  # its index in the run's train.npz (before any hold-out)
+    ("correct", pa.int8()),  # 1: classified as its training (assigned) label
+    ("margin", pa.float16()),  # its label's logit minus the largest other logit
+    ("corrupted", pa.int8()),  # 1: its training label differs from the true one
+]
+EXAMPLES = pa.schema(
+    [
+        (key, pa.int64() if key == "seed" else pa.dictionary(pa.int8(), pa.string()))
+        for key in RUN_KEYS
+    ]
+    + EXAMPLE_FIELDS
+)
 CURVES = pa.schema(KEY_FIELDS + METRIC_FIELDS + RUN_FACT_FIELDS + DESIGN_FIELDS)
 RUNS = pa.schema(KEY_FIELDS + DESIGN_FIELDS + RUN_FACT_FIELDS + READOUT_FIELDS + RUN_FIELDS)
 

@@ -132,6 +132,7 @@ FIGURE_KINDS = (
     "capacity_vs_samples",
     "expressivity_activations",
     "weight_decay_failure",
+    "example_learning",
 )
 # Each output's tables: per-run rows (what its finding is derived from), per-epoch curves,
 # and the Markdown with the finding.

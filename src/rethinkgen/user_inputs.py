@@ -220,11 +220,12 @@ def own_model_page(config: dict) -> dict | None:
         ]
         for part in PAGE_EXPERIMENTS[:2]
     }
-    shown["dynamics"] = [
-        key
-        for key, output in config.get("beyond", {}).items()
-        if output["experiment"] == spec["dynamics"] and output["kind"] == "memorization_dynamics"
-    ]
+    for part, kind in (("dynamics", "memorization_dynamics"), ("examples", "example_learning")):
+        shown[part] = [
+            key
+            for key, output in config.get("beyond", {}).items()
+            if output["experiment"] == spec["dynamics"] and output["kind"] == kind
+        ]
     return {**spec, **{f"{part}_figures": keys for part, keys in shown.items()}}
 
 

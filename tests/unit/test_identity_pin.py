@@ -16,10 +16,11 @@ from rethinkgen.config import all_runs, dataset_identity, run_spec, spec_default
 
 PINNED = {
     "config/large.yaml": (37, "a65a5602f8f4812f9377ce6812b00da24dd2e7583557d088b71e528fe9446792"),
-    # 800: the beyond sweeps redesigned (issue 28); its 55 paper runs are unchanged
-    "config/paper.yaml": (800, "7c06e4dff0a0cbf8a180f160e5438e4b501c03592b6161b25e6e8b25e8a571bb"),
+    # 800: the beyond sweeps redesigned (issue 28) and the memorization runs recording each
+    # example (issue 32, record_examples); its 55 paper runs are unchanged
+    "config/paper.yaml": (800, "1150bc7ba6e7c2a269563be349ddda4cfb4e3f7c8274392ab5f11a0c60086f5b"),
     # the offline default (config/quick.yaml until it became config/config.yaml)
-    "config/config.yaml": (252, "9d0412370da5bc4606582ca547f53b9bfcef49db782db8bc9698612bd51aa5c7"),
+    "config/config.yaml": (252, "eca9ab8fa0ed11ff446ec594e8b68ee99dc64845bc28b10bc84519a1479a6fde"),
     "config/evidence.yaml": (
         111,
         "42260f2f051328003912c00cb588ab24825dbcb1e22cafac4f3cbe292789c18a",

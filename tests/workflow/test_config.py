@@ -189,7 +189,7 @@ def test_shipped_beyond_sections_are_valid_and_kept_out_of_all(name):
     config = load(name)
     validate(config, BEYOND_SCHEMA)
     assert check_beyond(config) == []
-    assert len(config["beyond"]) == 4
+    assert len(config["beyond"]) == 5
     beyond_runs = set(target_runs(config, "beyond"))
     assert beyond_runs and not beyond_runs & set(all_runs(config))
 

@@ -82,6 +82,8 @@ def test_ready_experiment_end_to_end(tmp_path, model, origin):
         "## Randomization tests (Figure 1a)",
         "## Label corruption sweep",
         "## Memorization dynamics",
+        "## Which examples were learned, and when",
+        "training examples `my_model` learned last on true labels",
         "The paper's curves are not drawn",
     ):
         assert section in page
@@ -89,7 +91,8 @@ def test_ready_experiment_end_to_end(tmp_path, model, origin):
         "fig1a_learning_curves",
         "fig1b_convergence_slowdown",
         "fig1c_test_error_vs_corruption",
-        "memorization_dynamics",
+        "beyond/memorization_dynamics",
+        "beyond/example_learning",
     ):
         assert (
             f"](figures/{figure}.png)" in page

@@ -403,6 +403,17 @@ def own_model_page_input(wildcards):
         "randomizations": tables.runs.format(experiment=OWN_MODEL["randomizations"]),
         "sweep": tables.runs.format(experiment=OWN_MODEL["sweep"]),
         "dynamics": tables.curves.format(experiment=OWN_MODEL["dynamics"]),
+        # beside each run_info.json: its per-example record, if it keeps one
+        "infos": run_files(
+            sorted(
+                {
+                    run
+                    for part in ("randomizations", "dynamics")
+                    for run in experiment_runs(config, OWN_MODEL[part])
+                }
+            ),
+            "info",
+        ),
     }
     keys = [
         key
@@ -411,7 +422,8 @@ def own_model_page_input(wildcards):
     ]
     figures = [rules.plot_figure.output.png.format(figure=key) for key in keys] + [
         rules.beyond_figure.output.png.format(beyond_key=key)
-        for key in OWN_MODEL["dynamics_figures"]
+        for part in ("dynamics", "examples")
+        for key in OWN_MODEL[f"{part}_figures"]
     ]
     return files | {"figures": figures}
 

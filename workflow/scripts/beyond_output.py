@@ -9,7 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on cluster nodes
 
-from rethinkgen.analysis import beyond  # noqa: E402
+from rethinkgen.analysis import beyond, learning_order  # noqa: E402
 from rethinkgen.analysis.figures import set_style  # noqa: E402
 from rethinkgen.io import atomic_path, read_parquet, rule_logging, write_parquet  # noqa: E402
 
@@ -19,7 +19,8 @@ with rule_logging(snakemake.log[0]):
     inputs = snakemake.input.keys()
     solves = read_parquet(snakemake.input.solves) if "solves" in inputs else None
     infos = [json.load(open(p)) for p in snakemake.input.infos]  # each run's own settings
-    output = beyond.build(spec, curves, runs, infos, solves)
+    load_record = learning_order.record_loader(snakemake.input.infos)  # examples.parquet
+    output = beyond.build(spec, curves, runs, infos, solves, load_record)
     if "png" in snakemake.output.keys():
         set_style()
         fig = beyond.plot(spec["kind"], output)

@@ -5,6 +5,7 @@ import os
 import checkout_src  # noqa: F401 (first: this checkout's src/ on sys.path)
 import pandas as pd
 
+from rethinkgen.analysis.learning_order import record_loader
 from rethinkgen.analysis.own_model import render_page
 from rethinkgen.io import atomic_path, rule_logging
 
@@ -23,6 +24,7 @@ with rule_logging(snakemake.log[0]):
         pd.read_parquet(snakemake.input.dynamics),
         figures,
         snakemake.params.source,
+        record_loader(snakemake.input.infos),  # each run's examples.parquet
     )
     with atomic_path(snakemake.output.md) as tmp, open(tmp, "w") as handle:
         handle.write(text)

@@ -17,6 +17,7 @@ from rethinkgen.analysis import (
     activations,
     capacity,
     capacity_figure,
+    learning_order,
     memorization,
     run_settings,
     wd_claims,
@@ -38,6 +39,7 @@ TITLES = {
         "Theorem 1 beyond ReLU: residual, weight norm and first-layer scale per activation"
     ),
     "weight_decay_failure": "Weight decay and fitting random labels (Table 4's AlexNet)",
+    "example_learning": learning_order.TITLE,
 }
 # Per kind: the summary's grouping columns and the per-run values summarized over seeds.
 SUMMARIES = {
@@ -126,6 +128,8 @@ def finding(kind: str, table: pd.DataFrame) -> str:
         )
     if kind == "weight_decay_failure":
         return wd_claims.weight_decay_finding(table)
+    if kind == "example_learning":
+        return learning_order.example_learning_finding(table)
     raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
 
 
@@ -135,12 +139,17 @@ def build(
     runs: pd.DataFrame,
     infos: list[dict],
     solves: pd.DataFrame | None = None,
+    load_record=None,
 ) -> Output:
     """The output named by ``spec`` (its kind and settings) from its experiment's data.
     ``infos``: the runs' run_info.json, where every setting an analysis needs comes from
-    (analysis/run_settings.py)."""
+    (analysis/run_settings.py); ``load_record``: a run's per-example record
+    (learning_order.record_loader)."""
     kind = spec["kind"]
-    if kind == "memorization_dynamics":
+    if kind == "example_learning":  # per run and epoch, and at the read-out (part)
+        table = learning_order.example_learning_table(runs, load_record)
+        per_epoch = table[table["part"] == "epochs"]
+    elif kind == "memorization_dynamics":
         table = memorization.memorization_table(curves, float(spec.get("reach_accuracy", 0.5)))
         per_epoch = memorization.memorization_curves(curves)
     elif kind == "capacity_vs_samples":
@@ -189,6 +198,8 @@ def plot(kind: str, output: Output):
         )
     if kind == "weight_decay_failure":
         return wd_figure.plot_weight_decay(output.table, output.curves)
+    if kind == "example_learning":
+        return learning_order.plot_example_learning(output.table)
     raise KeyError(f"unknown beyond kind {kind!r}; known: {sorted(TITLES)}")
 
 
@@ -214,6 +225,8 @@ def _extra_tables(kind: str, table: pd.DataFrame) -> list[str]:
 def render_markdown(kind: str, output: Output) -> str:
     """Title, the finding line, the tables it rests on, the summary over seeds, then the
     per-run table."""
+    if kind == "example_learning":  # one row per run and epoch: its own selection
+        return learning_order.render_markdown(output.table, output.finding, mean_sd)
     table = output.table
     by, values = SUMMARIES[kind]
     parts = table.groupby("part", sort=False) if "part" in table else [(None, table)]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rethinkgen.analysis import memorization
+from rethinkgen.analysis import example_learning, learning_order, memorization
+from rethinkgen.run import RUN_KEYS, RunKeys
 
+LAST_LEARNED = 20  # examples listed as learned last
 COLUMNS = {
     "model": "model",
     "corruption": "test",
@@ -92,8 +94,10 @@ def render_page(
     dynamics: pd.DataFrame,
     figures: dict[str, str],
     source: dict,
+    load_record,
 ) -> str:
-    """The Markdown page. ``figures``: figure key -> path relative to the page."""
+    """The Markdown page. ``figures``: figure key -> path relative to the page;
+    ``load_record(RunKeys)``: a run's per-example record or None."""
     model, dataset = spec["model"], spec["dataset"]
     own = pd.concat([randomizations, sweep])
     own = own[own["model"] == model]
@@ -154,4 +158,45 @@ def render_page(
         for key, path in figures.items()
         if key in spec.get("dynamics_figures", [])
     ]
+    lines += examples_section(spec, randomizations, dynamics, figures, load_record)
     return "\n".join(lines) + "\n"
+
+
+def examples_section(
+    spec: dict, randomizations: pd.DataFrame, dynamics: pd.DataFrame, figures: dict, load
+) -> list[str]:
+    """Which examples were learned when (runs with training.record_examples): the clean
+    and corrupted examples of the dynamics runs, and the true-label run's last learned."""
+    lines = ["", "## Which examples were learned, and when", ""]
+    partial = dynamics[[*RUN_KEYS, "corruption_prob"]].drop_duplicates()
+    try:
+        table = learning_order.example_learning_table(partial, load)
+    except ValueError as err:
+        return lines + [f"No per-example record: {err}."]
+    lines += [f"**Finding.** {learning_order.example_learning_finding(table)}", ""]
+    lines += [
+        f"![{key}]({path})"
+        for key, path in figures.items()
+        if key in spec.get("examples_figures", [])
+    ]
+    own = randomizations[
+        (randomizations["model"] == spec["model"]) & (randomizations["corruption_prob"] == 0)
+    ].sort_values("seed")
+    record = None if own.empty else load(RunKeys.of(own.iloc[0].to_dict()))
+    if record is None:
+        return lines + ["", f"No true-label run of `{spec['model']}` kept a per-example record."]
+    keys = RunKeys.of(own.iloc[0].to_dict())
+    last = example_learning.last_learned(example_learning.example_measures(record), LAST_LEARNED)
+    last["first_learned_epoch"] = [
+        "never" if pd.isna(e) else f"{e:.0f}" for e in last["first_learned_epoch"]
+    ]
+    return lines + [
+        "",
+        f"The {LAST_LEARNED} training examples `{spec['model']}` learned last on true labels "
+        f"(seed {keys.seed}): `example` is the index in the run's train.npz "
+        f"(results/data/{keys.dataset}/{keys.corruption}/); for an image folder without "
+        "`n_train`, the position in its train/ files sorted by class, then name. "
+        "`first_learned_epoch`: correct from then on; `aum`: mean margin over epochs.",
+        "",
+        last.drop(columns=["corrupted"]).to_markdown(index=False, floatfmt=".3f"),
+    ]

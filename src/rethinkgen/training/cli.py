@@ -37,6 +37,7 @@ from rethinkgen.schemas import METRICS
 from rethinkgen.training import distributed, gpu_share
 from rethinkgen.training.checkpoint import remove_checkpoint, save_model
 from rethinkgen.training.engine import train as train_run
+from rethinkgen.training.examples import write_examples
 from rethinkgen.training.live import epoch_hook
 from rethinkgen.training.protocol import Interrupted
 from rethinkgen.training.settings import TrainConfig
@@ -86,7 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def train_and_write(cfg: TrainConfig, paths: RunPaths, *, train, test, should_stop=None) -> None:
-    """Train (resuming from ``paths.checkpoint``) and write the run's three outputs.
+    """Train (resuming from ``paths.checkpoint``) and write the run's three outputs, and
+    its per-example record (``paths.examples``) when it keeps one, before them.
 
     Under torchrun every rank trains; rank 0 alone writes, the others wait for it.
     """
@@ -99,6 +101,8 @@ def train_and_write(cfg: TrainConfig, paths: RunPaths, *, train, test, should_st
         should_stop=should_stop,
     )
     if distributed.is_main_process():
+        if result.examples is not None:
+            write_examples(result.examples, paths.examples)
         write_parquet(result.metrics, paths.metrics, schema=METRICS)
         save_model(result.model_state, paths.model)
         write_json(result.info, paths.info)

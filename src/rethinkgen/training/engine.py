@@ -31,6 +31,7 @@ from rethinkgen.training.checkpoint import (
     save_checkpoint,
 )
 from rethinkgen.training.epochs import evaluate, train_one_epoch
+from rethinkgen.training.examples import ExampleIds, evaluation_record, examples_table
 from rethinkgen.training.models import count_parameters
 from rethinkgen.training.norms import EpochGradients, weight_norms
 from rethinkgen.training.precision import precision_name
@@ -54,6 +55,7 @@ class TrainResult:
     metrics: pd.DataFrame
     info: dict
     model_state: dict
+    examples: object = None  # record_examples: the per-example record (schemas.EXAMPLES)
 
 
 class _StateMismatch(Exception):
@@ -138,9 +140,10 @@ def _save(
         distributed.barrier()  # no rank runs ahead of the checkpoint on disk
 
 
-def _evaluate(run: Session, cfg: TrainConfig, batches) -> dict:
+def _evaluate(run: Session, cfg: TrainConfig, batches, per_example=None) -> dict:
     distributed.broadcast_buffers(run.model)  # every shard sees rank 0's batch-norm stats
-    return evaluate(run.model, batches.ordered(cfg.eval_batch_size), run.pipeline, run.top5)
+    ordered = batches.ordered(cfg.eval_batch_size)
+    return evaluate(run.model, ordered, run.pipeline, run.top5, per_example)
 
 
 def _evaluate_train(
@@ -152,8 +155,11 @@ def _evaluate_train(
     images_per_s: float,
 ) -> dict:
     """Whole-training-set evaluation, then its clean and corrupted subsets (if any)."""
-    train_eval = _evaluate(run, cfg, run.train_eval_batches)
+    per_example = [] if cfg.record_examples else None
+    train_eval = _evaluate(run, cfg, run.train_eval_batches, per_example)
     state.add_rows("train", train_eval, lr, wall_time_s, images_per_s)
+    if per_example is not None:
+        state.examples.append(evaluation_record(state.epoch, per_example))
     for name, batches in run.subset_batches.items():
         state.add_rows(name, _evaluate(run, cfg, batches), lr, wall_time_s, images_per_s)
     return train_eval
@@ -252,6 +258,11 @@ def train(
     torchrun it trains data-parallel (:mod:`rethinkgen.training.distributed`).
     """
     started_at = now()
+    ids = (
+        ExampleIds.of(train_split, cfg.validation_fraction, cfg.seed)
+        if cfg.record_examples
+        else None
+    )
     train_split, held_out = hold_out(train_split, cfg.validation_fraction, cfg.seed)
     run = setup(cfg, train_split, test_split, held_out)
     is_main = run.dist_ctx is None or run.dist_ctx.is_main
@@ -317,7 +328,8 @@ def train(
         "finished: status %s after %d epochs (%d steps)", state.status, state.epoch, state.step
     )
     model_state = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
-    return TrainResult(metrics=metrics, info=info, model_state=model_state)
+    examples = None if ids is None else examples_table(state.examples, ids, info["keys"])
+    return TrainResult(metrics=metrics, info=info, model_state=model_state, examples=examples)
 
 
 def _facts(run: Session) -> dict:

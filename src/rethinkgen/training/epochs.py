@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rethinkgen.training import distributed
+from rethinkgen.training.examples import correct_and_margin
 from rethinkgen.training.preprocess import BatchPipeline
 
 
@@ -92,9 +93,14 @@ def train_one_epoch(
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, batches: Iterable, pipeline: BatchPipeline, top5: bool = False
+    model: nn.Module,
+    batches: Iterable,
+    pipeline: BatchPipeline,
+    top5: bool = False,
+    per_example: list | None = None,
 ) -> dict:
-    """Mean loss, top-1 (and top-5) accuracy over a whole split in eval mode."""
+    """Mean loss, top-1 (and top-5) accuracy over a whole split in eval mode; each batch's
+    (correct, margin) per example appended to ``per_example`` if given (examples.py)."""
     model.eval()
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
@@ -109,6 +115,8 @@ def evaluate(
         correct += (logits.argmax(dim=1) == labels).sum()
         if top5:
             correct5 += _topk_correct(logits, labels, 5)
+        if per_example is not None:
+            per_example.append(correct_and_margin(logits, labels))
         seen += labels.shape[0]
     loss_total, correct, correct5, seen = _sum_over_ranks(loss_sum, correct, correct5, seen)
     seen = max(seen, 1)

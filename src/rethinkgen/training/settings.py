@@ -67,6 +67,9 @@ class TrainConfig:
     # > 0: hold out this fraction of the training split (seeded by `seed`), never trained on,
     # scored as split "validation" with every whole-training-set evaluation
     validation_fraction: float = 0.0
+    # Per example, at each whole-training-set evaluation: classified as its label, its
+    # margin, its label corrupted (examples.parquet beside the metrics; training/examples.py)
+    record_examples: bool = False
     # true: also score the test set in two fixed halves (seeded by `seed`), splits
     # "test_pick" and "test_score", with every whole-training-set evaluation: one half
     # picks an epoch, the other scores it (docs/beyond.md, "Memorization")

@@ -32,6 +32,8 @@ class RunState:
     best_test_epoch: int | None = None
     wall_time_s: float = 0.0  # active seconds, summed over resumptions
     weight_norms: list = field(default_factory=list)  # per epoch: epoch, step, norms by parameter
+    # record_examples: per whole-training-set evaluation, each example's correct and margin
+    examples: list = field(default_factory=list)  # (rethinkgen.training.examples)
     # [{"code": code_identity(), "from_epoch": e}]: a new entry each time the run was
     # resumed by other code (docs/design.md, "Code changes during a run")
     code_versions: list = field(default_factory=list)

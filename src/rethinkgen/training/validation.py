@@ -7,6 +7,22 @@ from __future__ import annotations
 import numpy as np
 
 
+def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices trained on, indices held out), each sorted, of a training split of ``n``."""
+    if fraction == 0:
+        return np.arange(n), np.arange(0)
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
+    held = round(fraction * n)
+    if held < 1 or held >= n:
+        raise ValueError(
+            f"validation_fraction {fraction} of {n} training examples leaves "
+            f"{held} for validation and {n - held} for training; both need at least 1"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
 def hold_out(train_split, fraction: float, seed: int) -> tuple[object, dict]:
     """(the split left to train on, {"validation": held-out split}); ({} when fraction is 0).
 
@@ -16,20 +32,8 @@ def hold_out(train_split, fraction: float, seed: int) -> tuple[object, dict]:
     """
     if fraction == 0:
         return train_split, {}
-    if not 0 < fraction < 1:
-        raise ValueError(f"validation_fraction must be in [0, 1), got {fraction}")
-    n = len(train_split)
-    held = round(fraction * n)
-    if held < 1 or held >= n:
-        raise ValueError(
-            f"validation_fraction {fraction} of {n} training examples leaves "
-            f"{held} for validation and {n - held} for training; both need at least 1"
-        )
-    order = np.random.default_rng(seed).permutation(n)
-    return (
-        train_split.subset(np.sort(order[held:])),
-        {"validation": train_split.subset(np.sort(order[:held]))},
-    )
+    kept, held = split_indices(len(train_split), fraction, seed)
+    return train_split.subset(kept), {"validation": train_split.subset(held)}
 
 
 def split_test_halves(test_split, seed: int) -> dict:
