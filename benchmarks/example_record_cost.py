@@ -5,7 +5,7 @@ of its examples.parquet.
 
     python benchmarks/example_record_cost.py --configfile config/config.yaml \\
         --run fashion_mnist_1000 mem_mlp_1x512 labels_p020 none 0 \\
-        --data results/data/fashion_mnist_1000/labels_p020/data_seed20170424
+        --data results/config/data/fashion_mnist_1000/labels_p020/data_seed20170424
 
 The data folder is the run's corruption output (train.npz, test.npz). ``--max-epochs``
 shortens the run (the overhead per epoch is what matters; the size grows with epochs).
