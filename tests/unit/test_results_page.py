@@ -165,3 +165,10 @@ def test_the_precision_and_batchnorm_gain_blocks(tmp_path):
     )
     with pytest.raises(PageError, match="curves.parquet is missing"):
         build_block("batchnorm_gain precision", tmp_path)
+
+
+def test_a_ratio_of_two_censored_values_reads_undefined_not_nan():
+    from rethinkgen.analysis.results_page import _estimate
+
+    row = pd.Series(dict(n=3, n_censored=3, estimate=float("nan"), summary="median"))
+    assert _estimate(row, 2) == "undefined (3 of 3 censored)"

@@ -56,6 +56,8 @@ def _estimate(row: pd.Series, digits: int) -> str:
     """A censoring-aware summary (figure_data.censored_summary) as text."""
     if row["n"] == 0:
         return "-"
+    if pd.isna(row["estimate"]):  # e.g. a ratio whose numerator and base are both censored
+        return f"undefined ({int(row.get('n_censored', 0))} of {int(row['n'])} censored)"
     value = f"{row['estimate']:.{digits}f}"
     if row["summary"] == "median":
         bound = "≥ " if row["lower_bound"] else ""
