@@ -356,3 +356,18 @@ def test_figure_1b_and_1c_data_carry_the_strict_fit_read_out():
         data = plot(curves, runs).plotted_data
         ours = data[data["source"] == figures.OURS].set_index("corruption")
         assert ours.loc["random_labels", "strict_epochs_to_fit"] == 12, plot.__name__
+
+
+def test_two_model_keys_of_one_paper_model_get_their_own_lines():
+    from rethinkgen.analysis.figures import _with_labels
+
+    df = pd.DataFrame(
+        {
+            "paper_model": ["alexnet", "alexnet", "mlp_1x512"],
+            "model": ["alexnet", "alexnet_bf16", "mlp_1x512"],
+            "dataset": ["d", "d", "d"],
+        }
+    )
+    labels = list(_with_labels(df)["model_label"])
+    assert labels[0] != labels[1] and "alexnet_bf16" in labels[1]
+    assert "(" not in labels[2]

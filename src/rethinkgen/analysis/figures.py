@@ -74,8 +74,15 @@ def set_style() -> None:
 
 def _with_labels(df: pd.DataFrame) -> pd.DataFrame:
     """Model labels; with runs on several dataset keys (a ladder of sizes) each line or panel
-    also names its dataset key, so no size is averaged into another."""
+    also names its dataset key, and several model keys of one paper model each name their
+    key, so no size or setting is averaged into another."""
     labels = [MODEL_LABELS.get(p, m) for p, m in zip(df["paper_model"], df["model"])]
+    # two model keys of one paper model (fp32 and bf16, two lr schedules): never one line
+    keys_per_label = pd.Series(df["model"].to_numpy()).groupby(labels).nunique()
+    labels = [
+        f"{label} ({model})" if keys_per_label[label] > 1 else label
+        for label, model in zip(labels, df["model"])
+    ]
     if df["dataset"].nunique() > 1:
         labels = [f"{label}, {dataset}" for label, dataset in zip(labels, df["dataset"])]
     return df.assign(model_label=labels, source=OURS)
