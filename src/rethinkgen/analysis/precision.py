@@ -125,7 +125,7 @@ def _verdict(sides: dict) -> dict:
             ).pvalue
         )
     agree = abs(difference) <= AGREEMENT_SE * se
-    rule = f"|difference| {'<=' if agree else '>'} {AGREEMENT_SE:g} SE"
+    rule = f"difference {'within' if agree else 'beyond'} {AGREEMENT_SE:g} SE"  # no "|": Markdown
     return {
         "difference": difference,
         "standard_error": se,
