@@ -469,6 +469,7 @@ def show(config: dict, results: str | Path, experiment: str | None, stale_after:
 
 
 if __name__ == "__main__":  # python -m rethinkgen.status: the same as `rethinkgen status`
-    from rethinkgen.cli import main
+    import importlib
 
-    sys.exit(main(["status", *sys.argv[1:]]))
+    # looked up at run time: the CLI imports this module, so an import here is a cycle
+    sys.exit(importlib.import_module("rethinkgen.cli").main(["status", *sys.argv[1:]]))

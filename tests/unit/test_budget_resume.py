@@ -116,6 +116,7 @@ PINNED_DEFAULTS = {
     "eval_test_every": 1,
     "validation_fraction": 0.0,
     "test_halves": False,  # new (issue 28): off, so no existing run changes
+    "record_examples": False,  # new (issue 32): off, so no existing run changes
     "readout_epochs": (),
     "score_at_fit": False,
     "crop_size": 28,

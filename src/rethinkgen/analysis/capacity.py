@@ -24,8 +24,11 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from rethinkgen.analysis.stats import proportion_interval
+
+Z_95 = float(stats.norm.ppf(0.975))  # two-sided 95% normal quantile
 
 
 def input_dimension(num_params: int, hidden: int, num_classes: int) -> int:
@@ -250,7 +253,7 @@ def capacity_finding(table: pd.DataFrame) -> str:
             power = law[law["law"] == "c n^alpha"]
             if len(power):
                 p = power.iloc[0]
-                text += f"; free exponent alpha = {p['alpha']:.2f} +- {1.96 * p['alpha_se']:.2f}"
+                text += f"; free exponent alpha = {p['alpha']:.2f} +- {Z_95 * p['alpha_se']:.2f}"
         parts.append(text)
     seeds = int(table.groupby(["budget_arm", "n_train", "hidden"])["seed"].nunique().min())
     draws = int(table["data_seed"].nunique()) if "data_seed" in table else 0
