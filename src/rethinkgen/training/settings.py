@@ -253,6 +253,7 @@ FROM_SPEC = (
     "regularizer",
     "weight_decay",
     "weight_decay_scope",
+    "weight_decay_decoupled",
     "dropout",
     "random_crop",
     "augment",
