@@ -23,6 +23,7 @@ from rethinkgen.targets import (
     short_targets,
     unavailable_reason,
 )
+from tests.workflow.dag import snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(p.name for p in (ROOT / "config").glob("*.yaml"))
@@ -45,24 +46,17 @@ def documented_targets(config: dict) -> dict[str, str | None]:
 
 
 def dry_run(workdir: Path, configfile: str, *targets: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            *targets,
-            "-n",
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--directory",
-            str(workdir),
-            "--configfile",
-            str(ROOT / "config" / configfile),
-            "--quiet",
-            "rules",
-        ],
-        capture_output=True,
-        text=True,
+    return snakemake(
+        *targets,
+        "-n",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(ROOT / "config" / configfile),
+        "--quiet",
+        "rules",
         timeout=600,
     )
 
