@@ -16,6 +16,7 @@ import math
 import pandas as pd
 
 from rethinkgen.analysis.readout import RESULT_OUTCOMES, outcome_of
+from rethinkgen.run import RUN_KEYS
 
 BN_MODEL, NO_BN_MODEL = "inception", "inception_nobn"
 FIT_ACCURACY = 0.99  # whole training set, eval mode
@@ -24,11 +25,7 @@ LAST_EVALUATIONS = 5
 
 def _last_test_accuracies(curves: pd.DataFrame, run: pd.Series, last: int) -> pd.Series:
     mine = curves[
-        (curves["dataset"] == run["dataset"])
-        & (curves["model"] == run["model"])
-        & (curves["corruption"] == run["corruption"])
-        & (curves["regularizer"] == run["regularizer"])
-        & (curves["seed"] == run["seed"])
+        (curves[list(RUN_KEYS)] == run[list(RUN_KEYS)].to_numpy()).all(axis=1)
         & (curves["split"] == "test")
         & (curves["epoch"] <= run["readout_epoch"])
     ]

@@ -32,10 +32,6 @@ QUANTITIES = {
 AGREEMENT_SE = 2.0  # agree: |bf16 - fp32| <= 2 standard errors of the difference
 
 
-def _precision_label(value: str) -> str:
-    return "bf16" if "bf16" in str(value) else "fp32"
-
-
 def _summary(values: pd.Series) -> dict:
     n = int(values.notna().sum())
     sd = float(values.std(ddof=1)) if n > 1 else math.nan
@@ -45,7 +41,7 @@ def _summary(values: pd.Series) -> dict:
 def compare_precisions(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, paper_model, corruption, quantity) trained in both precisions."""
     runs = runs.assign(
-        precision_label=runs["precision"].map(_precision_label),
+        precision=runs["precision"].astype(object),  # the engine's fp32 | bf16
         outcome=outcome_of(runs),
         test_error=1.0 - runs["final_test_accuracy"],
     )
@@ -53,14 +49,14 @@ def compare_precisions(runs: pd.DataFrame) -> pd.DataFrame:
     for (dataset, model, corruption), cell in runs.groupby(
         ["dataset", "paper_model", "corruption"], sort=True
     ):
-        if set(cell["precision_label"]) != set(PRECISIONS):
+        if set(cell["precision"]) != set(PRECISIONS):
             continue
         not_results = cell[~cell["outcome"].isin(RESULT_OUTCOMES)]
         censored = cell[cell["outcome"] == "censored"]
         usable = cell[cell["outcome"] == "fitted"]
         for quantity, label in QUANTITIES.items():
             sides = {
-                p: _summary(usable.loc[usable["precision_label"] == p, quantity].astype(float))
+                p: _summary(usable.loc[usable["precision"] == p, quantity].astype(float))
                 for p in PRECISIONS
             }
             row = {
@@ -87,7 +83,7 @@ def compare_precisions(runs: pd.DataFrame) -> pd.DataFrame:
 
 def _paired(usable: pd.DataFrame, quantity: str) -> dict:
     """bf16 - fp32 per seed (the same data draw), over seeds where both are results."""
-    wide = usable.pivot_table(index="seed", columns="precision_label", values=quantity)
+    wide = usable.pivot_table(index="seed", columns="precision", values=quantity)
     wide = wide.dropna() if set(PRECISIONS) <= set(wide.columns) else wide.iloc[0:0]
     diffs = (wide["bf16"] - wide["fp32"]) if len(wide) else pd.Series(dtype=float)
     n = len(diffs)

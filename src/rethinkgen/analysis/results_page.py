@@ -240,6 +240,8 @@ def batchnorm_gain_block(root: Path, experiment: str) -> list[str]:
     gains = batchnorm_gains(
         _parquet(root, f"{base}/curves.parquet"), _parquet(root, f"{base}/runs.parquet")
     )
+    if gains.empty:
+        raise PageError(f"{base}: no seed has both a BatchNorm and a no-BatchNorm run")
     header = ["dataset", "seed", "nets", "read at epoch", "whole-set train", "test", "gain (sd)"]
     rows = [
         [
@@ -253,8 +255,6 @@ def batchnorm_gain_block(root: Path, experiment: str) -> list[str]:
         ]
         for g in gains.itertuples()
     ]
-    if gains.empty:
-        raise PageError(f"{base}: no seed has both a BatchNorm and a no-BatchNorm run")
     gain = gains["gain"] * 100
     sd = f" ± {gain.std():.1f}" if len(gain) > 1 else ""
     summary = (
